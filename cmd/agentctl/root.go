@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses (contract): 0 pass, 1 the policy failed, 2 the input or invocation is wrong.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// exitError carries an exit status up to run. Its message, if any, has not been printed yet.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// errPolicyFailed reports a policy failure whose details were already printed.
+var errPolicyFailed = &exitError{code: exitFailed}
+
+// errInputPrinted reports bad input whose details were already printed to stderr.
+var errInputPrinted = &exitError{code: exitUsage}
+
+// inputError wraps an unprinted error about the input (bad policy, bad flag value).
+func inputError(err error) error { return &exitError{code: exitUsage, err: err} }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "agentctl: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	// cobra's own errors: unknown command or flag, wrong argument count.
+	fmt.Fprintf(stderr, "agentctl: %v\nRun 'agentctl --help' for usage.\n", err)
+	return exitUsage
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "agentctl",
+		Short: "Policy-as-code for AI agents: lint, simulate and compile agent access policies",
+		Long: `agentctl checks AI-agent access policies written in CUE.
+
+It lints a policy against checks mapped to OWASP Agentic (ASI), OWASP NHI, CSA MAESTRO and
+NIST AI RMF, simulates multi-agent hand-offs to find privilege multiplication and
+exfiltration paths, and compiles the policy to an OPA bundle for runtime enforcement.
+
+Policy directories are positional arguments and default to the current directory.
+Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		newVersionCmd(),
+		newVetCmd(),
+		newInitCmd(),
+		newCheckCmd(),
+		newGenCmd(),
+	)
+	return root
+}
+
+// dirsOrDot returns the policy directories named on the command line, or ".".
+func dirsOrDot(args []string) []string {
+	if len(args) == 0 {
+		return []string{"."}
+	}
+	return args
+}

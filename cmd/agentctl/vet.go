@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentctl/agentctl/policy"
+	"github.com/agentctl/agentctl/schema"
+)
+
+func newVetCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "vet [DIR...]",
+		Short: "Load and validate policy directories",
+		Long: `Vet loads every .cue file of each policy directory, unifies it with the agentctl schema
+and checks every reference to agents, tools, actions and capabilities.
+
+All problems are reported at once, as file:line:col: message, and the exit status is 2.
+On success vet prints one summary line per directory.`,
+		Example: "  agentctl vet\n  agentctl vet scenarios/support-refunds scenarios/secure-baseline",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			policies, err := loadAll(cmd.ErrOrStderr(), dirsOrDot(args))
+			if err != nil {
+				return err
+			}
+			for i, p := range policies {
+				fmt.Fprintln(cmd.OutOrStdout(), summary(dirsOrDot(args)[i], p))
+			}
+			return nil
+		},
+	}
+}
+
+// loadAll loads every directory; on any failure it prints all load errors of all
+// directories to stderr and returns errInputPrinted, so no partial output is written.
+func loadAll(stderr io.Writer, dirs []string) ([]*policy.Policy, error) {
+	var (
+		out    []*policy.Policy
+		failed bool
+	)
+	for _, dir := range dirs {
+		p, err := schema.Load(dir)
+		if err != nil {
+			var errs schema.Errors
+			if !errors.As(err, &errs) {
+				return nil, inputError(fmt.Errorf("load %s: %w", dir, err))
+			}
+			fmt.Fprintln(stderr, errs.Error())
+			failed = true
+			continue
+		}
+		out = append(out, p)
+	}
+	if failed {
+		return nil, errInputPrinted
+	}
+	return out, nil
+}
+
+func summary(dir string, p *policy.Policy) string {
+	return fmt.Sprintf("%s: ok: %s, %s, %s, %s, %s, %s", dir,
+		plural(len(p.Agents), "agent"), plural(len(p.Tools), "tool"), plural(len(p.Handoffs), "hand-off"),
+		plural(len(p.Approvals), "approval"), plural(len(p.Scenarios), "scenario"), plural(len(p.Tests), "test"))
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

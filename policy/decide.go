@@ -1,0 +1,596 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Reason codes of the runtime decision (contract), plus MALFORMED_REQUEST for input that
+// does not have the request's shape. Their order here is the evaluation order: reasons are
+// reported sorted by it (then by message), so Reasons[0] is the primary reason.
+const (
+	CodeMalformedRequest    = "MALFORMED_REQUEST"
+	CodeUnknownAgent        = "UNKNOWN_AGENT"
+	CodeIdentityMismatch    = "IDENTITY_MISMATCH"
+	CodeUnknownCapability   = "UNKNOWN_CAPABILITY"
+	CodeUndeclaredHandoff   = "UNDECLARED_HANDOFF"
+	CodeChainTooDeep        = "CHAIN_TOO_DEEP"
+	CodeNotGranted          = "NOT_GRANTED"
+	CodeResourceNotGranted  = "RESOURCE_NOT_GRANTED"
+	CodeCredentialExpired   = "CREDENTIAL_EXPIRED"
+	CodeSessionLimit        = "SESSION_LIMIT"
+	CodeRevoked             = "REVOKED"
+	CodeApprovalRequired    = "APPROVAL_REQUIRED"
+	OutcomeAllow            = "allow"
+	OutcomeDeny             = "deny"
+	OutcomeNeedsApproval    = "needs_approval"
+	defaultMaxChainDepth    = 3
+	revocationAgents        = "agents"
+	revocationTasks         = "tasks"
+	approvalFieldsMalformed = "approvals must hold objects with a non-empty string approver, a string role and, if present, a boolean human"
+)
+
+// ReasonCodes lists every reason code in evaluation order.
+var ReasonCodes = []string{
+	CodeMalformedRequest, CodeUnknownAgent, CodeIdentityMismatch, CodeUnknownCapability,
+	CodeUndeclaredHandoff, CodeChainTooDeep, CodeNotGranted, CodeResourceNotGranted,
+	CodeCredentialExpired, CodeSessionLimit, CodeRevoked, CodeApprovalRequired,
+}
+
+// Decision is the runtime verdict on one tool call (contract shape).
+type Decision struct {
+	Allow             bool               `json:"allow"`
+	Outcome           string             `json:"outcome"`
+	Reasons           []Reason           `json:"reasons"`
+	ApprovalsRequired []RequiredApproval `json:"approvals_required"`
+}
+
+// Reason explains a deny or a needs_approval.
+type Reason struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// RequiredApproval is an approval rule the request still lacks approvers for.
+type RequiredApproval struct {
+	Rule      string `json:"rule"`
+	Role      string `json:"role"`
+	Approvers int    `json:"approvers"`
+}
+
+// Env is what a decision reads besides the request: the operator-pushed revocations (the
+// JSON document OPA holds at data.agentctl_revocations, or nil) and the clock used when the
+// request carries no "now".
+type Env struct {
+	Revocations any
+	Now         time.Time
+}
+
+// MaxChainDepth is settings.max_chain_depth, with the schema default when unset.
+func (p *Policy) MaxChainDepth() int {
+	if p.Settings.MaxChainDepth <= 0 {
+		return defaultMaxChainDepth
+	}
+	return p.Settings.MaxChainDepth
+}
+
+// Decide is the reference runtime decision for input, a decoded JSON request. The compiled
+// Rego must return the same Decision for every input; docs/runtime.md states the rules.
+func (p *Policy) Decide(input any, env Env) Decision {
+	d := decider{p: p, env: env}
+	d.run(input)
+	return d.decision()
+}
+
+type decider struct {
+	p       *Policy
+	env     Env
+	reasons []Reason
+	pending []RequiredApproval
+}
+
+func (d *decider) deny(code, format string, args ...any) {
+	r := Reason{code, fmt.Sprintf(format, args...)}
+	if !slices.Contains(d.reasons, r) {
+		d.reasons = append(d.reasons, r)
+	}
+}
+
+// request is the input with each field classified; absent and malformed fields are unset.
+type request struct {
+	in            map[string]any
+	agent         string
+	hasAgent      bool
+	capability    string
+	hasCapability bool
+	chain         []string // the well-formed chain, or nil
+	chainArray    []any    // the request's chain when it is an array
+	nowNS         int64
+	hasNow        bool
+}
+
+func (d *decider) run(input any) {
+	in, ok := input.(map[string]any)
+	if !ok {
+		d.deny(CodeMalformedRequest, "request must be a JSON object")
+		in = map[string]any{}
+	}
+	r := request{in: in}
+	d.checkShape(&r)
+	d.checkNames(&r)
+	d.checkGrant(&r)
+	d.checkCredential(&r)
+	d.checkSession(&r)
+	d.checkRevoked(&r)
+	d.checkApprovals(&r)
+}
+
+func (d *decider) checkShape(r *request) {
+	in := r.in
+	r.agent, r.hasAgent = in["agent"].(string)
+	if !r.hasAgent {
+		d.deny(CodeMalformedRequest, "agent must be a string")
+	}
+	tool, okTool := in["tool"].(string)
+	if !okTool {
+		d.deny(CodeMalformedRequest, "tool must be a string")
+	}
+	action, okAction := in["action"].(string)
+	if !okAction {
+		d.deny(CodeMalformedRequest, "action must be a string")
+	}
+	if okTool && okAction {
+		r.capability, r.hasCapability = tool+"."+action, true
+	}
+	for _, k := range []string{"identity", "resource", "task"} {
+		if v, ok := in[k]; ok {
+			if _, isStr := v.(string); !isStr {
+				d.deny(CodeMalformedRequest, "%s must be a string", k)
+			}
+		}
+	}
+	if v, ok := in["attributes"]; ok {
+		if _, isObj := v.(map[string]any); !isObj {
+			d.deny(CodeMalformedRequest, "attributes must be an object")
+		}
+	}
+	if v, ok := in["approvals"]; ok {
+		list, isArr := v.([]any)
+		if !isArr {
+			d.deny(CodeMalformedRequest, "approvals must be an array")
+		}
+		for _, e := range list {
+			if !wellFormedApproval(e) {
+				d.deny(CodeMalformedRequest, approvalFieldsMalformed)
+			}
+		}
+	}
+	for _, k := range []string{"credential", "session"} {
+		if v, ok := in[k]; ok {
+			if _, isObj := v.(map[string]any); !isObj {
+				d.deny(CodeMalformedRequest, "%s must be an object", k)
+			}
+		}
+	}
+	for _, path := range [][]string{{"credential", "expires_at"}, {"session", "started_at"}, {"now"}} {
+		if v, ok := lookup(in, path...); ok {
+			if _, valid := timestampNS(v); !valid {
+				d.deny(CodeMalformedRequest, "%s must be an RFC 3339 timestamp", strings.Join(path, "."))
+			}
+		}
+	}
+	if v, ok := lookup(in, "session", "actions"); ok {
+		if n, isNum := number(v); !isNum || n < 0 {
+			d.deny(CodeMalformedRequest, "session.actions must be a non-negative number")
+		}
+	}
+	if v, ok := in["now"]; ok {
+		r.nowNS, r.hasNow = timestampNS(v)
+	} else {
+		r.nowNS, r.hasNow = d.env.Now.UnixNano(), true
+	}
+	d.checkChainShape(r)
+}
+
+func (d *decider) checkChainShape(r *request) {
+	v, ok := r.in["chain"]
+	if !ok {
+		if r.hasAgent {
+			r.chain = []string{r.agent}
+		}
+		return
+	}
+	list, isArr := v.([]any)
+	r.chainArray = list
+	names := make([]string, 0, len(list))
+	for _, e := range list {
+		if s, isStr := e.(string); isStr {
+			names = append(names, s)
+		}
+	}
+	if !isArr || len(list) == 0 || len(names) != len(list) {
+		d.deny(CodeMalformedRequest, "chain must be a non-empty array of agent names")
+		return
+	}
+	if r.hasAgent && names[len(names)-1] != r.agent {
+		d.deny(CodeMalformedRequest, "chain must end with the agent")
+		return
+	}
+	if r.hasAgent {
+		r.chain = names
+	}
+}
+
+func wellFormedApproval(e any) bool {
+	m, ok := e.(map[string]any)
+	if !ok {
+		return false
+	}
+	approver, ok := m["approver"].(string)
+	if !ok || approver == "" {
+		return false
+	}
+	if _, ok := m["role"].(string); !ok {
+		return false
+	}
+	if h, ok := m["human"]; ok {
+		if _, isBool := h.(bool); !isBool {
+			return false
+		}
+	}
+	return true
+}
+
+// names returns the agent and every string element of the request's chain: the agents the
+// request says take part.
+func (r *request) names() []string {
+	var out []string
+	if r.hasAgent {
+		out = append(out, r.agent)
+	}
+	for _, e := range r.chainArray {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (d *decider) checkNames(r *request) {
+	p := d.p
+	for _, n := range r.names() {
+		if p.Agent(n) == nil {
+			d.deny(CodeUnknownAgent, "agent %q is not declared", n)
+		}
+	}
+	if a := p.Agent(r.agent); r.hasAgent && a != nil && a.SpiffeID != "" {
+		switch id, present := r.in["identity"]; {
+		case !present:
+			d.deny(CodeIdentityMismatch, "agent %q must present its SPIFFE ID", r.agent)
+		case id != a.SpiffeID:
+			if s, ok := id.(string); ok {
+				d.deny(CodeIdentityMismatch, "identity %q is not the SPIFFE ID of agent %q", s, r.agent)
+			}
+		}
+	}
+	if r.hasCapability {
+		if _, ok := p.Caps().ID(r.capability); !ok {
+			d.deny(CodeUnknownCapability, "capability %q is not declared", r.capability)
+		}
+	}
+	for i := 1; i < len(r.chainArray); i++ {
+		from, ok1 := r.chainArray[i-1].(string)
+		to, ok2 := r.chainArray[i].(string)
+		if ok1 && ok2 && len(p.HandoffModes(from, to)) == 0 {
+			d.deny(CodeUndeclaredHandoff, "no hand-off from %q to %q is declared", from, to)
+		}
+	}
+	if hops := len(r.chainArray) - 1; hops > p.MaxChainDepth() {
+		d.deny(CodeChainTooDeep, "chain has %d hand-offs, more than max_chain_depth %d", hops, p.MaxChainDepth())
+	}
+}
+
+// walkable reports whether the chain is well-formed, declared and within depth, and the
+// capability is declared: the preconditions for asking whether it is granted.
+func (d *decider) walkable(r *request) bool {
+	if r.chain == nil || !r.hasCapability || len(r.chain)-1 > d.p.MaxChainDepth() {
+		return false
+	}
+	if _, ok := d.p.Caps().ID(r.capability); !ok {
+		return false
+	}
+	for i, n := range r.chain {
+		if d.p.Agent(n) == nil || i > 0 && len(d.p.HandoffModes(r.chain[i-1], n)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *decider) checkGrant(r *request) {
+	if !d.walkable(r) {
+		return
+	}
+	chain := strings.Join(r.chain, " -> ")
+	if !d.p.Carried(r.chain, func(a *Agent) bool { return a.GrantFor(d.p, r.capability, nil, true) != nil }) {
+		d.deny(CodeNotGranted, "%q is not granted along the chain %s", r.capability, chain)
+		return
+	}
+	res, hasRes := r.in["resource"].(string)
+	var resource *string
+	if hasRes {
+		resource = &res
+	}
+	if d.p.Carried(r.chain, func(a *Agent) bool { return a.GrantFor(d.p, r.capability, resource, false) != nil }) {
+		return
+	}
+	if hasRes {
+		d.deny(CodeResourceNotGranted, "resource %q is not granted for %q along the chain %s", res, r.capability, chain)
+	} else {
+		d.deny(CodeResourceNotGranted, "%q is granted only on listed resources along the chain %s and the request names none", r.capability, chain)
+	}
+}
+
+// Carried reports whether a capability survives a declared chain, given which agents hold it
+// themselves: the originator's holding, then per hand-off into a: attenuate keeps it only if
+// a holds it, delegate replaces it by a's holding, forward_credentials adds a's holding.
+// Parallel hand-offs between the same agents are alternatives: any of them may carry it.
+func (p *Policy) Carried(chain []string, holds func(*Agent) bool) bool {
+	cur := holds(p.Agent(chain[0]))
+	for i := 1; i < len(chain); i++ {
+		h := holds(p.Agent(chain[i]))
+		next := false
+		for _, m := range p.HandoffModes(chain[i-1], chain[i]) {
+			switch m {
+			case ModeAttenuate:
+				next = next || cur && h
+			case ModeDelegate:
+				next = next || h
+			case ModeForwardCredentials:
+				next = next || cur || h
+			}
+		}
+		cur = next
+	}
+	return cur
+}
+
+// GrantFor returns the first grant of a that covers capability and, unless anyResource, the
+// resource; a nil resource (the request names none) is covered only by grants without a
+// resource list.
+func (a *Agent) GrantFor(p *Policy, capability string, resource *string, anyResource bool) *Grant {
+	tool, action, _ := SplitCapability(capability)
+	if t := p.Tool(tool); t == nil || t.Action(action) == nil {
+		return nil
+	}
+	for _, g := range a.Grants {
+		if g.Tool != Wildcard && g.Tool != tool || !slices.Contains(g.Actions, Wildcard) && !slices.Contains(g.Actions, action) {
+			continue
+		}
+		if anyResource || g.AllResources() || resource != nil && matchAny(g.Resources, *resource) {
+			return g
+		}
+	}
+	return nil
+}
+
+func matchAny(patterns []string, resource string) bool {
+	for _, pat := range patterns {
+		if regexp.MustCompile(ResourceRegexp(pat)).MatchString(resource) {
+			return true
+		}
+	}
+	return false
+}
+
+// ResourceRegexp translates a resource glob to an anchored RE2 expression: "*" matches any
+// run of characters (newlines and "/" included), every other character matches itself.
+// Both engines match with this expression, so they agree character for character.
+func ResourceRegexp(glob string) string {
+	parts := strings.Split(glob, Wildcard)
+	for i, s := range parts {
+		parts[i] = regexp.QuoteMeta(s)
+	}
+	return "(?s)^" + strings.Join(parts, ".*") + "$"
+}
+
+func (d *decider) checkCredential(r *request) {
+	exp, present := lookup(r.in, "credential", "expires_at")
+	if !present {
+		if a := d.p.Agent(r.agent); r.hasAgent && a != nil && a.Credential != nil && a.Credential.HasTTL {
+			d.deny(CodeCredentialExpired, "credential.expires_at is required: agent %q has a credential ttl", r.agent)
+		}
+		return
+	}
+	if ns, ok := timestampNS(exp); ok && r.hasNow && r.nowNS >= ns {
+		d.deny(CodeCredentialExpired, "credential expired at %s", exp)
+	}
+}
+
+func (d *decider) checkSession(r *request) {
+	a := d.p.Agent(r.agent)
+	if !r.hasAgent || a == nil || a.Session == nil {
+		return
+	}
+	if max := a.Session.MaxActions; max > 0 {
+		v, present := lookup(r.in, "session", "actions")
+		n, isNum := number(v)
+		switch {
+		case !present:
+			d.deny(CodeSessionLimit, "session.actions is required: agent %q limits sessions to %d actions", r.agent, max)
+		case isNum && n >= float64(max):
+			d.deny(CodeSessionLimit, "agent %q reached its session limit of %d actions", r.agent, max)
+		}
+	}
+	if a.Session.HasMaxDuration {
+		v, present := lookup(r.in, "session", "started_at")
+		start, valid := timestampNS(v)
+		switch {
+		case !present:
+			d.deny(CodeSessionLimit, "session.started_at is required: agent %q limits sessions to %s", r.agent, a.Session.MaxDuration)
+		case valid && r.hasNow && r.nowNS-start >= int64(a.Session.MaxDuration):
+			d.deny(CodeSessionLimit, "agent %q exceeded its session duration of %s", r.agent, a.Session.MaxDuration)
+		}
+	}
+}
+
+func (d *decider) checkRevoked(r *request) {
+	for _, n := range r.names() {
+		if revoked(d.env.Revocations, revocationAgents, n) {
+			d.deny(CodeRevoked, "agent %q is revoked", n)
+		}
+	}
+	if t, ok := r.in["task"].(string); ok && revoked(d.env.Revocations, revocationTasks, t) {
+		d.deny(CodeRevoked, "task %q is revoked", t)
+	}
+}
+
+// revoked reports whether revocations[kind][key] is present and not false.
+func revoked(revocations any, kind, key string) bool {
+	v, ok := lookup(revocations, kind, key)
+	return ok && v != false
+}
+
+func (d *decider) checkApprovals(r *request) {
+	if !r.hasAgent || !r.hasCapability {
+		return
+	}
+	id, ok := d.p.Caps().ID(r.capability)
+	if !ok {
+		return
+	}
+	for _, rule := range d.p.MatchingApprovals(r.agent, d.p.Caps().Action(id)) {
+		if !d.thresholdApplies(r, rule) {
+			continue
+		}
+		if n := d.approverCount(r, rule.Require.Role); n < rule.Require.Approvers {
+			d.pending = append(d.pending, RequiredApproval{rule.Name, rule.Require.Role, rule.Require.Approvers})
+		}
+	}
+}
+
+// thresholdApplies reports whether a rule applies to the request: always without a
+// threshold; with one, when the attribute is above it or absent (fail closed). A present
+// attribute that is not a number makes the request malformed.
+func (d *decider) thresholdApplies(r *request, rule *Approval) bool {
+	t := rule.Threshold
+	if t == nil {
+		return true
+	}
+	v, present := lookup(r.in, "attributes", t.Attribute)
+	if !present {
+		return true
+	}
+	n, ok := number(v)
+	if !ok {
+		d.deny(CodeMalformedRequest, "attribute %q must be a number", t.Attribute)
+		return false
+	}
+	return n > t.Above
+}
+
+// approverCount counts the distinct human approvers holding role that are not agents of
+// the policy (by name or by SPIFFE ID).
+func (d *decider) approverCount(r *request, role string) int {
+	list, _ := r.in["approvals"].([]any)
+	seen := map[string]bool{}
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok || m["role"] != role || m["human"] != true {
+			continue
+		}
+		who, ok := m["approver"].(string)
+		if !ok || who == "" || d.p.Agent(who) != nil || d.isAgentIdentity(who) {
+			continue
+		}
+		seen[who] = true
+	}
+	return len(seen)
+}
+
+func (d *decider) isAgentIdentity(id string) bool {
+	for _, a := range d.p.Agents {
+		if a.SpiffeID != "" && a.SpiffeID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decider) decision() Decision {
+	out := Decision{Outcome: OutcomeDeny, Reasons: []Reason{}, ApprovalsRequired: []RequiredApproval{}}
+	switch {
+	case len(d.reasons) > 0:
+		out.Reasons = d.reasons
+	case len(d.pending) > 0:
+		out.Outcome = OutcomeNeedsApproval
+		out.ApprovalsRequired = d.pending
+		slices.SortFunc(out.ApprovalsRequired, func(a, b RequiredApproval) int { return strings.Compare(a.Rule, b.Rule) })
+		for _, a := range d.pending {
+			out.Reasons = append(out.Reasons, Reason{CodeApprovalRequired,
+				fmt.Sprintf("approval rule %q requires %d approver(s) with role %q", a.Rule, a.Approvers, a.Role)})
+		}
+	default:
+		out.Outcome, out.Allow = OutcomeAllow, true
+	}
+	slices.SortFunc(out.Reasons, func(a, b Reason) int {
+		if c := slices.Index(ReasonCodes, a.Code) - slices.Index(ReasonCodes, b.Code); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Message, b.Message)
+	})
+	return out
+}
+
+// lookup follows keys through nested JSON objects; anything that is not an object on the way
+// makes the path absent, as a Rego reference would be undefined.
+func lookup(v any, keys ...string) (any, bool) {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// number returns a JSON number as float64.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// OPA converts timestamps to int64 nanoseconds and rejects those outside that range.
+var (
+	minTimestamp = time.Unix(0, math.MinInt64)
+	maxTimestamp = time.Unix(0, math.MaxInt64)
+)
+
+// timestampNS parses an RFC 3339 timestamp exactly as OPA's time.parse_rfc3339_ns does.
+func timestampNS(v any) (int64, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, false
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil || t.Before(minTimestamp) || t.After(maxTimestamp) {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}

@@ -1,0 +1,342 @@
+// Package policy is agentctl's domain model: the types of the policy language and their
+// semantics (capabilities, effective authority along a hand-off chain). It is pure Go with no
+// I/O; the schema package builds a Policy from CUE files.
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Pos is a source position. Line and Col are 1-based; a zero Pos means unknown.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// IsValid reports whether the position names a file.
+func (p Pos) IsValid() bool { return p.File != "" }
+
+// Less orders positions by file, line and column.
+func (p Pos) Less(q Pos) bool {
+	if p.File != q.File {
+		return p.File < q.File
+	}
+	if p.Line != q.Line {
+		return p.Line < q.Line
+	}
+	return p.Col < q.Col
+}
+
+// Effects and data classes of tool actions.
+const (
+	EffectRead                = "read"
+	EffectWrite               = "write"
+	EffectDelete              = "delete"
+	EffectExport              = "export"
+	EffectPrivilegeEscalation = "privilege_escalation"
+	EffectPayment             = "payment"
+	EffectDeploy              = "deploy"
+	EffectExecute             = "execute"
+
+	DataPublic       = "public"
+	DataInternal     = "internal"
+	DataConfidential = "confidential"
+	DataRegulated    = "regulated"
+)
+
+// Hand-off modes.
+const (
+	ModeAttenuate          = "attenuate"
+	ModeDelegate           = "delegate"
+	ModeForwardCredentials = "forward_credentials"
+)
+
+// Wildcard is the grant wildcard for tools, actions and resources.
+const Wildcard = "*"
+
+// Policy is one loaded policy directory.
+type Policy struct {
+	Dir       string
+	Files     []string // the .cue files, as given to the loader, sorted
+	Settings  Settings
+	Agents    []*Agent    // sorted by name
+	Tools     []*Tool     // sorted by name
+	Handoffs  []*Handoff  // in source order
+	Approvals []*Approval // sorted by name
+	Scenarios []*Scenario // sorted by name
+	Tests     []*Test     // sorted by name
+
+	// Ignores lists every @ignore attribute of the source, with the element path it sits on.
+	Ignores []Ignore
+	// Positions maps element paths ("agents.billing.grants[2]", "settings.audit.chains") to
+	// where they are written. Paths absent from the source (defaults) are absent here.
+	Positions map[string]Pos
+
+	agents   map[string]*Agent
+	tools    map[string]*Tool
+	handoffs map[Edge][]string
+	caps     *CapIndex
+}
+
+// Settings are the estate-wide settings.
+type Settings struct {
+	RiskTier         string // "high" | "low"
+	MaxCredentialTTL time.Duration
+	MaxChainDepth    int
+	Audit            Audit
+}
+
+// Audit switches.
+type Audit struct {
+	ToolCalls bool
+	Approvals bool
+	Chains    bool
+}
+
+// Ignore is one @ignore("CHECK", "reason") attribute.
+type Ignore struct {
+	Path   string // the element it is attached to, e.g. "agents.billing"
+	Check  string // check ID or slug as written
+	Reason string // empty when the author gave none
+	Pos    Pos
+}
+
+// Agent is one AI agent of the estate.
+type Agent struct {
+	Name           string
+	Description    string
+	Owner          string
+	SpiffeID       string // empty when there is no identity block
+	UntrustedInput bool
+	Autonomy       string // "supervised" | "autonomous"
+	Grants         []*Grant
+	Credential     *Credential // nil when absent
+	Session        *Session    // nil when absent
+	Pos            Pos
+}
+
+// Path is the agent's element path.
+func (a *Agent) Path() string { return "agents." + a.Name }
+
+// Grant gives an agent actions on a tool.
+type Grant struct {
+	Tool      string   // tool name or "*"
+	Actions   []string // action names or "*"
+	Resources []string // glob patterns; nil means every resource
+	JIT       bool
+	Path      string // e.g. "agents.billing.grants[2]" or "scenarios.s.authority[0]"
+	Pos       Pos
+}
+
+// AllResources reports whether the grant covers every resource.
+func (g *Grant) AllResources() bool { return g.Resources == nil }
+
+// Credential is how an agent authenticates.
+type Credential struct {
+	Kind            string // "ephemeral" | "static" | "shared"
+	Scope           string // "task" | "session" | "agent"
+	TTL             time.Duration
+	HasTTL          bool
+	RevokeOnTaskEnd bool
+	Pos             Pos
+}
+
+// Session limits an agent's run.
+type Session struct {
+	MaxActions     int // 0: absent
+	MaxDuration    time.Duration
+	HasMaxDuration bool
+	Pos            Pos
+}
+
+// Tool is something agents call.
+type Tool struct {
+	Name        string
+	Description string
+	Source      string // "internal" | "mcp" | "third_party"
+	External    bool
+	Auth        Auth
+	Actions     []*Action // sorted by name
+	Pos         Pos
+
+	actions map[string]*Action
+}
+
+// Path is the tool's element path.
+func (t *Tool) Path() string { return "tools." + t.Name }
+
+// Action returns the named action, or nil.
+func (t *Tool) Action(name string) *Action { return t.actions[name] }
+
+// Auth is how a tool authenticates its callers.
+type Auth struct {
+	Kind   string // "workload_identity" | "ephemeral_token" | "shared_token" | "static_key"
+	TTL    time.Duration
+	HasTTL bool
+}
+
+// Action is one action of a tool.
+type Action struct {
+	Tool   string
+	Name   string
+	Effect string
+	Data   string
+	Pos    Pos
+}
+
+// Capability returns "tool.action".
+func (a *Action) Capability() string { return a.Tool + "." + a.Name }
+
+// Handoff lets one agent pass a task to another.
+type Handoff struct {
+	From  string
+	To    string
+	Mode  string
+	Index int // position in the handoffs list
+	Pos   Pos
+}
+
+// Path is the hand-off's element path.
+func (h *Handoff) Path() string { return fmt.Sprintf("handoffs[%d]", h.Index) }
+
+// Approval is a human-approval rule.
+type Approval struct {
+	Name        string
+	Description string
+	Match       Match
+	Threshold   *Threshold // nil when absent
+	Require     Require
+	Timeout     time.Duration
+	HasTimeout  bool
+	Pos         Pos
+}
+
+// Path is the approval's element path.
+func (a *Approval) Path() string { return "approvals." + a.Name }
+
+// Match selects requests; a nil list matches anything.
+type Match struct {
+	Effects []string
+	Tools   []string
+	Actions []string // "tool.action"
+	Data    []string
+	Agents  []string
+}
+
+// Threshold makes a rule apply only when a request attribute exceeds a value.
+type Threshold struct {
+	Attribute string
+	Above     float64
+}
+
+// Require says who must approve.
+type Require struct {
+	Approvers int
+	Role      string
+}
+
+// Scenario is a simulated task entering the estate.
+type Scenario struct {
+	Name           string
+	Description    string
+	Start          string
+	UntrustedInput *bool    // nil: the start agent's flag
+	Authority      []*Grant // nil: C(start)
+	WhatIf         *WhatIf
+	Expect         *Expect
+	Pos            Pos
+}
+
+// Path is the scenario's element path.
+func (s *Scenario) Path() string { return "scenarios." + s.Name }
+
+// WhatIf changes the policy before a scenario runs.
+type WhatIf struct {
+	Compromised    []string
+	RemoveHandoffs []Edge
+	HandoffMode    string // empty: keep each hand-off's mode
+	Revoke         []string
+}
+
+// Edge names a hand-off by its ends.
+type Edge struct {
+	From string
+	To   string
+}
+
+// Expect holds a scenario's expectations; nil fields are not checked.
+type Expect struct {
+	Escalations   *int
+	Reachable     []string
+	Unreachable   []string
+	NeedsApproval []string
+	Exfiltration  *bool
+}
+
+// Test is a request-level decision test.
+type Test struct {
+	Name   string
+	Input  map[string]any // the runtime request, as decoded from JSON
+	Expect TestExpect
+	Pos    Pos
+}
+
+// Path is the test's element path.
+func (t *Test) Path() string { return "tests." + t.Name }
+
+// TestExpect is the expected decision.
+type TestExpect struct {
+	Outcome string // "allow" | "deny" | "needs_approval"
+	Code    string // optional reason code
+}
+
+// Index builds the lookup tables and the capability index. The loader calls it; code that
+// builds a Policy by hand must call it before using lookups or capabilities.
+func (p *Policy) Index() {
+	sort.Slice(p.Agents, func(i, j int) bool { return p.Agents[i].Name < p.Agents[j].Name })
+	sort.Slice(p.Tools, func(i, j int) bool { return p.Tools[i].Name < p.Tools[j].Name })
+	sort.Slice(p.Approvals, func(i, j int) bool { return p.Approvals[i].Name < p.Approvals[j].Name })
+	sort.Slice(p.Scenarios, func(i, j int) bool { return p.Scenarios[i].Name < p.Scenarios[j].Name })
+	sort.Slice(p.Tests, func(i, j int) bool { return p.Tests[i].Name < p.Tests[j].Name })
+	p.agents = make(map[string]*Agent, len(p.Agents))
+	for _, a := range p.Agents {
+		p.agents[a.Name] = a
+	}
+	p.tools = make(map[string]*Tool, len(p.Tools))
+	for _, t := range p.Tools {
+		sort.Slice(t.Actions, func(i, j int) bool { return t.Actions[i].Name < t.Actions[j].Name })
+		t.actions = make(map[string]*Action, len(t.Actions))
+		for _, a := range t.Actions {
+			t.actions[a.Name] = a
+		}
+		p.tools[t.Name] = t
+	}
+	p.handoffs = make(map[Edge][]string, len(p.Handoffs))
+	for _, h := range p.Handoffs {
+		e := Edge{h.From, h.To}
+		p.handoffs[e] = append(p.handoffs[e], h.Mode)
+	}
+	p.caps = newCapIndex(p.Tools)
+}
+
+// Agent returns the named agent, or nil.
+func (p *Policy) Agent(name string) *Agent { return p.agents[name] }
+
+// Tool returns the named tool, or nil.
+func (p *Policy) Tool(name string) *Tool { return p.tools[name] }
+
+// Caps returns the capability index.
+func (p *Policy) Caps() *CapIndex { return p.caps }
+
+// Pos returns the source position of an element path, or the zero Pos.
+func (p *Policy) Pos(path string) Pos { return p.Positions[path] }

@@ -1,0 +1,288 @@
+package schema
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+// raw* mirror the JSON of the unified, defaulted policy; build turns them into the model.
+type rawPolicy struct {
+	Settings struct {
+		RiskTier         string `json:"risk_tier"`
+		MaxCredentialTTL string `json:"max_credential_ttl"`
+		MaxChainDepth    int    `json:"max_chain_depth"`
+		Audit            struct {
+			ToolCalls bool `json:"tool_calls"`
+			Approvals bool `json:"approvals"`
+			Chains    bool `json:"chains"`
+		} `json:"audit"`
+	} `json:"settings"`
+	Agents    map[string]rawAgent    `json:"agents"`
+	Tools     map[string]rawTool     `json:"tools"`
+	Handoffs  []rawHandoff           `json:"handoffs"`
+	Approvals map[string]rawApproval `json:"approvals"`
+	Scenarios map[string]rawScenario `json:"scenarios"`
+	Tests     map[string]rawTest     `json:"tests"`
+}
+
+type rawAgent struct {
+	Description string `json:"description"`
+	Owner       string `json:"owner"`
+	Identity    *struct {
+		SpiffeID string `json:"spiffe_id"`
+	} `json:"identity"`
+	UntrustedInput bool       `json:"untrusted_input"`
+	Autonomy       string     `json:"autonomy"`
+	Grants         []rawGrant `json:"grants"`
+	Credential     *struct {
+		Kind            string  `json:"kind"`
+		Scope           string  `json:"scope"`
+		TTL             *string `json:"ttl"`
+		RevokeOnTaskEnd bool    `json:"revoke_on_task_end"`
+	} `json:"credential"`
+	Session *struct {
+		MaxActions  int     `json:"max_actions"`
+		MaxDuration *string `json:"max_duration"`
+	} `json:"session"`
+}
+
+type rawGrant struct {
+	Tool      string   `json:"tool"`
+	Actions   []string `json:"actions"`
+	Resources []string `json:"resources"`
+	JIT       bool     `json:"jit"`
+}
+
+type rawTool struct {
+	Description string `json:"description"`
+	Source      string `json:"source"`
+	External    bool   `json:"external"`
+	Auth        struct {
+		Kind string  `json:"kind"`
+		TTL  *string `json:"ttl"`
+	} `json:"auth"`
+	Actions map[string]struct {
+		Effect string `json:"effect"`
+		Data   string `json:"data"`
+	} `json:"actions"`
+}
+
+type rawHandoff struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Mode string `json:"mode"`
+}
+
+type rawApproval struct {
+	Description string `json:"description"`
+	Match       struct {
+		Effects []string `json:"effects"`
+		Tools   []string `json:"tools"`
+		Actions []string `json:"actions"`
+		Data    []string `json:"data"`
+		Agents  []string `json:"agents"`
+	} `json:"match"`
+	Threshold *struct {
+		Attribute string  `json:"attribute"`
+		Above     float64 `json:"above"`
+	} `json:"threshold"`
+	Require struct {
+		Approvers int    `json:"approvers"`
+		Role      string `json:"role"`
+	} `json:"require"`
+	Timeout *string `json:"timeout"`
+}
+
+type rawScenario struct {
+	Description    string     `json:"description"`
+	Start          string     `json:"start"`
+	UntrustedInput *bool      `json:"untrusted_input"`
+	Authority      []rawGrant `json:"authority"`
+	HasAuthority   bool       `json:"-"`
+	WhatIf         *struct {
+		Compromised    []string `json:"compromised"`
+		RemoveHandoffs []struct {
+			From string `json:"from"`
+			To   string `json:"to"`
+		} `json:"remove_handoffs"`
+		HandoffMode string   `json:"handoff_mode"`
+		Revoke      []string `json:"revoke"`
+	} `json:"what_if"`
+	Expect *struct {
+		Escalations   *int     `json:"escalations"`
+		Reachable     []string `json:"reachable"`
+		Unreachable   []string `json:"unreachable"`
+		NeedsApproval []string `json:"needs_approval"`
+		Exfiltration  *bool    `json:"exfiltration"`
+	} `json:"expect"`
+}
+
+type rawTest struct {
+	Input  map[string]any `json:"input"`
+	Expect struct {
+		Outcome string `json:"outcome"`
+		Code    string `json:"code"`
+	} `json:"expect"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+
+// builder turns the raw policy into the model, collecting reference errors.
+type builder struct {
+	l    *loader
+	p    *policy.Policy
+	errs Errors
+}
+
+func (b *builder) errorf(path, format string, args ...any) {
+	b.errs = append(b.errs, Error{Pos: b.l.nearestPos(path), Msg: path + ": " + fmt.Sprintf(format, args...)})
+}
+
+func (b *builder) duration(path, s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		b.errorf(path, "invalid duration %q", s) // the schema already rejects these
+	}
+	return d
+}
+
+func (b *builder) name(path, kind, name string) {
+	if !nameRE.MatchString(name) {
+		b.errorf(path, "invalid %s name %q (names match ^[a-z][a-z0-9_-]{0,62}$)", kind, name)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
+	p := &policy.Policy{Dir: l.dir, Positions: l.positions, Ignores: l.ignores}
+	b := &builder{l: l, p: p}
+	s := raw.Settings
+	p.Settings = policy.Settings{
+		RiskTier:         s.RiskTier,
+		MaxCredentialTTL: b.duration("settings.max_credential_ttl", s.MaxCredentialTTL),
+		MaxChainDepth:    s.MaxChainDepth,
+		Audit:            policy.Audit{ToolCalls: s.Audit.ToolCalls, Approvals: s.Audit.Approvals, Chains: s.Audit.Chains},
+	}
+
+	// Tools first: grants refer to them.
+	for _, name := range sortedKeys(raw.Tools) {
+		rt, path := raw.Tools[name], "tools."+name
+		b.name(path, "tool", name)
+		t := &policy.Tool{Name: name, Description: rt.Description, Source: rt.Source, External: rt.External,
+			Auth: policy.Auth{Kind: rt.Auth.Kind}, Pos: l.positions[path]}
+		if rt.Auth.TTL != nil {
+			t.Auth.TTL, t.Auth.HasTTL = b.duration(path+".auth.ttl", *rt.Auth.TTL), true
+		}
+		for _, an := range sortedKeys(rt.Actions) {
+			ra, apath := rt.Actions[an], path+".actions."+an
+			b.name(apath, "action", an)
+			t.Actions = append(t.Actions, &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data, Pos: l.positions[apath]})
+		}
+		p.Tools = append(p.Tools, t)
+	}
+	for _, name := range sortedKeys(raw.Agents) {
+		ra, path := raw.Agents[name], "agents."+name
+		b.name(path, "agent", name)
+		a := &policy.Agent{Name: name, Description: ra.Description, Owner: ra.Owner,
+			UntrustedInput: ra.UntrustedInput, Autonomy: ra.Autonomy, Pos: l.positions[path]}
+		if ra.Identity != nil {
+			a.SpiffeID = ra.Identity.SpiffeID
+		}
+		if c := ra.Credential; c != nil {
+			cp := path + ".credential"
+			a.Credential = &policy.Credential{Kind: c.Kind, Scope: c.Scope, RevokeOnTaskEnd: c.RevokeOnTaskEnd, Pos: l.nearestPos(cp)}
+			if c.TTL != nil {
+				a.Credential.TTL, a.Credential.HasTTL = b.duration(cp+".ttl", *c.TTL), true
+			}
+		}
+		if s := ra.Session; s != nil {
+			sp := path + ".session"
+			a.Session = &policy.Session{MaxActions: s.MaxActions, Pos: l.nearestPos(sp)}
+			if s.MaxDuration != nil {
+				a.Session.MaxDuration, a.Session.HasMaxDuration = b.duration(sp+".max_duration", *s.MaxDuration), true
+			}
+		}
+		a.Grants = b.grants(path+".grants", ra.Grants)
+		p.Agents = append(p.Agents, a)
+	}
+	for i, rh := range raw.Handoffs {
+		path := fmt.Sprintf("handoffs[%d]", i)
+		p.Handoffs = append(p.Handoffs, &policy.Handoff{From: rh.From, To: rh.To, Mode: rh.Mode, Index: i, Pos: l.positions[path]})
+	}
+	for _, name := range sortedKeys(raw.Approvals) {
+		ra, path := raw.Approvals[name], "approvals."+name
+		b.name(path, "approval", name)
+		ap := &policy.Approval{Name: name, Description: ra.Description, Pos: l.positions[path],
+			Match: policy.Match{Effects: ra.Match.Effects, Tools: ra.Match.Tools, Actions: ra.Match.Actions,
+				Data: ra.Match.Data, Agents: ra.Match.Agents},
+			Require: policy.Require{Approvers: ra.Require.Approvers, Role: ra.Require.Role}}
+		if t := ra.Threshold; t != nil {
+			ap.Threshold = &policy.Threshold{Attribute: t.Attribute, Above: t.Above}
+		}
+		if ra.Timeout != nil {
+			ap.Timeout, ap.HasTimeout = b.duration(path+".timeout", *ra.Timeout), true
+		}
+		p.Approvals = append(p.Approvals, ap)
+	}
+	for _, name := range sortedKeys(raw.Scenarios) {
+		rs, path := raw.Scenarios[name], "scenarios."+name
+		b.name(path, "scenario", name)
+		sc := &policy.Scenario{Name: name, Description: rs.Description, Start: rs.Start,
+			UntrustedInput: rs.UntrustedInput, Pos: l.positions[path]}
+		if rs.Authority != nil {
+			sc.Authority = b.grants(path+".authority", rs.Authority)
+			if sc.Authority == nil {
+				sc.Authority = []*policy.Grant{} // authority: [] is "no authority", not the default
+			}
+		}
+		if w := rs.WhatIf; w != nil {
+			sc.WhatIf = &policy.WhatIf{Compromised: w.Compromised, HandoffMode: w.HandoffMode, Revoke: w.Revoke}
+			for _, e := range w.RemoveHandoffs {
+				sc.WhatIf.RemoveHandoffs = append(sc.WhatIf.RemoveHandoffs, policy.Edge{From: e.From, To: e.To})
+			}
+		}
+		if e := rs.Expect; e != nil {
+			sc.Expect = &policy.Expect{Escalations: e.Escalations, Reachable: e.Reachable, Unreachable: e.Unreachable,
+				NeedsApproval: e.NeedsApproval, Exfiltration: e.Exfiltration}
+		}
+		p.Scenarios = append(p.Scenarios, sc)
+	}
+	for _, name := range sortedKeys(raw.Tests) {
+		rt, path := raw.Tests[name], "tests."+name
+		b.name(path, "test", name)
+		in := rt.Input
+		if in == nil {
+			in = map[string]any{}
+		}
+		p.Tests = append(p.Tests, &policy.Test{Name: name, Input: in, Pos: l.positions[path],
+			Expect: policy.TestExpect{Outcome: rt.Expect.Outcome, Code: rt.Expect.Code}})
+	}
+	p.Index()
+	b.checkRefs()
+	if len(b.errs) > 0 {
+		return nil, b.errs
+	}
+	return p, nil
+}
+
+func (b *builder) grants(path string, rgs []rawGrant) []*policy.Grant {
+	var out []*policy.Grant
+	for i, rg := range rgs {
+		gp := fmt.Sprintf("%s[%d]", path, i)
+		out = append(out, &policy.Grant{Tool: rg.Tool, Actions: rg.Actions, Resources: rg.Resources,
+			JIT: rg.JIT, Path: gp, Pos: b.l.positions[gp]})
+	}
+	return out
+}

@@ -1,0 +1,206 @@
+package schema
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue/errors"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+// Error is one load error at a source position.
+type Error struct {
+	Pos policy.Pos
+	Msg string
+}
+
+func (e Error) Error() string {
+	if !e.Pos.IsValid() {
+		return e.Msg
+	}
+	return e.Pos.String() + ": " + e.Msg
+}
+
+// Errors is every load error of a policy, sorted by position. Load reports all of them at
+// once so users fix a policy in one round.
+type Errors []Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (es Errors) sorted() Errors {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].Pos != es[j].Pos {
+			return es[i].Pos.Less(es[j].Pos)
+		}
+		return es[i].Msg < es[j].Msg
+	})
+	// Drop exact duplicates: a value written in two files can fail twice the same way.
+	out := es[:0]
+	for i, e := range es {
+		if i == 0 || e != es[i-1] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// errGroup gathers the CUE errors of one path.
+type errGroup struct {
+	path      string
+	pos       policy.Pos
+	disjunct  bool
+	conflicts [][2]string // the two values of each "conflicting values" error
+	others    []string
+}
+
+// fromCUE turns CUE evaluation errors into user errors. CUE reports a bad enum value as an
+// "empty disjunction" summary plus one error per branch; those are collapsed into one
+// message listing what is allowed. Positions inside the embedded schema are never shown:
+// the error is placed at the user's value, or at the nearest enclosing element.
+func (l *loader) fromCUE(err error) Errors {
+	var order []string
+	groups := map[string]*errGroup{}
+	for _, e := range errors.Errors(err) {
+		path := userPath(e.Path())
+		g := groups[path]
+		if g == nil {
+			g = &errGroup{path: path}
+			groups[path] = g
+			order = append(order, path)
+		}
+		if p := l.userPos(errors.Positions(e)); p.IsValid() && !g.pos.IsValid() {
+			g.pos = p
+		}
+		format, args := e.Msg()
+		switch {
+		case strings.Contains(format, "empty disjunction"):
+			g.disjunct = true
+		case strings.HasPrefix(format, "conflicting values %s and %s") && len(args) >= 2:
+			g.conflicts = append(g.conflicts, [2]string{fmt.Sprint(args[0]), fmt.Sprint(args[1])})
+		default:
+			g.others = append(g.others, fmt.Sprintf(format, args...))
+		}
+	}
+	var out Errors
+	for _, path := range order {
+		g := groups[path]
+		pos := g.pos
+		if !pos.IsValid() {
+			pos = l.nearestPos(path)
+		}
+		for _, m := range g.messages() {
+			out = append(out, Error{Pos: pos, Msg: m})
+		}
+	}
+	return out
+}
+
+// messages words a group's errors for users.
+func (g *errGroup) messages() []string {
+	prefix := ""
+	if g.path != "" {
+		prefix = g.path + ": "
+	}
+	var out []string
+	if g.disjunct && len(g.others) > 0 {
+		// A branch failed for a reason other than a plain mismatch (a bad duration, a bound):
+		// that reason is the useful one.
+		return []string{prefix + friendly(g.others[0])}
+	}
+	if g.disjunct || len(g.conflicts) > 1 {
+		got, allowed := splitConflicts(g.conflicts)
+		return []string{fmt.Sprintf("%sinvalid value %s (want %s)", prefix, got, strings.Join(allowed, " or "))}
+	}
+	for _, c := range g.conflicts {
+		out = append(out, fmt.Sprintf("%sconflicting values %s and %s", prefix, c[0], c[1]))
+	}
+	for _, m := range g.others {
+		out = append(out, prefix+friendly(m))
+	}
+	return out
+}
+
+// splitConflicts finds the user's value (the one every conflict shares) and the alternatives
+// it was compared against.
+func splitConflicts(cs [][2]string) (got string, allowed []string) {
+	count := map[string]int{}
+	for _, c := range cs {
+		count[c[0]]++
+		if c[1] != c[0] {
+			count[c[1]]++
+		}
+	}
+	for v, n := range count {
+		if n == len(cs) && (got == "" || v < got) {
+			got = v
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range cs {
+		for _, v := range c {
+			if v != got && !seen[v] {
+				seen[v] = true
+				allowed = append(allowed, v)
+			}
+		}
+	}
+	sort.Strings(allowed)
+	return got, allowed
+}
+
+// friendly rewords the CUE messages users meet most.
+func friendly(m string) string {
+	switch {
+	case m == "field not allowed":
+		return "unknown field (not part of the agentctl policy language)"
+	case strings.HasPrefix(m, "incomplete value"):
+		return "missing required field"
+	case strings.HasSuffix(m, "(does not satisfy time.Duration)"):
+		v := strings.TrimSuffix(strings.TrimPrefix(m, "invalid value "), " (does not satisfy time.Duration)")
+		return fmt.Sprintf("invalid duration %s (write a Go duration such as \"15m\" or \"1h30m\")", v)
+	}
+	return m
+}
+
+// userPath renders a CUE error path without the schema's #Policy root, with list indexes in
+// brackets: agents.billing.grants[2].tool.
+func userPath(sel []string) string {
+	if len(sel) > 0 && sel[0] == "#Policy" {
+		sel = sel[1:]
+	}
+	var b strings.Builder
+	for _, s := range sel {
+		if u, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
+			s = u
+		} else if isIndex(s) {
+			b.WriteString("[" + s + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+func isIndex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

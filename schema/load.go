@@ -1,0 +1,315 @@
+// Package schema holds the embedded CUE schema of the agentctl policy language and the
+// loader that turns a policy directory into a policy.Policy.
+package schema
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+// Source is the CUE schema every policy is unified with.
+//
+//go:embed schema.cue
+var Source []byte
+
+// schemaFile is the name the schema's positions carry; they are never shown to users.
+const schemaFile = "agentctl-schema.cue"
+
+// Load reads every .cue file of dir (one CUE package, any package name), unifies it with the
+// schema, checks every cross-reference and returns the policy. On failure the error is an
+// Errors value holding every problem found, with positions relative to the working
+// directory.
+func Load(dir string) (*policy.Policy, error) {
+	l := &loader{dir: dir, positions: map[string]policy.Pos{}}
+	if cwd, err := os.Getwd(); err == nil {
+		l.cwd = cwd
+	}
+	p, errs := l.load()
+	if len(errs) > 0 {
+		return nil, errs.sorted()
+	}
+	return p, nil
+}
+
+type loader struct {
+	dir       string
+	cwd       string
+	positions map[string]policy.Pos
+	ignores   []policy.Ignore
+}
+
+func (l *loader) load() (*policy.Policy, Errors) {
+	files, errs := l.parseFiles()
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	// A fresh context per load: a reused one keeps every evaluated value alive (NOTES.md).
+	ctx := cuecontext.New()
+	inst := build.NewContext().NewInstance(l.dir, nil)
+	for _, f := range files {
+		if err := inst.AddSyntax(f); err != nil {
+			return nil, l.fromCUE(err)
+		}
+	}
+	user := ctx.BuildInstance(inst)
+	if err := user.Err(); err != nil {
+		return nil, l.fromCUE(err)
+	}
+	l.walk(user, "", 0)
+
+	schema := ctx.CompileBytes(Source, cue.Filename(schemaFile))
+	if err := schema.Err(); err != nil {
+		return nil, Errors{{Msg: fmt.Sprintf("internal error: schema: %v", err)}}
+	}
+	v := schema.LookupPath(cue.MakePath(cue.Def("Policy"))).Unify(user)
+	if err := v.Validate(cue.Concrete(true)); err != nil {
+		return nil, l.fromCUE(err)
+	}
+	data, err := v.MarshalJSON()
+	if err != nil {
+		return nil, l.fromCUE(err)
+	}
+	var raw rawPolicy
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, Errors{{Msg: fmt.Sprintf("internal error: decode %s: %v", l.dir, err)}}
+	}
+	p, errs := l.build(&raw)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	for _, f := range files {
+		p.Files = append(p.Files, f.Filename)
+	}
+	return p, nil
+}
+
+// parseFiles reads and parses the directory's .cue files. It reports every unreadable file,
+// encoding error and syntax error, and package clauses that disagree.
+func (l *loader) parseFiles() ([]*ast.File, Errors) {
+	shown := l.rel(l.dir)
+	info, err := os.Stat(l.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, Errors{{Msg: fmt.Sprintf("%s: no such directory", shown)}}
+	case err != nil:
+		return nil, Errors{{Msg: fmt.Sprintf("%s: %v", shown, unwrapPathError(err))}}
+	case !info.IsDir():
+		return nil, Errors{{Msg: fmt.Sprintf("%s: not a directory (agentctl loads every .cue file of a directory)", shown)}}
+	}
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, Errors{{Msg: fmt.Sprintf("%s: %v", shown, unwrapPathError(err))}}
+	}
+	var names []string
+	for _, e := range entries {
+		n := e.Name()
+		// Like cue's loader: files starting with . or _ are ignored.
+		if e.IsDir() || !strings.HasSuffix(n, ".cue") || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") {
+			continue
+		}
+		names = append(names, filepath.Join(l.dir, n))
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, Errors{{Msg: fmt.Sprintf("%s: no .cue files (start a policy with 'agentctl init %s')", shown, shown)}}
+	}
+	var (
+		files   []*ast.File
+		errs    Errors
+		pkg     string
+		pkgFile string
+	)
+	for _, name := range names {
+		shownName := l.rel(name)
+		src, err := os.ReadFile(name)
+		if err != nil {
+			errs = append(errs, Error{Msg: fmt.Sprintf("%s: %v", shownName, unwrapPathError(err))})
+			continue
+		}
+		if off := invalidUTF8(src); off >= 0 {
+			errs = append(errs, Error{Pos: offsetPos(shownName, src, off), Msg: "invalid UTF-8 encoding (CUE files must be UTF-8)"})
+			continue
+		}
+		f, err := parser.ParseFile(shownName, src)
+		if err != nil {
+			errs = append(errs, l.fromCUE(err)...)
+			continue
+		}
+		if name := f.PackageName(); name != "" {
+			if pkg == "" {
+				pkg, pkgFile = name, shownName
+			} else if name != pkg {
+				errs = append(errs, Error{
+					Pos: l.pos(packagePos(f)),
+					Msg: fmt.Sprintf("package %s differs from package %s in %s (a policy is one CUE package)", name, pkg, pkgFile),
+				})
+				continue
+			}
+		}
+		files = append(files, f)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	// Files without a package clause join the package of the others.
+	for _, f := range files {
+		if f.PackageName() == "" && pkg != "" {
+			f.Decls = append([]ast.Decl{&ast.Package{Name: ast.NewIdent(pkg)}}, f.Decls...)
+		}
+	}
+	return files, nil
+}
+
+func packagePos(f *ast.File) token.Pos {
+	for _, d := range f.Decls {
+		if p, ok := d.(*ast.Package); ok {
+			return p.Name.Pos()
+		}
+	}
+	return token.NoPos
+}
+
+// invalidUTF8 returns the offset of the first invalid UTF-8 sequence, or -1.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+func offsetPos(file string, src []byte, off int) policy.Pos {
+	line := 1 + strings.Count(string(src[:off]), "\n")
+	col := off + 1
+	if nl := strings.LastIndexByte(string(src[:off]), '\n'); nl >= 0 {
+		col = off - nl
+	}
+	return policy.Pos{File: file, Line: line, Col: col}
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// rel shows a path relative to the working directory when that is shorter to read.
+func (l *loader) rel(path string) string {
+	if l.cwd == "" {
+		return path
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	r, err := filepath.Rel(l.cwd, abs)
+	if err != nil || strings.HasPrefix(r, ".."+string(filepath.Separator)) && filepath.IsAbs(path) {
+		return path
+	}
+	return r
+}
+
+func (l *loader) pos(p token.Pos) policy.Pos {
+	if !p.IsValid() || p.Filename() == "" || p.Filename() == schemaFile {
+		return policy.Pos{}
+	}
+	return policy.Pos{File: p.Filename(), Line: p.Line(), Col: p.Column()}
+}
+
+// userPos returns the first position that lies in a user file.
+func (l *loader) userPos(ps []token.Pos) policy.Pos {
+	for _, p := range ps {
+		if up := l.pos(p); up.IsValid() {
+			return up
+		}
+	}
+	return policy.Pos{}
+}
+
+// nearestPos returns the position of path or of its closest written ancestor.
+func (l *loader) nearestPos(path string) policy.Pos {
+	for path != "" {
+		if p, ok := l.positions[path]; ok {
+			return p
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return policy.Pos{}
+}
+
+// walk records the position of every element the user wrote, and its @ignore attributes.
+// It reads the user's value before unification: on the unified value positions may point
+// into the schema. Test inputs are free-form request data and are not walked.
+func (l *loader) walk(v cue.Value, path string, depth int) {
+	if path != "" {
+		if p := l.pos(v.Pos()); p.IsValid() {
+			l.positions[path] = p
+		}
+		for _, a := range v.Attributes(cue.FieldAttr | cue.DeclAttr) {
+			if a.Name() != "ignore" {
+				continue
+			}
+			ig := policy.Ignore{Path: path, Pos: l.positions[path]}
+			ig.Check, _ = a.String(0)
+			if a.NumArgs() > 1 {
+				ig.Reason, _ = a.String(1)
+			}
+			ig.Check, ig.Reason = strings.TrimSpace(ig.Check), strings.TrimSpace(ig.Reason)
+			l.ignores = append(l.ignores, ig)
+		}
+	}
+	if depth >= 6 || strings.HasSuffix(path, ".input") && strings.HasPrefix(path, "tests.") {
+		return
+	}
+	switch v.IncompleteKind() {
+	case cue.StructKind:
+		it, err := v.Fields()
+		if err != nil {
+			return
+		}
+		for it.Next() {
+			sel := it.Selector().String()
+			if it.Selector().IsString() {
+				sel = it.Selector().Unquoted()
+			}
+			if path != "" {
+				sel = path + "." + sel
+			}
+			l.walk(it.Value(), sel, depth+1)
+		}
+	case cue.ListKind:
+		it, err := v.List()
+		if err != nil {
+			return
+		}
+		for i := 0; it.Next(); i++ {
+			l.walk(it.Value(), fmt.Sprintf("%s[%d]", path, i), depth+1)
+		}
+	}
+}
