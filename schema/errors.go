@@ -59,6 +59,7 @@ type errGroup struct {
 	pos       policy.Pos
 	disjunct  bool
 	conflicts [][2]string // the two values of each "conflicting values" error
+	types     map[string]string // value -> its kind, from "mismatched types" errors
 	others    []string
 }
 
@@ -85,7 +86,14 @@ func (l *loader) fromCUE(err error) Errors {
 		case strings.Contains(format, "empty disjunction"):
 			g.disjunct = true
 		case strings.HasPrefix(format, "conflicting values %s and %s") && len(args) >= 2:
-			g.conflicts = append(g.conflicts, [2]string{fmt.Sprint(args[0]), fmt.Sprint(args[1])})
+			a, b := fmt.Sprint(args[0]), fmt.Sprint(args[1])
+			g.conflicts = append(g.conflicts, [2]string{a, b})
+			if strings.Contains(format, "mismatched types") && len(args) >= 4 {
+				if g.types == nil {
+					g.types = map[string]string{}
+				}
+				g.types[a], g.types[b] = fmt.Sprint(args[2]), fmt.Sprint(args[3])
+			}
 		default:
 			g.others = append(g.others, fmt.Sprintf(format, args...))
 		}
@@ -118,6 +126,10 @@ func (g *errGroup) messages() []string {
 	}
 	if g.disjunct || len(g.conflicts) > 1 {
 		got, allowed := splitConflicts(g.conflicts)
+		if kinds := bareKinds(allowed); len(kinds) > 0 {
+			// "want 3 or int" reads badly: a default plus a type. Say the type.
+			allowed = kinds
+		}
 		return []string{fmt.Sprintf("%sinvalid value %s (want %s)", prefix, got, strings.Join(allowed, " or "))}
 	}
 	for _, c := range g.conflicts {
@@ -157,11 +169,25 @@ func splitConflicts(cs [][2]string) (got string, allowed []string) {
 	return got, allowed
 }
 
+// bareKinds returns the entries of allowed that are CUE kinds rather than values.
+func bareKinds(allowed []string) []string {
+	var kinds []string
+	for _, a := range allowed {
+		switch a {
+		case "int", "float", "number", "string", "bool", "bytes":
+			kinds = append(kinds, a)
+		}
+	}
+	return kinds
+}
+
 // friendly rewords the CUE messages users meet most.
 func friendly(m string) string {
 	switch {
 	case m == "field not allowed":
 		return "unknown field (not part of the agentctl policy language)"
+	case strings.HasPrefix(m, "incompatible list lengths (0 and"):
+		return "must not be empty"
 	case strings.HasPrefix(m, "incomplete value"):
 		return "missing required field"
 	case strings.HasSuffix(m, "(does not satisfy time.Duration)"):

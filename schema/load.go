@@ -68,10 +68,9 @@ func (l *loader) load() (*policy.Policy, Errors) {
 			return nil, l.fromCUE(err)
 		}
 	}
+	// Errors inside the user's value (conflicts between files) surface in Validate below,
+	// together with the schema errors.
 	user := ctx.BuildInstance(inst)
-	if err := user.Err(); err != nil {
-		return nil, l.fromCUE(err)
-	}
 	l.walk(user, "", 0)
 
 	schema := ctx.CompileBytes(Source, cue.Filename(schemaFile))

@@ -1,19 +1,124 @@
 package schema
 
 import (
-	"fmt"
-	"os"
+	"reflect"
 	"testing"
+	"time"
+
+	"github.com/agentctl/agentctl/policy"
 )
 
-func TestLoadScratch(t *testing.T) {
-	dir := os.Getenv("LOADDIR")
-	if dir == "" {
-		t.Skip()
-	}
+func mustLoad(t *testing.T, dir string) *policy.Policy {
+	t.Helper()
 	p, err := Load(dir)
-	fmt.Println(err)
-	if p != nil {
-		fmt.Println(len(p.Agents), len(p.Tools), p.Ignores)
+	if err != nil {
+		t.Fatalf("Load(%s):\n%v", dir, err)
+	}
+	return p
+}
+
+func TestLoadDefaults(t *testing.T) {
+	p := mustLoad(t, "testdata/minimal")
+	want := policy.Settings{RiskTier: "high", MaxCredentialTTL: time.Hour, MaxChainDepth: 3,
+		Audit: policy.Audit{ToolCalls: true, Approvals: true, Chains: true}}
+	if p.Settings != want {
+		t.Errorf("settings = %+v, want %+v", p.Settings, want)
+	}
+	a := p.Agent("solo")
+	if a.Autonomy != "supervised" || a.UntrustedInput || a.Credential != nil || a.Session != nil || a.SpiffeID != "" {
+		t.Errorf("agent defaults = %+v", a)
+	}
+	g := a.Grants[0]
+	if g.JIT || !g.AllResources() || g.Path != "agents.solo.grants[0]" {
+		t.Errorf("grant defaults = %+v", g)
+	}
+	act := p.Tool("kb").Action("search")
+	if act.Data != "internal" || p.Tool("kb").Source != "internal" || p.Tool("kb").External {
+		t.Errorf("tool defaults = %+v %+v", p.Tool("kb"), act)
+	}
+	if got, want := p.Files, []string{"testdata/minimal/policy.cue"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("files = %v, want %v", got, want)
+	}
+}
+
+func TestLoadFull(t *testing.T) {
+	p := mustLoad(t, "testdata/full")
+	const f = "testdata/full/policy.cue"
+	if p.Settings.RiskTier != "low" || p.Settings.MaxCredentialTTL != 30*time.Minute || p.Settings.Audit.Chains || !p.Settings.Audit.ToolCalls {
+		t.Errorf("settings = %+v", p.Settings)
+	}
+	tr := p.Agent("triage")
+	if tr.Description != "Reads mail" || tr.SpiffeID != "spiffe://acme.example/agents/triage" || !tr.UntrustedInput || tr.Autonomy != "autonomous" {
+		t.Errorf("triage = %+v", tr)
+	}
+	if c := tr.Credential; c.Kind != "static" || c.Scope != "task" || !c.HasTTL || c.TTL != 2*time.Hour || !c.RevokeOnTaskEnd {
+		t.Errorf("credential = %+v", c)
+	}
+	if s := tr.Session; s.MaxActions != 50 || !s.HasMaxDuration || s.MaxDuration != 10*time.Minute {
+		t.Errorf("session = %+v", s)
+	}
+	g := tr.Grants[1]
+	if g.Tool != "*" || !reflect.DeepEqual(g.Actions, []string{"*"}) || !reflect.DeepEqual(g.Resources, []string{"tickets/*"}) || !g.JIT {
+		t.Errorf("grant = %+v", g)
+	}
+	if rg := p.Agent("billing").Grants[0]; rg.Resources == nil || len(rg.Resources) != 0 {
+		t.Errorf("resources: [] must mean no resource, got %#v", rg.Resources)
+	}
+	mail := p.Tool("mail")
+	if mail.Source != "mcp" || !mail.External || mail.Auth.Kind != "shared_token" || mail.Auth.TTL != 24*time.Hour {
+		t.Errorf("mail = %+v", mail)
+	}
+	if a := mail.Action("send"); a.Effect != "export" || a.Data != "internal" {
+		t.Errorf("mail.send = %+v", a)
+	}
+	if h := p.Handoffs[0]; *h != (policy.Handoff{From: "triage", To: "billing", Mode: "delegate", Index: 0, Pos: policy.Pos{File: f, Line: 41, Col: 12}}) {
+		t.Errorf("handoff = %+v", h)
+	}
+	ap := p.Approvals[0]
+	if ap.Name != "refunds" || !reflect.DeepEqual(ap.Match.Effects, []string{"payment"}) || ap.Match.Tools != nil ||
+		*ap.Threshold != (policy.Threshold{Attribute: "amount", Above: 100.5}) || ap.Require != (policy.Require{Approvers: 2, Role: "finance-lead"}) || ap.Timeout != time.Hour {
+		t.Errorf("approval = %+v", ap)
+	}
+	sc := p.Scenarios[0]
+	if sc.Start != "triage" || sc.UntrustedInput == nil || *sc.UntrustedInput || len(sc.Authority) != 1 || sc.Authority[0].Path != "scenarios.hijack.authority[0]" {
+		t.Errorf("scenario = %+v", sc)
+	}
+	wantWhatIf := &policy.WhatIf{Compromised: []string{"billing"}, RemoveHandoffs: []policy.Edge{{From: "triage", To: "billing"}},
+		HandoffMode: "attenuate", Revoke: []string{"payments.refund"}}
+	if !reflect.DeepEqual(sc.WhatIf, wantWhatIf) {
+		t.Errorf("what_if = %+v", sc.WhatIf)
+	}
+	if e := sc.Expect; *e.Escalations != 0 || *e.Exfiltration || !reflect.DeepEqual(e.Reachable, []string{"mail.read"}) || e.Unreachable != nil {
+		t.Errorf("expect = %+v", e)
+	}
+	tc := p.Tests[0]
+	wantIn := map[string]any{"agent": "billing", "tool": "payments", "action": "refund", "attributes": map[string]any{"amount": 12.0}}
+	if tc.Name != "refund_ok" || !reflect.DeepEqual(tc.Input, wantIn) || tc.Expect != (policy.TestExpect{Outcome: "allow"}) {
+		t.Errorf("test = %+v", tc)
+	}
+
+	// Positions are the user's, never the schema's.
+	for path, want := range map[string]policy.Pos{
+		"agents.triage":                {f, 9, 9},
+		"agents.triage.grants[1]":      {f, 17, 3},
+		"agents.triage.credential.ttl": {f, 19, 31},
+		"settings.audit.chains":        {f, 6, 9},
+		"tools.mail.actions.send":      {f, 33, 3},
+	} {
+		if got := p.Pos(path); got != want {
+			t.Errorf("Pos(%s) = %v, want %v", path, got, want)
+		}
+	}
+	if got, want := tr.Grants[1].Pos, (policy.Pos{File: f, Line: 17, Col: 3}); got != want {
+		t.Errorf("grant pos = %v, want %v", got, want)
+	}
+
+	wantIgnores := []policy.Ignore{
+		{Path: "settings.audit.chains", Check: "AC050", Reason: "chains are audited by the gateway", Pos: policy.Pos{File: f, Line: 6, Col: 9}},
+		{Path: "agents.triage", Check: "AC051", Pos: policy.Pos{File: f, Line: 9, Col: 9}},
+		{Path: "agents.billing", Check: "AC001", Reason: "identity is issued by the mesh", Pos: policy.Pos{File: f, Line: 22, Col: 9}},
+	}
+	if !reflect.DeepEqual(p.Ignores, wantIgnores) {
+		t.Errorf("ignores =\n%+v\nwant\n%+v", p.Ignores, wantIgnores)
 	}
 }
