@@ -9,126 +9,6 @@ import (
 	"github.com/agentctl/agentctl/policy"
 )
 
-// raw* mirror the JSON of the unified, defaulted policy; build turns them into the model.
-type rawPolicy struct {
-	Settings struct {
-		RiskTier         string `json:"risk_tier"`
-		MaxCredentialTTL string `json:"max_credential_ttl"`
-		MaxChainDepth    int    `json:"max_chain_depth"`
-		Audit            struct {
-			ToolCalls bool `json:"tool_calls"`
-			Approvals bool `json:"approvals"`
-			Chains    bool `json:"chains"`
-		} `json:"audit"`
-	} `json:"settings"`
-	Agents    map[string]rawAgent    `json:"agents"`
-	Tools     map[string]rawTool     `json:"tools"`
-	Handoffs  []rawHandoff           `json:"handoffs"`
-	Approvals map[string]rawApproval `json:"approvals"`
-	Scenarios map[string]rawScenario `json:"scenarios"`
-	Tests     map[string]rawTest     `json:"tests"`
-}
-
-type rawAgent struct {
-	Description string `json:"description"`
-	Owner       string `json:"owner"`
-	Identity    *struct {
-		SpiffeID string `json:"spiffe_id"`
-	} `json:"identity"`
-	UntrustedInput bool       `json:"untrusted_input"`
-	Autonomy       string     `json:"autonomy"`
-	Grants         []rawGrant `json:"grants"`
-	Credential     *struct {
-		Kind            string  `json:"kind"`
-		Scope           string  `json:"scope"`
-		TTL             *string `json:"ttl"`
-		RevokeOnTaskEnd bool    `json:"revoke_on_task_end"`
-	} `json:"credential"`
-	Session *struct {
-		MaxActions  int     `json:"max_actions"`
-		MaxDuration *string `json:"max_duration"`
-	} `json:"session"`
-}
-
-type rawGrant struct {
-	Tool      string   `json:"tool"`
-	Actions   []string `json:"actions"`
-	Resources []string `json:"resources"`
-	JIT       bool     `json:"jit"`
-}
-
-type rawTool struct {
-	Description string `json:"description"`
-	Source      string `json:"source"`
-	External    bool   `json:"external"`
-	Auth        struct {
-		Kind string  `json:"kind"`
-		TTL  *string `json:"ttl"`
-	} `json:"auth"`
-	Actions map[string]struct {
-		Effect string `json:"effect"`
-		Data   string `json:"data"`
-	} `json:"actions"`
-}
-
-type rawHandoff struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-	Mode string `json:"mode"`
-}
-
-type rawApproval struct {
-	Description string `json:"description"`
-	Match       struct {
-		Effects []string `json:"effects"`
-		Tools   []string `json:"tools"`
-		Actions []string `json:"actions"`
-		Data    []string `json:"data"`
-		Agents  []string `json:"agents"`
-	} `json:"match"`
-	Threshold *struct {
-		Attribute string  `json:"attribute"`
-		Above     float64 `json:"above"`
-	} `json:"threshold"`
-	Require struct {
-		Approvers int    `json:"approvers"`
-		Role      string `json:"role"`
-	} `json:"require"`
-	Timeout *string `json:"timeout"`
-}
-
-type rawScenario struct {
-	Description    string     `json:"description"`
-	Start          string     `json:"start"`
-	UntrustedInput *bool      `json:"untrusted_input"`
-	Authority      []rawGrant `json:"authority"`
-	HasAuthority   bool       `json:"-"`
-	WhatIf         *struct {
-		Compromised    []string `json:"compromised"`
-		RemoveHandoffs []struct {
-			From string `json:"from"`
-			To   string `json:"to"`
-		} `json:"remove_handoffs"`
-		HandoffMode string   `json:"handoff_mode"`
-		Revoke      []string `json:"revoke"`
-	} `json:"what_if"`
-	Expect *struct {
-		Escalations   *int     `json:"escalations"`
-		Reachable     []string `json:"reachable"`
-		Unreachable   []string `json:"unreachable"`
-		NeedsApproval []string `json:"needs_approval"`
-		Exfiltration  *bool    `json:"exfiltration"`
-	} `json:"expect"`
-}
-
-type rawTest struct {
-	Input  map[string]any `json:"input"`
-	Expect struct {
-		Outcome string `json:"outcome"`
-		Code    string `json:"code"`
-	} `json:"expect"`
-}
-
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
 // builder turns the raw policy into the model, collecting reference errors.
@@ -172,15 +52,15 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 	p.Settings = policy.Settings{
 		RiskTier:         s.RiskTier,
 		MaxCredentialTTL: b.duration("settings.max_credential_ttl", s.MaxCredentialTTL),
-		MaxChainDepth:    s.MaxChainDepth,
-		Audit:            policy.Audit{ToolCalls: s.Audit.ToolCalls, Approvals: s.Audit.Approvals, Chains: s.Audit.Chains},
+		MaxChainDepth:    *s.MaxChainDepth,
+		Audit:            policy.Audit{ToolCalls: *s.Audit.ToolCalls, Approvals: *s.Audit.Approvals, Chains: *s.Audit.Chains},
 	}
 
 	// Tools first: grants refer to them.
 	for _, name := range sortedKeys(raw.Tools) {
 		rt, path := raw.Tools[name], "tools."+name
 		b.name(path, "tool", name)
-		t := &policy.Tool{Name: name, Description: rt.Description, Source: rt.Source, External: rt.External,
+		t := &policy.Tool{Name: name, Description: rt.Description, Source: rt.Source, External: *rt.External,
 			Auth: policy.Auth{Kind: rt.Auth.Kind}, Pos: l.positions[path]}
 		if rt.Auth.TTL != nil {
 			t.Auth.TTL, t.Auth.HasTTL = b.duration(path+".auth.ttl", *rt.Auth.TTL), true
@@ -196,20 +76,23 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		ra, path := raw.Agents[name], "agents."+name
 		b.name(path, "agent", name)
 		a := &policy.Agent{Name: name, Description: ra.Description, Owner: ra.Owner,
-			UntrustedInput: ra.UntrustedInput, Autonomy: ra.Autonomy, Pos: l.positions[path]}
+			UntrustedInput: *ra.UntrustedInput, Autonomy: ra.Autonomy, Pos: l.positions[path]}
 		if ra.Identity != nil {
-			a.SpiffeID = ra.Identity.SpiffeID
+			a.SpiffeID = *ra.Identity.SpiffeID
 		}
 		if c := ra.Credential; c != nil {
 			cp := path + ".credential"
-			a.Credential = &policy.Credential{Kind: c.Kind, Scope: c.Scope, RevokeOnTaskEnd: c.RevokeOnTaskEnd, Pos: l.nearestPos(cp)}
+			a.Credential = &policy.Credential{Kind: c.Kind, Scope: c.Scope, RevokeOnTaskEnd: *c.RevokeOnTaskEnd, Pos: l.nearestPos(cp)}
 			if c.TTL != nil {
 				a.Credential.TTL, a.Credential.HasTTL = b.duration(cp+".ttl", *c.TTL), true
 			}
 		}
 		if s := ra.Session; s != nil {
 			sp := path + ".session"
-			a.Session = &policy.Session{MaxActions: s.MaxActions, Pos: l.nearestPos(sp)}
+			a.Session = &policy.Session{Pos: l.nearestPos(sp)}
+			if s.MaxActions != nil {
+				a.Session.MaxActions = *s.MaxActions
+			}
 			if s.MaxDuration != nil {
 				a.Session.MaxDuration, a.Session.HasMaxDuration = b.duration(sp+".max_duration", *s.MaxDuration), true
 			}
@@ -219,7 +102,7 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 	}
 	for i, rh := range raw.Handoffs {
 		path := fmt.Sprintf("handoffs[%d]", i)
-		p.Handoffs = append(p.Handoffs, &policy.Handoff{From: rh.From, To: rh.To, Mode: rh.Mode, Index: i, Pos: l.positions[path]})
+		p.Handoffs = append(p.Handoffs, &policy.Handoff{From: *rh.From, To: *rh.To, Mode: rh.Mode, Index: i, Pos: l.positions[path]})
 	}
 	for _, name := range sortedKeys(raw.Approvals) {
 		ra, path := raw.Approvals[name], "approvals."+name
@@ -227,9 +110,9 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		ap := &policy.Approval{Name: name, Description: ra.Description, Pos: l.positions[path],
 			Match: policy.Match{Effects: ra.Match.Effects, Tools: ra.Match.Tools, Actions: ra.Match.Actions,
 				Data: ra.Match.Data, Agents: ra.Match.Agents},
-			Require: policy.Require{Approvers: ra.Require.Approvers, Role: ra.Require.Role}}
+			Require: policy.Require{Approvers: *ra.Require.Approvers, Role: *ra.Require.Role}}
 		if t := ra.Threshold; t != nil {
-			ap.Threshold = &policy.Threshold{Attribute: t.Attribute, Above: t.Above}
+			ap.Threshold = &policy.Threshold{Attribute: *t.Attribute, Above: *t.Above}
 		}
 		if ra.Timeout != nil {
 			ap.Timeout, ap.HasTimeout = b.duration(path+".timeout", *ra.Timeout), true
@@ -239,7 +122,7 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 	for _, name := range sortedKeys(raw.Scenarios) {
 		rs, path := raw.Scenarios[name], "scenarios."+name
 		b.name(path, "scenario", name)
-		sc := &policy.Scenario{Name: name, Description: rs.Description, Start: rs.Start,
+		sc := &policy.Scenario{Name: name, Description: rs.Description, Start: *rs.Start,
 			UntrustedInput: rs.UntrustedInput, Pos: l.positions[path]}
 		if rs.Authority != nil {
 			sc.Authority = b.grants(path+".authority", rs.Authority)
@@ -250,7 +133,7 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		if w := rs.WhatIf; w != nil {
 			sc.WhatIf = &policy.WhatIf{Compromised: w.Compromised, HandoffMode: w.HandoffMode, Revoke: w.Revoke}
 			for _, e := range w.RemoveHandoffs {
-				sc.WhatIf.RemoveHandoffs = append(sc.WhatIf.RemoveHandoffs, policy.Edge{From: e.From, To: e.To})
+				sc.WhatIf.RemoveHandoffs = append(sc.WhatIf.RemoveHandoffs, policy.Edge{From: *e.From, To: *e.To})
 			}
 		}
 		if e := rs.Expect; e != nil {
@@ -281,8 +164,8 @@ func (b *builder) grants(path string, rgs []rawGrant) []*policy.Grant {
 	var out []*policy.Grant
 	for i, rg := range rgs {
 		gp := fmt.Sprintf("%s[%d]", path, i)
-		out = append(out, &policy.Grant{Tool: rg.Tool, Actions: rg.Actions, Resources: rg.Resources,
-			JIT: rg.JIT, Path: gp, Pos: b.l.positions[gp]})
+		out = append(out, &policy.Grant{Tool: *rg.Tool, Actions: rg.Actions, Resources: rg.Resources,
+			JIT: *rg.JIT, Path: gp, Pos: b.l.positions[gp]})
 	}
 	return out
 }

@@ -58,7 +58,7 @@ type errGroup struct {
 	path      string
 	pos       policy.Pos
 	disjunct  bool
-	conflicts [][2]string // the two values of each "conflicting values" error
+	conflicts [][2]string       // the two values of each "conflicting values" error
 	types     map[string]string // value -> its kind, from "mismatched types" errors
 	others    []string
 }

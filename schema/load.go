@@ -3,6 +3,7 @@
 package schema
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/literal"
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
@@ -60,6 +62,7 @@ func (l *loader) load() (*policy.Policy, Errors) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	l.walkFiles(files)
 	// A fresh context per load: a reused one keeps every evaluated value alive (NOTES.md).
 	ctx := cuecontext.New()
 	inst := build.NewContext().NewInstance(l.dir, nil)
@@ -68,11 +71,52 @@ func (l *loader) load() (*policy.Policy, Errors) {
 			return nil, l.fromCUE(err)
 		}
 	}
-	// Errors inside the user's value (conflicts between files) surface in Validate below,
-	// together with the schema errors.
 	user := ctx.BuildInstance(inst)
-	l.walk(user, "", 0)
+	raw, ok := fastPath(user)
+	if !ok {
+		// The schema is the authority: whenever the fast path is unsure, the whole policy is
+		// unified with it, which also gives CUE's exact messages and positions.
+		raw, errs = l.schemaPath(ctx, user)
+		if len(errs) > 0 {
+			return nil, errs
+		}
+	}
+	p, errs := l.build(raw)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	for _, f := range files {
+		p.Files = append(p.Files, f.Filename)
+	}
+	return p, nil
+}
 
+// fastPath evaluates the user's files without the schema and checks the result against the
+// schema's rules in Go. Most of CUE's cost on a large estate is the unification with the
+// schema's closed definitions and defaults, so skipping it for input that is plainly valid
+// makes vet several times faster. It returns ok only when it is certain the schema would
+// accept the policy: a fast-path acceptance never differs from the schema's (a test holds
+// the two to that on the corpus and generated estates).
+func fastPath(user cue.Value) (*rawPolicy, bool) {
+	if user.Validate(cue.Concrete(true)) != nil {
+		return nil, false
+	}
+	data, err := user.MarshalJSON()
+	if err != nil || !plainJSON(data) {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var raw rawPolicy
+	if dec.Decode(&raw) != nil || !raw.valid() {
+		return nil, false
+	}
+	raw.applyDefaults()
+	return &raw, true
+}
+
+// schemaPath unifies the user's value with #Policy and decodes the defaulted result.
+func (l *loader) schemaPath(ctx *cue.Context, user cue.Value) (*rawPolicy, Errors) {
 	schema := ctx.CompileBytes(Source, cue.Filename(schemaFile))
 	if err := schema.Err(); err != nil {
 		return nil, Errors{{Msg: fmt.Sprintf("internal error: schema: %v", err)}}
@@ -89,14 +133,8 @@ func (l *loader) load() (*policy.Policy, Errors) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, Errors{{Msg: fmt.Sprintf("internal error: decode %s: %v", l.dir, err)}}
 	}
-	p, errs := l.build(&raw)
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	for _, f := range files {
-		p.Files = append(p.Files, f.Filename)
-	}
-	return p, nil
+	raw.applyDefaults()
+	return &raw, nil
 }
 
 // parseFiles reads and parses the directory's .cue files. It reports every unreadable file,
@@ -262,53 +300,140 @@ func (l *loader) nearestPos(path string) policy.Pos {
 	return policy.Pos{}
 }
 
-// walk records the position of every element the user wrote, and its @ignore attributes.
-// It reads the user's value before unification: on the unified value positions may point
-// into the schema. Test inputs are free-form request data and are not walked.
-func (l *loader) walk(v cue.Value, path string, depth int) {
-	if path != "" {
-		if p := l.pos(v.Pos()); p.IsValid() {
-			l.positions[path] = p
-		}
-		for _, a := range v.Attributes(cue.FieldAttr | cue.DeclAttr) {
-			if a.Name() != "ignore" {
+// walkFiles records where each element is written and the @ignore attributes on it, from
+// the syntax: cheap, and the positions are the user's own (never the schema's). Elements that
+// only exist through comprehensions or references get the position of the nearest written
+// ancestor. The first file to write a path wins.
+func (l *loader) walkFiles(files []*ast.File) {
+	for _, f := range files {
+		l.walkDecls(f.Decls, "")
+	}
+}
+
+func (l *loader) walkDecls(decls []ast.Decl, path string) {
+	for _, d := range decls {
+		switch d := d.(type) {
+		case *ast.Field:
+			name, ok := labelName(d.Label)
+			if !ok {
 				continue
 			}
-			ig := policy.Ignore{Path: path, Pos: l.positions[path]}
-			ig.Check, _ = a.String(0)
-			if a.NumArgs() > 1 {
-				ig.Reason, _ = a.String(1)
+			p := name
+			if path != "" {
+				p = path + "." + name
 			}
-			ig.Check, ig.Reason = strings.TrimSpace(ig.Check), strings.TrimSpace(ig.Reason)
-			l.ignores = append(l.ignores, ig)
+			l.record(p, d.Label.Pos())
+			for _, a := range d.Attrs {
+				l.attribute(p, a)
+			}
+			// Test inputs are free-form request data.
+			if !(strings.HasPrefix(p, "tests.") && strings.HasSuffix(p, ".input")) {
+				l.walkExpr(d.Value, p)
+			}
+		case *ast.Attribute:
+			if path != "" {
+				l.attribute(path, d)
+			}
+		case *ast.EmbedDecl:
+			l.walkExpr(d.Expr, path)
 		}
 	}
-	if depth >= 6 || strings.HasSuffix(path, ".input") && strings.HasPrefix(path, "tests.") {
+}
+
+func (l *loader) walkExpr(e ast.Expr, path string) {
+	switch e := e.(type) {
+	case *ast.StructLit:
+		l.walkDecls(e.Elts, path)
+	case *ast.ListLit:
+		for i, el := range e.Elts {
+			if _, ok := el.(*ast.Ellipsis); ok {
+				break
+			}
+			p := fmt.Sprintf("%s[%d]", path, i)
+			l.record(p, el.Pos())
+			l.walkExpr(el, p)
+		}
+	case *ast.BinaryExpr:
+		if e.Op == token.AND {
+			l.walkExpr(e.X, path)
+			l.walkExpr(e.Y, path)
+		}
+	case *ast.ParenExpr:
+		l.walkExpr(e.X, path)
+	}
+}
+
+// labelName returns a regular field's name; hidden fields, definitions, pattern constraints
+// and dynamic labels are not policy elements.
+func labelName(label ast.Label) (string, bool) {
+	switch x := label.(type) {
+	case *ast.Ident:
+		if strings.HasPrefix(x.Name, "_") || strings.HasPrefix(x.Name, "#") {
+			return "", false
+		}
+		return x.Name, true
+	case *ast.BasicLit:
+		if x.Kind == token.STRING {
+			if s, err := literal.Unquote(x.Value); err == nil {
+				return s, true
+			}
+		}
+	}
+	return "", false
+}
+
+func (l *loader) record(path string, pos token.Pos) {
+	if _, ok := l.positions[path]; !ok {
+		if p := l.pos(pos); p.IsValid() {
+			l.positions[path] = p
+		}
+	}
+}
+
+// attribute records an @ignore("CHECK", "reason") attribute on path, at its own position.
+func (l *loader) attribute(path string, a *ast.Attribute) {
+	key, body := a.Split()
+	if key != "ignore" {
 		return
 	}
-	switch v.IncompleteKind() {
-	case cue.StructKind:
-		it, err := v.Fields()
-		if err != nil {
-			return
-		}
-		for it.Next() {
-			sel := it.Selector().String()
-			if it.Selector().IsString() {
-				sel = it.Selector().Unquoted()
-			}
-			if path != "" {
-				sel = path + "." + sel
-			}
-			l.walk(it.Value(), sel, depth+1)
-		}
-	case cue.ListKind:
-		it, err := v.List()
-		if err != nil {
-			return
-		}
-		for i := 0; it.Next(); i++ {
-			l.walk(it.Value(), fmt.Sprintf("%s[%d]", path, i), depth+1)
-		}
+	args := attrArgs(body)
+	ig := policy.Ignore{Path: path, Pos: l.pos(a.Pos())}
+	if len(args) > 0 {
+		ig.Check = args[0]
 	}
+	if len(args) > 1 {
+		ig.Reason = args[1]
+	}
+	l.ignores = append(l.ignores, ig)
+}
+
+// attrArgs splits an attribute body into its comma-separated arguments, unquoting quoted
+// ones: `"AC010", "reason, with a comma"` gives two arguments.
+func attrArgs(body string) []string {
+	var (
+		args  []string
+		start int
+		quote bool
+	)
+	for i := 0; i <= len(body); i++ {
+		if i < len(body) {
+			switch c := body[i]; {
+			case c == '\\' && quote:
+				i++
+				continue
+			case c == '"':
+				quote = !quote
+				continue
+			case c != ',' || quote:
+				continue
+			}
+		}
+		arg := strings.TrimSpace(body[start:i])
+		if u, err := literal.Unquote(arg); err == nil && strings.HasPrefix(arg, `"`) {
+			arg = u
+		}
+		args = append(args, strings.TrimSpace(arg))
+		start = i + 1
+	}
+	return args
 }

@@ -99,11 +99,11 @@ func TestLoadFull(t *testing.T) {
 
 	// Positions are the user's, never the schema's.
 	for path, want := range map[string]policy.Pos{
-		"agents.triage":                {f, 9, 9},
-		"agents.triage.grants[1]":      {f, 17, 3},
-		"agents.triage.credential.ttl": {f, 19, 31},
-		"settings.audit.chains":        {f, 6, 9},
-		"tools.mail.actions.send":      {f, 33, 3},
+		"agents.triage":                {File: f, Line: 9, Col: 9},
+		"agents.triage.grants[1]":      {File: f, Line: 17, Col: 3},
+		"agents.triage.credential.ttl": {File: f, Line: 19, Col: 31},
+		"settings.audit.chains":        {File: f, Line: 6, Col: 9},
+		"tools.mail.actions.send":      {File: f, Line: 33, Col: 3},
 	} {
 		if got := p.Pos(path); got != want {
 			t.Errorf("Pos(%s) = %v, want %v", path, got, want)
@@ -114,9 +114,9 @@ func TestLoadFull(t *testing.T) {
 	}
 
 	wantIgnores := []policy.Ignore{
-		{Path: "settings.audit.chains", Check: "AC050", Reason: "chains are audited by the gateway", Pos: policy.Pos{File: f, Line: 6, Col: 9}},
-		{Path: "agents.triage", Check: "AC051", Pos: policy.Pos{File: f, Line: 9, Col: 9}},
-		{Path: "agents.billing", Check: "AC001", Reason: "identity is issued by the mesh", Pos: policy.Pos{File: f, Line: 22, Col: 9}},
+		{Path: "settings.audit.chains", Check: "AC050", Reason: "chains are audited by the gateway", Pos: policy.Pos{File: f, Line: 6, Col: 23}},
+		{Path: "agents.triage", Check: "AC051", Pos: policy.Pos{File: f, Line: 10, Col: 2}},
+		{Path: "agents.billing", Check: "AC001", Reason: "identity is issued by the mesh", Pos: policy.Pos{File: f, Line: 25, Col: 3}},
 	}
 	if !reflect.DeepEqual(p.Ignores, wantIgnores) {
 		t.Errorf("ignores =\n%+v\nwant\n%+v", p.Ignores, wantIgnores)

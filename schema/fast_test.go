@@ -1,0 +1,101 @@
+package schema
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+
+	"github.com/agentctl/agentctl/internal/gen"
+	"github.com/agentctl/agentctl/policy"
+)
+
+// TestFastPathAgreesWithSchema holds the fast path to its promise: whenever it accepts a
+// policy, unifying with the schema accepts it too and decodes to the same values. Valid
+// policies must take the fast path (or it would be dead weight).
+func TestFastPathAgreesWithSchema(t *testing.T) {
+	valid := []string{"testdata/full", "testdata/minimal"}
+	examples, _ := filepath.Glob("../scenarios/*")
+	valid = append(valid, examples...)
+	for _, seed := range []uint64{1, 2, 3} {
+		dir := t.TempDir()
+		if err := gen.WriteDir(dir, gen.Options{Agents: 60, Seed: seed}); err != nil {
+			t.Fatal(err)
+		}
+		valid = append(valid, dir)
+	}
+	bad, _ := filepath.Glob("../cmd/agentctl/testdata/bad/*")
+	tricky := map[string]string{
+		"null-owner":       `agents: a: {owner: null, grants: []}`,
+		"upper-field":      `agents: a: {Owner: "x", grants: []}`,
+		"identity-empty":   `agents: a: {identity: {}, grants: []}`,
+		"auth-missing":     `tools: t: actions: r: effect: "read"`,
+		"float-depth":      `settings: max_chain_depth: 2.5`,
+		"zero-approvers":   `approvals: r: require: {approvers: 0, role: "x"}`,
+		"role-missing":     `approvals: r: match: {}`,
+		"threshold-half":   `approvals: r: {threshold: attribute: "amount", require: role: "x"}`,
+		"scenario-nostart": `scenarios: s: description: "x"`,
+		"test-noexpect":    `tests: t: input: agent: "a"`,
+		"bad-ttl":          `agents: a: {credential: ttl: "soon", grants: []}`,
+		"bad-effect-match": `approvals: r: {match: effects: ["pay"], require: role: "x"}`,
+		"neg-escalations":  `agents: a: grants: [], scenarios: s: {start: "a", expect: escalations: -1}`,
+		"session-zero":     `agents: a: {session: max_actions: 0, grants: []}`,
+		"top-level-extra":  `agents: {}, extra: 1`,
+	}
+	var dirs []string
+	for name, src := range tricky {
+		dir := filepath.Join(t.TempDir(), name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "p.cue"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+	}
+	dirs = append(append(dirs, bad...), valid...)
+	isValid := map[string]bool{}
+	for _, d := range valid {
+		isValid[d] = true
+	}
+	for _, dir := range dirs {
+		l := &loader{dir: dir, positions: map[string]policy.Pos{}}
+		files, errs := l.parseFiles()
+		if len(errs) > 0 {
+			continue // never reaches evaluation
+		}
+		ctx := cuecontext.New()
+		inst := build.NewContext().NewInstance(dir, nil)
+		for _, f := range files {
+			if err := inst.AddSyntax(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		user := ctx.BuildInstance(inst)
+		fast, ok := fastPath(user)
+		slow, errs := l.schemaPath(ctx, user)
+		if isValid[dir] && (!ok || len(errs) > 0) {
+			t.Errorf("%s: valid policy: fast path ok=%v, schema errors: %v", dir, ok, errs)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if len(errs) > 0 {
+			t.Errorf("%s: fast path accepted what the schema rejects:\n%v", dir, errs)
+			continue
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Errorf("%s: fast path decoded differently from the schema:\nfast: %s\nschema: %s", dir, jsonOf(fast), jsonOf(slow))
+		}
+	}
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

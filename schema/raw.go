@@ -1,0 +1,351 @@
+package schema
+
+import (
+	"bytes"
+	"regexp"
+	"time"
+)
+
+// raw* mirror the JSON of a policy. Fields the schema defaults are pointers so that absence
+// is visible; applyDefaults fills them exactly as the schema would.
+type rawPolicy struct {
+	Settings struct {
+		RiskTier         string `json:"risk_tier"`
+		MaxCredentialTTL string `json:"max_credential_ttl"`
+		MaxChainDepth    *int   `json:"max_chain_depth"`
+		Audit            struct {
+			ToolCalls *bool `json:"tool_calls"`
+			Approvals *bool `json:"approvals"`
+			Chains    *bool `json:"chains"`
+		} `json:"audit"`
+	} `json:"settings"`
+	Agents    map[string]rawAgent    `json:"agents"`
+	Tools     map[string]rawTool     `json:"tools"`
+	Handoffs  []rawHandoff           `json:"handoffs"`
+	Approvals map[string]rawApproval `json:"approvals"`
+	Scenarios map[string]rawScenario `json:"scenarios"`
+	Tests     map[string]rawTest     `json:"tests"`
+}
+
+type rawAgent struct {
+	Description string `json:"description"`
+	Owner       string `json:"owner"`
+	Identity    *struct {
+		SpiffeID *string `json:"spiffe_id"`
+	} `json:"identity"`
+	UntrustedInput *bool      `json:"untrusted_input"`
+	Autonomy       string     `json:"autonomy"`
+	Grants         []rawGrant `json:"grants"`
+	Credential     *struct {
+		Kind            string  `json:"kind"`
+		Scope           string  `json:"scope"`
+		TTL             *string `json:"ttl"`
+		RevokeOnTaskEnd *bool   `json:"revoke_on_task_end"`
+	} `json:"credential"`
+	Session *struct {
+		MaxActions  *int    `json:"max_actions"`
+		MaxDuration *string `json:"max_duration"`
+	} `json:"session"`
+}
+
+type rawGrant struct {
+	Tool      *string  `json:"tool"`
+	Actions   []string `json:"actions"`
+	Resources []string `json:"resources"`
+	JIT       *bool    `json:"jit"`
+}
+
+type rawTool struct {
+	Description string `json:"description"`
+	Source      string `json:"source"`
+	External    *bool  `json:"external"`
+	Auth        *struct {
+		Kind string  `json:"kind"`
+		TTL  *string `json:"ttl"`
+	} `json:"auth"`
+	Actions map[string]rawAction `json:"actions"`
+}
+
+type rawAction struct {
+	Effect string `json:"effect"`
+	Data   string `json:"data"`
+}
+
+type rawHandoff struct {
+	From *string `json:"from"`
+	To   *string `json:"to"`
+	Mode string  `json:"mode"`
+}
+
+type rawApproval struct {
+	Description string `json:"description"`
+	Match       struct {
+		Effects []string `json:"effects"`
+		Tools   []string `json:"tools"`
+		Actions []string `json:"actions"`
+		Data    []string `json:"data"`
+		Agents  []string `json:"agents"`
+	} `json:"match"`
+	Threshold *struct {
+		Attribute *string  `json:"attribute"`
+		Above     *float64 `json:"above"`
+	} `json:"threshold"`
+	Require *struct {
+		Approvers *int    `json:"approvers"`
+		Role      *string `json:"role"`
+	} `json:"require"`
+	Timeout *string `json:"timeout"`
+}
+
+type rawScenario struct {
+	Description    string     `json:"description"`
+	Start          *string    `json:"start"`
+	UntrustedInput *bool      `json:"untrusted_input"`
+	Authority      []rawGrant `json:"authority"`
+	WhatIf         *struct {
+		Compromised    []string `json:"compromised"`
+		RemoveHandoffs []struct {
+			From *string `json:"from"`
+			To   *string `json:"to"`
+		} `json:"remove_handoffs"`
+		HandoffMode string   `json:"handoff_mode"`
+		Revoke      []string `json:"revoke"`
+	} `json:"what_if"`
+	Expect *struct {
+		Escalations   *int     `json:"escalations"`
+		Reachable     []string `json:"reachable"`
+		Unreachable   []string `json:"unreachable"`
+		NeedsApproval []string `json:"needs_approval"`
+		Exfiltration  *bool    `json:"exfiltration"`
+	} `json:"expect"`
+}
+
+type rawTest struct {
+	Input  map[string]any `json:"input"`
+	Expect *struct {
+		Outcome string `json:"outcome"`
+		Code    string `json:"code"`
+	} `json:"expect"`
+}
+
+func nonNil[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
+}
+
+func orDefault(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+func boolDefault(b **bool, def bool) {
+	if *b == nil {
+		*b = &def
+	}
+}
+
+func intDefault(i **int, def int) {
+	if *i == nil {
+		*i = &def
+	}
+}
+
+// applyDefaults fills absent fields with the schema's defaults.
+func (r *rawPolicy) applyDefaults() {
+	// The schema's containers exist even when empty; so do ours, so both paths decode alike.
+	r.Agents, r.Tools, r.Approvals = nonNil(r.Agents), nonNil(r.Tools), nonNil(r.Approvals)
+	r.Scenarios, r.Tests = nonNil(r.Scenarios), nonNil(r.Tests)
+	if r.Handoffs == nil {
+		r.Handoffs = []rawHandoff{}
+	}
+	for name, t := range r.Tests {
+		t.Input = nonNil(t.Input)
+		r.Tests[name] = t
+	}
+	s := &r.Settings
+	orDefault(&s.RiskTier, "high")
+	orDefault(&s.MaxCredentialTTL, "1h")
+	intDefault(&s.MaxChainDepth, 3)
+	boolDefault(&s.Audit.ToolCalls, true)
+	boolDefault(&s.Audit.Approvals, true)
+	boolDefault(&s.Audit.Chains, true)
+	for name, a := range r.Agents {
+		boolDefault(&a.UntrustedInput, false)
+		orDefault(&a.Autonomy, "supervised")
+		if a.Grants == nil {
+			a.Grants = []rawGrant{}
+		}
+		grantDefaults(a.Grants)
+		if c := a.Credential; c != nil {
+			orDefault(&c.Kind, "ephemeral")
+			orDefault(&c.Scope, "task")
+			boolDefault(&c.RevokeOnTaskEnd, true)
+		}
+		r.Agents[name] = a
+	}
+	for name, t := range r.Tools {
+		orDefault(&t.Source, "internal")
+		boolDefault(&t.External, false)
+		t.Actions = nonNil(t.Actions)
+		for an, a := range t.Actions {
+			orDefault(&a.Data, "internal")
+			t.Actions[an] = a
+		}
+		r.Tools[name] = t
+	}
+	for name, a := range r.Approvals {
+		if a.Require != nil {
+			intDefault(&a.Require.Approvers, 1)
+		}
+		r.Approvals[name] = a
+	}
+	for _, s := range r.Scenarios {
+		grantDefaults(s.Authority)
+	}
+}
+
+func grantDefaults(gs []rawGrant) {
+	for i := range gs {
+		boolDefault(&gs[i].JIT, false)
+	}
+}
+
+var spiffeRE = regexp.MustCompile(`^spiffe://[^/]+/.+`)
+
+func oneOf(s string, allowed ...string) bool {
+	for _, a := range allowed {
+		if s == a {
+			return true
+		}
+	}
+	return false
+}
+
+// optOneOf accepts an absent ("") value or one of allowed.
+func optOneOf(s string, allowed ...string) bool { return s == "" || oneOf(s, allowed...) }
+
+func allOneOf(ss []string, allowed ...string) bool {
+	for _, s := range ss {
+		if !oneOf(s, allowed...) {
+			return false
+		}
+	}
+	return true
+}
+
+func duration(s *string) bool {
+	if s == nil {
+		return true
+	}
+	_, err := time.ParseDuration(*s)
+	return err == nil
+}
+
+var (
+	effects = []string{"read", "write", "delete", "export", "privilege_escalation", "payment", "deploy", "execute"}
+	classes = []string{"public", "internal", "confidential", "regulated"}
+	modes   = []string{"attenuate", "delegate", "forward_credentials"}
+)
+
+// valid reports whether the schema accepts r, for the rules JSON decoding does not already
+// enforce (field names and types). It mirrors schema.cue rule by rule.
+func (r *rawPolicy) valid() bool {
+	s := r.Settings
+	if !optOneOf(s.RiskTier, "high", "low") || (s.MaxCredentialTTL != "" && !duration(&s.MaxCredentialTTL)) ||
+		(s.MaxChainDepth != nil && (*s.MaxChainDepth < 1 || *s.MaxChainDepth > 16)) {
+		return false
+	}
+	for _, a := range r.Agents {
+		if a.Identity != nil && (a.Identity.SpiffeID == nil || !spiffeRE.MatchString(*a.Identity.SpiffeID)) ||
+			!optOneOf(a.Autonomy, "supervised", "autonomous") || !grantsValid(a.Grants) {
+			return false
+		}
+		if c := a.Credential; c != nil && (!optOneOf(c.Kind, "ephemeral", "static", "shared") ||
+			!optOneOf(c.Scope, "task", "session", "agent") || !duration(c.TTL)) {
+			return false
+		}
+		if ss := a.Session; ss != nil && (ss.MaxActions != nil && *ss.MaxActions <= 0 || !duration(ss.MaxDuration)) {
+			return false
+		}
+	}
+	for _, t := range r.Tools {
+		if !optOneOf(t.Source, "internal", "mcp", "third_party") || t.Auth == nil ||
+			!oneOf(t.Auth.Kind, "workload_identity", "ephemeral_token", "shared_token", "static_key") || !duration(t.Auth.TTL) {
+			return false
+		}
+		for _, a := range t.Actions {
+			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) {
+				return false
+			}
+		}
+	}
+	for _, h := range r.Handoffs {
+		if h.From == nil || h.To == nil || !oneOf(h.Mode, modes...) {
+			return false
+		}
+	}
+	for _, a := range r.Approvals {
+		m := a.Match
+		if !allOneOf(m.Effects, effects...) || !allOneOf(m.Data, classes...) || !duration(a.Timeout) ||
+			a.Threshold != nil && (a.Threshold.Attribute == nil || a.Threshold.Above == nil) ||
+			a.Require == nil || a.Require.Role == nil || a.Require.Approvers != nil && *a.Require.Approvers < 1 {
+			return false
+		}
+	}
+	for _, s := range r.Scenarios {
+		if s.Start == nil || !grantsValid(s.Authority) {
+			return false
+		}
+		if w := s.WhatIf; w != nil {
+			if !optOneOf(w.HandoffMode, modes...) {
+				return false
+			}
+			for _, e := range w.RemoveHandoffs {
+				if e.From == nil || e.To == nil {
+					return false
+				}
+			}
+		}
+		if e := s.Expect; e != nil && e.Escalations != nil && *e.Escalations < 0 {
+			return false
+		}
+	}
+	for _, t := range r.Tests {
+		if t.Expect == nil || !oneOf(t.Expect.Outcome, "allow", "deny", "needs_approval") {
+			return false
+		}
+	}
+	return true
+}
+
+func grantsValid(gs []rawGrant) bool {
+	for _, g := range gs {
+		if g.Tool == nil || len(g.Actions) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// plainJSON rejects JSON the struct decoder would read more leniently than the schema:
+// null anywhere (decoded as absent) and object keys with upper-case letters (encoding/json
+// matches field names case-insensitively). False alarms only cost the schema path.
+func plainJSON(data []byte) bool {
+	if bytes.Contains(data, []byte("null")) {
+		return false
+	}
+	for i := 1; i+1 < len(data); i++ {
+		if data[i] != '"' || data[i+1] != ':' {
+			continue
+		}
+		for j := i - 1; j >= 0 && data[j] != '"'; j-- {
+			if 'A' <= data[j] && data[j] <= 'Z' {
+				return false
+			}
+		}
+	}
+	return true
+}
