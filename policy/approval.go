@@ -20,9 +20,15 @@ func (p *Policy) MatchingApprovals(agent string, action *Action) []*Approval {
 func (m *Match) Selects(agent string, action *Action) bool {
 	return anyOf(m.Effects, action.Effect) &&
 		anyOf(m.Tools, action.Tool) &&
-		anyOf(m.Actions, action.Capability()) &&
 		anyOf(m.Data, action.Data) &&
-		anyOf(m.Agents, agent)
+		anyOf(m.Agents, agent) &&
+		(m.Actions == nil || slices.ContainsFunc(m.Actions, action.is))
+}
+
+// is reports whether c names the action ("tool.action"), without building that string.
+func (a *Action) is(c string) bool {
+	return len(c) == len(a.Tool)+1+len(a.Name) && c[len(a.Tool)] == '.' &&
+		c[:len(a.Tool)] == a.Tool && c[len(a.Tool)+1:] == a.Name
 }
 
 func anyOf(list []string, v string) bool {

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
+
+	"github.com/agentctl/agentctl/policy"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -22,7 +26,16 @@ Exit status: 0 pass, 1 the policy failed a gate, 2 a policy could not be loaded.
 			}
 			failed := false
 			for i, p := range policies {
-				cmd.Println(summary(dirs[i], p))
+				fmt.Fprintln(cmd.OutOrStdout(), summary(dirs[i], p))
+				for _, stage := range []func(*cobra.Command, *policy.Policy) (bool, error){
+					lintForCheck, simulateForCheck, testForCheck,
+				} {
+					f, err := stage(cmd, p)
+					if err != nil {
+						return err
+					}
+					failed = failed || f
+				}
 			}
 			if failed {
 				return errPolicyFailed

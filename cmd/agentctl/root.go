@@ -81,6 +81,12 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 		newInitCmd(),
 		newCheckCmd(),
 		newGenCmd(),
+		newLintCmd(),
+		newChecksCmd(),
+		newSimulateCmd(),
+		newGraphCmd(),
+		newWatchCmd(),
+		newCompileCmd(), newTestCmd(), newExplainCmd(),
 	)
 	return root
 }

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/agentctl/agentctl/policy"
+	"github.com/agentctl/agentctl/report"
+	"github.com/agentctl/agentctl/simulate"
+)
+
+// simulateFlags are the flags of `agentctl simulate`.
+type simulateFlags struct {
+	output        string
+	scenario      string
+	from          string
+	compromise    []string
+	mode          string
+	revoke        []string
+	removeHandoff []string
+	compare       bool
+}
+
+func newSimulateCmd() *cobra.Command {
+	var f simulateFlags
+	cmd := &cobra.Command{
+		Use:   "simulate [DIR...]",
+		Short: "Run hand-off scenarios: privilege escalation, exfiltration paths, approvals, what-if",
+		Long: `Simulate runs the scenarios of each policy directory. A scenario is a task entering the
+estate at its start agent; simulate follows every chain of declared hand-offs up to
+settings.max_chain_depth and reports, per scenario:
+
+  reach          every capability some chain can exercise
+  escalations    reached capabilities outside the originator's authority, each with a
+                 shortest witness chain such as triage -delegate-> billing
+  exfiltration   chains where an agent with untrusted context, after a confidential or
+                 regulated read, holds a non-read capability on an external tool
+  approvals      reached capabilities that approval rules match for the executing agent
+
+and checks the scenario's expect block. A what_if block (or the flags below) changes the
+policy before the scenario runs: hijacked agents, removed hand-offs, one mode for every
+hand-off, revoked capabilities (revoked capabilities are unreachable, even from an explicit
+scenario authority).
+
+Ad-hoc what-if: --from AGENT runs a scenario entering at AGENT; --compromise, --mode,
+--revoke and --remove-handoff apply to that scenario, or else to the selected scenarios,
+whose expectations are then not checked (they were written for the scenario as declared).
+--compare prints the baseline beside the what-if and the capabilities that appear or
+vanish; without what-if flags the baseline is each scenario without its what_if block.
+
+Output formats: table (default), json, junit. Exit status: 0 every expectation holds,
+1 an expectation failed, 2 the input or the invocation is wrong.`,
+		Example: `  agentctl simulate scenarios/support-refunds
+  agentctl simulate --scenario mail-injection -o json
+  agentctl simulate --from triage --compromise billing
+  agentctl simulate --from triage --mode attenuate --compare
+  agentctl simulate --scenario refund --revoke payments.refund --remove-handoff triage:billing --compare`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w, err := f.validate()
+			if err != nil {
+				return inputError(err)
+			}
+			dirs := dirsOrDot(args)
+			policies, err := loadAll(cmd.ErrOrStderr(), dirs)
+			if err != nil {
+				return err
+			}
+			return f.run(cmd.OutOrStdout(), dirs, policies, w)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, json or junit")
+	fl.StringVar(&f.scenario, "scenario", "", "run only the scenario with this name")
+	fl.StringVar(&f.from, "from", "", "run an ad-hoc scenario entering at this agent")
+	fl.StringSliceVar(&f.compromise, "compromise", nil, "what-if: treat these agents as hijacked (repeatable, comma-separated)")
+	fl.StringVar(&f.mode, "mode", "", "what-if: use this mode for every hand-off: attenuate, delegate or forward_credentials")
+	fl.StringSliceVar(&f.revoke, "revoke", nil, "what-if: remove these capabilities (tool.action) from every agent")
+	fl.StringSliceVar(&f.removeHandoff, "remove-handoff", nil, "what-if: remove the hand-offs FROM:TO")
+	fl.BoolVar(&f.compare, "compare", false, "print the baseline beside the what-if: capabilities that appear or vanish")
+	return cmd
+}
+
+// validate checks the flags and returns the ad-hoc what-if (nil when no what-if flag is set).
+func (f simulateFlags) validate() (*policy.WhatIf, error) {
+	formats := []string{"table", "json", "junit"}
+	if f.compare {
+		formats = []string{"table", "json"}
+	}
+	if !slices.Contains(formats, f.output) {
+		return nil, fmt.Errorf("unknown output format %q (want %s)", f.output, strings.Join(formats, ", "))
+	}
+	if f.from != "" && f.scenario != "" {
+		return nil, fmt.Errorf("--from and --scenario cannot be combined: --from runs an ad-hoc scenario")
+	}
+	if f.mode != "" && !slices.Contains([]string{policy.ModeAttenuate, policy.ModeDelegate, policy.ModeForwardCredentials}, f.mode) {
+		return nil, fmt.Errorf("--mode %q: want attenuate, delegate or forward_credentials", f.mode)
+	}
+	if len(f.compromise) == 0 && f.mode == "" && len(f.revoke) == 0 && len(f.removeHandoff) == 0 {
+		return nil, nil
+	}
+	w := &policy.WhatIf{Compromised: f.compromise, HandoffMode: f.mode, Revoke: f.revoke}
+	for _, h := range f.removeHandoff {
+		from, to, ok := strings.Cut(h, ":")
+		if !ok || from == "" || to == "" {
+			return nil, fmt.Errorf("--remove-handoff %q: want FROM:TO, e.g. triage:billing", h)
+		}
+		w.RemoveHandoffs = append(w.RemoveHandoffs, policy.Edge{From: from, To: to})
+	}
+	return w, nil
+}
+
+// selected returns the scenarios of p the flags ask for.
+func (f simulateFlags) selected(dir string, p *policy.Policy) ([]*policy.Scenario, error) {
+	switch {
+	case f.from != "":
+		return []*policy.Scenario{simulate.AdHoc(f.from)}, nil
+	case f.scenario != "":
+		var names []string
+		for _, s := range p.Scenarios {
+			if s.Name == f.scenario {
+				return []*policy.Scenario{s}, nil
+			}
+			names = append(names, s.Name)
+		}
+		return nil, fmt.Errorf("%s: no scenario %q (scenarios: %s)", dir, f.scenario, orNone(names))
+	}
+	return p.Scenarios, nil
+}
+
+func (f simulateFlags) run(stdout io.Writer, dirs []string, policies []*policy.Policy, w *policy.WhatIf) error {
+	var (
+		results []*simulate.Result
+		comps   []*simulate.Comparison
+		perDir  [][]*simulate.Result
+	)
+	for i, p := range policies {
+		scs, err := f.selected(dirs[i], p)
+		if err != nil {
+			return inputError(err)
+		}
+		est, err := simulate.NewEstate(p)
+		if err != nil {
+			return inputError(fmt.Errorf("%s: %w", dirs[i], err))
+		}
+		var mine []*simulate.Result
+		for _, sc := range scs {
+			changed := sc
+			if w != nil {
+				changed = simulate.WithWhatIf(sc, w)
+			}
+			if f.compare {
+				base := simulate.Baseline(sc)
+				if w != nil {
+					base = simulate.WithWhatIf(sc, &policy.WhatIf{})
+				}
+				c, err := est.Compare(base, simulate.WithWhatIf(changed, &policy.WhatIf{}))
+				if err != nil {
+					return inputError(fmt.Errorf("%s: %w", dirs[i], err))
+				}
+				c.Policy, c.Baseline.Policy, c.WhatIf.Policy = dirs[i], dirs[i], dirs[i]
+				comps = append(comps, c)
+				continue
+			}
+			r, err := est.Run(changed)
+			if err != nil {
+				return inputError(fmt.Errorf("%s: %w", dirs[i], err))
+			}
+			r.Policy = dirs[i]
+			mine = append(mine, r)
+		}
+		results = append(results, mine...)
+		perDir = append(perDir, mine)
+	}
+	if f.compare {
+		var err error
+		if f.output == "json" {
+			err = report.CompareJSON(stdout, comps)
+		} else {
+			err = report.CompareTable(stdout, comps, simulateUnicode(stdout))
+		}
+		if err != nil {
+			return fmt.Errorf("write comparison: %w", err)
+		}
+		return nil
+	}
+	var err error
+	switch f.output {
+	case "json":
+		err = report.SimulateJSON(stdout, results)
+	case "junit":
+		err = report.SimulateJUnit(stdout, results)
+	default:
+		for i, rs := range perDir {
+			if len(dirs) > 1 {
+				fmt.Fprintf(stdout, "%s:\n", dirs[i])
+			}
+			if err = report.SimulateTable(stdout, rs, simulateUnicode(stdout)); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("write simulate results: %w", err)
+	}
+	for _, r := range results {
+		if !r.Passed {
+			return errPolicyFailed
+		}
+	}
+	return nil
+}
+
+// simulateForCheck runs every scenario of one loaded policy, prints the default table and
+// reports whether an expectation failed. `agentctl check` calls it after vet and lint.
+func simulateForCheck(cmd *cobra.Command, p *policy.Policy) (failed bool, err error) {
+	est, err := simulate.NewEstate(p)
+	if err != nil {
+		return false, err
+	}
+	var results []*simulate.Result
+	for _, sc := range p.Scenarios {
+		r, err := est.Run(sc)
+		if err != nil {
+			return false, err
+		}
+		r.Policy = p.Dir
+		results = append(results, r)
+		failed = failed || !r.Passed
+	}
+	w := cmd.OutOrStdout()
+	if err := report.SimulateTable(w, results, simulateUnicode(w)); err != nil {
+		return false, fmt.Errorf("write simulate table: %w", err)
+	}
+	return failed, nil
+}
+
+// simulateUnicode reports whether w is a terminal, where tables get Unicode borders.
+func simulateUnicode(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}

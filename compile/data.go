@@ -1,0 +1,186 @@
+package compile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+// model is data.agentctl.model: the policy laid out for keyed lookups, so a decision never
+// scans the agents. User strings only ever appear here, as data.
+type model struct {
+	MaxChainDepth int                            `json:"max_chain_depth"`
+	Agents        map[string]agentData           `json:"agents"`
+	Identities    map[string]bool                `json:"identities"` // agents' SPIFFE IDs
+	Capabilities  map[string]capabilityData      `json:"capabilities"`
+	Handoffs      map[string]map[string][]string `json:"handoffs"` // from -> to -> modes
+}
+
+type agentData struct {
+	Identity      *string              `json:"identity"`
+	Caps          map[string]scopeData `json:"caps"` // the capabilities its own grants cover
+	CredentialTTL bool                 `json:"credential_ttl"`
+	MaxActions    *int                 `json:"max_actions"`
+	MaxDurationNS *int64               `json:"max_duration_ns"`
+	MaxDuration   *string              `json:"max_duration"`
+}
+
+// scopeData is where an agent holds a capability: every resource, or resources matching
+// one of the patterns (anchored RE2, see policy.ResourceRegexp).
+type scopeData struct {
+	All      bool     `json:"all"`
+	Patterns []string `json:"patterns"`
+}
+
+type capabilityData struct {
+	Effect    string         `json:"effect"`
+	Data      string         `json:"data"`
+	Approvals []approvalData `json:"approvals"`
+}
+
+// approvalData is an approval rule matching the capability whatever the agent; Agents
+// narrows it (nil: any agent).
+type approvalData struct {
+	Rule      string          `json:"rule"`
+	Role      string          `json:"role"`
+	Approvers int             `json:"approvers"`
+	Agents    map[string]bool `json:"agents"`
+	Threshold *thresholdData  `json:"threshold"`
+}
+
+type thresholdData struct {
+	Attribute string  `json:"attribute"`
+	Above     float64 `json:"above"`
+}
+
+// testCase is one entry of data.agentctl.cases, read by the generated Rego tests.
+type testCase struct {
+	Name   string         `json:"name"`
+	Input  map[string]any `json:"input"`
+	Expect map[string]any `json:"expect"`
+}
+
+func buildModel(p *policy.Policy) model {
+	m := model{
+		MaxChainDepth: p.MaxChainDepth(),
+		Agents:        map[string]agentData{},
+		Identities:    map[string]bool{},
+		Capabilities:  map[string]capabilityData{},
+		Handoffs:      map[string]map[string][]string{},
+	}
+	ix := p.Caps()
+	for _, a := range p.Agents {
+		ad := agentData{Caps: map[string]scopeData{}}
+		if a.SpiffeID != "" {
+			id := a.SpiffeID
+			ad.Identity = &id
+			m.Identities[id] = true
+		}
+		ad.CredentialTTL = a.Credential != nil && a.Credential.HasTTL
+		if s := a.Session; s != nil {
+			if s.MaxActions > 0 {
+				n := s.MaxActions
+				ad.MaxActions = &n
+			}
+			if s.HasMaxDuration {
+				ns, text := int64(s.MaxDuration), s.MaxDuration.String()
+				ad.MaxDurationNS, ad.MaxDuration = &ns, &text
+			}
+		}
+		p.C(a).Each(func(id int) {
+			ad.Caps[ix.Name(id)] = scope(a, ix.Action(id))
+		})
+		m.Agents[a.Name] = ad
+	}
+	for id := 0; id < ix.Len(); id++ {
+		act := ix.Action(id)
+		cd := capabilityData{Effect: act.Effect, Data: act.Data, Approvals: []approvalData{}}
+		for _, r := range p.Approvals {
+			anyAgent := r.Match
+			anyAgent.Agents = nil
+			if !anyAgent.Selects("", act) {
+				continue
+			}
+			ad := approvalData{Rule: r.Name, Role: r.Require.Role, Approvers: r.Require.Approvers}
+			if t := r.Threshold; t != nil {
+				ad.Threshold = &thresholdData{t.Attribute, t.Above}
+			}
+			if r.Match.Agents != nil {
+				ad.Agents = map[string]bool{}
+				for _, n := range r.Match.Agents {
+					ad.Agents[n] = true
+				}
+			}
+			cd.Approvals = append(cd.Approvals, ad)
+		}
+		m.Capabilities[ix.Name(id)] = cd
+	}
+	for _, h := range p.Handoffs {
+		to := m.Handoffs[h.From]
+		if to == nil {
+			to = map[string][]string{}
+			m.Handoffs[h.From] = to
+		}
+		if !slices.Contains(to[h.To], h.Mode) {
+			to[h.To] = append(to[h.To], h.Mode)
+			slices.Sort(to[h.To])
+		}
+	}
+	return m
+}
+
+// scope merges every grant of a covering the action.
+func scope(a *policy.Agent, act *policy.Action) scopeData {
+	s := scopeData{Patterns: []string{}}
+	for _, g := range a.Grants {
+		if g.Tool != policy.Wildcard && g.Tool != act.Tool ||
+			!slices.Contains(g.Actions, policy.Wildcard) && !slices.Contains(g.Actions, act.Name) {
+			continue
+		}
+		if g.AllResources() {
+			s.All = true
+		}
+		for _, r := range g.Resources {
+			re := policy.ResourceRegexp(r)
+			if !slices.Contains(s.Patterns, re) {
+				s.Patterns = append(s.Patterns, re)
+			}
+		}
+	}
+	slices.Sort(s.Patterns)
+	return s
+}
+
+func buildCases(p *policy.Policy) []testCase {
+	out := make([]testCase, 0, len(p.Tests))
+	for _, t := range p.Tests {
+		expect := map[string]any{"outcome": t.Expect.Outcome}
+		if t.Expect.Code != "" {
+			expect["code"] = t.Expect.Code
+		}
+		out = append(out, testCase{Name: t.Name, Input: t.Input, Expect: expect})
+	}
+	return out
+}
+
+// dataDocument is data.json: {"agentctl": {"model": ..., "cases": ...}}, decoded into plain
+// JSON values so OPA stores it as it would after reading the file.
+func dataDocument(p *policy.Policy) (map[string]any, error) {
+	doc := map[string]any{Root: map[string]any{"model": buildModel(p), "cases": buildCases(p)}}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("encode data.json: %w", err)
+	}
+	var out map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode data.json: %w", err)
+	}
+	return out, nil
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

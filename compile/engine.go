@@ -1,0 +1,108 @@
+package compile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+// Engine evaluates a compiled bundle in-process with a prepared query, the way an embedded
+// OPA would, so the decision can be compared with the Go reference.
+type Engine struct {
+	query rego.PreparedEvalQuery
+	store storage.Store
+}
+
+// NewEngine prepares the bundle's decision query.
+func NewEngine(ctx context.Context, b *bundle.Bundle) (*Engine, error) {
+	store := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))
+	var q rego.PreparedEvalQuery
+	// The bundle is activated into the store inside one write transaction, so revocations
+	// can be written to the same store later, as OPA's Data API does.
+	err := storage.Txn(ctx, store, storage.WriteParams, func(txn storage.Transaction) error {
+		var err error
+		q, err = rego.New(
+			rego.Query(Query),
+			rego.ParsedBundle("agentctl", b),
+			rego.Store(store),
+			rego.Transaction(txn),
+		).PrepareForEval(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", Query, err)
+	}
+	return &Engine{query: q, store: store}, nil
+}
+
+// SetRevocations replaces data.agentctl_revocations (nil removes it), as an operator would
+// with PUT /v1/data/agentctl_revocations.
+func (e *Engine) SetRevocations(ctx context.Context, revocations any) error {
+	path := storage.Path{"agentctl_revocations"}
+	return storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
+		if revocations == nil {
+			err := e.store.Write(ctx, txn, storage.RemoveOp, path, nil)
+			if storage.IsNotFound(err) {
+				return nil
+			}
+			return err
+		}
+		v, err := roundTrip(revocations)
+		if err != nil {
+			return err
+		}
+		return e.store.Write(ctx, txn, storage.AddOp, path, v)
+	})
+}
+
+// Decide evaluates input (decoded JSON) with env.Now as the clock. Revocations are the ones
+// last set with SetRevocations.
+func (e *Engine) Decide(ctx context.Context, input any, env policy.Env) (policy.Decision, error) {
+	v, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return policy.Decision{}, fmt.Errorf("input: %w", err)
+	}
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(v), rego.EvalTime(env.Now))
+	if err != nil {
+		return policy.Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return policy.Decision{}, fmt.Errorf("evaluate %s: undefined", Query)
+	}
+	return DecodeDecision(rs[0].Expressions[0].Value)
+}
+
+// DecodeDecision converts a decision value (as OPA returns it) to a policy.Decision,
+// rejecting anything that is not exactly the contract shape.
+func DecodeDecision(v any) (policy.Decision, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return policy.Decision{}, fmt.Errorf("decision: %w", err)
+	}
+	var d policy.Decision
+	dec := json.NewDecoder(bytesReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return policy.Decision{}, fmt.Errorf("decision %s: %w", raw, err)
+	}
+	return d, nil
+}
+
+func roundTrip(v any) (any, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	dec := json.NewDecoder(bytesReader(raw))
+	dec.UseNumber()
+	return out, dec.Decode(&out)
+}

@@ -1,0 +1,256 @@
+package compile_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+// Pools the random policies and requests draw from. They hold the awkward strings too:
+// regexp metacharacters, quotes, newlines, Rego keywords and non-ASCII, so the differential
+// test also covers injection.
+var (
+	toolNames  = []string{"crm", "payments", "deploy", "kb"}
+	actionPool = []string{"read", "write", "refund", "export", "run"}
+	effects    = []string{"read", "write", "delete", "export", "privilege_escalation", "payment", "deploy", "execute"}
+	dataPool   = []string{"public", "internal", "confidential", "regulated"}
+	modes      = []string{policy.ModeAttenuate, policy.ModeDelegate, policy.ModeForwardCredentials}
+	roles      = []string{"finance-lead", "sre", `role "q"`, "import"}
+	people     = []string{"dana", "erin", "frank", `o"brien`, "zoë"}
+	patterns   = []string{"accounts/*", "accounts/4*2", "*", "a*b*c", "x.y", "(re)+", "acc\nounts/*", `q"\}*`, "Ünïcode/*", "default", ""}
+	resources  = []string{"accounts/42", "accounts/", "accounts/4x2", "abc", "x.y", "xzy", "(re)+", "rere", "acc\nounts/1", `q"\}z`, "Ünïcode/é", "default", ""}
+)
+
+const randomAgentCount = 5
+
+func agentName(i int) string { return fmt.Sprintf("agent%d", i) }
+
+func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
+
+func subset(r *rand.Rand, xs []string) []string {
+	var out []string
+	for _, x := range xs {
+		if r.IntN(2) == 0 {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// randomPolicy builds a small random policy: parallel and self hand-offs, wildcards,
+// resource lists, thresholds and agent filters included.
+func randomPolicy(r *rand.Rand) *policy.Policy {
+	p := &policy.Policy{Settings: policy.Settings{RiskTier: "high", MaxCredentialTTL: time.Hour, MaxChainDepth: 1 + r.IntN(3)}}
+	for _, tn := range toolNames[:1+r.IntN(len(toolNames))] {
+		t := &policy.Tool{Name: tn, Source: "internal", Auth: policy.Auth{Kind: "workload_identity"}}
+		for _, an := range actionPool[:1+r.IntN(len(actionPool))] {
+			t.Actions = append(t.Actions, &policy.Action{Tool: tn, Name: an, Effect: pick(r, effects), Data: pick(r, dataPool)})
+		}
+		p.Tools = append(p.Tools, t)
+	}
+	for i := range randomAgentCount {
+		a := &policy.Agent{Name: agentName(i), Autonomy: "supervised", Description: "Desc \"}\n default import"}
+		if r.IntN(4) > 0 {
+			a.SpiffeID = fmt.Sprintf("spiffe://acme.example/%s/%d\"}", a.Name, r.IntN(2))
+		}
+		for range r.IntN(4) {
+			g := &policy.Grant{Tool: policy.Wildcard, Actions: []string{policy.Wildcard}}
+			if r.IntN(4) > 0 {
+				t := pick(r, p.Tools)
+				g.Tool = t.Name
+				g.Actions = []string{pick(r, t.Actions).Name}
+				if r.IntN(3) == 0 {
+					g.Actions = append(g.Actions, pick(r, actionPool))
+				}
+			}
+			if r.IntN(2) == 0 {
+				g.Resources = []string{}
+				for range 1 + r.IntN(2) {
+					g.Resources = append(g.Resources, pick(r, patterns))
+				}
+			}
+			a.Grants = append(a.Grants, g)
+		}
+		if r.IntN(3) == 0 {
+			a.Credential = &policy.Credential{Kind: "ephemeral", Scope: "task", TTL: 15 * time.Minute, HasTTL: true}
+		}
+		if r.IntN(3) == 0 {
+			a.Session = &policy.Session{MaxActions: r.IntN(3) * 10}
+			if r.IntN(2) == 0 {
+				a.Session.MaxDuration, a.Session.HasMaxDuration = time.Duration(1+r.IntN(3))*time.Hour, true
+			}
+		}
+		p.Agents = append(p.Agents, a)
+	}
+	for i := range r.IntN(9) {
+		from, to := r.IntN(randomAgentCount), r.IntN(randomAgentCount)
+		p.Handoffs = append(p.Handoffs, &policy.Handoff{From: agentName(from), To: agentName(to), Mode: pick(r, modes), Index: i})
+	}
+	for i := range r.IntN(4) {
+		ap := &policy.Approval{Name: fmt.Sprintf("rule-%d", i), Require: policy.Require{Approvers: 1 + r.IntN(2), Role: pick(r, roles)}}
+		if r.IntN(2) == 0 {
+			ap.Match.Effects = subset(r, effects)
+		}
+		if r.IntN(3) == 0 {
+			ap.Match.Tools = subset(r, toolNames)
+		}
+		if r.IntN(3) == 0 {
+			ap.Match.Agents = []string{agentName(r.IntN(randomAgentCount)), "ghost"}
+		}
+		if r.IntN(2) == 0 {
+			ap.Threshold = &policy.Threshold{Attribute: pick(r, []string{"amount", `odd "key"`}), Above: float64(r.IntN(1000))}
+		}
+		p.Approvals = append(p.Approvals, ap)
+	}
+	p.Index()
+	return p
+}
+
+// randomRequest builds a request for p, well-formed most of the time, and the
+// revocations to decide it with.
+func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
+	in := map[string]any{}
+	// Half the requests are well-formed; the other half may break any field.
+	chaos := r.IntN(2) == 0
+	bad := func(n int) bool { return chaos && r.IntN(n) == 0 }
+	// A walk along declared hand-offs, or any sequence of names.
+	chain := []any{agentName(r.IntN(randomAgentCount))}
+	hops := r.IntN(p.MaxChainDepth() + 1)
+	if bad(4) {
+		hops += 2
+	}
+	for range hops {
+		last := chain[len(chain)-1].(string)
+		var next []string
+		for _, h := range p.Handoffs {
+			if h.From == last {
+				next = append(next, h.To)
+			}
+		}
+		if bad(3) {
+			next = []string{agentName(r.IntN(randomAgentCount)), "ghost"}
+		}
+		if len(next) == 0 {
+			break
+		}
+		chain = append(chain, pick(r, next))
+	}
+	agent := chain[len(chain)-1]
+	switch {
+	case bad(10):
+		// absent
+	case bad(10):
+		in["agent"] = 7
+	default:
+		in["agent"] = agent
+	}
+	switch {
+	case r.IntN(6) == 0:
+	case bad(4):
+		in["chain"] = pick(r, []any{"agent0", []any{}, []any{"agent0", 3}, []any{"agent1", "agent0"}, nil})
+	default:
+		in["chain"] = chain
+	}
+	t := pick(r, p.Tools)
+	in["tool"], in["action"] = t.Name, pick(r, t.Actions).Name
+	if bad(6) {
+		in["action"] = pick(r, []any{"nope", 1, nil})
+	}
+	if bad(12) {
+		delete(in, "tool")
+	}
+	if a := p.Agent(fmt.Sprint(agent)); a != nil && r.IntN(5) > 0 {
+		in["identity"] = a.SpiffeID
+	} else if bad(3) {
+		in["identity"] = pick(r, []any{"spiffe://acme.example/other", 5, ""})
+	}
+	if r.IntN(4) > 0 {
+		in["resource"] = pick(r, resources)
+	} else if bad(4) {
+		in["resource"] = 42
+	}
+	switch {
+	case r.IntN(5) == 0:
+	case bad(3):
+		in["attributes"] = pick(r, []any{"amount", map[string]any{"amount": "lots"}, map[string]any{`odd "key"`: 10.5}})
+	default:
+		in["attributes"] = map[string]any{"amount": float64(r.IntN(1200)), `odd "key"`: float64(r.IntN(1200))}
+	}
+	if r.IntN(3) > 0 {
+		list := []any{}
+		for range r.IntN(4) {
+			e := map[string]any{"approver": pick(r, append(people, agentName(0), "spiffe://acme.example/agent1/0\"}")), "role": pick(r, roles), "human": r.IntN(4) > 0}
+			switch {
+			case r.IntN(12) == 0:
+				delete(e, "human")
+			case bad(8):
+				e["human"] = "yes"
+			case bad(8):
+				e["approver"] = ""
+			}
+			list = append(list, e)
+		}
+		in["approvals"] = list
+		if bad(10) {
+			in["approvals"] = map[string]any{"approver": "dana"}
+		}
+	}
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	stamp := func() any {
+		switch {
+		case bad(8):
+			return "yesterday"
+		case bad(8):
+			return 1700000000
+		}
+		return now.Add(time.Duration(r.IntN(6)-1) * time.Hour).Format(time.RFC3339)
+	}
+	if r.IntN(3) > 0 {
+		in["credential"] = map[string]any{"expires_at": stamp()}
+		if bad(8) {
+			in["credential"] = pick(r, []any{map[string]any{}, "token"})
+		}
+	}
+	if r.IntN(3) > 0 {
+		s := map[string]any{"actions": pick(r, []any{0.0, 9.0, 10.0, 25.0}), "started_at": now.Add(-time.Duration(r.IntN(4)) * time.Hour).Format(time.RFC3339)}
+		if bad(6) {
+			s["actions"] = pick(r, []any{-1.0, "many"})
+		}
+		if r.IntN(4) == 0 {
+			delete(s, "actions")
+		}
+		if r.IntN(4) == 0 {
+			delete(s, "started_at")
+		}
+		in["session"] = s
+	}
+	if r.IntN(4) > 0 {
+		in["now"] = pick(r, []any{now.Format(time.RFC3339), "2030-01-01T13:30:00+01:00"})
+		if bad(4) {
+			in["now"] = pick(r, []any{"soon", "9999-12-31T23:59:59Z"})
+		}
+	}
+	if r.IntN(3) == 0 {
+		in["task"] = pick(r, []any{"t1", "t2"})
+		if bad(3) {
+			in["task"] = 3
+		}
+	}
+	var rev any
+	switch {
+	case r.IntN(3) == 0:
+	case bad(4):
+		rev = map[string]any{"agents": []any{"agent0"}, "tasks": "t1"}
+	default:
+		agents := map[string]any{}
+		for _, n := range []string{"agent0", "agent1", "ghost"} {
+			if r.IntN(6) == 0 {
+				agents[n] = pick(r, []any{true, false, nil, map[string]any{"reason": "hijacked"}})
+			}
+		}
+		rev = map[string]any{"agents": agents, "tasks": map[string]any{"t1": map[string]any{"at": "2030-01-01T00:00:00Z"}}}
+	}
+	return in, rev
+}

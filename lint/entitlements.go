@@ -1,0 +1,92 @@
+package lint
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+const familyEntitlements = "Entitlements"
+
+// WildcardGrant is AC010.
+var WildcardGrant = &Check{
+	ID: "AC010", Slug: "wildcard-grant", Family: familyEntitlements,
+	Title:    "Grant uses a wildcard tool, action or resource",
+	Severity: High, LowTier: Medium,
+	Rationale: "A wildcard grants everything that exists now and everything added later: the " +
+		"agent's authority grows silently with the tool catalogue, against least privilege.",
+	Remediation: "Name the tool, the actions and the resources the agent needs.",
+	Frameworks:  Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI5:2025"}, MAESTRO: []string{"L6"}, NIST: []string{"MEASURE 2.7"}},
+	Example:     "agents: ops: grants: [{tool: \"*\", actions: [\"*\"]}]",
+	Fix:         "agents: ops: grants: [{tool: \"tickets\", actions: [\"read\", \"update\"], resources: [\"queues/ops/*\"]}]",
+	Run: func(pass *Pass) {
+		for _, a := range pass.Policy.Agents {
+			for _, g := range a.Grants {
+				var wild []string
+				if g.Tool == policy.Wildcard {
+					wild = append(wild, `tool "*"`)
+				}
+				if slices.Contains(g.Actions, policy.Wildcard) {
+					wild = append(wild, `action "*"`)
+				}
+				for _, r := range g.Resources {
+					if strings.Trim(r, "*/") == "" {
+						wild = append(wild, fmt.Sprintf("resource %q", r))
+						break
+					}
+				}
+				if len(wild) > 0 {
+					n := len(pass.facts.grantIDs(g))
+					pass.Report(g.Path, g.Pos, "agent %q has a wildcard grant on %s (%s), covering %d capabilities",
+						a.Name, toolLabel(g.Tool), strings.Join(wild, ", "), n)
+				}
+			}
+		}
+	},
+}
+
+// WriteWithoutJIT is AC011.
+var WriteWithoutJIT = &Check{
+	ID: "AC011", Slug: "write-without-jit", Family: familyEntitlements,
+	Title:    "Standing grant of a non-read capability",
+	Severity: Medium, LowTier: Low,
+	Rationale: "A standing (non just-in-time) grant of a write, delete, payment, deploy or other " +
+		"non-read effect lets a hijacked or confused agent change the world at any moment, not " +
+		"only while it works on a task that needs it.",
+	Remediation: "Mark the grant `jit: true` so it is issued per task, or split the read actions " +
+		"into their own standing grant.",
+	Frameworks: Frameworks{ASI: []string{"ASI02"}, NHI: []string{"NHI5:2025"}, MAESTRO: []string{"L6"}, NIST: []string{"MEASURE 2.7"}},
+	Example:    "agents: billing: grants: [{tool: \"payments\", actions: [\"refund\"]}]",
+	Fix:        "agents: billing: grants: [{tool: \"payments\", actions: [\"refund\"], jit: true}]",
+	Run: func(pass *Pass) {
+		m := pass.facts.capMasks()
+		for _, a := range pass.Policy.Agents {
+			for _, g := range a.Grants {
+				if g.JIT {
+					continue
+				}
+				if ids := filter(pass.facts.grantIDs(g), m.nonRead); len(ids) > 0 {
+					pass.Report(g.Path, g.Pos, "agent %q holds non-read capabilities without jit: %s",
+						a.Name, pass.describe(ids))
+				}
+			}
+		}
+	},
+}
+
+func toolLabel(tool string) string {
+	if tool == policy.Wildcard {
+		return "every tool"
+	}
+	return fmt.Sprintf("tool %q", tool)
+}
+
+// describe renders capabilities with their effects: "payments.refund (payment)".
+func (p *Pass) describe(ids []int) string {
+	ix := p.Policy.Caps()
+	return listFirst(len(ids), func(i int) string {
+		return fmt.Sprintf("%s (%s)", ix.Name(ids[i]), ix.Action(ids[i]).Effect)
+	})
+}

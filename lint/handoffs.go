@@ -1,0 +1,173 @@
+package lint
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+const familyHandoffs = "Hand-offs and chains"
+
+// CredentialForwarding is AC030.
+var CredentialForwarding = &Check{
+	ID: "AC030", Slug: "credential-forwarding", Family: familyHandoffs,
+	Title:    "Hand-off forwards credentials",
+	Severity: High, LowTier: Medium,
+	Rationale: "With forward_credentials the receiver acts with the union of its own authority " +
+		"and everything the chain carried so far: credentials travel beyond the agent they " +
+		"were issued to, and authority accumulates along the chain.",
+	Remediation: "Use `mode: \"attenuate\"` so the receiver acts with the intersection of the " +
+		"chain's authority and its own.",
+	Frameworks: Frameworks{ASI: []string{"ASI03", "ASI07"}, NHI: []string{"NHI2:2025", "NHI9:2025"}, MAESTRO: []string{"L7"}, NIST: []string{"MEASURE 2.7"}},
+	Example:    "handoffs: [{from: \"triage\", to: \"billing\", mode: \"forward_credentials\"}]",
+	Fix:        "handoffs: [{from: \"triage\", to: \"billing\", mode: \"attenuate\"}]",
+	Run: func(pass *Pass) {
+		for _, h := range pass.Policy.Handoffs {
+			if h.Mode == policy.ModeForwardCredentials {
+				pass.Report(h.Path(), h.Pos, "hand-off %q -> %q forwards credentials: %q acts with the chain's authority and its own", h.From, h.To, h.To)
+			}
+		}
+	},
+}
+
+// PrivilegeMultiplyingHandoff is AC031.
+var PrivilegeMultiplyingHandoff = &Check{
+	ID: "AC031", Slug: "privilege-multiplying-handoff", Family: familyHandoffs,
+	Title:    "Hand-off lets the sender reach capabilities it lacks",
+	Severity: High, LowTier: Medium,
+	Rationale: "A delegate or forward_credentials hand-off to an agent that holds capabilities " +
+		"the sender lacks lets the sender (or whoever steers it, e.g. through prompt injection) " +
+		"get those capabilities exercised: a confused-deputy path.",
+	Remediation: "Use `mode: \"attenuate\"`, or narrow the receiver's grants to what the sender " +
+		"may cause.",
+	Frameworks: Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI5:2025"}, MAESTRO: []string{"L7"}, NIST: []string{"MEASURE 2.7"}},
+	Example:    "handoffs: [{from: \"triage\", to: \"billing\", mode: \"delegate\"}]",
+	Fix:        "handoffs: [{from: \"triage\", to: \"billing\", mode: \"attenuate\"}]",
+	Run: func(pass *Pass) {
+		for _, h := range pass.Policy.Handoffs {
+			if h.Mode != policy.ModeDelegate && h.Mode != policy.ModeForwardCredentials {
+				continue
+			}
+			if extra := difference(pass.facts.agentCaps(h.To), pass.facts.agentCaps(h.From)); len(extra) > 0 {
+				pass.Report(h.Path(), h.Pos, "hand-off %q -> %q (%s) lets %q reach capabilities it lacks: %s",
+					h.From, h.To, h.Mode, h.From, pass.describe(extra))
+			}
+		}
+	},
+}
+
+// HandoffCycle is AC032.
+var HandoffCycle = &Check{
+	ID: "AC032", Slug: "handoff-cycle", Family: familyHandoffs,
+	Title:    "Hand-offs form a cycle",
+	Severity: Medium, LowTier: Low,
+	Rationale: "A cycle lets a task circulate between agents: with forward_credentials it " +
+		"accumulates authority on each round, and loops are how runaway agent systems burn " +
+		"budgets and amplify failures.",
+	Remediation: "Break the cycle: remove a hand-off or route the return path through a human.",
+	Frameworks:  Frameworks{ASI: []string{"ASI08"}, MAESTRO: []string{"L7"}, NIST: []string{"MANAGE 2.4"}},
+	Example:     "handoffs: [\n\t{from: \"triage\", to: \"billing\", mode: \"attenuate\"},\n\t{from: \"billing\", to: \"triage\", mode: \"attenuate\"},\n]",
+	Fix:         "handoffs: [\n\t{from: \"triage\", to: \"billing\", mode: \"attenuate\"},\n]",
+	Run: func(pass *Pass) {
+		g := pass.facts.graph()
+		for _, comp := range g.cyclic() {
+			e, cycle := g.cycleWitness(comp)
+			h := pass.Policy.Handoffs[e]
+			msg := "hand-offs form a cycle: " + strings.Join(cycle, " -> ")
+			if len(comp) > len(cycle)-1 {
+				msg += fmt.Sprintf(" (part of a strongly connected group of %d agents)", len(comp))
+			}
+			pass.Report(h.Path(), h.Pos, "%s", msg)
+		}
+	},
+}
+
+// ChainExceedsDepth is AC033.
+var ChainExceedsDepth = &Check{
+	ID: "AC033", Slug: "chain-exceeds-depth", Family: familyHandoffs,
+	Title:    "Hand-off chain longer than max_chain_depth",
+	Severity: Medium, LowTier: Low,
+	Rationale: "The runtime denies a chain deeper than settings.max_chain_depth " +
+		"(CHAIN_TOO_DEEP). A declared path longer than that either breaks at run time or hints " +
+		"that the limit is set too low; long chains also dilute accountability.",
+	Remediation: "Shorten the path (remove or reroute hand-offs) or raise " +
+		"settings.max_chain_depth deliberately.",
+	Frameworks: Frameworks{ASI: []string{"ASI08"}, MAESTRO: []string{"L7"}, NIST: []string{"MANAGE 2.4"}},
+	Example:    "settings: max_chain_depth: 1\nhandoffs: [\n\t{from: \"triage\", to: \"billing\", mode: \"attenuate\"},\n\t{from: \"billing\", to: \"ledger\", mode: \"attenuate\"},\n]",
+	Fix:        "settings: max_chain_depth: 2",
+	Run: func(pass *Pass) {
+		depth := pass.Policy.Settings.MaxChainDepth
+		g := pass.facts.graph()
+		chains := g.longestPaths(depth + 1)
+		for v, path := range chains {
+			if len(path) <= depth {
+				continue
+			}
+			names := []string{g.names[v]}
+			for _, e := range path {
+				names = append(names, pass.Policy.Handoffs[e].To)
+			}
+			h := pass.Policy.Handoffs[path[0]]
+			pass.Report(h.Path(), h.Pos, "hand-off chain %s has %d hand-offs, more than max_chain_depth %d",
+				strings.Join(names, " -> "), len(path), depth)
+		}
+	},
+}
+
+// LethalTrifecta is AC034.
+var LethalTrifecta = &Check{
+	ID: "AC034", Slug: "lethal-trifecta", Family: familyHandoffs,
+	Title:    "Agent combines untrusted input, sensitive data and external egress",
+	Severity: Critical, LowTier: High,
+	Rationale: "An agent that reads content outsiders control, reads confidential or regulated " +
+		"data, and can write to an external tool can be prompt-injected into exfiltrating that " +
+		"data: the lethal trifecta.",
+	Remediation: "Split the agent so no single agent holds all three, drop the external " +
+		"non-read capability, or route egress through an approval rule and an attenuating hand-off.",
+	Frameworks: Frameworks{ASI: []string{"ASI01", "ASI02"}, MAESTRO: []string{"L2"}, NIST: []string{"MEASURE 2.7"}},
+	Example: "tools: {\n\tcrm: {auth: kind: \"workload_identity\", actions: read: {effect: \"read\", data: \"regulated\"}}\n" +
+		"\tmail: {external: true, auth: kind: \"workload_identity\", actions: send: effect: \"write\"}\n}\n" +
+		"agents: assistant: {\n\tuntrusted_input: true\n\tgrants: [{tool: \"crm\", actions: [\"read\"]}, {tool: \"mail\", actions: [\"send\"], jit: true}]\n}",
+	Fix: "agents: assistant: {\n\tuntrusted_input: true\n\tgrants: [{tool: \"crm\", actions: [\"read\"]}]\n}",
+	Run: func(pass *Pass) {
+		m := pass.facts.capMasks()
+		ix := pass.Policy.Caps()
+		for _, a := range pass.Policy.Agents {
+			caps := pass.facts.agentCaps(a.Name)
+			sensitive := filter(caps, m.sensitiveRead)
+			egress := filter(caps, m.externalNonRead)
+			if len(sensitive) == 0 || len(egress) == 0 {
+				continue
+			}
+			var untrusted string
+			if a.UntrustedInput {
+				untrusted = "untrusted_input"
+			} else if ext := filter(caps, m.externalRead); len(ext) > 0 {
+				untrusted = "external reads " + listFirst(len(ext), func(i int) string { return ix.Name(ext[i]) })
+			} else {
+				continue
+			}
+			reads := listFirst(len(sensitive), func(i int) string {
+				return fmt.Sprintf("%s (%s)", ix.Name(sensitive[i]), ix.Action(sensitive[i]).Data)
+			})
+			pass.Report(a.Path(), a.Pos, "agent %q combines untrusted input [%s], sensitive reads [%s] and external egress [%s]",
+				a.Name, untrusted, reads, pass.describe(egress))
+		}
+	},
+}
+
+// difference returns the ids of a not in b; both are sorted.
+func difference(a, b []int) []int {
+	var out []int
+	j := 0
+	for _, x := range a {
+		for j < len(b) && b[j] < x {
+			j++
+		}
+		if j >= len(b) || b[j] != x {
+			out = append(out, x)
+		}
+	}
+	return out
+}

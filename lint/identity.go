@@ -1,0 +1,211 @@
+package lint
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+const familyIdentity = "Identity and credentials"
+
+// MissingWorkloadIdentity is AC001.
+var MissingWorkloadIdentity = &Check{
+	ID: "AC001", Slug: "missing-workload-identity", Family: familyIdentity,
+	Title:    "Agent without a workload identity",
+	Severity: High, LowTier: Medium,
+	Rationale: "An agent without its own workload identity (a SPIFFE ID) cannot be told apart " +
+		"from other callers: tool calls are not attributable, identity-bound credentials cannot " +
+		"be issued, and the runtime cannot check IDENTITY_MISMATCH.",
+	Remediation: "Give the agent `identity: spiffe_id: \"spiffe://<trust-domain>/agents/<name>\"`, " +
+		"issued by your SPIFFE/SPIRE deployment.",
+	Frameworks: Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI4:2025"}, MAESTRO: []string{"L7"}, NIST: []string{"GOVERN 1.6"}},
+	Example:    "agents: billing: {\n\towner: \"payments-team\"\n\tgrants: []\n}",
+	Fix:        "agents: billing: {\n\towner: \"payments-team\"\n\tidentity: spiffe_id: \"spiffe://acme.example/agents/billing\"\n\tgrants: []\n}",
+	Run: func(pass *Pass) {
+		for _, a := range pass.Policy.Agents {
+			if a.SpiffeID == "" {
+				pass.Report(a.Path(), a.Pos, "agent %q has no workload identity (identity.spiffe_id)", a.Name)
+			}
+		}
+	},
+}
+
+// SharedIdentity is AC002.
+var SharedIdentity = &Check{
+	ID: "AC002", Slug: "shared-identity", Family: familyIdentity,
+	Title:    "Several agents share one workload identity",
+	Severity: High,
+	Rationale: "Agents that present the same SPIFFE ID are indistinguishable to tools and to " +
+		"the runtime: one agent can act with another's grants and audit trails blur.",
+	Remediation: "Issue each agent its own SPIFFE ID.",
+	Frameworks:  Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI9:2025"}, MAESTRO: []string{"L7"}, NIST: []string{"MEASURE 2.8"}},
+	Example: "agents: {\n\ttriage: identity: spiffe_id: \"spiffe://acme.example/agents/support\"\n" +
+		"\tbilling: identity: spiffe_id: \"spiffe://acme.example/agents/support\"\n}",
+	Fix: "agents: {\n\ttriage: identity: spiffe_id: \"spiffe://acme.example/agents/triage\"\n" +
+		"\tbilling: identity: spiffe_id: \"spiffe://acme.example/agents/billing\"\n}",
+	Run: func(pass *Pass) {
+		byID := map[string][]string{}
+		for _, a := range pass.Policy.Agents {
+			if a.SpiffeID != "" {
+				byID[a.SpiffeID] = append(byID[a.SpiffeID], a.Name)
+			}
+		}
+		for _, a := range pass.Policy.Agents {
+			names := byID[a.SpiffeID]
+			if a.SpiffeID == "" || len(names) < 2 {
+				continue
+			}
+			var others []string
+			for _, n := range names {
+				if n != a.Name {
+					others = append(others, n)
+				}
+			}
+			path := a.Path() + ".identity.spiffe_id"
+			pass.Report(path, pass.pos(a.Pos, path, a.Path()+".identity"),
+				"agent %q shares SPIFFE ID %q with %s", a.Name, a.SpiffeID, agentList(others))
+		}
+	},
+}
+
+// LongLivedCredential is AC003.
+var LongLivedCredential = &Check{
+	ID: "AC003", Slug: "long-lived-credential", Family: familyIdentity,
+	Title:    "Agent credential is long-lived",
+	Severity: High, LowTier: Medium,
+	Rationale: "Static or long-lived secrets are the most common way non-human identities are " +
+		"abused: once leaked from a prompt, a log or a tool response they stay valid.",
+	Remediation: "Declare `credential: {kind: \"ephemeral\", ttl: \"15m\"}` with a ttl no longer " +
+		"than settings.max_credential_ttl.",
+	Frameworks: Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI7:2025"}, MAESTRO: []string{"L4"}, NIST: []string{"MEASURE 2.7"}},
+	Example:    "agents: billing: credential: {kind: \"static\"}",
+	Fix:        "agents: billing: credential: {kind: \"ephemeral\", ttl: \"15m\"}",
+	Run: func(pass *Pass) {
+		maxTTL := pass.Policy.Settings.MaxCredentialTTL
+		for _, a := range pass.Policy.Agents {
+			c := a.Credential
+			if c == nil {
+				pass.Report(a.Path(), a.Pos, "agent %q has no credential block: declare an ephemeral credential with a ttl", a.Name)
+				continue
+			}
+			base := a.Path() + ".credential"
+			var reasons []string
+			var at []string // the fields at fault, for the position
+			if c.Kind == "static" {
+				reasons = append(reasons, `kind is "static"`)
+				at = append(at, base+".kind")
+			}
+			switch {
+			case !c.HasTTL:
+				reasons = append(reasons, "it has no ttl")
+			case maxTTL > 0 && c.TTL > maxTTL:
+				reasons = append(reasons, fmt.Sprintf("ttl %s exceeds max_credential_ttl %s", fmtDuration(c.TTL), fmtDuration(maxTTL)))
+				at = append(at, base+".ttl")
+			}
+			if len(reasons) > 0 {
+				pass.Report(base, pass.pos(c.Pos, append(at, base)...),
+					"credential of agent %q is long-lived: %s", a.Name, strings.Join(reasons, "; "))
+			}
+		}
+	},
+}
+
+// CredentialOutlivesTask is AC004.
+var CredentialOutlivesTask = &Check{
+	ID: "AC004", Slug: "credential-outlives-task", Family: familyIdentity,
+	Title:    "Agent credential outlives its task",
+	Severity: Medium, LowTier: Low,
+	Rationale: "A credential scoped to a session or to the agent, or one not revoked when the " +
+		"task ends, stays usable after the work it was issued for: a hijacked agent keeps it.",
+	Remediation: "Use `scope: \"task\"` and keep `revoke_on_task_end: true` (the defaults).",
+	Frameworks:  Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI1:2025"}, MAESTRO: []string{"L4"}, NIST: []string{"MANAGE 2.4"}},
+	Example:     "agents: billing: credential: {ttl: \"15m\", scope: \"agent\", revoke_on_task_end: false}",
+	Fix:         "agents: billing: credential: {ttl: \"15m\", scope: \"task\"}",
+	Run: func(pass *Pass) {
+		for _, a := range pass.Policy.Agents {
+			c := a.Credential
+			if c == nil {
+				continue // AC003 reports the missing block
+			}
+			base := a.Path() + ".credential"
+			var reasons, at []string
+			if c.Scope != "task" {
+				reasons = append(reasons, fmt.Sprintf("scope is %q, not \"task\"", c.Scope))
+				at = append(at, base+".scope")
+			}
+			if !c.RevokeOnTaskEnd {
+				reasons = append(reasons, "revoke_on_task_end is false")
+				at = append(at, base+".revoke_on_task_end")
+			}
+			if len(reasons) > 0 {
+				pass.Report(base, pass.pos(c.Pos, append(at, base)...),
+					"credential of agent %q outlives its task: %s", a.Name, strings.Join(reasons, "; "))
+			}
+		}
+	},
+}
+
+// SharedToolToken is AC005.
+var SharedToolToken = &Check{
+	ID: "AC005", Slug: "shared-tool-token", Family: familyIdentity,
+	Title:    "Tool token shared by several agents",
+	Severity: High, LowTier: Medium,
+	Rationale: "A tool that authenticates callers with a shared token or a static key cannot tell " +
+		"which agent called it; every agent using it holds the same secret, so one leak " +
+		"compromises all of them.",
+	Remediation: "Authenticate the tool with `workload_identity` or per-agent `ephemeral_token`s.",
+	Frameworks:  Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI9:2025"}, MAESTRO: []string{"L4"}, NIST: []string{"MEASURE 2.8"}},
+	Example: "tools: crm: {auth: kind: \"shared_token\", actions: read: effect: \"read\"}\n" +
+		"agents: {\n\ttriage: grants: [{tool: \"crm\", actions: [\"read\"]}]\n\tbilling: grants: [{tool: \"crm\", actions: [\"read\"]}]\n}",
+	Fix: "tools: crm: {auth: kind: \"workload_identity\", actions: read: effect: \"read\"}",
+	Run: func(pass *Pass) {
+		m := pass.facts.capMasks()
+		if m.sharedAuth.Empty() {
+			return
+		}
+		ix := pass.Policy.Caps()
+		users := map[string][]string{} // tool -> agents, in agent order
+		for _, a := range pass.Policy.Agents {
+			last := ""
+			for _, id := range pass.facts.agentCaps(a.Name) {
+				if !m.sharedAuth.Has(id) {
+					continue
+				}
+				if t := ix.Action(id).Tool; t != last { // ids are sorted, so a tool's ids are adjacent
+					users[t] = append(users[t], a.Name)
+					last = t
+				}
+			}
+		}
+		for _, t := range pass.Policy.Tools {
+			if u := users[t.Name]; len(u) >= 2 {
+				path := t.Path() + ".auth"
+				pass.Report(path, pass.pos(t.Pos, path+".kind", path),
+					"tool %q authenticates with a %s used by %d agents: %s", t.Name, t.Auth.Kind, len(u), agentList(u))
+			}
+		}
+	},
+}
+
+// agentList renders agent names quoted, listing at most five.
+func agentList(names []string) string {
+	sort.Strings(names)
+	const most = 5
+	if len(names) <= most {
+		return quoteAll(names)
+	}
+	return fmt.Sprintf("%s and %d more", quoteAll(names[:most]), len(names)-most)
+}
+
+// fmtDuration prints durations the way users write them: "1h", "1h30m", "90s".
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

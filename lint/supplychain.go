@@ -1,0 +1,38 @@
+package lint
+
+const familySupplyChain = "Supply chain"
+
+// ThirdPartyToolWrite is AC040.
+var ThirdPartyToolWrite = &Check{
+	ID: "AC040", Slug: "third-party-tool-write", Family: familySupplyChain,
+	Title:    "Standing, unapproved write on an MCP or third-party tool",
+	Severity: High, LowTier: Medium,
+	Rationale: "MCP servers and third-party tools are code and data outside your control: a " +
+		"poisoned tool description or a compromised server can steer an agent. Non-read " +
+		"effects on them should be issued just in time or pass a human.",
+	Remediation: "Mark the grant `jit: true` or add an approval rule matching the capability.",
+	Frameworks:  Frameworks{ASI: []string{"ASI04"}, NHI: []string{"NHI3:2025"}, MAESTRO: []string{"L3"}, NIST: []string{"GOVERN 6.1", "MANAGE 3.1"}},
+	Example: "tools: slack: {source: \"mcp\", auth: kind: \"ephemeral_token\", actions: post: effect: \"write\"}\n" +
+		"agents: notifier: grants: [{tool: \"slack\", actions: [\"post\"]}]",
+	Fix: "agents: notifier: grants: [{tool: \"slack\", actions: [\"post\"], jit: true}]",
+	Run: func(pass *Pass) {
+		m, cover := pass.facts.capMasks(), pass.facts.approvals()
+		for _, a := range pass.Policy.Agents {
+			for _, g := range a.Grants {
+				if g.JIT {
+					continue
+				}
+				var ids []int
+				for _, id := range filter(pass.facts.grantIDs(g), m.thirdPartyNonRead) {
+					if !cover.covered(a.Name, id) {
+						ids = append(ids, id)
+					}
+				}
+				if len(ids) > 0 {
+					pass.Report(g.Path, g.Pos, "agent %q holds non-read capabilities on MCP or third-party tools without jit or approval: %s",
+						a.Name, pass.describe(ids))
+				}
+			}
+		}
+	},
+}

@@ -1,0 +1,197 @@
+package policy
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// decideFixture: triage hands off to billing (delegate), to notifier (attenuate), billing
+// forwards credentials to notifier. Refunds above 100 need two finance leads.
+func decideFixture() *Policy {
+	p := &Policy{
+		Settings: Settings{MaxChainDepth: 2},
+		Tools: []*Tool{
+			{Name: "payments", Actions: []*Action{
+				{Tool: "payments", Name: "refund", Effect: EffectPayment, Data: DataRegulated},
+				{Tool: "payments", Name: "get_charge", Effect: EffectRead, Data: DataRegulated},
+			}},
+			{Name: "mail", Actions: []*Action{{Tool: "mail", Name: "send", Effect: EffectWrite, Data: DataConfidential}}},
+		},
+		Agents: []*Agent{
+			{Name: "triage", SpiffeID: "spiffe://acme/triage", Grants: []*Grant{
+				{Tool: "mail", Actions: []string{"*"}},
+				{Tool: "payments", Actions: []string{"get_charge"}, Resources: []string{"charges/*"}},
+			}},
+			{Name: "billing", SpiffeID: "spiffe://acme/billing", Grants: []*Grant{
+				{Tool: "payments", Actions: []string{"refund", "get_charge"}, Resources: []string{"accounts/*"}},
+			}, Credential: &Credential{Kind: "ephemeral", Scope: "task", TTL: 15 * time.Minute, HasTTL: true},
+				Session: &Session{MaxActions: 10, MaxDuration: time.Hour, HasMaxDuration: true}},
+			{Name: "notifier", Grants: []*Grant{{Tool: "mail", Actions: []string{"send"}}}},
+		},
+		Handoffs: []*Handoff{
+			{From: "triage", To: "billing", Mode: ModeDelegate},
+			{From: "triage", To: "notifier", Mode: ModeAttenuate},
+			{From: "billing", To: "notifier", Mode: ModeForwardCredentials, Index: 2},
+		},
+		Approvals: []*Approval{{Name: "big-refund", Match: Match{Actions: []string{"payments.refund"}},
+			Threshold: &Threshold{Attribute: "amount", Above: 100}, Require: Require{Approvers: 2, Role: "finance-lead"}}},
+	}
+	p.Index()
+	return p
+}
+
+const okBilling = `"agent": "billing", "identity": "spiffe://acme/billing", "tool": "payments", "action": "refund",
+  "resource": "accounts/42", "credential": {"expires_at": "2026-11-27T10:00:00Z"},
+  "session": {"actions": 3, "started_at": "2026-11-27T09:00:00Z"}, "now": "2026-11-27T09:30:00Z"`
+
+func TestDecide(t *testing.T) {
+	p := decideFixture()
+	tests := []struct {
+		name, input string
+		revocations string
+		outcome     string
+		reasons     []string // "CODE: message"
+		approvals   []RequiredApproval
+	}{
+		{name: "allow direct", input: `{` + okBilling + `, "attributes": {"amount": 100}}`, outcome: OutcomeAllow},
+		{name: "allow through delegate", input: `{` + okBilling + `, "chain": ["triage", "billing"], "attributes": {"amount": 5}}`, outcome: OutcomeAllow},
+		{name: "forwarded credentials carry refund", input: `{"agent": "notifier", "tool": "payments", "action": "refund", "resource": "accounts/1", "chain": ["billing", "notifier"], "attributes": {"amount": 1}}`, outcome: OutcomeAllow},
+		{name: "attenuate drops what the receiver lacks", input: `{"agent": "notifier", "tool": "payments", "action": "get_charge", "resource": "charges/1", "chain": ["triage", "notifier"]}`,
+			outcome: OutcomeDeny, reasons: []string{`NOT_GRANTED: "payments.get_charge" is not granted along the chain triage -> notifier`}},
+		{name: "resource outside the globs", input: `{` + okBilling + `, "resource": "charges/1", "attributes": {"amount": 1}}`,
+			outcome: OutcomeDeny, reasons: []string{`RESOURCE_NOT_GRANTED: resource "charges/1" is not granted for "payments.refund" along the chain billing`}},
+		{name: "resource absent", input: `{"agent": "notifier", "tool": "payments", "action": "refund", "chain": ["billing", "notifier"], "attributes": {"amount": 1}}`,
+			outcome: OutcomeDeny, reasons: []string{`RESOURCE_NOT_GRANTED: "payments.refund" is granted only on listed resources along the chain billing -> notifier and the request names none`}},
+		{name: "needs two distinct human non-agent approvers", input: `{` + okBilling + `, "attributes": {"amount": 101}, "approvals": [
+			{"approver": "dana", "role": "finance-lead", "human": true}, {"approver": "dana", "role": "finance-lead", "human": true},
+			{"approver": "billing", "role": "finance-lead", "human": true}, {"approver": "spiffe://acme/triage", "role": "finance-lead", "human": true},
+			{"approver": "erin", "role": "finance-lead", "human": false}, {"approver": "frank", "role": "support", "human": true}]}`,
+			outcome:   OutcomeNeedsApproval,
+			reasons:   []string{`APPROVAL_REQUIRED: approval rule "big-refund" requires 2 approver(s) with role "finance-lead"`},
+			approvals: []RequiredApproval{{"big-refund", "finance-lead", 2}}},
+		{name: "approved", input: `{` + okBilling + `, "attributes": {"amount": 101}, "approvals": [
+			{"approver": "dana", "role": "finance-lead", "human": true}, {"approver": "erin", "role": "finance-lead", "human": true}]}`, outcome: OutcomeAllow},
+		{name: "missing threshold attribute fails closed", input: `{` + okBilling + `}`, outcome: OutcomeNeedsApproval,
+			reasons:   []string{`APPROVAL_REQUIRED: approval rule "big-refund" requires 2 approver(s) with role "finance-lead"`},
+			approvals: []RequiredApproval{{"big-refund", "finance-lead", 2}}},
+		{name: "unknown agent", input: `{"agent": "ghost", "tool": "mail", "action": "send"}`, outcome: OutcomeDeny,
+			reasons: []string{`UNKNOWN_AGENT: agent "ghost" is not declared`}},
+		{name: "identity mismatch", input: `{` + okBilling + `, "identity": "spiffe://evil/billing", "attributes": {"amount": 1}}`, outcome: OutcomeDeny,
+			reasons: []string{`IDENTITY_MISMATCH: identity "spiffe://evil/billing" is not the SPIFFE ID of agent "billing"`}},
+		{name: "identity missing", input: `{"agent": "triage", "tool": "mail", "action": "send"}`, outcome: OutcomeDeny,
+			reasons: []string{`IDENTITY_MISMATCH: agent "triage" must present its SPIFFE ID`}},
+		{name: "unknown capability", input: `{"agent": "notifier", "tool": "mail", "action": "delete"}`, outcome: OutcomeDeny,
+			reasons: []string{`UNKNOWN_CAPABILITY: capability "mail.delete" is not declared`}},
+		{name: "undeclared hand-off and too deep", input: `{"agent": "notifier", "tool": "mail", "action": "send", "chain": ["notifier", "triage", "billing", "notifier"]}`, outcome: OutcomeDeny,
+			reasons: []string{`UNDECLARED_HANDOFF: no hand-off from "notifier" to "triage" is declared`, `CHAIN_TOO_DEEP: chain has 3 hand-offs, more than max_chain_depth 2`}},
+		{name: "expired and over limits", input: `{` + okBilling + `, "attributes": {"amount": 1}, "now": "2026-11-27T10:00:00Z", "session": {"actions": 10, "started_at": "2026-11-27T09:00:00Z"}}`, outcome: OutcomeDeny,
+			reasons: []string{`CREDENTIAL_EXPIRED: credential expired at 2026-11-27T10:00:00Z`, `SESSION_LIMIT: agent "billing" exceeded its session duration of 1h0m0s`, `SESSION_LIMIT: agent "billing" reached its session limit of 10 actions`}},
+		{name: "limits need their counters", input: `{"agent": "billing", "identity": "spiffe://acme/billing", "tool": "payments", "action": "refund", "resource": "accounts/1", "attributes": {"amount": 1}}`, outcome: OutcomeDeny,
+			reasons: []string{`CREDENTIAL_EXPIRED: credential.expires_at is required: agent "billing" has a credential ttl`, `SESSION_LIMIT: session.actions is required: agent "billing" limits sessions to 10 actions`, `SESSION_LIMIT: session.started_at is required: agent "billing" limits sessions to 1h0m0s`}},
+		{name: "revoked agent in the chain and task", input: `{` + okBilling + `, "chain": ["triage", "billing"], "task": "t-9", "attributes": {"amount": 1}}`,
+			revocations: `{"agents": {"triage": {"reason": "hijacked"}, "billing": false}, "tasks": {"t-9": true}}`, outcome: OutcomeDeny,
+			reasons: []string{`REVOKED: agent "triage" is revoked`, `REVOKED: task "t-9" is revoked`}},
+		{name: "not an object", input: `["billing"]`, outcome: OutcomeDeny,
+			reasons: []string{"MALFORMED_REQUEST: action must be a string", "MALFORMED_REQUEST: agent must be a string", "MALFORMED_REQUEST: request must be a JSON object", "MALFORMED_REQUEST: tool must be a string"}},
+		{name: "malformed fields", input: `{"agent": "notifier", "tool": "mail", "action": "send", "chain": ["triage"], "approvals": [{"approver": ""}], "now": "noon", "session": {"actions": -1}, "attributes": 3}`, outcome: OutcomeDeny,
+			reasons: []string{"MALFORMED_REQUEST: approvals must hold objects with a non-empty string approver, a string role and, if present, a boolean human",
+				"MALFORMED_REQUEST: attributes must be an object", "MALFORMED_REQUEST: chain must end with the agent", "MALFORMED_REQUEST: now must be an RFC 3339 timestamp",
+				"MALFORMED_REQUEST: session.actions must be a non-negative number"}},
+		{name: "non-numeric threshold attribute", input: `{` + okBilling + `, "attributes": {"amount": "lots"}}`, outcome: OutcomeDeny,
+			reasons: []string{`MALFORMED_REQUEST: attribute "amount" must be a number`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var in, rev any
+			if err := json.Unmarshal([]byte(tt.input), &in); err != nil {
+				t.Fatal(err)
+			}
+			if tt.revocations != "" {
+				if err := json.Unmarshal([]byte(tt.revocations), &rev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := p.Decide(in, Env{Revocations: rev, Now: time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)})
+			var reasons []string
+			for _, r := range d.Reasons {
+				reasons = append(reasons, r.Code+": "+r.Message)
+			}
+			if d.Outcome != tt.outcome || d.Allow != (tt.outcome == OutcomeAllow) {
+				t.Errorf("outcome %s (allow %v), want %s; reasons:\n%s", d.Outcome, d.Allow, tt.outcome, strings.Join(reasons, "\n"))
+			}
+			if !reflect.DeepEqual(reasons, tt.reasons) {
+				t.Errorf("reasons:\n%s\nwant:\n%s", strings.Join(reasons, "\n"), strings.Join(tt.reasons, "\n"))
+			}
+			want := tt.approvals
+			if want == nil {
+				want = []RequiredApproval{}
+			}
+			if !reflect.DeepEqual(d.ApprovalsRequired, want) {
+				t.Errorf("approvals_required %v, want %v", d.ApprovalsRequired, want)
+			}
+		})
+	}
+}
+
+func TestDecideUsesClockWithoutNow(t *testing.T) {
+	p := decideFixture()
+	in := map[string]any{"agent": "notifier", "tool": "mail", "action": "send", "credential": map[string]any{"expires_at": "2026-11-27T10:00:00Z"}}
+	before := p.Decide(in, Env{Now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)})
+	after := p.Decide(in, Env{Now: time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC)})
+	if before.Outcome != OutcomeAllow || after.Outcome != OutcomeDeny || after.Reasons[0].Code != CodeCredentialExpired {
+		t.Errorf("before %+v, after %+v", before, after)
+	}
+}
+
+func TestResourceRegexp(t *testing.T) {
+	for _, tt := range []struct {
+		glob, resource string
+		match          bool
+	}{
+		{"accounts/*", "accounts/42/notes", true},
+		{"accounts/*", "accounts", false},
+		{"*", "", true},
+		{"a.b", "axb", false},
+		{"(x)+", "(x)+", true},
+		{"acc*", "acc\nx", true},
+		{"", "", true},
+		{"", "x", false},
+	} {
+		got := matchAny([]string{tt.glob}, tt.resource)
+		if got != tt.match {
+			t.Errorf("%q matches %q: %v, want %v", tt.glob, tt.resource, got, tt.match)
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	p := decideFixture()
+	in := map[string]any{"agent": "notifier", "tool": "payments", "action": "refund", "resource": "accounts/7",
+		"chain": []any{"triage", "billing", "notifier"}, "attributes": map[string]any{"amount": 500.0}}
+	x := p.Explain(in, Env{})
+	if x.Decision.Outcome != OutcomeNeedsApproval || len(x.Approvals) != 1 || x.Approvals[0].Name != "big-refund" {
+		t.Fatalf("decision %+v, approvals %v", x.Decision, x.Approvals)
+	}
+	type hop struct {
+		agent, modes, authority string
+		holds, res              bool
+	}
+	var got []hop
+	for _, h := range x.Hops {
+		got = append(got, hop{h.Agent, strings.Join(h.Modes, ","), strings.Join(h.Authority, ","), h.Holds, h.HoldsResource})
+	}
+	want := []hop{
+		{"triage", "", "mail.send,payments.get_charge", false, false},
+		{"billing", "delegate", "payments.get_charge,payments.refund", true, true},
+		{"notifier", "forward_credentials", "mail.send,payments.get_charge,payments.refund", true, true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("hops\n%v\nwant\n%v", got, want)
+	}
+	if x.AllowedBy != p.Agent("billing").Grants[0] {
+		t.Errorf("allowed by %+v, want billing's grant", x.AllowedBy)
+	}
+}

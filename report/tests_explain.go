@@ -1,0 +1,147 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+// Explained is an explanation plus whether the compiled Rego returned the same decision.
+type Explained struct {
+	Explanation policy.Explanation
+	Capability  string
+	Rego        policy.Decision
+	Agree       bool
+}
+
+// ExplainText writes an explanation for people: decision, reasons, the chain hop by hop,
+// the grant that allowed and the approval rules still unmet.
+func ExplainText(w io.Writer, e Explained, unicode bool) error {
+	x := e.Explanation
+	var b strings.Builder
+	fmt.Fprintf(&b, "decision: %s\n", x.Decision.Outcome)
+	for _, r := range x.Decision.Reasons {
+		fmt.Fprintf(&b, "  %s: %s\n", r.Code, r.Message)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	if len(x.Hops) > 0 {
+		var rows [][]string
+		for i, h := range x.Hops {
+			via := "originator"
+			if i > 0 {
+				via = strings.Join(h.Modes, " | ")
+			}
+			grant := "-"
+			if h.Grant != nil {
+				grant = grantRef(h.Grant)
+			}
+			rows = append(rows, []string{fmt.Sprint(i), h.Agent, via, yesNo(h.Holds), yesNo(h.HoldsResource), grant, strings.Join(h.Authority, " ")})
+		}
+		if err := Table(w, []string{"hop", "agent", "via", "holds " + e.Capability, "resource", "own grant", "effective authority"}, rows, unicode); err != nil {
+			return err
+		}
+	}
+	b.Reset()
+	if x.AllowedBy != nil {
+		fmt.Fprintf(&b, "allowed by: %s\n", grantRef(x.AllowedBy))
+	}
+	for _, a := range x.Approvals {
+		fmt.Fprintf(&b, "approval required: %s (%s): %d approver(s) with role %q\n", a.Path(), a.Pos, a.Require.Approvers, a.Require.Role)
+	}
+	if e.Agree {
+		b.WriteString("engines: the Go reference and the compiled Rego agree\n")
+	} else {
+		fmt.Fprintf(&b, "engines: DISAGREE: the compiled Rego decided %s %v\n", e.Rego.Outcome, e.Rego.Reasons)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func grantRef(g *policy.Grant) string {
+	name := g.Path
+	if name == "" {
+		name = fmt.Sprintf("grant %s %s", g.Tool, strings.Join(g.Actions, ","))
+	}
+	if g.Pos.IsValid() {
+		return name + " (" + g.Pos.String() + ")"
+	}
+	return name
+}
+
+// ExplainJSON is the JSON shape of `agentctl explain -o json`.
+type ExplainJSON struct {
+	SchemaVersion int             `json:"schema_version"`
+	Decision      policy.Decision `json:"decision"`
+	Chain         []string        `json:"chain"`
+	Hops          []HopJSON       `json:"hops"`
+	AllowedBy     *GrantJSON      `json:"allowed_by"`
+	Approvals     []ApprovalJSON  `json:"approval_rules"`
+	EnginesAgree  bool            `json:"engines_agree"`
+}
+
+// HopJSON is one agent of the chain.
+type HopJSON struct {
+	Agent         string     `json:"agent"`
+	Modes         []string   `json:"modes"`
+	Authority     []string   `json:"authority"`
+	Holds         bool       `json:"holds"`
+	HoldsResource bool       `json:"holds_resource"`
+	Grant         *GrantJSON `json:"grant"`
+}
+
+// GrantJSON locates a grant.
+type GrantJSON struct {
+	Path   string `json:"path"`
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+// ApprovalJSON is an unmet approval rule.
+type ApprovalJSON struct {
+	Rule      string `json:"rule"`
+	Role      string `json:"role"`
+	Approvers int    `json:"approvers"`
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Column    int    `json:"column"`
+}
+
+func grantJSON(g *policy.Grant) *GrantJSON {
+	if g == nil {
+		return nil
+	}
+	return &GrantJSON{g.Path, g.Pos.File, g.Pos.Line, g.Pos.Col}
+}
+
+// ExplainJSONWrite writes e as an ExplainJSON document.
+func ExplainJSONWrite(w io.Writer, e Explained) error {
+	x := e.Explanation
+	doc := ExplainJSON{SchemaVersion: SchemaVersion, Decision: x.Decision, Chain: x.Chain, Hops: []HopJSON{},
+		AllowedBy: grantJSON(x.AllowedBy), Approvals: []ApprovalJSON{}, EnginesAgree: e.Agree}
+	if doc.Chain == nil {
+		doc.Chain = []string{}
+	}
+	for _, h := range x.Hops {
+		modes := h.Modes
+		if modes == nil {
+			modes = []string{}
+		}
+		doc.Hops = append(doc.Hops, HopJSON{h.Agent, modes, h.Authority, h.Holds, h.HoldsResource, grantJSON(h.Grant)})
+	}
+	for _, a := range x.Approvals {
+		doc.Approvals = append(doc.Approvals, ApprovalJSON{a.Name, a.Require.Role, a.Require.Approvers, a.Pos.File, a.Pos.Line, a.Pos.Col})
+	}
+	return JSON(w, doc)
+}

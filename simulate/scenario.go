@@ -1,0 +1,353 @@
+package simulate
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+// Result is the outcome of one scenario. Its JSON form is the contract's `simulate -o json`
+// scenario entry; lists are sorted.
+type Result struct {
+	Policy        string         `json:"policy,omitempty"` // the policy directory, when known
+	Name          string         `json:"name"`
+	Start         string         `json:"start"`
+	Checked       bool           `json:"checked"` // the scenario has an expect block
+	Passed        bool           `json:"passed"`
+	Failures      []string       `json:"failures"`
+	Reachable     []string       `json:"reachable"`
+	Escalations   []Escalation   `json:"escalations"`
+	Exfiltration  []Exfiltration `json:"exfiltration"`
+	NeedsApproval []string       `json:"needs_approval"`
+	Approvals     []ApprovalNeed `json:"approvals"`
+
+	witness func(c string) (Escalation, bool) // a shortest chain for a reachable capability
+}
+
+// Escalation is a capability outside the originator's authority that a chain reaches, with
+// a shortest witness chain: Chain[i] -Modes[i]-> Chain[i+1].
+type Escalation struct {
+	Capability string   `json:"capability"`
+	Chain      []string `json:"chain"`
+	Modes      []string `json:"modes"`
+}
+
+// Via renders the witness chain as "triage -delegate-> billing".
+func (e Escalation) Via() string { return FormatChain(e.Chain, e.Modes) }
+
+// Exfiltration is a chain on which an agent with untrusted context, after a sensitive read,
+// holds a non-read capability on an external tool.
+type Exfiltration struct {
+	Chain         []string `json:"chain"`
+	Modes         []string `json:"modes"`
+	SensitiveRead string   `json:"sensitive_read"` // the first agent holding a sensitive read
+	Egress        string   `json:"egress"`         // the agent holding the egress capability
+	Capability    string   `json:"capability"`     // that egress capability
+}
+
+// ApprovalNeed is a reached capability that approval rules match for an agent executing it.
+type ApprovalNeed struct {
+	Capability string   `json:"capability"`
+	Rules      []string `json:"rules"`
+	Agents     []string `json:"agents"` // the executing agents some rule matches
+}
+
+// FormatChain renders a walk as "a -mode-> b -mode-> c".
+func FormatChain(chain, modes []string) string {
+	var b strings.Builder
+	for i, a := range chain {
+		if i > 0 {
+			fmt.Fprintf(&b, " -%s-> ", modes[i-1])
+		}
+		b.WriteString(a)
+	}
+	return b.String()
+}
+
+// Witness returns a shortest chain that reaches capability c, if any does.
+func (r *Result) Witness(c string) (Escalation, bool) {
+	if r.witness == nil {
+		return Escalation{}, false
+	}
+	return r.witness(c)
+}
+
+// Run runs one scenario on p: its what-if is applied first, then reachability from its start
+// agent, then its expectations are checked.
+// To run several scenarios on one policy, prepare it once with NewEstate.
+func Run(p *policy.Policy, sc *policy.Scenario) (*Result, error) {
+	e, err := NewEstate(p)
+	if err != nil {
+		return nil, err
+	}
+	return e.Run(sc)
+}
+
+// Run runs one scenario on the estate.
+func (e *Estate) Run(sc *policy.Scenario) (*Result, error) {
+	res, _, err := e.run(sc)
+	return res, err
+}
+
+func (e *Estate) run(sc *policy.Scenario) (*Result, *reach, error) {
+	p := e.p
+	n, err := e.apply(sc.WhatIf)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scenario %s: %w", sc.Name, err)
+	}
+	start, ok := n.id[sc.Start]
+	if !ok {
+		return nil, nil, fmt.Errorf("scenario %s: start agent %q is not defined", sc.Name, sc.Start)
+	}
+	// Defaults are taken on the changed policy. Revoked capabilities are unreachable, so they
+	// are masked from an explicit authority too.
+	a0 := n.capsOf(start).Clone()
+	if sc.Authority != nil {
+		a0 = p.GrantCaps(sc.Authority)
+		a0.AndNot(n.revoked)
+	}
+	untrusted := p.Agent(sc.Start).UntrustedInput
+	if sc.UntrustedInput != nil {
+		untrusted = *sc.UntrustedInput
+	}
+	r := n.run(start, a0, untrusted)
+	res := &Result{Name: sc.Name, Start: sc.Start}
+	ix := n.ix
+	res.Reachable = ix.Names(r.all)
+	esc := r.all.Clone()
+	esc.AndNot(a0)
+	esc.Each(func(id int) { res.Escalations = append(res.Escalations, r.escalation(id)) })
+	// Other witnesses are built on demand (expectation messages, --compare).
+	res.witness = func(c string) (Escalation, bool) {
+		id, ok := ix.ID(c)
+		if !ok || !r.all.Has(id) {
+			return Escalation{}, false
+		}
+		return r.escalation(id), true
+	}
+	for _, x := range r.exfiltration() {
+		res.Exfiltration = append(res.Exfiltration, Exfiltration{
+			Chain:         n.agentNames(x.agents),
+			Modes:         modeStrings(x.modes),
+			SensitiveRead: n.names[x.sensitive],
+			Egress:        n.names[x.agents[len(x.agents)-1]],
+			Capability:    ix.Name(x.egress),
+		})
+	}
+	sort.Slice(res.Exfiltration, func(i, j int) bool {
+		a, b := res.Exfiltration[i], res.Exfiltration[j]
+		if a.Egress != b.Egress {
+			return a.Egress < b.Egress
+		}
+		return slices.Compare(a.Chain, b.Chain) < 0
+	})
+	res.Approvals = approvals(p, r)
+	for _, a := range res.Approvals {
+		res.NeedsApproval = append(res.NeedsApproval, a.Capability)
+	}
+	if sc.Expect != nil {
+		res.Checked = true
+		res.Failures = check(sc.Expect, res, ix)
+	}
+	res.Passed = len(res.Failures) == 0
+	normalize(res)
+	return res, r, nil
+}
+
+// approvals lists the reached capabilities that some approval rule matches for an agent
+// that holds them on some walk.
+func approvals(p *policy.Policy, r *reach) []ApprovalNeed {
+	if len(p.Approvals) == 0 {
+		return nil
+	}
+	n := r.n
+	// First the reached capabilities some rule selects for some agent, then the agents.
+	cand := n.ix.New()
+	r.all.Each(func(id int) {
+		if len(n.rulesFor(id)) > 0 {
+			cand.Set(id)
+		}
+	})
+	if cand.Empty() {
+		return nil
+	}
+	type need struct{ rules, agents map[string]bool }
+	needs := map[int]*need{}
+	held := n.ix.New()
+	for a := int32(0); a < int32(len(n.names)); a++ {
+		if !r.reached(a) {
+			continue
+		}
+		copy(held, r.agentReach(a))
+		held.And(cand)
+		held.Each(func(id int) {
+			for _, rule := range n.rulesFor(id) {
+				if rule.Match.Agents != nil && !slices.Contains(rule.Match.Agents, n.names[a]) {
+					continue
+				}
+				x := needs[id]
+				if x == nil {
+					x = &need{map[string]bool{}, map[string]bool{}}
+					needs[id] = x
+				}
+				x.rules[rule.Name] = true
+				x.agents[n.names[a]] = true
+			}
+		})
+	}
+	var out []ApprovalNeed
+	for id, x := range needs {
+		out = append(out, ApprovalNeed{Capability: n.ix.Name(id), Rules: sortedKeys(x.rules), Agents: sortedKeys(x.agents)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Capability < out[j].Capability })
+	return out
+}
+
+// check compares a result with the scenario's expectations and says exactly what differed.
+func check(ex *policy.Expect, res *Result, ix *policy.CapIndex) []string {
+	var fails []string
+	if ex.Escalations != nil && *ex.Escalations != len(res.Escalations) {
+		msg := fmt.Sprintf("expected %s, got %d", plural(*ex.Escalations, "escalation"), len(res.Escalations))
+		var items []string
+		for _, e := range res.Escalations {
+			items = append(items, "+ "+e.Capability+" via "+e.Via())
+		}
+		if len(items) > 0 {
+			msg += ": " + strings.Join(items, ", ")
+		}
+		fails = append(fails, msg)
+	}
+	reached := map[string]bool{}
+	for _, c := range res.Reachable {
+		reached[c] = true
+	}
+	for _, c := range ex.Reachable {
+		if _, ok := ix.ID(c); !ok {
+			fails = append(fails, fmt.Sprintf("expected %s reachable, but it is not a declared capability", c))
+		} else if !reached[c] {
+			fails = append(fails, fmt.Sprintf("expected %s reachable, but no chain reaches it", c))
+		}
+	}
+	for _, c := range ex.Unreachable {
+		if reached[c] {
+			w, _ := res.Witness(c)
+			fails = append(fails, fmt.Sprintf("expected %s unreachable, got it via %s", c, w.Via()))
+		}
+	}
+	if ex.NeedsApproval != nil {
+		got := map[string][]string{}
+		for _, a := range res.Approvals {
+			got[a.Capability] = a.Rules
+		}
+		want := map[string]bool{}
+		var diff []string
+		for _, c := range sortedUnique(ex.NeedsApproval) {
+			want[c] = true
+			switch {
+			case got[c] != nil:
+			case !reached[c]:
+				diff = append(diff, "- "+c+" (not reachable)")
+			default:
+				diff = append(diff, "- "+c+" (no approval rule matches it)")
+			}
+		}
+		for _, a := range res.Approvals {
+			if !want[a.Capability] {
+				diff = append(diff, fmt.Sprintf("+ %s (%s %s)", a.Capability, pluralWord(len(a.Rules), "rule"), strings.Join(a.Rules, ", ")))
+			}
+		}
+		if len(diff) > 0 {
+			fails = append(fails, fmt.Sprintf("expected needs_approval [%s], got [%s]: %s",
+				strings.Join(sortedUnique(ex.NeedsApproval), ", "), strings.Join(res.NeedsApproval, ", "), strings.Join(diff, ", ")))
+		}
+	}
+	if ex.Exfiltration != nil {
+		switch got := len(res.Exfiltration) > 0; {
+		case *ex.Exfiltration && !got:
+			fails = append(fails, "expected exfiltration, got none")
+		case !*ex.Exfiltration && got:
+			var items []string
+			for _, x := range res.Exfiltration {
+				items = append(items, fmt.Sprintf("+ %s via %s (sensitive read at %s)", x.Capability, FormatChain(x.Chain, x.Modes), x.SensitiveRead))
+			}
+			fails = append(fails, fmt.Sprintf("expected no exfiltration, got %s: %s",
+				plural(len(items), "path"), strings.Join(items, ", ")))
+		}
+	}
+	return fails
+}
+
+// normalize turns nil lists into empty ones so JSON shows [] rather than null.
+func normalize(r *Result) {
+	if r.Failures == nil {
+		r.Failures = []string{}
+	}
+	if r.Reachable == nil {
+		r.Reachable = []string{}
+	}
+	if r.Escalations == nil {
+		r.Escalations = []Escalation{}
+	}
+	if r.Exfiltration == nil {
+		r.Exfiltration = []Exfiltration{}
+	}
+	if r.NeedsApproval == nil {
+		r.NeedsApproval = []string{}
+	}
+	if r.Approvals == nil {
+		r.Approvals = []ApprovalNeed{}
+	}
+	for i := range r.Escalations {
+		if r.Escalations[i].Modes == nil {
+			r.Escalations[i].Modes = []string{}
+		}
+	}
+	for i := range r.Exfiltration {
+		if r.Exfiltration[i].Modes == nil {
+			r.Exfiltration[i].Modes = []string{}
+		}
+	}
+}
+
+func (n *net) agentNames(ids []int32) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = n.names[id]
+	}
+	return out
+}
+
+func modeStrings(ms []uint8) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = modeNames[m]
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedUnique(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func plural(n int, word string) string { return fmt.Sprintf("%d %s", n, pluralWord(n, word)) }
+
+func pluralWord(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}

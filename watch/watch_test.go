@@ -1,0 +1,327 @@
+package watch
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// wait bounds every expected run; quiet is how long a test waits to be sure no run follows
+// (several debounce periods).
+const (
+	wait  = 10 * time.Second
+	quiet = 400 * time.Millisecond
+)
+
+// syncBuffer is a bytes.Buffer safe for the watch goroutine and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// harness runs Watch on a temporary directory. Each run sends a snapshot of the tree
+// ("path=content" lines for non-hidden .cue files) so tests see what the command saw.
+type harness struct {
+	t      *testing.T
+	dir    string
+	runs   chan string
+	clears chan struct{}
+	log    *syncBuffer
+	loop   *loop
+	stop   context.CancelFunc
+	done   chan error
+}
+
+func start(t *testing.T, status func(snapshot string) int) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "policy.cue"), "v1")
+	h := &harness{t: t, dir: dir, runs: make(chan string, 100), clears: make(chan struct{}, 100),
+		log: &syncBuffer{}, done: make(chan error, 1)}
+	fixed := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	cfg := Config{
+		Dirs: []string{dir},
+		Run: func(context.Context) int {
+			s := snapshot(t, dir)
+			h.runs <- s
+			if status == nil {
+				return 0
+			}
+			return status(s)
+		},
+		Log:   h.log,
+		Clear: func() { h.clears <- struct{}{} },
+		Now:   func() time.Time { return fixed },
+	}
+	l, err := newLoop(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.loop = l
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	h.stop = cancel
+	go func() {
+		defer l.fw.Close()
+		h.done <- l.serve(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-h.done:
+		case <-time.After(wait):
+			t.Error("watch did not stop after cancel")
+		}
+	})
+	if got := h.next(); got != "policy.cue=v1" {
+		t.Fatalf("first run saw %q", got)
+	}
+	return h
+}
+
+func (h *harness) next() string {
+	h.t.Helper()
+	select {
+	case s := <-h.runs:
+		return s
+	case <-time.After(wait):
+		h.t.Fatalf("no run within %s; log:\n%s", wait, h.log.String())
+		return ""
+	}
+}
+
+func (h *harness) expectRun(want string) {
+	h.t.Helper()
+	if got := h.next(); got != want {
+		h.t.Fatalf("run saw\n%s\nwant\n%s", got, want)
+	}
+	h.expectQuiet()
+}
+
+func (h *harness) expectQuiet() {
+	h.t.Helper()
+	select {
+	case s := <-h.runs:
+		h.t.Fatalf("unexpected run, saw\n%s\nlog:\n%s", s, h.log.String())
+	case <-time.After(quiet):
+	}
+}
+
+func (h *harness) path(rel string) string { return filepath.Join(h.dir, filepath.FromSlash(rel)) }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func snapshot(t *testing.T, dir string) string {
+	var lines []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && path != dir {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || filepath.Ext(path) != ".cue" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		lines = append(lines, filepath.ToSlash(rel)+"="+string(b))
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func TestBurstOfWritesRunsOnce(t *testing.T) {
+	h := start(t, nil)
+	for _, v := range []string{"v2", "v3", "v4", "v5"} {
+		writeFile(t, h.path("policy.cue"), v)
+	}
+	h.expectRun("policy.cue=v5")
+}
+
+func TestAtomicSave(t *testing.T) {
+	h := start(t, nil)
+	// What editors and `sed -i` do: write a temporary file, then rename it over the original.
+	tmp := h.path(".policy.cue.tmp-1234")
+	writeFile(t, tmp, "v2")
+	if err := os.Rename(tmp, h.path("policy.cue")); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRun("policy.cue=v2")
+	// The file is a new inode now; it must still be watched (the directory is).
+	writeFile(t, h.path("policy.cue"), "v3")
+	h.expectRun("policy.cue=v3")
+}
+
+func TestDeleteAndRecreate(t *testing.T) {
+	h := start(t, nil)
+	if err := os.Remove(h.path("policy.cue")); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRun("")
+	writeFile(t, h.path("policy.cue"), "again")
+	h.expectRun("policy.cue=again")
+}
+
+func TestNewDirectories(t *testing.T) {
+	h := start(t, nil)
+
+	// mkdir, then a file in it: the Create of the directory adds its watch.
+	if err := os.Mkdir(h.path("team"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.next() // the directory itself triggers a run; the file may or may not be in it yet
+	writeFile(t, h.path("team/a.cue"), "a1")
+	h.expectRun("policy.cue=v1\nteam/a.cue=a1")
+
+	// A tree moved in whole already holds files and subdirectories: all get watched and
+	// the run picks up what is inside.
+	outside := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(outside, "ops", "deep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(outside, "ops", "deep", "b.cue"), "b1")
+	if err := os.Rename(filepath.Join(outside, "ops"), h.path("ops")); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRun("ops/deep/b.cue=b1\npolicy.cue=v1\nteam/a.cue=a1")
+	writeFile(t, h.path("ops/deep/b.cue"), "b2")
+	h.expectRun("ops/deep/b.cue=b2\npolicy.cue=v1\nteam/a.cue=a1")
+
+	// A removed directory triggers a run, and a re-created one is watched again.
+	if err := os.RemoveAll(h.path("ops")); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRun("policy.cue=v1\nteam/a.cue=a1")
+	if err := os.MkdirAll(h.path("ops/deep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.next()
+	writeFile(t, h.path("ops/deep/c.cue"), "c1")
+	h.expectRun("ops/deep/c.cue=c1\npolicy.cue=v1\nteam/a.cue=a1")
+}
+
+func TestIgnoredChanges(t *testing.T) {
+	h := start(t, nil)
+	for _, name := range []string{"4913", "policy.cue~", ".#policy.cue", ".policy.cue.swp",
+		"policy.cue___jb_tmp___", "README.md", "bundle.tar.gz"} {
+		writeFile(t, h.path(name), "x")
+	}
+	if err := os.Chmod(h.path("policy.cue"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(h.path(".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, h.path(".git/x.cue"), "x")
+	h.expectQuiet()
+	// Still watching: a real change runs.
+	writeFile(t, h.path("policy.cue"), "v2")
+	h.expectRun("policy.cue=v2")
+}
+
+func TestInvalidPolicyForAWhile(t *testing.T) {
+	h := start(t, func(s string) int {
+		if strings.Contains(s, "broken") {
+			return 2
+		}
+		return 0
+	})
+	writeFile(t, h.path("policy.cue"), "broken")
+	h.expectRun("policy.cue=broken")
+	writeFile(t, h.path("policy.cue"), "fixed")
+	h.expectRun("policy.cue=fixed")
+	p := h.path("policy.cue")
+	want := "agentctl watch: start: exit status 0 after 0s; watching 1 directory (Ctrl-C to stop)\n" +
+		"agentctl watch: " + p + " changed: exit status 2 after 0s; watching 1 directory (Ctrl-C to stop)\n" +
+		"agentctl watch: " + p + " changed: exit status 0 after 0s; watching 1 directory (Ctrl-C to stop)\n"
+	if got := h.log.String(); got != want {
+		t.Errorf("log:\n%s\nwant:\n%s", got, want)
+	}
+	if n := len(h.clears); n != 3 {
+		t.Errorf("screen cleared %d times, want once per run (3)", n)
+	}
+}
+
+func TestOverflowReruns(t *testing.T) {
+	h := start(t, nil)
+	h.loop.fw.Errors <- fsnotify.ErrEventOverflow
+	h.expectRun("policy.cue=v1")
+	want := "agentctl watch: too many changes at once; rescanning\n" +
+		"agentctl watch: rescan after lost events: exit status 0 after 0s; watching 1 directory (Ctrl-C to stop)\n"
+	if got := h.log.String(); !strings.HasSuffix(got, want) {
+		t.Errorf("log:\n%s\nwant suffix:\n%s", got, want)
+	}
+}
+
+func TestStopsWhenContextEnds(t *testing.T) {
+	h := start(t, nil)
+	h.stop()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatalf("Watch returned %v, want nil", err)
+		}
+		h.done <- nil // for the cleanup
+	case <-time.After(wait):
+		t.Fatal("Watch did not return after cancel")
+	}
+}
+
+func TestMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "absent")
+	err := Watch(context.Background(), Config{Dirs: []string{dir}, Run: func(context.Context) int {
+		t.Error("Run called for a missing directory")
+		return 0
+	}})
+	if err == nil || !strings.HasPrefix(err.Error(), "watch "+dir+": ") {
+		t.Fatalf("err = %v, want watch %s: ...", err, dir)
+	}
+}
+
+func TestIgnored(t *testing.T) {
+	for name, want := range map[string]bool{
+		"a/.#policy.cue": true, "policy.cue~": true, ".policy.cue.swp": true, ".policy.cue.swx": true,
+		"4913": true, "x.cue___jb_old___": true,
+		"policy.cue": false, "a/4914": false, "swp.cue": false,
+	} {
+		if got := Ignored(name); got != want {
+			t.Errorf("Ignored(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
