@@ -61,6 +61,10 @@ type errGroup struct {
 	conflicts [][2]string       // the two values of each "conflicting values" error
 	types     map[string]string // value -> its kind, from "mismatched types" errors
 	others    []string
+	// clash is set when two user files disagree (no schema position involved): that is the
+	// error to show, with where the other value is written.
+	clash *[2]string
+	also  policy.Pos
 }
 
 // fromCUE turns CUE evaluation errors into user errors. CUE reports a bad enum value as an
@@ -88,6 +92,9 @@ func (l *loader) fromCUE(err error) Errors {
 		case strings.HasPrefix(format, "conflicting values %s and %s") && len(args) >= 2:
 			a, b := fmt.Sprint(args[0]), fmt.Sprint(args[1])
 			g.conflicts = append(g.conflicts, [2]string{a, b})
+			if ps := l.userPositions(errors.Positions(e)); len(ps) >= 2 && len(ps) == len(errors.Positions(e)) && g.clash == nil {
+				g.clash, g.pos, g.also = &[2]string{a, b}, ps[0], ps[1]
+			}
 			if strings.Contains(format, "mismatched types") && len(args) >= 4 {
 				if g.types == nil {
 					g.types = map[string]string{}
@@ -119,6 +126,9 @@ func (g *errGroup) messages() []string {
 		prefix = g.path + ": "
 	}
 	var out []string
+	if g.clash != nil {
+		return []string{fmt.Sprintf("%sconflicting values %s and %s (the other is at %s)", prefix, g.clash[0], g.clash[1], g.also)}
+	}
 	if g.disjunct && len(g.others) > 0 {
 		// A branch failed for a reason other than a plain mismatch (a bad duration, a bound):
 		// that reason is the useful one.

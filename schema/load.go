@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -283,6 +284,17 @@ func (l *loader) userPos(ps []token.Pos) policy.Pos {
 		}
 	}
 	return policy.Pos{}
+}
+
+// userPositions returns the distinct positions that lie in user files, in order.
+func (l *loader) userPositions(ps []token.Pos) []policy.Pos {
+	var out []policy.Pos
+	for _, p := range ps {
+		if up := l.pos(p); up.IsValid() && !slices.Contains(out, up) {
+			out = append(out, up)
+		}
+	}
+	return out
 }
 
 // nearestPos returns the position of path or of its closest written ancestor.
