@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/agentctl/agentctl/internal/gen"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/schema"
 )
 
@@ -35,12 +36,9 @@ func BenchmarkLoad(b *testing.B) {
 
 // BenchmarkCueVet runs `cue vet -c` on the same estates with the same schema embedded as
 // the package's top-level definition: the cost of a straightforward CUE validation, for the
-// ratio in the foundation issue. It builds cue from the module (skipped if that fails).
+// ratio in the foundation issue. cue is built from the module go.mod pins.
 func BenchmarkCueVet(b *testing.B) {
-	cue := filepath.Join(b.TempDir(), "cue")
-	if out, err := exec.Command("go", "build", "-o", cue, "cuelang.org/go/cmd/cue").CombinedOutput(); err != nil {
-		b.Skipf("build cue: %v\n%s", err, out)
-	}
+	cue := testtool.Go(b, "cuelang.org/go/cmd/cue")
 	vetSchema := bytes.Replace(schema.Source, []byte("package schema"), []byte("package policy"), 1)
 	vetSchema = append(vetSchema, "\n#Policy\n"...) // close the package's top level with the schema
 	for _, n := range sizes {

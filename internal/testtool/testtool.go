@@ -1,0 +1,91 @@
+// Package testtool provides the external programs tests need (opa, cue, dot, pre-commit).
+// A test that cannot get one skips locally but fails under CI=true, so CI never silently
+// skips it.
+package testtool
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// SkipOrFail skips the test, or fails it under CI=true.
+func SkipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// Look returns the path of an installed program (from Debian's packages, say).
+func Look(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		SkipOrFail(t, "%s is not installed (.ci/run installs it): %v", name, err)
+	}
+	return p
+}
+
+// Go builds a main package of a module this repository requires as a tool (go.mod's tool
+// directives pin opa and cue) and returns the binary. Binaries are cached under
+// os.TempDir() keyed by go.sum, so the first build (OPA: about 1.5 minutes) happens once per
+// machine and dependency set.
+func Go(t testing.TB, pkg string) string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(append([]byte(pkg+"\n"), sum...))
+	bin := filepath.Join(os.TempDir(), "agentctl-tools", hex.EncodeToString(h[:8]), path.Base(pkg))
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	tmp := fmt.Sprintf("%s.%d", bin, os.Getpid())
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, pkg)
+	cmd.Dir = root
+	t.Logf("building %s (cached for later runs)", pkg)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		SkipOrFail(t, "build %s: %v\n%s", pkg, err, out)
+	}
+	// Rename is atomic: concurrent test binaries never see a half-written file.
+	if err := os.Rename(tmp, bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
