@@ -66,23 +66,9 @@ func (l *loader) load() (*policy.Policy, Errors) {
 		return nil, errs
 	}
 	l.walkFiles(files)
-	// A fresh context per load: a reused one keeps every evaluated value alive (NOTES.md).
-	ctx := cuecontext.New()
-	inst := build.NewContext().NewInstance(l.dir, nil)
-	for _, f := range files {
-		if err := inst.AddSyntax(f); err != nil {
-			return nil, l.fromCUE(err)
-		}
-	}
-	user := ctx.BuildInstance(inst)
-	raw, ok := fastPath(user)
-	if !ok {
-		// The schema is the authority: whenever the fast path is unsure, the whole policy is
-		// unified with it, which also gives CUE's exact messages and positions.
-		raw, errs = l.schemaPath(ctx, user)
-		if len(errs) > 0 {
-			return nil, errs
-		}
+	raw, errs := l.evaluate(files)
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	p, errs := l.build(raw)
 	if len(errs) > 0 {
@@ -92,6 +78,52 @@ func (l *loader) load() (*policy.Policy, Errors) {
 		p.Files = append(p.Files, f.Filename)
 	}
 	return p, nil
+}
+
+// evaluate turns the files into the defaulted raw policy by the cheapest path that is
+// certain to agree with the schema: plain data is merged without CUE; other CUE is evaluated
+// without the schema; only when either is unsure is the policy unified with the schema, which
+// is the authority and gives CUE's exact messages and positions.
+func (l *loader) evaluate(files []*ast.File) (*rawPolicy, Errors) {
+	if data, ok := literalJSON(files); ok {
+		if raw, ok := decodeStrict(data); ok {
+			return raw, nil
+		}
+	}
+	// A fresh context per load: a reused one keeps every evaluated value alive (NOTES.md).
+	ctx := cuecontext.New()
+	inst := build.NewContext().NewInstance(l.dir, nil)
+	for _, f := range files {
+		if err := inst.AddSyntax(f); err != nil {
+			return nil, l.fromCUE(err)
+		}
+	}
+	user := ctx.BuildInstance(inst)
+	if !mayHoldBytes(files) {
+		if raw, ok := fastPath(user); ok {
+			return raw, nil
+		}
+	}
+	return l.schemaPath(ctx, user)
+}
+
+// mayHoldBytes reports whether the files could produce a bytes value, which JSON shows as a
+// base64 string the fast path cannot tell from a string: a bytes literal or an import (a
+// builtin may return bytes).
+func mayHoldBytes(files []*ast.File) bool {
+	found := false
+	for _, f := range files {
+		ast.Walk(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.ImportDecl:
+				found = true
+			case *ast.BasicLit:
+				found = found || n.Kind == token.STRING && strings.HasPrefix(strings.TrimLeft(n.Value, "#"), "'")
+			}
+			return !found
+		}, nil)
+	}
+	return found
 }
 
 // fastPath evaluates the user's files without the schema and checks the result against the
@@ -105,7 +137,15 @@ func fastPath(user cue.Value) (*rawPolicy, bool) {
 		return nil, false
 	}
 	data, err := user.MarshalJSON()
-	if err != nil || !plainJSON(data) {
+	if err != nil {
+		return nil, false
+	}
+	return decodeStrict(data)
+}
+
+// decodeStrict decodes a policy's JSON and checks it against the schema's rules in Go.
+func decodeStrict(data []byte) (*rawPolicy, bool) {
+	if !plainJSON(data) {
 		return nil, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

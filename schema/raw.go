@@ -334,8 +334,10 @@ func grantsValid(gs []rawGrant) bool {
 // null anywhere (decoded as absent) and object keys with upper-case letters (encoding/json
 // matches field names case-insensitively). False alarms only cost the schema path.
 func plainJSON(data []byte) bool {
-	if bytes.Contains(data, []byte("null")) {
-		return false
+	for _, null := range []string{":null", "[null", ",null"} {
+		if bytes.Contains(data, []byte(null)) {
+			return false
+		}
 	}
 	for i := 1; i+1 < len(data); i++ {
 		if data[i] != '"' || data[i+1] != ':' {
