@@ -3,13 +3,11 @@ package compile_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -19,60 +17,10 @@ import (
 	"time"
 
 	"github.com/agentctl/agentctl/compile"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/schema"
 )
-
-const opaVersion = "v1.22.3"
-
-// skipOrFail skips locally but fails under CI=true, where the end-to-end test must run.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// opaBinary builds the opa command from the OPA module once per machine and caches it under
-// os.TempDir(); later runs reuse it. The build needs the module cache or the Go proxy.
-func opaBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(os.TempDir(), "agentctl-opa-"+opaVersion, "opa")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		skipOrFail(t, "no go command to build opa: %v", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// Build in a scratch module requiring only OPA, so the repository's go.mod and go.sum are
-	// never touched; the repository's go.sum seeds the checksums.
-	mod := t.TempDir()
-	gomod := "module agentctl.test/opabuild\n\ngo 1.26\n\nrequire github.com/open-policy-agent/opa " + opaVersion + "\n"
-	if err := os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if sum, err := os.ReadFile("../go.sum"); err == nil {
-		os.WriteFile(filepath.Join(mod, "go.sum"), sum, 0o644)
-	}
-	tmp := bin + fmt.Sprintf(".%d", os.Getpid())
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, goCmd, "build", "-mod=mod", "-o", tmp, "github.com/open-policy-agent/opa")
-	build.Dir = mod
-	t.Logf("building opa %s (first run only, about 1.5 min)", opaVersion)
-	if out, err := build.CombinedOutput(); err != nil {
-		skipOrFail(t, "build opa: %v\n%s", err, out)
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
 
 // syncBuffer collects a process's output while the test reads it.
 type syncBuffer struct {
@@ -187,7 +135,7 @@ func (s *opaServer) decide(t *testing.T, input any) policy.Decision {
 // pushed through the Data API takes effect without a new bundle, that console decision logs
 // record the chain and the approvals, and that `opa test` passes on the bundle.
 func TestOPAServer(t *testing.T) {
-	bin := opaBinary(t)
+	bin := testtool.Go(t, "github.com/open-policy-agent/opa")
 	dirs, err := filepath.Glob("../scenarios/*")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no example estates: %v", err)
