@@ -12,20 +12,33 @@ import (
 // model is data.agentctl.model: the policy laid out for keyed lookups, so a decision never
 // scans the agents. User strings only ever appear here, as data.
 type model struct {
-	MaxChainDepth int                            `json:"max_chain_depth"`
-	Agents        map[string]agentData           `json:"agents"`
-	Identities    map[string]bool                `json:"identities"` // agents' SPIFFE IDs
-	Capabilities  map[string]capabilityData      `json:"capabilities"`
-	Handoffs      map[string]map[string][]string `json:"handoffs"` // from -> to -> modes
+	MaxChainDepth int                                `json:"max_chain_depth"`
+	Agents        map[string]agentData               `json:"agents"`
+	Principals    map[string]bool                    `json:"principals"` // agents' names and SPIFFE IDs: never approvers
+	Capabilities  map[string]capabilityData          `json:"capabilities"`
+	Handoffs      map[string]map[string]*handoffData `json:"handoffs"` // from -> to
 }
 
+// handoffData is the declared hand-offs from one agent to another.
+type handoffData struct {
+	Modes   []string `json:"modes"`
+	Held    string   `json:"held"`    // "set" or "keep": its effect when the receiver holds the capability
+	Lacking string   `json:"lacking"` // "keep" or "clear": its effect when the receiver lacks it
+}
+
+// agentData is an agent. Optional parts are omitted when unset, so a rule that needs one
+// fails at its first lookup for the agents without it.
 type agentData struct {
-	Identity      *string              `json:"identity"`
+	Identity      *string              `json:"identity,omitempty"`
 	Caps          map[string]scopeData `json:"caps"` // the capabilities its own grants cover
-	CredentialTTL bool                 `json:"credential_ttl"`
-	MaxActions    *int                 `json:"max_actions"`
-	MaxDurationNS *int64               `json:"max_duration_ns"`
-	MaxDuration   *string              `json:"max_duration"`
+	CredentialTTL bool                 `json:"credential_ttl,omitempty"`
+	Session       *sessionData         `json:"session,omitempty"` // only when it sets a limit
+}
+
+type sessionData struct {
+	MaxActions    *int    `json:"max_actions,omitempty"`
+	MaxDurationNS *int64  `json:"max_duration_ns,omitempty"`
+	MaxDuration   *string `json:"max_duration,omitempty"`
 }
 
 // scopeData is where an agent holds a capability: every resource, or resources matching
@@ -38,7 +51,7 @@ type scopeData struct {
 type capabilityData struct {
 	Effect    string         `json:"effect"`
 	Data      string         `json:"data"`
-	Approvals []approvalData `json:"approvals"`
+	Approvals []approvalData `json:"approvals,omitempty"`
 }
 
 // approvalData is an approval rule matching the capability whatever the agent; Agents
@@ -47,8 +60,8 @@ type approvalData struct {
 	Rule      string          `json:"rule"`
 	Role      string          `json:"role"`
 	Approvers int             `json:"approvers"`
-	Agents    map[string]bool `json:"agents"`
-	Threshold *thresholdData  `json:"threshold"`
+	Agents    map[string]bool `json:"agents,omitempty"`
+	Threshold *thresholdData  `json:"threshold,omitempty"`
 }
 
 type thresholdData struct {
@@ -67,28 +80,31 @@ func buildModel(p *policy.Policy) model {
 	m := model{
 		MaxChainDepth: p.MaxChainDepth(),
 		Agents:        map[string]agentData{},
-		Identities:    map[string]bool{},
+		Principals:    map[string]bool{},
 		Capabilities:  map[string]capabilityData{},
-		Handoffs:      map[string]map[string][]string{},
+		Handoffs:      map[string]map[string]*handoffData{},
 	}
 	ix := p.Caps()
 	for _, a := range p.Agents {
 		ad := agentData{Caps: map[string]scopeData{}}
+		m.Principals[a.Name] = true
 		if a.SpiffeID != "" {
 			id := a.SpiffeID
 			ad.Identity = &id
-			m.Identities[id] = true
+			m.Principals[id] = true
 		}
 		ad.CredentialTTL = a.Credential != nil && a.Credential.HasTTL
-		if s := a.Session; s != nil {
+		if s := a.Session; s != nil && (s.MaxActions > 0 || s.HasMaxDuration) {
+			sd := &sessionData{}
 			if s.MaxActions > 0 {
 				n := s.MaxActions
-				ad.MaxActions = &n
+				sd.MaxActions = &n
 			}
 			if s.HasMaxDuration {
 				ns, text := int64(s.MaxDuration), s.MaxDuration.String()
-				ad.MaxDurationNS, ad.MaxDuration = &ns, &text
+				sd.MaxDurationNS, sd.MaxDuration = &ns, &text
 			}
+			ad.Session = sd
 		}
 		p.C(a).Each(func(id int) {
 			ad.Caps[ix.Name(id)] = scope(a, ix.Action(id))
@@ -97,7 +113,7 @@ func buildModel(p *policy.Policy) model {
 	}
 	for id := 0; id < ix.Len(); id++ {
 		act := ix.Action(id)
-		cd := capabilityData{Effect: act.Effect, Data: act.Data, Approvals: []approvalData{}}
+		cd := capabilityData{Effect: act.Effect, Data: act.Data}
 		for _, r := range p.Approvals {
 			anyAgent := r.Match
 			anyAgent.Agents = nil
@@ -109,6 +125,9 @@ func buildModel(p *policy.Policy) model {
 				ad.Threshold = &thresholdData{t.Attribute, t.Above}
 			}
 			if r.Match.Agents != nil {
+				if len(r.Match.Agents) == 0 {
+					continue // an empty agents list selects no agent
+				}
 				ad.Agents = map[string]bool{}
 				for _, n := range r.Match.Agents {
 					ad.Agents[n] = true
@@ -121,12 +140,27 @@ func buildModel(p *policy.Policy) model {
 	for _, h := range p.Handoffs {
 		to := m.Handoffs[h.From]
 		if to == nil {
-			to = map[string][]string{}
+			to = map[string]*handoffData{}
 			m.Handoffs[h.From] = to
 		}
-		if !slices.Contains(to[h.To], h.Mode) {
-			to[h.To] = append(to[h.To], h.Mode)
-			slices.Sort(to[h.To])
+		hd := to[h.To]
+		if hd == nil {
+			hd = &handoffData{Modes: []string{}, Held: "keep", Lacking: "clear"}
+			to[h.To] = hd
+		}
+		if !slices.Contains(hd.Modes, h.Mode) {
+			hd.Modes = append(hd.Modes, h.Mode)
+			slices.Sort(hd.Modes)
+		}
+		// What the hand-off does to a capability, by whether the receiver holds it:
+		// attenuate keeps it only if held, delegate sets it only if held, forwarding keeps
+		// it and sets it if held. Parallel hand-offs are alternatives, so the most generous
+		// effect wins.
+		if h.Mode == policy.ModeDelegate || h.Mode == policy.ModeForwardCredentials {
+			hd.Held = "set"
+		}
+		if h.Mode == policy.ModeForwardCredentials {
+			hd.Lacking = "keep"
 		}
 	}
 	return m
@@ -182,5 +216,3 @@ func dataDocument(p *policy.Policy) (map[string]any, error) {
 	}
 	return out, nil
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

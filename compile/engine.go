@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,7 +24,8 @@ type Engine struct {
 
 // NewEngine prepares the bundle's decision query.
 func NewEngine(ctx context.Context, b *bundle.Bundle) (*Engine, error) {
-	store := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))
+	// Values are stored as AST, so lookups into the model are not converted on every read.
+	store := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 	var q rego.PreparedEvalQuery
 	// The bundle is activated into the store inside one write transaction, so revocations
 	// can be written to the same store later, as OPA's Data API does.
@@ -88,7 +90,7 @@ func DecodeDecision(v any) (policy.Decision, error) {
 		return policy.Decision{}, fmt.Errorf("decision: %w", err)
 	}
 	var d policy.Decision
-	dec := json.NewDecoder(bytesReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
 		return policy.Decision{}, fmt.Errorf("decision %s: %w", raw, err)
@@ -102,7 +104,7 @@ func roundTrip(v any) (any, error) {
 		return nil, err
 	}
 	var out any
-	dec := json.NewDecoder(bytesReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	return out, dec.Decode(&out)
 }

@@ -1,6 +1,7 @@
 package compile_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -177,6 +178,10 @@ func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
 		in["attributes"] = pick(r, []any{"amount", map[string]any{"amount": "lots"}, map[string]any{`odd "key"`: 10.5}})
 	default:
 		in["attributes"] = map[string]any{"amount": float64(r.IntN(1200)), `odd "key"`: float64(r.IntN(1200))}
+		if r.IntN(4) == 0 {
+			// Just above an integer threshold, beyond float64 precision, and out of range.
+			in["attributes"] = map[string]any{"amount": json.Number(fmt.Sprintf("%d.000000000000000000001", r.IntN(1000))), `odd "key"`: json.Number("1e-400")}
+		}
 	}
 	if r.IntN(3) > 0 {
 		list := []any{}
@@ -214,7 +219,7 @@ func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
 		}
 	}
 	if r.IntN(3) > 0 {
-		s := map[string]any{"actions": pick(r, []any{0.0, 9.0, 10.0, 25.0}), "started_at": now.Add(-time.Duration(r.IntN(4)) * time.Hour).Format(time.RFC3339)}
+		s := map[string]any{"actions": pick(r, []any{0.0, 9.0, 10.0, 25.0, json.Number("9.99999999999999999999"), json.Number("1e400")}), "started_at": now.Add(-time.Duration(r.IntN(4)) * time.Hour).Format(time.RFC3339)}
 		if bad(6) {
 			s["actions"] = pick(r, []any{-1.0, "many"})
 		}

@@ -112,7 +112,7 @@ const maxDifferential = 5000
 // Verify proves a bundle before it is written: its generated Rego tests pass, and the
 // compiled Rego decides like the Go reference on every test input and on requests built
 // from the model (each agent calling each declared capability directly and after each
-// hand-off into it, with and without a resource).
+// hand-off into it).
 func Verify(ctx context.Context, p *policy.Policy, b *bundle.Bundle) error {
 	failed, err := RegoTests(ctx, b)
 	if err != nil {

@@ -15,24 +15,36 @@ var HighRiskWithoutApproval = &Check{
 	Frameworks: Frameworks{ASI: []string{"ASI02", "ASI09"}, MAESTRO: []string{"L6"}, NIST: []string{"MAP 3.5", "GOVERN 3.2"}},
 	Example: "tools: payments: {auth: kind: \"workload_identity\", actions: refund: effect: \"payment\"}\n" +
 		"agents: billing: grants: [{tool: \"payments\", actions: [\"refund\"], jit: true}]",
-	Fix: "approvals: refunds: {\n\tmatch: effects: [\"payment\"]\n\trequire: role: \"finance-lead\"\n\ttimeout: \"30m\"\n}",
+	Fix: `tools: payments: {auth: kind: "workload_identity", actions: refund: effect: "payment"}
+agents: billing: grants: [{tool: "payments", actions: ["refund"], jit: true}]
+approvals: refunds: {
+	match: effects: ["payment"]
+	require: role: "finance-lead"
+	timeout: "30m"
+}`,
 	Run: func(pass *Pass) {
 		m, cover := pass.facts.capMasks(), pass.facts.approvals()
-		for _, a := range pass.Policy.Agents {
-			seen := map[int]bool{} // report a capability once, at the first grant holding it
-			for _, g := range a.Grants {
-				var ids []int
-				for _, id := range filter(pass.facts.grantIDs(g), m.highRisk) {
-					if !seen[id] && !cover.covered(a.Name, id) {
-						seen[id] = true
-						ids = append(ids, id)
+		reported := pass.Policy.Caps().New() // per agent: report a capability at its first grant
+		var set []int
+		for ai, a := range pass.Policy.Agents {
+			for gi, g := range a.Grants {
+				var s sample
+				for _, id := range pass.facts.grantIDs(ai, gi) {
+					if m.highRisk.Has(id) && !reported.Has(id) && !cover.covered(a.Name, id) {
+						reported.Set(id)
+						set = append(set, id)
+						s.add(id)
 					}
 				}
-				if len(ids) > 0 {
+				if s.n > 0 {
 					pass.Report(g.Path, g.Pos, "agent %q holds high-risk capabilities that no approval rule matches: %s",
-						a.Name, pass.describe(ids))
+						a.Name, pass.describe(s))
 				}
 			}
+			for _, id := range set {
+				reported.Clear(id)
+			}
+			set = set[:0]
 		}
 	},
 }

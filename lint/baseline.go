@@ -87,9 +87,10 @@ func (b *Baseline) Write(w io.Writer) error {
 	return enc.Encode(b)
 }
 
-// Apply marks active findings the baseline lists as suppressed and returns the entries that
-// matched no finding at all (stale: the problem was fixed or the element renamed).
-func (b *Baseline) Apply(findings []Finding) (stale []BaselineEntry) {
+// Apply marks active findings the baseline lists as suppressed and returns the entries of
+// the checks that ran that matched no finding at all (stale: the problem was fixed or the
+// element renamed). Entries of checks that did not run are left alone.
+func (b *Baseline) Apply(findings []Finding, ran []*Check) (stale []BaselineEntry) {
 	matched := make([]bool, len(b.Findings))
 	index := map[[2]string]int{}
 	for i, e := range b.Findings {
@@ -106,8 +107,12 @@ func (b *Baseline) Apply(findings []Finding) (stale []BaselineEntry) {
 			f.Suppression = &Suppression{Kind: SuppressedBaseline}
 		}
 	}
+	ranIDs := map[string]bool{}
+	for _, c := range ran {
+		ranIDs[c.ID] = true
+	}
 	for i, e := range b.Findings {
-		if !matched[i] {
+		if !matched[i] && ranIDs[e.Check] {
 			stale = append(stale, e)
 		}
 	}

@@ -2,10 +2,12 @@ package lint_test
 
 import (
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/agentctl/agentctl/internal/gen"
 	"github.com/agentctl/agentctl/lint"
+	"github.com/agentctl/agentctl/report"
 	"github.com/agentctl/agentctl/schema"
 )
 
@@ -38,6 +40,16 @@ func BenchmarkLint(b *testing.B) {
 				findings = len(lint.Run(p, lint.Options{}))
 			}
 			b.ReportMetric(float64(findings), "findings")
+		})
+		// Rendering the default table, which `agentctl lint` adds on top.
+		fs := lint.Run(p, lint.Options{})
+		b.Run(fmt.Sprintf("table/agents=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				doc := report.Findings{Rules: lint.Rules(lint.Checks()), Findings: lint.Export(fs, lint.High), Files: p.Files, FailOn: "high"}
+				if err := report.FindingsTable(io.Discard, doc, nil, false); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -20,10 +20,11 @@ var WildcardGrant = &Check{
 	Remediation: "Name the tool, the actions and the resources the agent needs.",
 	Frameworks:  Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI5:2025"}, MAESTRO: []string{"L6"}, NIST: []string{"MEASURE 2.7"}},
 	Example:     "agents: ops: grants: [{tool: \"*\", actions: [\"*\"]}]",
-	Fix:         "agents: ops: grants: [{tool: \"tickets\", actions: [\"read\", \"update\"], resources: [\"queues/ops/*\"]}]",
+	Fix: `tools: tickets: {auth: kind: "workload_identity", actions: {read: effect: "read", update: effect: "write"}}
+agents: ops: grants: [{tool: "tickets", actions: ["read", "update"], resources: ["queues/ops/*"], jit: true}]`,
 	Run: func(pass *Pass) {
-		for _, a := range pass.Policy.Agents {
-			for _, g := range a.Grants {
+		for ai, a := range pass.Policy.Agents {
+			for gi, g := range a.Grants {
 				var wild []string
 				if g.Tool == policy.Wildcard {
 					wild = append(wild, `tool "*"`)
@@ -38,9 +39,9 @@ var WildcardGrant = &Check{
 					}
 				}
 				if len(wild) > 0 {
-					n := len(pass.facts.grantIDs(g))
-					pass.Report(g.Path, g.Pos, "agent %q has a wildcard grant on %s (%s), covering %d capabilities",
-						a.Name, toolLabel(g.Tool), strings.Join(wild, ", "), n)
+					n := len(pass.facts.grantIDs(ai, gi))
+					pass.Report(g.Path, g.Pos, "agent %q has a wildcard grant on %s (%s), covering %s",
+						a.Name, toolLabel(g.Tool), strings.Join(wild, ", "), plural(n, "capability", "capabilities"))
 				}
 			}
 		}
@@ -58,18 +59,20 @@ var WriteWithoutJIT = &Check{
 	Remediation: "Mark the grant `jit: true` so it is issued per task, or split the read actions " +
 		"into their own standing grant.",
 	Frameworks: Frameworks{ASI: []string{"ASI02"}, NHI: []string{"NHI5:2025"}, MAESTRO: []string{"L6"}, NIST: []string{"MEASURE 2.7"}},
-	Example:    "agents: billing: grants: [{tool: \"payments\", actions: [\"refund\"]}]",
-	Fix:        "agents: billing: grants: [{tool: \"payments\", actions: [\"refund\"], jit: true}]",
+	Example: `tools: payments: {auth: kind: "workload_identity", actions: refund: effect: "payment"}
+agents: billing: grants: [{tool: "payments", actions: ["refund"]}]`,
+	Fix: `tools: payments: {auth: kind: "workload_identity", actions: refund: effect: "payment"}
+agents: billing: grants: [{tool: "payments", actions: ["refund"], jit: true}]`,
 	Run: func(pass *Pass) {
 		m := pass.facts.capMasks()
-		for _, a := range pass.Policy.Agents {
-			for _, g := range a.Grants {
+		for ai, a := range pass.Policy.Agents {
+			for gi, g := range a.Grants {
 				if g.JIT {
 					continue
 				}
-				if ids := filter(pass.facts.grantIDs(g), m.nonRead); len(ids) > 0 {
+				if s := sampleOf(pass.facts.grantIDs(ai, gi), m.nonRead); s.n > 0 {
 					pass.Report(g.Path, g.Pos, "agent %q holds non-read capabilities without jit: %s",
-						a.Name, pass.describe(ids))
+						a.Name, pass.describe(s))
 				}
 			}
 		}
@@ -84,9 +87,22 @@ func toolLabel(tool string) string {
 }
 
 // describe renders capabilities with their effects: "payments.refund (payment)".
-func (p *Pass) describe(ids []int) string {
+func (p *Pass) describe(s sample) string {
 	ix := p.Policy.Caps()
-	return listFirst(len(ids), func(i int) string {
-		return fmt.Sprintf("%s (%s)", ix.Name(ids[i]), ix.Action(ids[i]).Effect)
+	return s.list(func(b *strings.Builder, id int) {
+		a := ix.Action(id)
+		b.WriteString(a.Tool)
+		b.WriteByte('.')
+		b.WriteString(a.Name)
+		b.WriteString(" (")
+		b.WriteString(a.Effect)
+		b.WriteByte(')')
 	})
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -2,6 +2,7 @@ package lint
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/agentctl/agentctl/policy"
 )
@@ -18,12 +19,13 @@ type facts struct {
 	cover  *approvalCover
 	allIDs []int
 	known  map[string]bool // every check ID and slug, for AC054
-	grants map[*policy.Grant][]int
+	grants [][][]int       // per agent index, per grant: the ids it covers
+	bases  map[string]int  // tool -> id of its first action
 }
 
 func newFacts(p *policy.Policy) *facts {
 	f := &facts{p: p, agent: make(map[string]int, len(p.Agents)), caps: make([][]int, len(p.Agents)),
-		grants: map[*policy.Grant][]int{}}
+		grants: make([][][]int, len(p.Agents))}
 	for i, a := range p.Agents {
 		f.agent[a.Name] = i
 	}
@@ -34,18 +36,20 @@ func newFacts(p *policy.Policy) *facts {
 	return f
 }
 
-// grantIDs returns the capability ids a grant covers, sorted, with "*" expanded.
-func (f *facts) grantIDs(g *policy.Grant) []int {
-	ids, ok := f.grants[g]
-	if !ok {
-		ids = f.expand(g)
-		f.grants[g] = ids
+// grantIDs returns the capability ids grant gi of agent ai covers, sorted, with "*"
+// expanded.
+func (f *facts) grantIDs(ai, gi int) []int {
+	if f.grants[ai] == nil {
+		gs := f.p.Agents[ai].Grants
+		f.grants[ai] = make([][]int, len(gs))
+		for i, g := range gs {
+			f.grants[ai][i] = f.expand(g)
+		}
 	}
-	return ids
+	return f.grants[ai][gi]
 }
 
 func (f *facts) expand(g *policy.Grant) []int {
-	ix := f.p.Caps()
 	if g.Tool == policy.Wildcard && slices.Contains(g.Actions, policy.Wildcard) {
 		return f.all()
 	}
@@ -59,22 +63,37 @@ func (f *facts) expand(g *policy.Grant) []int {
 	}
 	var ids []int
 	for _, t := range tools {
+		base := f.toolBase(t)
 		for _, name := range g.Actions {
 			if name == policy.Wildcard {
-				for _, a := range t.Actions {
-					id, _ := ix.ID(a.Capability())
-					ids = append(ids, id)
+				for i := range t.Actions {
+					ids = append(ids, base+i)
 				}
 				continue
 			}
-			if a := t.Action(name); a != nil {
-				id, _ := ix.ID(a.Capability())
-				ids = append(ids, id)
+			if i, ok := slices.BinarySearchFunc(t.Actions, name, func(a *policy.Action, n string) int {
+				return strings.Compare(a.Name, n)
+			}); ok {
+				ids = append(ids, base+i)
 			}
 		}
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
+}
+
+// toolBase returns the capability id of the tool's first action: the index numbers tools in
+// name order and their (sorted) actions consecutively, so action i of t is base+i.
+func (f *facts) toolBase(t *policy.Tool) int {
+	if f.bases == nil {
+		f.bases = make(map[string]int, len(f.p.Tools))
+		next := 0
+		for _, t := range f.p.Tools {
+			f.bases[t.Name] = next
+			next += len(t.Actions)
+		}
+	}
+	return f.bases[t.Name]
 }
 
 func (f *facts) all() []int {
@@ -88,16 +107,25 @@ func (f *facts) all() []int {
 	return f.allIDs
 }
 
-// agentCaps returns C(a) as sorted ids; nil for an unknown agent.
-func (f *facts) agentCaps(name string) []int {
-	i, ok := f.agent[name]
-	if !ok {
-		return nil
+// capsOf returns C(a) of the named agent; nil for an unknown agent.
+func (f *facts) capsOf(name string) []int {
+	if i, ok := f.agent[name]; ok {
+		return f.agentCaps(i)
 	}
+	return nil
+}
+
+// agentCaps returns C(a) of agent index i as sorted ids.
+func (f *facts) agentCaps(i int) []int {
 	if f.caps[i] == nil {
 		var ids []int
-		for _, g := range f.p.Agents[i].Grants {
-			ids = append(ids, f.grantIDs(g)...)
+		for j := range f.p.Agents[i].Grants {
+			gi := f.grantIDs(i, j)
+			if len(gi) == f.p.Caps().Len() { // holds everything: no need to merge
+				ids = gi
+				break
+			}
+			ids = append(ids, gi...)
 		}
 		slices.Sort(ids)
 		f.caps[i] = slices.Compact(ids)
@@ -189,14 +217,12 @@ func (f *facts) approvals() *approvalCover {
 		if r.Match.Agents != nil {
 			set = ix.New()
 		}
-		effects, tools, actions, data := toSet(r.Match.Effects), toSet(r.Match.Tools), toSet(r.Match.Actions), toSet(r.Match.Data)
-		for id := range ix.Len() {
-			a := ix.Action(id)
-			if matches(effects, a.Effect) && matches(tools, a.Tool) && matches(data, a.Data) &&
-				(actions == nil || actions[a.Capability()]) {
+		effects, data := toSet(r.Match.Effects), toSet(r.Match.Data)
+		f.eachCandidate(r.Match, func(id int) {
+			if a := ix.Action(id); matches(effects, a.Effect) && matches(data, a.Data) {
 				set.Set(id)
 			}
-		}
+		})
 		for _, name := range r.Match.Agents {
 			if s, ok := c.perAgent[name]; ok {
 				s.Or(set)
@@ -207,6 +233,37 @@ func (f *facts) approvals() *approvalCover {
 	}
 	f.cover = c
 	return c
+}
+
+// eachCandidate calls fn for every capability a rule's actions and tools filters admit:
+// the listed actions, else the listed tools' actions, else every capability. Listing the
+// candidates keeps a narrow rule cheap however many tools the estate has.
+func (f *facts) eachCandidate(m policy.Match, fn func(id int)) {
+	ix := f.p.Caps()
+	tools := toSet(m.Tools)
+	switch {
+	case m.Actions != nil:
+		seen := map[int]bool{}
+		for _, name := range m.Actions {
+			tool, _, _ := policy.SplitCapability(name)
+			if id, ok := ix.ID(name); ok && matches(tools, tool) && !seen[id] {
+				seen[id] = true
+				fn(id)
+			}
+		}
+	case m.Tools != nil:
+		for name := range tools {
+			if t := f.p.Tool(name); t != nil {
+				for i := range t.Actions {
+					fn(f.toolBase(t) + i)
+				}
+			}
+		}
+	default:
+		for id := range ix.Len() {
+			fn(id)
+		}
+	}
 }
 
 // covered reports whether some approval rule matches agent executing capability id.
@@ -232,13 +289,30 @@ func toSet(list []string) map[string]bool {
 
 func matches(set map[string]bool, v string) bool { return set == nil || set[v] }
 
-// filter returns the ids of list in mask.
-func filter(list []int, mask policy.Bitset) []int {
-	var out []int
+// sample is a capability set as messages show it: its first few ids and its size. Checks
+// build samples instead of lists so wildcard grants (thousands of capabilities) cost no
+// allocation beyond what a message shows.
+type sample struct {
+	ids []int
+	n   int
+}
+
+const sampleSize = 5
+
+func (s *sample) add(id int) {
+	if len(s.ids) < sampleSize {
+		s.ids = append(s.ids, id)
+	}
+	s.n++
+}
+
+// sampleOf samples the ids of list in mask.
+func sampleOf(list []int, mask policy.Bitset) sample {
+	var s sample
 	for _, id := range list {
 		if mask.Has(id) {
-			out = append(out, id)
+			s.add(id)
 		}
 	}
-	return out
+	return s
 }

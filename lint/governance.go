@@ -103,8 +103,16 @@ var SuppressionWithoutReason = &Check{
 		"it later. An @ignore without a reason suppresses nothing.",
 	Remediation: "Give the reason as the second argument: `@ignore(\"AC010\", \"why this is accepted\")`.",
 	Frameworks:  Frameworks{MAESTRO: []string{"L6"}, NIST: []string{"MEASURE 2.8"}},
-	Example:     "agents: ops: {\n\t@ignore(\"AC010\")\n\tgrants: [{tool: \"*\", actions: [\"read\"]}]\n}",
-	Fix:         "agents: ops: {\n\t@ignore(\"AC010\", \"read-only inventory agent, reviewed by secops 2026-10\")\n\tgrants: [{tool: \"*\", actions: [\"read\"]}]\n}",
+	Example: `tools: inventory: {auth: kind: "workload_identity", actions: read: effect: "read"}
+agents: ops: {
+	@ignore("AC010")
+	grants: [{tool: "*", actions: ["read"]}]
+}`,
+	Fix: `tools: inventory: {auth: kind: "workload_identity", actions: read: effect: "read"}
+agents: ops: {
+	@ignore("AC010", "read-only inventory agent, reviewed by secops 2026-10")
+	grants: [{tool: "*", actions: ["read"]}]
+}`,
 	Run: func(pass *Pass) {
 		for _, ig := range pass.Policy.Ignores {
 			if strings.TrimSpace(ig.Reason) == "" {

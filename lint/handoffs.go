@@ -20,8 +20,10 @@ var CredentialForwarding = &Check{
 	Remediation: "Use `mode: \"attenuate\"` so the receiver acts with the intersection of the " +
 		"chain's authority and its own.",
 	Frameworks: Frameworks{ASI: []string{"ASI03", "ASI07"}, NHI: []string{"NHI2:2025", "NHI9:2025"}, MAESTRO: []string{"L7"}, NIST: []string{"MEASURE 2.7"}},
-	Example:    "handoffs: [{from: \"triage\", to: \"billing\", mode: \"forward_credentials\"}]",
-	Fix:        "handoffs: [{from: \"triage\", to: \"billing\", mode: \"attenuate\"}]",
+	Example: `agents: {triage: {}, billing: {}}
+handoffs: [{from: "triage", to: "billing", mode: "forward_credentials"}]`,
+	Fix: `agents: {triage: {}, billing: {}}
+handoffs: [{from: "triage", to: "billing", mode: "attenuate"}]`,
 	Run: func(pass *Pass) {
 		for _, h := range pass.Policy.Handoffs {
 			if h.Mode == policy.ModeForwardCredentials {
@@ -42,14 +44,24 @@ var PrivilegeMultiplyingHandoff = &Check{
 	Remediation: "Use `mode: \"attenuate\"`, or narrow the receiver's grants to what the sender " +
 		"may cause.",
 	Frameworks: Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI5:2025"}, MAESTRO: []string{"L7"}, NIST: []string{"MEASURE 2.7"}},
-	Example:    "handoffs: [{from: \"triage\", to: \"billing\", mode: \"delegate\"}]",
-	Fix:        "handoffs: [{from: \"triage\", to: \"billing\", mode: \"attenuate\"}]",
+	Example: `tools: payments: {auth: kind: "workload_identity", actions: refund: effect: "payment"}
+agents: {
+	triage: grants: []
+	billing: grants: [{tool: "payments", actions: ["refund"], jit: true}]
+}
+handoffs: [{from: "triage", to: "billing", mode: "delegate"}]`,
+	Fix: `tools: payments: {auth: kind: "workload_identity", actions: refund: effect: "payment"}
+agents: {
+	triage: grants: []
+	billing: grants: [{tool: "payments", actions: ["refund"], jit: true}]
+}
+handoffs: [{from: "triage", to: "billing", mode: "attenuate"}]`,
 	Run: func(pass *Pass) {
 		for _, h := range pass.Policy.Handoffs {
 			if h.Mode != policy.ModeDelegate && h.Mode != policy.ModeForwardCredentials {
 				continue
 			}
-			if extra := difference(pass.facts.agentCaps(h.To), pass.facts.agentCaps(h.From)); len(extra) > 0 {
+			if extra := difference(pass.facts.capsOf(h.To), pass.facts.capsOf(h.From)); extra.n > 0 {
 				pass.Report(h.Path(), h.Pos, "hand-off %q -> %q (%s) lets %q reach capabilities it lacks: %s",
 					h.From, h.To, h.Mode, h.From, pass.describe(extra))
 			}
@@ -67,8 +79,15 @@ var HandoffCycle = &Check{
 		"budgets and amplify failures.",
 	Remediation: "Break the cycle: remove a hand-off or route the return path through a human.",
 	Frameworks:  Frameworks{ASI: []string{"ASI08"}, MAESTRO: []string{"L7"}, NIST: []string{"MANAGE 2.4"}},
-	Example:     "handoffs: [\n\t{from: \"triage\", to: \"billing\", mode: \"attenuate\"},\n\t{from: \"billing\", to: \"triage\", mode: \"attenuate\"},\n]",
-	Fix:         "handoffs: [\n\t{from: \"triage\", to: \"billing\", mode: \"attenuate\"},\n]",
+	Example: `agents: {triage: {}, billing: {}}
+handoffs: [
+	{from: "triage", to: "billing", mode: "attenuate"},
+	{from: "billing", to: "triage", mode: "attenuate"},
+]`,
+	Fix: `agents: {triage: {}, billing: {}}
+handoffs: [
+	{from: "triage", to: "billing", mode: "attenuate"},
+]`,
 	Run: func(pass *Pass) {
 		g := pass.facts.graph()
 		for _, comp := range g.cyclic() {
@@ -94,8 +113,18 @@ var ChainExceedsDepth = &Check{
 	Remediation: "Shorten the path (remove or reroute hand-offs) or raise " +
 		"settings.max_chain_depth deliberately.",
 	Frameworks: Frameworks{ASI: []string{"ASI08"}, MAESTRO: []string{"L7"}, NIST: []string{"MANAGE 2.4"}},
-	Example:    "settings: max_chain_depth: 1\nhandoffs: [\n\t{from: \"triage\", to: \"billing\", mode: \"attenuate\"},\n\t{from: \"billing\", to: \"ledger\", mode: \"attenuate\"},\n]",
-	Fix:        "settings: max_chain_depth: 2",
+	Example: `settings: max_chain_depth: 1
+agents: {triage: {}, billing: {}, ledger: {}}
+handoffs: [
+	{from: "triage", to: "billing", mode: "attenuate"},
+	{from: "billing", to: "ledger", mode: "attenuate"},
+]`,
+	Fix: `settings: max_chain_depth: 2
+agents: {triage: {}, billing: {}, ledger: {}}
+handoffs: [
+	{from: "triage", to: "billing", mode: "attenuate"},
+	{from: "billing", to: "ledger", mode: "attenuate"},
+]`,
 	Run: func(pass *Pass) {
 		depth := pass.Policy.Settings.MaxChainDepth
 		g := pass.facts.graph()
@@ -129,27 +158,37 @@ var LethalTrifecta = &Check{
 	Example: "tools: {\n\tcrm: {auth: kind: \"workload_identity\", actions: read: {effect: \"read\", data: \"regulated\"}}\n" +
 		"\tmail: {external: true, auth: kind: \"workload_identity\", actions: send: effect: \"write\"}\n}\n" +
 		"agents: assistant: {\n\tuntrusted_input: true\n\tgrants: [{tool: \"crm\", actions: [\"read\"]}, {tool: \"mail\", actions: [\"send\"], jit: true}]\n}",
-	Fix: "agents: assistant: {\n\tuntrusted_input: true\n\tgrants: [{tool: \"crm\", actions: [\"read\"]}]\n}",
+	Fix: `tools: {
+	crm: {auth: kind: "workload_identity", actions: read: {effect: "read", data: "regulated"}}
+	mail: {external: true, auth: kind: "workload_identity", actions: send: effect: "write"}
+}
+agents: {
+	assistant: {
+		untrusted_input: true
+		grants: [{tool: "crm", actions: ["read"]}]
+	}
+	notifier: grants: [{tool: "mail", actions: ["send"], jit: true}]
+}`,
 	Run: func(pass *Pass) {
 		m := pass.facts.capMasks()
 		ix := pass.Policy.Caps()
-		for _, a := range pass.Policy.Agents {
-			caps := pass.facts.agentCaps(a.Name)
-			sensitive := filter(caps, m.sensitiveRead)
-			egress := filter(caps, m.externalNonRead)
-			if len(sensitive) == 0 || len(egress) == 0 {
+		for ai, a := range pass.Policy.Agents {
+			caps := pass.facts.agentCaps(ai)
+			sensitive := sampleOf(caps, m.sensitiveRead)
+			egress := sampleOf(caps, m.externalNonRead)
+			if sensitive.n == 0 || egress.n == 0 {
 				continue
 			}
 			var untrusted string
 			if a.UntrustedInput {
 				untrusted = "untrusted_input"
-			} else if ext := filter(caps, m.externalRead); len(ext) > 0 {
-				untrusted = "external reads " + listFirst(len(ext), func(i int) string { return ix.Name(ext[i]) })
+			} else if ext := sampleOf(caps, m.externalRead); ext.n > 0 {
+				untrusted = "external reads " + ext.list(func(b *strings.Builder, id int) { b.WriteString(ix.Name(id)) })
 			} else {
 				continue
 			}
-			reads := listFirst(len(sensitive), func(i int) string {
-				return fmt.Sprintf("%s (%s)", ix.Name(sensitive[i]), ix.Action(sensitive[i]).Data)
+			reads := sensitive.list(func(b *strings.Builder, id int) {
+				b.WriteString(ix.Name(id) + " (" + ix.Action(id).Data + ")")
 			})
 			pass.Report(a.Path(), a.Pos, "agent %q combines untrusted input [%s], sensitive reads [%s] and external egress [%s]",
 				a.Name, untrusted, reads, pass.describe(egress))
@@ -157,16 +196,16 @@ var LethalTrifecta = &Check{
 	},
 }
 
-// difference returns the ids of a not in b; both are sorted.
-func difference(a, b []int) []int {
-	var out []int
+// difference samples the ids of a not in b; both are sorted.
+func difference(a, b []int) sample {
+	var out sample
 	j := 0
 	for _, x := range a {
 		for j < len(b) && b[j] < x {
 			j++
 		}
 		if j >= len(b) || b[j] != x {
-			out = append(out, x)
+			out.add(x)
 		}
 	}
 	return out

@@ -158,7 +158,11 @@ var SharedToolToken = &Check{
 	Frameworks:  Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI9:2025"}, MAESTRO: []string{"L4"}, NIST: []string{"MEASURE 2.8"}},
 	Example: "tools: crm: {auth: kind: \"shared_token\", actions: read: effect: \"read\"}\n" +
 		"agents: {\n\ttriage: grants: [{tool: \"crm\", actions: [\"read\"]}]\n\tbilling: grants: [{tool: \"crm\", actions: [\"read\"]}]\n}",
-	Fix: "tools: crm: {auth: kind: \"workload_identity\", actions: read: effect: \"read\"}",
+	Fix: `tools: crm: {auth: kind: "workload_identity", actions: read: effect: "read"}
+agents: {
+	triage: grants: [{tool: "crm", actions: ["read"]}]
+	billing: grants: [{tool: "crm", actions: ["read"]}]
+}`,
 	Run: func(pass *Pass) {
 		m := pass.facts.capMasks()
 		if m.sharedAuth.Empty() {
@@ -166,9 +170,9 @@ var SharedToolToken = &Check{
 		}
 		ix := pass.Policy.Caps()
 		users := map[string][]string{} // tool -> agents, in agent order
-		for _, a := range pass.Policy.Agents {
+		for ai, a := range pass.Policy.Agents {
 			last := ""
-			for _, id := range pass.facts.agentCaps(a.Name) {
+			for _, id := range pass.facts.agentCaps(ai) {
 				if !m.sharedAuth.Has(id) {
 					continue
 				}

@@ -6,7 +6,7 @@ package lint
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/agentctl/agentctl/policy"
@@ -33,10 +33,10 @@ func (s Severity) String() string {
 	return severityNames[s]
 }
 
-// ParseSeverity parses "critical", "high", "medium", "low" or "info".
+// ParseSeverity parses "critical", "high", "medium", "low" or "info", in any case.
 func ParseSeverity(s string) (Severity, error) {
 	for i, n := range severityNames {
-		if n != "" && n == s {
+		if n != "" && strings.EqualFold(n, s) {
 			return Severity(i), nil
 		}
 	}
@@ -55,7 +55,7 @@ type Frameworks struct {
 type Check struct {
 	ID       string   // "AC010" (contract)
 	Slug     string   // "wildcard-grant" (contract)
-	Title    string   // one line, imperative-free
+	Title    string   // one line, for catalogues and SARIF
 	Family   string   // the catalogue section: "Identity and credentials", ...
 	Severity Severity // at settings.risk_tier "high" (the default tier)
 	LowTier  Severity // at risk_tier "low"; zero means the same as Severity
@@ -111,7 +111,7 @@ type Pass struct {
 	Check  *Check
 
 	facts    *facts
-	findings *[]Finding
+	findings *findingBuf
 }
 
 // Report records a finding of the pass's check at the tier severity. pos falls back to
@@ -125,7 +125,7 @@ func (p *Pass) ReportSeverity(sev Severity, element string, pos policy.Pos, form
 	if !pos.IsValid() {
 		pos = p.Policy.Pos(element)
 	}
-	*p.findings = append(*p.findings, Finding{
+	p.findings.add(Finding{
 		Check:    p.Check,
 		Severity: sev,
 		Message:  fmt.Sprintf(format, args...),
@@ -157,47 +157,85 @@ func Run(p *policy.Policy, opts Options) []Finding {
 	if checks == nil {
 		checks = Checks()
 	}
-	var findings []Finding
+	var buf findingBuf
 	f := newFacts(p)
 	for _, c := range checks {
-		c.Run(&Pass{Policy: p, Check: c, facts: f, findings: &findings})
+		c.Run(&Pass{Policy: p, Check: c, facts: f, findings: &buf})
 	}
+	findings := buf.sorted()
 	if !opts.NoInlineSuppressions {
 		applyIgnores(p, findings)
 	}
-	SortFindings(findings)
 	return findings
+}
+
+// findingBuf collects findings in fixed-size chunks: a large estate has tens of thousands,
+// and growing one slice would copy them over and over (garbage the collector then has to
+// walk next to the loaded policy).
+type findingBuf struct {
+	chunks [][]Finding
+	n      int
+}
+
+func (b *findingBuf) add(f Finding) {
+	if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1]) == cap(b.chunks[len(b.chunks)-1]) {
+		b.chunks = append(b.chunks, make([]Finding, 0, 1024))
+	}
+	last := &b.chunks[len(b.chunks)-1]
+	*last = append(*last, f)
+	b.n++
+}
+
+// sorted returns the findings in one slice, in the order of SortFindings. It sorts
+// pointers and copies each finding once.
+func (b *findingBuf) sorted() []Finding {
+	ptrs := make([]*Finding, 0, b.n)
+	for _, c := range b.chunks {
+		for i := range c {
+			ptrs = append(ptrs, &c[i])
+		}
+	}
+	slices.SortFunc(ptrs, func(a, b *Finding) int { return compareFindings(a, b) })
+	out := make([]Finding, len(ptrs))
+	for i, f := range ptrs {
+		out[i] = *f
+	}
+	return out
 }
 
 // SortFindings orders findings by file, line, column, check ID and element.
 func SortFindings(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := &fs[i], &fs[j]
-		if a.Pos != b.Pos {
-			return a.Pos.Less(b.Pos)
-		}
-		if a.Check.ID != b.Check.ID {
-			return a.Check.ID < b.Check.ID
-		}
-		if a.Element != b.Element {
-			return a.Element < b.Element
-		}
-		return a.Message < b.Message
-	})
+	slices.SortFunc(fs, func(a, b Finding) int { return compareFindings(&a, &b) })
 }
 
-// listFirst renders the first five of n items (item(i) renders one) and a count of the
-// rest; only what is shown is formatted, since wildcard grants cover thousands.
-func listFirst(n int, item func(i int) string) string {
-	const most = 5
-	shown := make([]string, 0, min(n, most))
-	for i := range min(n, most) {
-		shown = append(shown, item(i))
+func compareFindings(a, b *Finding) int {
+	switch {
+	case a.Pos != b.Pos:
+		if a.Pos.Less(b.Pos) {
+			return -1
+		}
+		return 1
+	case a.Check.ID != b.Check.ID:
+		return strings.Compare(a.Check.ID, b.Check.ID)
+	case a.Element != b.Element:
+		return strings.Compare(a.Element, b.Element)
 	}
-	if n <= most {
-		return strings.Join(shown, ", ")
+	return strings.Compare(a.Message, b.Message)
+}
+
+// list renders a sample: each id through item, comma-separated, then a count of the rest.
+func (s sample) list(item func(b *strings.Builder, id int)) string {
+	var b strings.Builder
+	for i, id := range s.ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		item(&b, id)
 	}
-	return fmt.Sprintf("%s and %d more", strings.Join(shown, ", "), n-most)
+	if s.n > len(s.ids) {
+		fmt.Fprintf(&b, " and %d more", s.n-len(s.ids))
+	}
+	return b.String()
 }
 
 // quoteAll renders names as a comma-separated list of quoted strings.

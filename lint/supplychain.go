@@ -14,23 +14,24 @@ var ThirdPartyToolWrite = &Check{
 	Frameworks:  Frameworks{ASI: []string{"ASI04"}, NHI: []string{"NHI3:2025"}, MAESTRO: []string{"L3"}, NIST: []string{"GOVERN 6.1", "MANAGE 3.1"}},
 	Example: "tools: slack: {source: \"mcp\", auth: kind: \"ephemeral_token\", actions: post: effect: \"write\"}\n" +
 		"agents: notifier: grants: [{tool: \"slack\", actions: [\"post\"]}]",
-	Fix: "agents: notifier: grants: [{tool: \"slack\", actions: [\"post\"], jit: true}]",
+	Fix: `tools: slack: {source: "mcp", auth: kind: "ephemeral_token", actions: post: effect: "write"}
+agents: notifier: grants: [{tool: "slack", actions: ["post"], jit: true}]`,
 	Run: func(pass *Pass) {
 		m, cover := pass.facts.capMasks(), pass.facts.approvals()
-		for _, a := range pass.Policy.Agents {
-			for _, g := range a.Grants {
+		for ai, a := range pass.Policy.Agents {
+			for gi, g := range a.Grants {
 				if g.JIT {
 					continue
 				}
-				var ids []int
-				for _, id := range filter(pass.facts.grantIDs(g), m.thirdPartyNonRead) {
-					if !cover.covered(a.Name, id) {
-						ids = append(ids, id)
+				var s sample
+				for _, id := range pass.facts.grantIDs(ai, gi) {
+					if m.thirdPartyNonRead.Has(id) && !cover.covered(a.Name, id) {
+						s.add(id)
 					}
 				}
-				if len(ids) > 0 {
+				if s.n > 0 {
 					pass.Report(g.Path, g.Pos, "agent %q holds non-read capabilities on MCP or third-party tools without jit or approval: %s",
-						a.Name, pass.describe(ids))
+						a.Name, pass.describe(s))
 				}
 			}
 		}

@@ -21,33 +21,25 @@ func applyIgnores(p *policy.Policy, findings []Finding) {
 	}
 	for i := range findings {
 		f := &findings[i]
-		for _, path := range ancestors(f.Element) {
+		for path := f.Element; f.Suppression == nil; path = parent(path) {
 			for _, ig := range byPath[path] {
 				if ig.Check == f.Check.ID || ig.Check == f.Check.Slug {
 					f.Suppression = &Suppression{Kind: SuppressedInline, Reason: ig.Reason}
 					break
 				}
 			}
-			if f.Suppression != nil {
+			if path == "" {
 				break
 			}
 		}
 	}
 }
 
-// ancestors returns path and every enclosing element path, innermost first, ending with ""
-// (the whole policy): "agents.a.grants[2]" -> "agents.a.grants[2]", "agents.a.grants",
-// "agents.a", "agents", "".
-func ancestors(path string) []string {
-	out := []string{path}
-	for path != "" {
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			path = ""
-		} else {
-			path = path[:i]
-		}
-		out = append(out, path)
+// parent returns the element path enclosing path, "" (the whole policy) at the top:
+// "agents.a.grants[2]" -> "agents.a.grants" -> "agents.a" -> "agents" -> "".
+func parent(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
 	}
-	return out
+	return ""
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -185,7 +187,7 @@ func (d *decider) checkShape(r *request) {
 		}
 	}
 	if v, ok := lookup(in, "session", "actions"); ok {
-		if n, isNum := number(v); !isNum || n < 0 {
+		if n, isNum := number(v); !isNum || n.Sign() < 0 {
 			d.deny(CodeMalformedRequest, "session.actions must be a non-negative number")
 		}
 	}
@@ -423,7 +425,7 @@ func (d *decider) checkSession(r *request) {
 		switch {
 		case !present:
 			d.deny(CodeSessionLimit, "session.actions is required: agent %q limits sessions to %d actions", r.agent, max)
-		case isNum && n >= float64(max):
+		case isNum && n.Cmp(bigOf(float64(max))) >= 0:
 			d.deny(CodeSessionLimit, "agent %q reached its session limit of %d actions", r.agent, max)
 		}
 	}
@@ -491,7 +493,7 @@ func (d *decider) thresholdApplies(r *request, rule *Approval) bool {
 		d.deny(CodeMalformedRequest, "attribute %q must be a number", t.Attribute)
 		return false
 	}
-	return n > t.Above
+	return n.Cmp(bigOf(t.Above)) > 0
 }
 
 // approverCount counts the distinct human approvers holding role that are not agents of
@@ -514,6 +516,10 @@ func (d *decider) approverCount(r *request, role string) int {
 }
 
 func (d *decider) isAgentIdentity(id string) bool {
+	// Declared SPIFFE IDs all start so (schema); other approvers need no scan.
+	if !strings.HasPrefix(id, "spiffe://") {
+		return false
+	}
 	for _, a := range d.p.Agents {
 		if a.SpiffeID != "" && a.SpiffeID == id {
 			return true
@@ -562,19 +568,26 @@ func lookup(v any, keys ...string) (any, bool) {
 	return v, true
 }
 
-// number returns a JSON number as float64.
-func number(v any) (float64, bool) {
+// number returns a JSON number as a high-precision float parsed from its decimal text, so
+// comparisons agree with OPA's exact decimal ones (even for 1e400 or 1e-400).
+func number(v any) (*big.Float, bool) {
+	var text string
 	switch n := v.(type) {
 	case float64:
-		return n, true
+		text = strconv.FormatFloat(n, 'g', -1, 64)
 	case int:
-		return float64(n), true
+		text = strconv.Itoa(n)
 	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
+		text = n.String()
+	default:
+		return nil, false
 	}
-	return 0, false
+	f, ok := new(big.Float).SetPrec(512).SetString(text)
+	return f, ok
 }
+
+// bigOf returns a policy number as number() would read it from data.json.
+func bigOf(f float64) *big.Float { n, _ := number(f); return n }
 
 // OPA converts timestamps to int64 nanoseconds and rejects those outside that range.
 var (

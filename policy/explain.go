@@ -10,7 +10,7 @@ type Explanation struct {
 	Hops []Hop
 	// AllowedBy is the grant the capability (and resource) came from, when it is carried.
 	AllowedBy *Grant
-	// Approvals are the rules that require approval for this request and are unmet.
+	// Approvals are the unmet rules that make the outcome needs_approval.
 	Approvals []*Approval
 }
 
@@ -41,6 +41,9 @@ func (p *Policy) Explain(input any, env Env) Explanation {
 	r.capability, r.hasCapability = tool+"."+action, okT && okA
 	(&decider{p: p}).checkChainShape(&r)
 	x.Chain = r.chain
+	if x.Decision.Outcome != OutcomeNeedsApproval {
+		d.pending = nil
+	}
 	for _, pr := range d.pending {
 		for _, a := range p.Approvals {
 			if a.Name == pr.Rule {

@@ -40,7 +40,11 @@ func FindingsJUnit(w io.Writer, r Findings) error {
 			if fs := byFile[file][rule.ID]; len(fs) > 0 {
 				var text strings.Builder
 				for _, f := range fs {
-					fmt.Fprintf(&text, "%s:%d:%d: %s: %s [%s]\n", name, f.Line, f.Column, f.Severity, f.Message, f.Element)
+					loc := name
+					if f.Line > 0 {
+						loc = fmt.Sprintf("%s:%d:%d", name, f.Line, f.Column)
+					}
+					fmt.Fprintf(&text, "%s: %s: %s [%s]\n", loc, f.Severity, f.Message, f.Element)
 				}
 				msg := fs[0].Message
 				if len(fs) > 1 {

@@ -50,7 +50,7 @@ func FindingsTable(w io.Writer, r Findings, frameworks []string, unicode bool) e
 		}
 		row := []string{f.Severity, f.Check, loc, f.Message}
 		for _, fw := range frameworks {
-			row = append(row, strings.Join(f.Frameworks.Get(fw), ", "))
+			row = append(row, refs(f.Frameworks.Get(fw)))
 		}
 		rows = append(rows, row)
 	}

@@ -36,7 +36,11 @@ func ChecksMarkdown(w io.Writer, rules []Rule) error {
 			fmt.Fprintf(&b, "\n## %s\n", family)
 		}
 		fmt.Fprintf(&b, "\n### %s %s\n\n", r.ID, r.Slug)
-		fmt.Fprintf(&b, "**%s.** Severity: %s.\n\n", r.Title, severityPair(r))
+		sev := r.Severity
+		if r.LowTierSeverity != "" && r.LowTierSeverity != r.Severity {
+			sev += fmt.Sprintf(" (%s when `risk_tier` is `\"low\"`)", r.LowTierSeverity)
+		}
+		fmt.Fprintf(&b, "**%s.** Severity: %s.\n\n", r.Title, sev)
 		fmt.Fprintf(&b, "%s\n\n", r.Rationale)
 		fmt.Fprintf(&b, "**Remediation.** %s\n\n", r.Remediation)
 		fmt.Fprintf(&b, "Frameworks: ASI %s · NHI %s · MAESTRO %s · NIST AI RMF %s.\n\n",
@@ -49,7 +53,7 @@ func ChecksMarkdown(w io.Writer, rules []Rule) error {
 
 // ChecksTable writes the catalogue as a table, with a column per framework asked for.
 func ChecksTable(w io.Writer, rules []Rule, frameworks []string, unicode bool) error {
-	header := []string{"ID", "slug", "severity", "title"}
+	header := []string{"ID", "slug", "severity (high/low tier)", "title"}
 	for _, fw := range frameworks {
 		header = append(header, FrameworkTitle(fw))
 	}
@@ -57,7 +61,7 @@ func ChecksTable(w io.Writer, rules []Rule, frameworks []string, unicode bool) e
 	for _, r := range rules {
 		row := []string{r.ID, r.Slug, severityPair(r), r.Title}
 		for _, fw := range frameworks {
-			row = append(row, strings.Join(r.Frameworks.Get(fw), ", "))
+			row = append(row, refs(r.Frameworks.Get(fw)))
 		}
 		rows = append(rows, row)
 	}

@@ -13,7 +13,7 @@ import (
 // escalation, exfiltration path and approval needed, then each failed expectation.
 func SimulateTable(w io.Writer, results []*simulate.Result, unicode bool) error {
 	if len(results) == 0 {
-		_, err := fmt.Fprintln(w, "no scenarios")
+		_, err := fmt.Fprintln(w, "no scenarios to simulate")
 		return err
 	}
 	var sum, detail [][]string
@@ -107,7 +107,11 @@ func SimulateJUnit(w io.Writer, results []*simulate.Result) error {
 func CompareTable(w io.Writer, comps []*simulate.Comparison, unicode bool) error {
 	for _, c := range comps {
 		b, x := c.Baseline, c.WhatIf
-		if _, err := fmt.Fprintf(w, "scenario %s (start %s): baseline vs what-if\n", c.Name, x.Start); err != nil {
+		where := ""
+		if c.Policy != "" {
+			where = c.Policy + ": "
+		}
+		if _, err := fmt.Fprintf(w, "%sscenario %s (start %s): baseline vs what-if\n", where, c.Name, x.Start); err != nil {
 			return err
 		}
 		rows := [][]string{

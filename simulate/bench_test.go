@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agentctl/agentctl/internal/gen"
 	"github.com/agentctl/agentctl/policy"
@@ -52,11 +53,13 @@ func BenchmarkScenario(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU()
 			for i := 0; b.Loop(); i++ {
 				if _, err := est.Run(p.Scenarios[i%len(p.Scenarios)]); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.report(b)
 		})
 	}
 }
@@ -69,11 +72,13 @@ func BenchmarkNewEstate(b *testing.B) {
 			p := estate(b, n)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU()
 			for b.Loop() {
 				if _, err := simulate.NewEstate(p); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.report(b)
 		})
 	}
 }
@@ -84,6 +89,7 @@ func BenchmarkBlastRadius(b *testing.B) {
 	p := estate(b, 1000)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for b.Loop() {
 		est, err := simulate.NewEstate(p)
 		if err != nil {
@@ -95,6 +101,7 @@ func BenchmarkBlastRadius(b *testing.B) {
 			}
 		}
 	}
+	cpu.report(b)
 }
 
 // BenchmarkLoad is the load time of the same estates (schema.Load of the generated CUE), so
@@ -106,11 +113,33 @@ func BenchmarkLoad(b *testing.B) {
 			if err := gen.WriteDir(dir, gen.Options{Agents: n, Seed: 1}); err != nil {
 				b.Fatal(err)
 			}
+			cpu := startCPU()
 			for b.Loop() {
 				if _, err := schema.Load(dir); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.report(b)
 		})
+	}
+}
+
+// cpuClock measures process CPU time over a benchmark loop.
+type cpuClock struct {
+	start time.Duration
+	ok    bool
+}
+
+func startCPU() cpuClock {
+	t, ok := processCPU()
+	return cpuClock{t, ok}
+}
+
+// report adds cpu-ns/op: process CPU time per op, which waiting for a core on a shared
+// machine does not inflate (wall-clock ns/op does).
+func (c cpuClock) report(b *testing.B) {
+	end, ok := processCPU()
+	if c.ok && ok && b.N > 0 {
+		b.ReportMetric(float64(end-c.start)/float64(b.N), "cpu-ns/op")
 	}
 }

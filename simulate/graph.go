@@ -65,7 +65,7 @@ func NewGraph(p *policy.Policy, sc *policy.Scenario) (*Graph, error) {
 		g.Scenario = sc.Name
 		for a := range n.names {
 			for _, x := range n.arcs(int32(a)) {
-				add(GraphEdge{From: n.names[a], To: n.names[x.to], Mode: modeNames[n.modeOf(x)]})
+				add(GraphEdge{From: n.names[a], To: n.names[x.to], Mode: modeName(n.modeOf(x))})
 			}
 		}
 		if sc.WhatIf != nil {
@@ -95,7 +95,7 @@ func NewGraph(p *policy.Policy, sc *policy.Scenario) (*Graph, error) {
 			if r.reached(int32(i)) {
 				gained := r.agentReach(int32(i)).Clone()
 				gained.AndNot(r.a0)
-				ga.Gained = n.ix.Names(gained)
+				ga.Gained = n.capNamesOf(gained)
 			}
 		}
 	}

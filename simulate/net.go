@@ -21,15 +21,26 @@ const (
 	modeForward
 )
 
-var modeNames = [...]string{policy.ModeAttenuate, policy.ModeDelegate, policy.ModeForwardCredentials}
-
 func parseMode(s string) (uint8, bool) {
-	for i, n := range modeNames {
-		if n == s {
-			return uint8(i), true
-		}
+	switch s {
+	case policy.ModeAttenuate:
+		return modeAttenuate, true
+	case policy.ModeDelegate:
+		return modeDelegate, true
+	case policy.ModeForwardCredentials:
+		return modeForward, true
 	}
 	return 0, false
+}
+
+func modeName(m uint8) string {
+	switch m {
+	case modeAttenuate:
+		return policy.ModeAttenuate
+	case modeDelegate:
+		return policy.ModeDelegate
+	}
+	return policy.ModeForwardCredentials
 }
 
 type arc struct {
@@ -49,10 +60,11 @@ type Estate struct {
 	names     []string
 	id        map[string]int32
 	untrusted []bool
-	out       [][]arc              // declared hand-offs, duplicates removed
-	caps      []policy.Bitset      // C(a); nil until first needed
-	rules     [][]*policy.Approval // per capability: the rules that select it for some agent
-	rulesDone policy.Bitset        // capabilities whose rules are computed
+	out       [][]arc         // declared hand-offs, duplicates removed
+	caps      []policy.Bitset // C(a); nil until first needed
+	capNames  []string        // per capability: "tool.action", "" until first needed
+	rules     [][]int         // per capability: indexes of the rules that select it for some agent
+	rulesDone policy.Bitset   // capabilities whose rules are computed
 	// Capability classes of the exfiltration rule.
 	sens    policy.Bitset // confidential/regulated reads
 	extRead policy.Bitset // reads on external tools
@@ -120,19 +132,37 @@ func (e *Estate) c(a int32) policy.Bitset {
 	return e.caps[a]
 }
 
-// rulesFor returns the approval rules whose match selects capability id for some agent
+// capName returns "tool.action" of capability id, built once.
+func (e *Estate) capName(id int) string {
+	if e.capNames == nil {
+		e.capNames = make([]string, e.ix.Len())
+	}
+	if e.capNames[id] == "" {
+		e.capNames[id] = e.ix.Name(id)
+	}
+	return e.capNames[id]
+}
+
+// capNamesOf returns the sorted names of the capabilities in s.
+func (e *Estate) capNamesOf(s policy.Bitset) []string {
+	out := make([]string, 0, s.Count())
+	s.Each(func(id int) { out = append(out, e.capName(id)) })
+	return out
+}
+
+// rulesFor returns the indexes of the approval rules whose match selects capability id for some agent
 // (every field but agents matches).
-func (e *Estate) rulesFor(id int) []*policy.Approval {
+func (e *Estate) rulesFor(id int) []int {
 	if e.rules == nil {
-		e.rules, e.rulesDone = make([][]*policy.Approval, e.ix.Len()), e.ix.New()
+		e.rules, e.rulesDone = make([][]int, e.ix.Len()), e.ix.New()
 	}
 	if !e.rulesDone.Has(id) {
 		e.rulesDone.Set(id)
-		for _, rule := range e.p.Approvals {
+		for i, rule := range e.p.Approvals {
 			m := rule.Match
 			m.Agents = nil
 			if m.Selects("", e.ix.Action(id)) {
-				e.rules[id] = append(e.rules[id], rule)
+				e.rules[id] = append(e.rules[id], i)
 			}
 		}
 	}
@@ -164,6 +194,8 @@ func (e *Estate) apply(w *policy.WhatIf) (*net, error) {
 			return nil, fmt.Errorf("what-if revoke: %q is not a declared capability (tool.action)", c)
 		}
 		n.revoked.Set(id)
+	}
+	if len(w.Revoke) > 0 {
 		n.anyRevoked, n.masked = true, map[int32]policy.Bitset{}
 	}
 	for _, name := range w.Compromised {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"testing"
 
 	"github.com/agentctl/agentctl/policy"
@@ -253,10 +254,15 @@ func hasClass(p *policy.Policy, e policy.Bitset, class int) bool {
 func checkAgainstOracle(t *testing.T, seed uint64) {
 	t.Helper()
 	p := randomPolicy(seed)
-	sc := p.Scenarios[0]
+	verify(t, fmt.Sprintf("seed %d", seed), p, p.Scenarios[0])
+}
+
+// verify compares the engine with brute force on one scenario and replays its witnesses.
+func verify(t *testing.T, seed string, p *policy.Policy, sc *policy.Scenario) {
+	t.Helper()
 	res, err := Run(p, sc)
 	if err != nil {
-		t.Fatalf("seed %d: %v", seed, err)
+		t.Fatalf("%s: %v", seed, err)
 	}
 	o := bruteForce(p, sc)
 	ix := p.Caps()
@@ -280,18 +286,26 @@ func checkAgainstOracle(t *testing.T, seed uint64) {
 		{"needs_approval", res.NeedsApproval, o.needApproval},
 	} {
 		if !slices.Equal(c.got, c.want) && (len(c.got) > 0 || len(c.want) > 0) {
-			t.Fatalf("seed %d: %s = %v, brute force says %v", seed, c.what, c.got, c.want)
+			t.Fatalf("%s: %s = %v, brute force says %v", seed, c.what, c.got, c.want)
 		}
 	}
-	for _, capName := range res.Reachable {
-		e, _ := res.Witness(capName)
+	witnesses := slices.Clone(res.Escalations)
+	for _, c := range res.Reachable {
+		e, ok := res.Witness(c)
+		if !ok || e.Capability != c {
+			t.Fatalf("%s: no witness for reachable %s", seed, c)
+		}
+		witnesses = append(witnesses, e)
+	}
+	for _, e := range witnesses {
+		capName := e.Capability
 		id, _ := ix.ID(capName)
 		last := o.checkWalk(t, p, seed, sc, e.Chain, e.Modes)
 		if !last[len(last)-1].Has(id) {
-			t.Fatalf("seed %d: witness %s for %s does not carry it", seed, e.Via(), capName)
+			t.Fatalf("%s: witness %s for %s does not carry it", seed, e.Via(), capName)
 		}
 		if len(e.Modes) != o.shortest[id] {
-			t.Fatalf("seed %d: witness %s for %s has %d hand-offs, shortest has %d", seed, e.Via(), capName, len(e.Modes), o.shortest[id])
+			t.Fatalf("%s: witness %s for %s has %d hand-offs, shortest has %d", seed, e.Via(), capName, len(e.Modes), o.shortest[id])
 		}
 	}
 	for _, x := range res.Exfiltration {
@@ -306,7 +320,7 @@ func checkAgainstOracle(t *testing.T, seed uint64) {
 		}
 		id, _ := ix.ID(x.Capability)
 		if !u || !s || !es[len(es)-1].Has(id) || !o.egress(p, x.Capability) || x.Egress != x.Chain[len(x.Chain)-1] || x.SensitiveRead != sensAt {
-			t.Fatalf("seed %d: exfiltration witness %+v does not replay (u=%v s=%v sensitive at %q)", seed, x, u, s, sensAt)
+			t.Fatalf("%s: exfiltration witness %+v does not replay (u=%v s=%v sensitive at %q)", seed, x, u, s, sensAt)
 		}
 	}
 }
@@ -319,14 +333,14 @@ func (o *oracle) egress(p *policy.Policy, c string) bool {
 
 // checkWalk asserts that chain is a walk from the start over hand-offs that exist after the
 // what-if, in their modes and within the depth, and returns its replayed authority.
-func (o *oracle) checkWalk(t *testing.T, p *policy.Policy, seed uint64, sc *policy.Scenario, chain, ms []string) []policy.Bitset {
+func (o *oracle) checkWalk(t *testing.T, p *policy.Policy, seed string, sc *policy.Scenario, chain, ms []string) []policy.Bitset {
 	t.Helper()
 	if len(chain) == 0 || chain[0] != sc.Start || len(ms) != len(chain)-1 || len(ms) > p.Settings.MaxChainDepth {
-		t.Fatalf("seed %d: bad witness shape %v %v", seed, chain, ms)
+		t.Fatalf("%s: bad witness shape %v %v", seed, chain, ms)
 	}
 	for i := 1; i < len(chain); i++ {
 		if !slices.Contains(o.edges[policy.Edge{From: chain[i-1], To: chain[i]}], ms[i-1]) {
-			t.Fatalf("seed %d: witness %s uses an undeclared hand-off", seed, FormatChain(chain, ms))
+			t.Fatalf("%s: witness %s uses an undeclared hand-off", seed, FormatChain(chain, ms))
 		}
 	}
 	return o.replay(p, chain, ms)
@@ -347,4 +361,13 @@ func FuzzReach(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, seed uint64) { checkAgainstOracle(t, seed) })
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -2,7 +2,6 @@ package simulate
 
 import (
 	"math/bits"
-	"sort"
 
 	"github.com/agentctl/agentctl/policy"
 )
@@ -18,15 +17,21 @@ type reach struct {
 	a0     policy.Bitset // the originator's authority, revocations removed
 	e0     policy.Bitset // authority at the start: a0, plus C(start) if it is compromised
 	u0, s0 bool
-	all    policy.Bitset   // Reach: the union over every state
-	rowOf  []int32         // per state: its row in rows, -1 until reached
-	rows   []uint64        // n.words words per reached state: the union of effective authority
-	layer  []int32         // per state: the first layer that reached it, -1 if none
-	parent []int32         // per state: the state before it on a shortest walk, -1 at the start
-	pmode  []uint8         // per state: the mode of that last hand-off
-	wit    []capWitness    // per capability: where it first entered Reach
-	seen   policy.Bitset   // capabilities with a witness
-	agentR []policy.Bitset // per agent: union over its states (filled lazily)
+	all    policy.Bitset // Reach: the union over every state
+	rowOf  []int32       // per state: its row, -1 until reached
+	// Per row, that is per reached state, in the order they were reached:
+	rows   []uint64 // n.words words: the union of effective authority
+	parent []int32  // the state before it on a shortest walk, -1 at the start
+	pmode  []uint8  // the mode of that last hand-off
+	stamp  []int32  // the last layer that queued it
+	state  []int32  // the state itself
+	nRows  int32
+
+	wit    []capWitness            // per capability: where it first entered Reach
+	seen   policy.Bitset           // capabilities with a witness
+	agentR map[int32]policy.Bitset // per reached agent: union over its states (filled lazily)
+	chains map[capWitness]chain
+	search walkSearch
 }
 
 // capWitness records the hand-off through which a capability first entered Reach: a shortest
@@ -54,18 +59,15 @@ func (n *net) run(start int32, a0 policy.Bitset, untrusted bool) *reach {
 	w := n.words
 	ns := len(n.names) * 4
 	r := &reach{
-		n:      n,
-		start:  start,
-		a0:     a0,
-		rowOf:  make([]int32, ns),
-		layer:  make([]int32, ns),
-		parent: make([]int32, ns),
-		pmode:  make([]uint8, ns),
-		wit:    make([]capWitness, n.ix.Len()),
-		seen:   n.ix.New(),
+		n:     n,
+		start: start,
+		a0:    a0,
+		rowOf: make([]int32, ns),
+		wit:   make([]capWitness, n.ix.Len()),
+		seen:  n.ix.New(),
 	}
-	for i := range r.layer {
-		r.layer[i], r.rowOf[i] = -1, -1
+	for i := range r.rowOf {
+		r.rowOf[i] = -1
 	}
 	e0 := a0.Clone()
 	if n.compromised[start] {
@@ -75,13 +77,11 @@ func (n *net) run(start int32, a0 policy.Bitset, untrusted bool) *reach {
 	r.u0 = untrusted || n.compromised[start] || intersects(e0, n.extRead)
 	r.s0 = intersects(e0, n.sens)
 	s0 := start*4 + flagBits(r.u0, r.s0)
-	r.layer[s0], r.parent[s0] = 0, -1
-	r.addRow(s0)
+	r.addRow(s0, -1, 0)
 	copy(r.row(s0), e0)
 	r.seen.Or(e0)
 	e0.Each(func(id int) { r.wit[id] = capWitness{pred: -1, to: start} })
 
-	stamp := make([]int32, ns) // stamp[s] == k: s is already queued for layer k
 	frontier := []int32{s0}
 	var snap []uint64
 	tmp := n.ix.New()
@@ -101,13 +101,12 @@ func (n *net) run(start int32, a0 policy.Bitset, untrusted bool) *reach {
 				n.step(tmp, e, m, x.to)
 				u2, s2 := n.nextFlags(u, sf, m, x.to)
 				t := x.to*4 + flagBits(u2, s2)
-				fresh := r.layer[t] < 0
+				fresh := r.rowOf[t] < 0
 				if fresh {
-					r.layer[t], r.parent[t], r.pmode[t] = k, s, m
-					r.addRow(t)
+					r.addRow(t, s, m)
 				}
-				if changed := r.row(t).OrChanged(tmp); (fresh || changed) && stamp[t] != k {
-					stamp[t] = k
+				if changed := r.row(t).OrChanged(tmp); (fresh || changed) && r.stamp[r.rowOf[t]] != k {
+					r.stamp[r.rowOf[t]] = k
 					next = append(next, t)
 				}
 				// A capability new to Reach here came from C(x.to) (anything from e was
@@ -135,20 +134,28 @@ func (r *reach) row(s int32) policy.Bitset {
 	return policy.Bitset(r.rows[i*w : (i+1)*w : (i+1)*w])
 }
 
-func (r *reach) addRow(s int32) {
-	r.rowOf[s] = int32(len(r.rows) / r.n.words)
+// addRow records state s, first reached from state parent by mode.
+func (r *reach) addRow(s, parent int32, mode uint8) {
+	r.rowOf[s] = r.nRows
+	r.nRows++
 	r.rows = append(r.rows, make([]uint64, r.n.words)...)
+	r.parent = append(r.parent, parent)
+	r.pmode = append(r.pmode, mode)
+	r.stamp = append(r.stamp, 0)
+	r.state = append(r.state, s)
 }
 
 // walkTo returns a shortest walk from the start to state s: its agents and hand-off modes.
 func (r *reach) walkTo(s int32) ([]int32, []uint8) {
 	var agents []int32
 	var modes []uint8
-	for ; s >= 0; s = r.parent[s] {
+	for s >= 0 {
+		i := r.rowOf[s]
 		agents = append(agents, s/4)
-		if r.parent[s] >= 0 {
-			modes = append(modes, r.pmode[s])
+		if r.parent[i] >= 0 {
+			modes = append(modes, r.pmode[i])
 		}
+		s = r.parent[i]
 	}
 	reverseInts(agents)
 	reverseInts(modes)
@@ -168,34 +175,47 @@ func (r *reach) capChain(id int) ([]int32, []uint8) {
 // reached reports whether some walk reaches agent a.
 func (r *reach) reached(a int32) bool {
 	for f := int32(0); f < 4; f++ {
-		if r.layer[a*4+f] >= 0 {
+		if r.rowOf[a*4+f] >= 0 {
 			return true
 		}
 	}
 	return false
 }
 
-// escalation returns capability id with a shortest witness chain.
+// escalation returns capability id with a shortest witness chain. Capabilities that entered
+// Reach through the same hand-off share one chain (callers must not modify it).
 func (r *reach) escalation(id int) Escalation {
-	agents, modes := r.capChain(id)
-	return Escalation{Capability: r.n.ix.Name(id), Chain: r.n.agentNames(agents), Modes: modeStrings(modes)}
+	w := r.wit[id]
+	ch, ok := r.chains[w]
+	if !ok {
+		agents, modes := r.capChain(id)
+		ch = chain{r.n.agentNames(agents), modeStrings(modes)}
+		if r.chains == nil {
+			r.chains = map[capWitness]chain{}
+		}
+		r.chains[w] = ch
+	}
+	return Escalation{Capability: r.n.capName(id), Chain: ch.agents, Modes: ch.modes}
 }
+
+type chain struct{ agents, modes []string }
 
 // agentReach returns the union of the effective authority agent a holds on any walk.
 func (r *reach) agentReach(a int32) policy.Bitset {
+	if u, ok := r.agentR[a]; ok {
+		return u
+	}
 	if r.agentR == nil {
-		r.agentR = make([]policy.Bitset, len(r.n.names))
+		r.agentR = map[int32]policy.Bitset{}
 	}
-	if r.agentR[a] == nil {
-		u := r.n.ix.New()
-		for f := int32(0); f < 4; f++ {
-			if r.layer[a*4+f] >= 0 {
-				u.Or(r.row(a*4 + f))
-			}
+	u := r.n.ix.New()
+	for f := int32(0); f < 4; f++ {
+		if r.rowOf[a*4+f] >= 0 {
+			u.Or(r.row(a*4 + f))
 		}
-		r.agentR[a] = u
 	}
-	return r.agentR[a]
+	r.agentR[a] = u
+	return u
 }
 
 // exfilWalk is one exfiltration witness.
@@ -208,14 +228,14 @@ type exfilWalk struct {
 
 // exfiltration returns, per agent where exfiltration is possible (untrusted context, an
 // earlier or local sensitive read, and an egress capability), one shortest witness walk for
-// the lowest egress capability it holds there, ordered by agent.
+// the lowest egress capability it holds there.
 func (r *reach) exfiltration() []exfilWalk {
 	n := r.n
 	byCap := map[int][]int32{}
 	var capsInUse []int
 	for a := int32(0); a < int32(len(n.names)); a++ {
 		s := a*4 + 3
-		if r.layer[s] < 0 {
+		if r.rowOf[s] < 0 {
 			continue
 		}
 		first := firstCommon(r.row(s), n.egress)
@@ -235,7 +255,6 @@ func (r *reach) exfiltration() []exfilWalk {
 			out = append(out, exfilWalk{agents: agents, modes: modes, sensitive: r.firstSensitive(agents, modes), egress: c})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].agents[len(out[i].agents)-1] < out[j].agents[len(out[j].agents)-1] })
 	return out
 }
 
@@ -249,30 +268,53 @@ func firstCommon(a, b policy.Bitset) int {
 	return -1
 }
 
+// walkSearch is the scratch space of bitWalks, shared by the searches of one scenario.
+// A search state (agent, untrusted, sensitive, held) is indexed by the fixpoint row of
+// (agent, untrusted, sensitive), which the fixpoint has reached if the search does: 2*row+held.
+type walkSearch struct {
+	parent  []int32 // per search state: the search state before, -1 at the start, -2 unseen
+	pmode   []uint8
+	touched []int32
+}
+
 // bitWalks runs a breadth-first search over (agent, untrusted, sensitive, c held), where how
 // c evolves along a hand-off depends only on c itself, and returns a function giving a
 // shortest walk that ends at an agent with both flags set and c held. It runs only for
-// exfiltration witnesses, and only visits what the walks reach.
+// exfiltration witnesses; the function is valid until the next call.
 func (r *reach) bitWalks(c int) func(target int32) ([]int32, []uint8) {
 	n := r.n
-	type back struct {
-		from int32
-		mode uint8
+	ws := &r.search
+	if ws.parent == nil {
+		ws.parent = make([]int32, 2*r.nRows)
+		ws.pmode = make([]uint8, 2*r.nRows)
+		for i := range ws.parent {
+			ws.parent[i] = -2
+		}
 	}
+	for _, x := range ws.touched {
+		ws.parent[x] = -2
+	}
+	ws.touched = ws.touched[:0]
 	enc := func(a int32, u, s, held bool) int32 {
-		x := a*8 + flagBits(u, s)*2
+		x := 2 * r.rowOf[a*4+flagBits(u, s)]
 		if held {
 			x++
 		}
 		return x
 	}
+	// dec recovers the agent and flags of a search state from its row.
+	dec := func(x int32) (int32, bool, bool, bool) {
+		st := r.state[x/2]
+		return st / 4, st&2 != 0, st&1 != 0, x&1 != 0
+	}
 	init := enc(r.start, r.u0, r.s0, r.e0.Has(c))
-	parent := map[int32]back{init: {from: -1}}
+	ws.parent[init] = -1
+	ws.touched = append(ws.touched, init)
 	frontier := []int32{init}
 	for k := 0; k < n.depth && len(frontier) > 0; k++ {
 		var next []int32
 		for _, x := range frontier {
-			a, u, s, held := x/8, x&4 != 0, x&2 != 0, x&1 != 0
+			a, u, s, held := dec(x)
 			for _, h := range n.arcs(a) {
 				m := n.modeOf(h)
 				cb := n.capsOf(h.to).Has(c)
@@ -287,8 +329,9 @@ func (r *reach) bitWalks(c int) func(target int32) ([]int32, []uint8) {
 				}
 				u2, s2 := n.nextFlags(u, s, m, h.to)
 				y := enc(h.to, u2, s2, held2)
-				if _, seen := parent[y]; !seen {
-					parent[y] = back{from: x, mode: m}
+				if ws.parent[y] == -2 {
+					ws.parent[y], ws.pmode[y] = x, m
+					ws.touched = append(ws.touched, y)
 					next = append(next, y)
 				}
 			}
@@ -299,13 +342,14 @@ func (r *reach) bitWalks(c int) func(target int32) ([]int32, []uint8) {
 		var agents []int32
 		var modes []uint8
 		x := enc(target, true, true, true)
-		if _, ok := parent[x]; !ok {
+		if ws.parent[x] == -2 {
 			return nil, nil // not reached: callers only ask for states the fixpoint reached
 		}
-		for ; x >= 0; x = parent[x].from {
-			agents = append(agents, x/8)
-			if parent[x].from >= 0 {
-				modes = append(modes, parent[x].mode)
+		for ; x >= 0; x = ws.parent[x] {
+			a, _, _, _ := dec(x)
+			agents = append(agents, a)
+			if ws.parent[x] >= 0 {
+				modes = append(modes, ws.pmode[x])
 			}
 		}
 		reverseInts(agents)

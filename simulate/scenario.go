@@ -116,9 +116,10 @@ func (e *Estate) run(sc *policy.Scenario) (*Result, *reach, error) {
 	r := n.run(start, a0, untrusted)
 	res := &Result{Name: sc.Name, Start: sc.Start}
 	ix := n.ix
-	res.Reachable = ix.Names(r.all)
+	res.Reachable = n.capNamesOf(r.all)
 	esc := r.all.Clone()
 	esc.AndNot(a0)
+	res.Escalations = make([]Escalation, 0, esc.Count())
 	esc.Each(func(id int) { res.Escalations = append(res.Escalations, r.escalation(id)) })
 	// Other witnesses are built on demand (expectation messages, --compare).
 	res.witness = func(c string) (Escalation, bool) {
@@ -134,7 +135,7 @@ func (e *Estate) run(sc *policy.Scenario) (*Result, *reach, error) {
 			Modes:         modeStrings(x.modes),
 			SensitiveRead: n.names[x.sensitive],
 			Egress:        n.names[x.agents[len(x.agents)-1]],
-			Capability:    ix.Name(x.egress),
+			Capability:    n.capName(x.egress),
 		})
 	}
 	sort.Slice(res.Exfiltration, func(i, j int) bool {
@@ -174,35 +175,76 @@ func approvals(p *policy.Policy, r *reach) []ApprovalNeed {
 	if cand.Empty() {
 		return nil
 	}
-	type need struct{ rules, agents map[string]bool }
-	needs := map[int]*need{}
+	// One entry per candidate, in capability order (which is name order). Rules without an
+	// agents field match whoever executes; only the others are checked per agent.
+	type need struct {
+		id       int
+		rules    []int // indexes into p.Approvals, which is sorted by name
+		filtered bool  // some candidate rule names agents
+		open     bool  // some candidate rule matches any agent
+		agents   []string
+	}
+	slot := make([]int32, n.ix.Len()) // capability -> 1 + its index in needs
+	needs := make([]need, 0, cand.Count())
+	cand.Each(func(id int) {
+		x := need{id: id}
+		for _, ri := range n.rulesFor(id) {
+			if p.Approvals[ri].Match.Agents == nil {
+				x.rules, x.open = append(x.rules, ri), true
+			} else {
+				x.filtered = true
+			}
+		}
+		needs = append(needs, x)
+		slot[id] = int32(len(needs))
+	})
+	// Agents are visited in name order, so each agent list comes out sorted.
 	held := n.ix.New()
 	for a := int32(0); a < int32(len(n.names)); a++ {
 		if !r.reached(a) {
 			continue
 		}
+		name := n.names[a]
 		copy(held, r.agentReach(a))
 		held.And(cand)
 		held.Each(func(id int) {
-			for _, rule := range n.rulesFor(id) {
-				if rule.Match.Agents != nil && !slices.Contains(rule.Match.Agents, n.names[a]) {
-					continue
+			x := &needs[slot[id]-1]
+			matched := x.open
+			if x.filtered {
+				for _, ri := range n.rulesFor(id) {
+					if agents := p.Approvals[ri].Match.Agents; agents != nil && slices.Contains(agents, name) {
+						matched = true
+						if !slices.Contains(x.rules, ri) {
+							x.rules = append(x.rules, ri)
+						}
+					}
 				}
-				x := needs[id]
-				if x == nil {
-					x = &need{map[string]bool{}, map[string]bool{}}
-					needs[id] = x
-				}
-				x.rules[rule.Name] = true
-				x.agents[n.names[a]] = true
+			}
+			if matched {
+				x.agents = append(x.agents, name)
 			}
 		})
 	}
-	var out []ApprovalNeed
-	for id, x := range needs {
-		out = append(out, ApprovalNeed{Capability: n.ix.Name(id), Rules: sortedKeys(x.rules), Agents: sortedKeys(x.agents)})
+	// A single rule's name list is shared between capabilities.
+	single := map[int][]string{}
+	out := make([]ApprovalNeed, 0, len(needs))
+	for _, x := range needs {
+		if len(x.agents) == 0 {
+			continue
+		}
+		slices.Sort(x.rules)
+		rules, ok := single[x.rules[0]]
+		if len(x.rules) > 1 || !ok {
+			rules = make([]string, len(x.rules))
+			for i, ri := range x.rules {
+				rules[i] = p.Approvals[ri].Name
+			}
+			if len(x.rules) == 1 {
+				single[x.rules[0]] = rules
+			}
+		}
+		out = append(out, ApprovalNeed{Capability: n.capName(x.id), Rules: rules, Agents: x.agents})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Capability < out[j].Capability })
 	return out
 }
 
@@ -216,7 +258,7 @@ func check(ex *policy.Expect, res *Result, ix *policy.CapIndex) []string {
 			items = append(items, "+ "+e.Capability+" via "+e.Via())
 		}
 		if len(items) > 0 {
-			msg += ": " + strings.Join(items, ", ")
+			msg += ": " + joinCapped(items)
 		}
 		fails = append(fails, msg)
 	}
@@ -274,10 +316,20 @@ func check(ex *policy.Expect, res *Result, ix *policy.CapIndex) []string {
 				items = append(items, fmt.Sprintf("+ %s via %s (sensitive read at %s)", x.Capability, FormatChain(x.Chain, x.Modes), x.SensitiveRead))
 			}
 			fails = append(fails, fmt.Sprintf("expected no exfiltration, got %s: %s",
-				plural(len(items), "path"), strings.Join(items, ", ")))
+				plural(len(items), "path"), joinCapped(items)))
 		}
 	}
 	return fails
+}
+
+// maxListed bounds the items one failure message lists; the JSON output has them all.
+const maxListed = 20
+
+func joinCapped(items []string) string {
+	if len(items) <= maxListed {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:maxListed], ", ") + fmt.Sprintf(", and %d more (see -o json)", len(items)-maxListed)
 }
 
 // normalize turns nil lists into empty ones so JSON shows [] rather than null.
@@ -323,17 +375,8 @@ func (n *net) agentNames(ids []int32) []string {
 func modeStrings(ms []uint8) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
-		out[i] = modeNames[m]
+		out[i] = modeName(m)
 	}
-	return out
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

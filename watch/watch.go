@@ -85,6 +85,13 @@ func (l *loop) serve(ctx context.Context) error {
 	})
 	timer.Stop()
 	defer timer.Stop()
+	rearm := func() {
+		timer.Reset(l.cfg.Debounce)
+		select { // a signal from the previous period is stale now
+		case <-fire:
+		default:
+		}
+	}
 
 	l.run(ctx, "start")
 	for {
@@ -96,7 +103,7 @@ func (l *loop) serve(ctx context.Context) error {
 				return nil
 			}
 			if l.handle(ev) {
-				timer.Reset(l.cfg.Debounce)
+				rearm()
 			}
 		case err, ok := <-l.fw.Errors:
 			if !ok {
@@ -107,12 +114,14 @@ func (l *loop) serve(ctx context.Context) error {
 				fmt.Fprintln(l.cfg.Log, "agentctl watch: too many changes at once; rescanning")
 				l.rescan()
 				l.overflowed = true
-				timer.Reset(l.cfg.Debounce)
+				rearm()
 				continue
 			}
 			fmt.Fprintf(l.cfg.Log, "agentctl watch: %v\n", err)
 		case <-fire:
-			l.run(ctx, l.reason())
+			if len(l.changed) > 0 || l.overflowed {
+				l.run(ctx, l.reason())
+			}
 		}
 	}
 }

@@ -55,7 +55,7 @@ nothing is written and the exit status is 1.`,
 				return err
 			}
 			if err := compile.WriteFile(out, data); err != nil {
-				return err
+				return inputError(err)
 			}
 			note := ""
 			if verify {

@@ -68,7 +68,9 @@ two engines disagree, the exit status is 1. Otherwise it is 0 whatever the decis
 			env := policy.Env{Revocations: rev, Now: time.Now()}
 			x := report.Explained{Explanation: p.Explain(in, env), Capability: f.tool + "." + f.action}
 			if m, ok := in.(map[string]any); ok {
-				x.Capability = fmt.Sprint(m["tool"]) + "." + fmt.Sprint(m["action"])
+				tool, _ := m["tool"].(string)
+				action, _ := m["action"].(string)
+				x.Capability = tool + "." + action
 			}
 			if x.Rego, err = e.Decide(ctx, in, env); err != nil {
 				return err

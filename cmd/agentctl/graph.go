@@ -27,8 +27,8 @@ them.
 Output formats: dot (default, Graphviz), mermaid (paste into Markdown on GitHub or GitLab),
 svg (runs Graphviz's dot, which must be installed).`,
 		Example: `  agentctl graph scenarios/support-refunds | dot -Tpng > handoffs.png
-  agentctl graph --scenario mail-injection -o mermaid
-  agentctl graph scenarios/support-refunds --scenario mail-injection -o svg > chain.svg`,
+  agentctl graph scenarios/support-refunds --scenario fraud-review-hijacked -o mermaid
+  agentctl graph scenarios/support-refunds --scenario refund-request -o svg > refund.svg`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			render := map[string]func(*cobra.Command, *simulate.Graph) error{

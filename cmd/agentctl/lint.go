@@ -124,7 +124,7 @@ func (r *lintRun) run(stdout, stderr io.Writer, policies []*policy.Policy) error
 		if err != nil {
 			return inputError(err)
 		}
-		for _, e := range b.Apply(findings) {
+		for _, e := range b.Apply(findings, r.checks) {
 			stale = append(stale, report.StaleEntry{Check: e.Check, Element: e.Element})
 			fmt.Fprintf(stderr, "agentctl: %s: stale baseline entry %s %s: no such finding any more, remove it\n", r.flags.baseline, e.Check, e.Element)
 		}
@@ -134,7 +134,7 @@ func (r *lintRun) run(stdout, stderr io.Writer, policies []*policy.Policy) error
 		if err := writeBaselineFile(r.flags.writeBaseline, b); err != nil {
 			return inputError(err)
 		}
-		b.Apply(findings)
+		b.Apply(findings, r.checks)
 		fmt.Fprintf(stderr, "agentctl: wrote %s: %d baseline entries\n", r.flags.writeBaseline, len(b.Findings))
 	}
 	doc := report.Findings{

@@ -53,14 +53,15 @@ Ad-hoc what-if: --from AGENT runs a scenario entering at AGENT; --compromise, --
 whose expectations are then not checked (they were written for the scenario as declared).
 --compare prints the baseline beside the what-if and the capabilities that appear or
 vanish; without what-if flags the baseline is each scenario without its what_if block.
+A comparison checks no expectations.
 
 Output formats: table (default), json, junit. Exit status: 0 every expectation holds,
 1 an expectation failed, 2 the input or the invocation is wrong.`,
 		Example: `  agentctl simulate scenarios/support-refunds
-  agentctl simulate --scenario mail-injection -o json
-  agentctl simulate --from triage --compromise billing
-  agentctl simulate --from triage --mode attenuate --compare
-  agentctl simulate --scenario refund --revoke payments.refund --remove-handoff triage:billing --compare`,
+  agentctl simulate scenarios/support-refunds --scenario fraud-review-hijacked -o json
+  agentctl simulate scenarios/support-refunds --from triage --compromise kb-assistant
+  agentctl simulate scenarios/support-refunds --from triage --mode attenuate --compare
+  agentctl simulate scenarios/support-refunds --scenario refund-request --revoke payments.refund --remove-handoff triage:billing --compare`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, err := f.validate()
 			if err != nil {

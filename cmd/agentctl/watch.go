@@ -32,7 +32,7 @@ reports it, and watching goes on until the next save.
 Flags after -- are passed to check. On a terminal the screen is cleared before each run.
 A status line on stderr gives each run's exit status and duration. Ctrl-C (SIGINT) or
 SIGTERM stops watching; the exit status is then 0.`,
-		Example: "  agentctl watch\n  agentctl watch policies/agents\n  agentctl watch policies/agents -- --fail-on medium",
+		Example: "  agentctl watch\n  agentctl watch policies/agents\n  agentctl watch --debounce 300ms policies/agents",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dirs, checkArgs := args, []string(nil)
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 {

@@ -9,39 +9,29 @@ package agentctl
 
 import data.agentctl.model
 
-# decision is the verdict on input (contract shape). Deny by default: allow and
-# needs_approval need a well-formed, declared chain and capability and no denial.
-decision := {
-	"allow": outcome == "allow",
-	"outcome": outcome,
-	"reasons": reasons,
-	"approvals_required": approvals_required,
-}
-
-default outcome := "deny"
-
-outcome := "allow" if {
-	walkable
-	count(denials) == 0
+# decision is the verdict on input (contract shape). Deny by default: a request is allowed
+# only when it passes every check (cleared) and no applicable approval rule lacks
+# approvers. The rules that explain a denial (denials) are only evaluated on a denial.
+decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": []} if {
+	cleared
 	count(pending) == 0
+} else := {
+	"allow": false,
+	"outcome": "needs_approval",
+	"reasons": [reason("APPROVAL_REQUIRED", message) | some message in sort(approval_messages)],
+	"approvals_required": [pending[name] | some name in sort(object.keys(pending))],
+} if {
+	cleared
+} else := {
+	"allow": false,
+	"outcome": "deny",
+	"reasons": ordered(denials),
+	"approvals_required": [],
 }
 
-outcome := "needs_approval" if {
-	walkable
-	count(denials) == 0
-	count(pending) > 0
-}
-
-reasons := ordered(denials) if {
-	count(denials) > 0
-} else := ordered({reason("APPROVAL_REQUIRED", msg) |
+approval_messages contains sprintf("approval rule %q requires %d approver(s) with role %q", [rule.rule, rule.approvers, rule.role]) if {
 	some rule in pending
-	msg := sprintf("approval rule %q requires %d approver(s) with role %q", [rule.rule, rule.approvers, rule.role])
-})
-
-approvals_required := [pending[name] | some name in sort(object.keys(pending))] if {
-	outcome == "needs_approval"
-} else := []
+}
 
 # Reasons are reported in evaluation order, then by message.
 rank := {
@@ -59,155 +49,274 @@ rank := {
 	"APPROVAL_REQUIRED": 11,
 }
 
-ordered(set) := [reason(entry[2], entry[1]) |
+ordered(set) := [r | some r in set] if {
+	count(set) == 1
+} else := [reason(entry[2], entry[1]) |
 	some entry in sort([[rank[r.code], r.message, r.code] | some r in set])
 ]
 
 reason(code, message) := {"code": code, "message": message}
 
+# The checks, in their positive form --------------------------------------------------
+
+# cleared holds when no check denies the request: each line is the positive form of one
+# group of denials below.
+cleared if {
+	well_formed
+	walkable
+	identified
+	carries(resource_steps)
+	credential_valid
+	session_valid
+	not revoked_any
+	count(unreadable_thresholds) == 0
+}
+
+# well_formed holds when no field is malformed (see malformed; threshold attributes are
+# checked with the approval rules, unreadable_thresholds).
+well_formed if {
+	chain
+	capability
+	is_string(object.get(input, "identity", ""))
+	is_string(object.get(input, "resource", ""))
+	is_string(object.get(input, "task", ""))
+	is_object(attributes)
+	is_object(credential)
+	is_object(session)
+	is_array(approvals)
+	every entry in approvals {
+		approval_entry(entry)
+	}
+	now_ns
+	optional_timestamp(credential, "expires_at")
+	optional_timestamp(session, "started_at")
+	non_negative(object.get(session, "actions", 0))
+}
+
+# walkable holds when the chain is well-formed, within depth, every agent of it and every
+# hand-off along it is declared, and the capability is declared: only then is asking
+# whether the chain carries the capability meaningful.
+walkable if {
+	count(chain) - 1 <= model.max_chain_depth
+	model.capabilities[capability]
+	count(resource_steps) == count(chain)
+}
+
+# identified holds when the executing agent declares no SPIFFE ID or presents it. (An
+# undeclared agent is not walkable.)
+identified if {
+	not agent.identity
+} else if {
+	input.identity == agent.identity
+}
+
+credential_valid if {
+	not credential.expires_at
+	not agent.credential_ttl
+} else if {
+	now_ns < timestamp_ns(credential.expires_at)
+}
+
+session_valid if {
+	not agent.session
+} else if {
+	within_actions
+	within_duration
+}
+
+within_actions if {
+	not agent.session.max_actions
+} else if {
+	session.actions < agent.session.max_actions
+}
+
+within_duration if {
+	not agent.session.max_duration_ns
+} else if {
+	now_ns - timestamp_ns(session.started_at) < agent.session.max_duration_ns
+}
+
+revoked_any if {
+	some name in chain
+	data.agentctl_revocations.agents[name] != false
+}
+
+revoked_any if data.agentctl_revocations.tasks[input.task] != false
+
 # Request fields -----------------------------------------------------------------------
 
-# request is the input when it is an object, else the empty object, so that every check
-# below has something to look into (an absent input denies).
+# request is the input when it is an object, else the empty object. Checks that test for
+# absence use it: OPA hoists call arguments out of `not`, so an undefined argument would
+# make `not has(input.x, ...)` fail instead of succeed.
 request := input if {
-	input_object
+	is_object(input)
 } else := {}
 
 input_object if is_object(input)
 
-# nested(key) is the request's field key, or the empty object when absent.
-nested(key) := object.get(request, key, {})
+# The request's optional objects and approvals, empty when absent.
+attributes := object.get(request, "attributes", {})
 
-has(object, key) if _ = object[key]
+credential := object.get(request, "credential", {})
 
-agent := model.agents[request.agent]
+session := object.get(request, "session", {})
 
-capability := concat(".", [request.tool, request.action]) if {
-	is_string(request.tool)
-	is_string(request.action)
+approvals := object.get(request, "approvals", [])
+
+has(doc, key) if _ = doc[key]
+
+agent := model.agents[input.agent]
+
+capability := concat(".", [input.tool, input.action]) if {
+	is_string(input.tool)
+	is_string(input.action)
 }
 
-# chain is the hand-off chain of the call when well-formed: the request's, else [agent].
-chain := request.chain if {
-	is_string(request.agent)
-	agent_names(request.chain)
-	request.chain[count(request.chain) - 1] == request.agent
-} else := [request.agent] if {
-	is_string(request.agent)
+# chain is the hand-off chain of the call when well-formed: the request's, a non-empty array
+# of names ending with the agent, else [agent].
+chain := input.chain if {
+	is_string(input.agent)
+	is_array(input.chain)
+	input.chain[count(input.chain) - 1] == input.agent
+	every name in input.chain {
+		is_string(name)
+	}
+} else := [input.agent] if {
+	is_string(input.agent)
 	not has(request, "chain")
 }
 
 chain_text := concat(" -> ", chain)
 
 # named holds every agent the request says takes part.
-named contains request.agent if is_string(request.agent)
+named contains input.agent if is_string(input.agent)
 
 named contains name if {
-	is_array(request.chain)
-	some name in request.chain
+	is_array(input.chain)
+	some name in input.chain
 	is_string(name)
 }
 
-agent_names(value) if {
-	is_array(value)
-	count(value) > 0
-	every name in value {
+# chain_listed holds when the request's chain is a non-empty array of strings.
+chain_listed if {
+	is_array(input.chain)
+	count(input.chain) > 0
+	every name in input.chain {
 		is_string(name)
 	}
 }
 
 timestamp_ns(value) := time.parse_rfc3339_ns(value) if is_string(value)
 
-now_ns := time.now_ns() if not has(request, "now")
-
-now_ns := timestamp_ns(request.now) if has(request, "now")
-
-# Malformed requests -------------------------------------------------------------------
-
-malformed contains "request must be a JSON object" if not input_object
-
-malformed contains sprintf("%s must be a string", [key]) if {
-	some key in ["agent", "tool", "action"]
-	not is_string(object.get(request, key, null))
+optional_timestamp(doc, key) if {
+	not has(doc, key)
+} else if {
+	timestamp_ns(doc[key])
 }
 
-malformed contains sprintf("%s must be a string", [key]) if {
-	some key in ["identity", "resource", "task"]
-	value := request[key]
-	not is_string(value)
-}
-
-malformed contains sprintf("%s must be an object", [key]) if {
-	some key in ["attributes", "credential", "session"]
-	value := request[key]
-	not is_object(value)
-}
-
-malformed contains "approvals must be an array" if {
-	value := request.approvals
-	not is_array(value)
-}
-
-malformed contains "approvals must hold objects with a non-empty string approver, a string role and, if present, a boolean human" if {
-	is_array(request.approvals)
-	some entry in request.approvals
-	not approval_entry(entry)
-}
-
-malformed contains "credential.expires_at must be an RFC 3339 timestamp" if {
-	value := request.credential.expires_at
-	not timestamp_ns(value)
-}
-
-malformed contains "session.started_at must be an RFC 3339 timestamp" if {
-	value := request.session.started_at
-	not timestamp_ns(value)
-}
-
-malformed contains "now must be an RFC 3339 timestamp" if {
-	value := request.now
-	not timestamp_ns(value)
-}
-
-malformed contains "session.actions must be a non-negative number" if {
-	value := request.session.actions
-	not non_negative(value)
-}
-
-malformed contains "chain must be a non-empty array of agent names" if {
-	value := request.chain
-	not agent_names(value)
-}
-
-malformed contains "chain must end with the agent" if {
-	is_string(request.agent)
-	agent_names(request.chain)
-	request.chain[count(request.chain) - 1] != request.agent
-}
-
-malformed contains sprintf("attribute %q must be a number", [rule.threshold.attribute]) if {
-	some rule in selected_rules
-	value := request.attributes[rule.threshold.attribute]
-	not is_number(value)
+now_ns := ns if {
+	ns := timestamp_ns(input.now)
+} else := time.now_ns() if {
+	not has(request, "now")
 }
 
 approval_entry(entry) if {
 	is_string(entry.approver)
 	entry.approver != ""
 	is_string(entry.role)
-	human_flag(entry)
+	is_boolean(object.get(entry, "human", false))
 }
-
-human_flag(entry) if not has(entry, "human")
-
-human_flag(entry) if is_boolean(entry.human)
 
 non_negative(value) if {
 	is_number(value)
 	value >= 0
 }
 
-# Denials, by reason code --------------------------------------------------------------
+# Malformed requests: why well_formed fails --------------------------------------------
+
+malformed contains "request must be a JSON object" if not input_object
+
+malformed contains sprintf("%s must be a string", [key]) if {
+	not well_formed
+	some key in ["agent", "tool", "action"]
+	not is_string(object.get(request, key, null))
+}
+
+malformed contains sprintf("%s must be a string", [key]) if {
+	not well_formed
+	some key in ["identity", "resource", "task"]
+	value := input[key]
+	not is_string(value)
+}
+
+malformed contains sprintf("%s must be an object", [key]) if {
+	not well_formed
+	some key in ["attributes", "credential", "session"]
+	value := input[key]
+	not is_object(value)
+}
+
+malformed contains "approvals must be an array" if {
+	not well_formed
+	not is_array(approvals)
+}
+
+malformed contains "approvals must hold objects with a non-empty string approver, a string role and, if present, a boolean human" if {
+	not well_formed
+	is_array(approvals)
+	some entry in approvals
+	not approval_entry(entry)
+}
+
+malformed contains "credential.expires_at must be an RFC 3339 timestamp" if {
+	not well_formed
+	value := input.credential.expires_at
+	not timestamp_ns(value)
+}
+
+malformed contains "session.started_at must be an RFC 3339 timestamp" if {
+	not well_formed
+	value := input.session.started_at
+	not timestamp_ns(value)
+}
+
+malformed contains "now must be an RFC 3339 timestamp" if {
+	not well_formed
+	value := input.now
+	not timestamp_ns(value)
+}
+
+malformed contains "session.actions must be a non-negative number" if {
+	not well_formed
+	value := input.session.actions
+	not non_negative(value)
+}
+
+malformed contains "chain must be a non-empty array of agent names" if {
+	not well_formed
+	has(request, "chain")
+	not chain_listed
+}
+
+malformed contains "chain must end with the agent" if {
+	not well_formed
+	is_string(input.agent)
+	chain_listed
+	input.chain[count(input.chain) - 1] != input.agent
+}
+
+malformed contains sprintf("attribute %q must be a number", [name]) if some name in unreadable_thresholds
+
+# unreadable_thresholds are the threshold attributes of the selected approval rules that
+# the request carries, but not as a number.
+unreadable_thresholds contains name if {
+	some rule in selected_rules
+	name := rule.threshold.attribute
+	value := attributes[name]
+	not is_number(value)
+}
+
+# Denials, by reason code: why cleared fails --------------------------------------------
 
 denials contains reason("MALFORMED_REQUEST", message) if some message in malformed
 
@@ -216,16 +325,16 @@ denials contains reason("UNKNOWN_AGENT", sprintf("agent %q is not declared", [na
 	not model.agents[name]
 }
 
-denials contains reason("IDENTITY_MISMATCH", sprintf("agent %q must present its SPIFFE ID", [request.agent])) if {
+denials contains reason("IDENTITY_MISMATCH", sprintf("agent %q must present its SPIFFE ID", [input.agent])) if {
 	is_string(agent.identity)
 	not has(request, "identity")
 }
 
 denials contains reason("IDENTITY_MISMATCH", msg) if {
 	is_string(agent.identity)
-	is_string(request.identity)
-	request.identity != agent.identity
-	msg := sprintf("identity %q is not the SPIFFE ID of agent %q", [request.identity, request.agent])
+	is_string(input.identity)
+	input.identity != agent.identity
+	msg := sprintf("identity %q is not the SPIFFE ID of agent %q", [input.identity, input.agent])
 }
 
 denials contains reason("UNKNOWN_CAPABILITY", sprintf("capability %q is not declared", [capability])) if {
@@ -234,66 +343,69 @@ denials contains reason("UNKNOWN_CAPABILITY", sprintf("capability %q is not decl
 }
 
 denials contains reason("UNDECLARED_HANDOFF", sprintf("no hand-off from %q to %q is declared", [from, to])) if {
-	is_array(request.chain)
-	some i, to in request.chain
+	is_array(input.chain)
+	some i, to in input.chain
 	i > 0
-	from := request.chain[i - 1]
+	from := input.chain[i - 1]
 	is_string(from)
 	is_string(to)
 	not model.handoffs[from][to]
 }
 
 denials contains reason("CHAIN_TOO_DEEP", msg) if {
-	is_array(request.chain)
-	hops := count(request.chain) - 1
+	is_array(input.chain)
+	hops := count(input.chain) - 1
 	hops > model.max_chain_depth
 	msg := sprintf("chain has %d hand-offs, more than max_chain_depth %d", [hops, model.max_chain_depth])
 }
 
+# Carrying the capability on the resource implies carrying the capability, so the
+# capability alone is only looked at when the resource is not carried.
 denials contains reason("NOT_GRANTED", sprintf("%q is not granted along the chain %s", [capability, chain_text])) if {
 	walkable
-	not carried([held | some name in chain; held := holds_capability(name)])
+	not carries(resource_steps)
+	not carries(capability_steps)
 }
 
 denials contains reason("RESOURCE_NOT_GRANTED", resource_message) if {
 	walkable
-	carried([held | some name in chain; held := holds_capability(name)])
-	not carried([held | some name in chain; held := holds_resource(name)])
+	not carries(resource_steps)
+	carries(capability_steps)
 }
 
 denials contains reason("CREDENTIAL_EXPIRED", msg) if {
 	agent.credential_ttl
-	not has(nested("credential"), "expires_at")
-	msg := sprintf("credential.expires_at is required: agent %q has a credential ttl", [request.agent])
+	not has(credential, "expires_at")
+	msg := sprintf("credential.expires_at is required: agent %q has a credential ttl", [input.agent])
 }
 
-denials contains reason("CREDENTIAL_EXPIRED", sprintf("credential expired at %s", [request.credential.expires_at])) if {
-	now_ns >= timestamp_ns(request.credential.expires_at)
-}
-
-denials contains reason("SESSION_LIMIT", msg) if {
-	is_number(agent.max_actions)
-	not has(nested("session"), "actions")
-	msg := sprintf("session.actions is required: agent %q limits sessions to %d actions", [request.agent, agent.max_actions])
+denials contains reason("CREDENTIAL_EXPIRED", sprintf("credential expired at %s", [input.credential.expires_at])) if {
+	now_ns >= timestamp_ns(input.credential.expires_at)
 }
 
 denials contains reason("SESSION_LIMIT", msg) if {
-	is_number(agent.max_actions)
-	is_number(request.session.actions)
-	request.session.actions >= agent.max_actions
-	msg := sprintf("agent %q reached its session limit of %d actions", [request.agent, agent.max_actions])
+	is_number(agent.session.max_actions)
+	not has(session, "actions")
+	msg := sprintf("session.actions is required: agent %q limits sessions to %d actions", [input.agent, agent.session.max_actions])
 }
 
 denials contains reason("SESSION_LIMIT", msg) if {
-	is_string(agent.max_duration)
-	not has(nested("session"), "started_at")
-	msg := sprintf("session.started_at is required: agent %q limits sessions to %s", [request.agent, agent.max_duration])
+	is_number(agent.session.max_actions)
+	is_number(input.session.actions)
+	input.session.actions >= agent.session.max_actions
+	msg := sprintf("agent %q reached its session limit of %d actions", [input.agent, agent.session.max_actions])
 }
 
 denials contains reason("SESSION_LIMIT", msg) if {
-	is_number(agent.max_duration_ns)
-	now_ns - timestamp_ns(request.session.started_at) >= agent.max_duration_ns
-	msg := sprintf("agent %q exceeded its session duration of %s", [request.agent, agent.max_duration])
+	is_string(agent.session.max_duration)
+	not has(session, "started_at")
+	msg := sprintf("session.started_at is required: agent %q limits sessions to %s", [input.agent, agent.session.max_duration])
+}
+
+denials contains reason("SESSION_LIMIT", msg) if {
+	is_number(agent.session.max_duration_ns)
+	now_ns - timestamp_ns(input.session.started_at) >= agent.session.max_duration_ns
+	msg := sprintf("agent %q exceeded its session duration of %s", [input.agent, agent.session.max_duration])
 }
 
 denials contains reason("REVOKED", sprintf("agent %q is revoked", [name])) if {
@@ -301,119 +413,93 @@ denials contains reason("REVOKED", sprintf("agent %q is revoked", [name])) if {
 	revoked("agents", name)
 }
 
-denials contains reason("REVOKED", sprintf("task %q is revoked", [request.task])) if {
-	is_string(request.task)
-	revoked("tasks", request.task)
+denials contains reason("REVOKED", sprintf("task %q is revoked", [input.task])) if {
+	is_string(input.task)
+	revoked("tasks", input.task)
 }
 
 revoked(kind, key) if data.agentctl_revocations[kind][key] != false
 
-# Authority along the chain ------------------------------------------------------------
-
-# walkable holds when the chain is well-formed, declared and within depth and the
-# capability is declared: only then is asking whether it is granted meaningful.
-walkable if {
-	count(chain) - 1 <= model.max_chain_depth
-	model.capabilities[capability]
-	every i, name in chain {
-		model.agents[name]
-		declared_hop(i)
-	}
-}
-
-declared_hop(i) if i == 0
-
-declared_hop(i) if model.handoffs[chain[i - 1]][chain[i]]
-
-holds_capability(name) if {
-	model.agents[name].caps[capability]
-} else := false
-
-holds_resource(name) if {
-	covers_resource(model.agents[name].caps[capability])
-} else := false
-
-covers_resource(scope) if scope.all
-
-covers_resource(scope) if {
-	some pattern in scope.patterns
-	regex.match(pattern, request.resource)
-}
-
-resource_message := sprintf("resource %q is not granted for %q along the chain %s", [request.resource, capability, chain_text]) if {
-	is_string(request.resource)
+resource_message := sprintf("resource %q is not granted for %q along the chain %s", [input.resource, capability, chain_text]) if {
+	is_string(input.resource)
 } else := sprintf("%q is granted only on listed resources along the chain %s and the request names none", [capability, chain_text])
 
-# carried(held) tells whether the capability survives the chain, given whether each agent
-# of it holds the capability itself. Each hand-off sets it, clears it or keeps what came
-# before; the last hand-off that sets or clears it decides, else the originator's holding.
-# This is the closed form of folding attenuate (E ∩ C), delegate (C) and
-# forward_credentials (E ∪ C) along the chain, one capability and resource at a time.
-carried(held) := value if {
-	decisive := [i | some i, _ in chain; i > 0; hop(held, i) != "keep"]
-	value := last_decision(held, decisive)
+# Authority along the chain ------------------------------------------------------------
+
+# resource_steps[i] is what chain[i] does to the capability on the request's resource, and
+# capability_steps[i] to the capability alone: "set", "clear" or "keep". A step is missing
+# when its agent or the hand-off into it is not declared.
+resource_steps := [link(i, name)[resource_holding(model.agents[name])] | some i, name in chain]
+
+capability_steps := [link(i, name)[capability_holding(model.agents[name])] | some i, name in chain]
+
+# link(i, name) is what reaching chain[i] = name does, by whether name holds the capability
+# ("held") or not ("lacking"). The originator's own holding decides; each hand-off sets,
+# clears or keeps what came before (model.handoffs; parallel hand-offs are merged).
+link(0, _) := {"held": "set", "lacking": "clear"}
+
+link(i, name) := model.handoffs[chain[i - 1]][name] if i > 0
+
+# resource_holding(a) tells whether agent a's own grants cover the capability on the
+# request's resource: one without a resource list, or one with a pattern matching it.
+resource_holding(a) := "held" if {
+	a.caps[capability].all
+} else := "held" if {
+	some pattern in a.caps[capability].patterns
+	regex.match(pattern, input.resource)
+} else := "lacking"
+
+capability_holding(a) := "held" if a.caps[capability]
+
+else := "lacking"
+
+# carries(steps) tells whether the capability survives the chain: the last step that sets
+# or clears it decides (the originator's always does). This is the closed form of folding
+# attenuate (E ∩ C), delegate (C) and forward_credentials (E ∪ C) along the chain, one
+# capability and resource at a time.
+carries(steps) if {
+	decisive := [step | some step in steps; step != "keep"]
+	decisive[count(decisive) - 1] == "set"
 }
-
-last_decision(held, decisive) := held[0] if count(decisive) == 0
-
-last_decision(held, decisive) := value if {
-	count(decisive) > 0
-	value := hop(held, max(decisive)) == "set"
-}
-
-# hop(held, i) is what the hand-off into chain[i] does. Parallel hand-offs between the
-# same agents are alternatives: any of them may carry the capability.
-hop(held, i) := "set" if {
-	held[i]
-	some mode in model.handoffs[chain[i - 1]][chain[i]]
-	mode in {"delegate", "forward_credentials"}
-} else := "keep" if {
-	held[i]
-} else := "keep" if {
-	"forward_credentials" in model.handoffs[chain[i - 1]][chain[i]]
-} else := "clear"
 
 # Approvals ----------------------------------------------------------------------------
 
 # selected_rules are the approval rules matching the capability and the executing agent.
 selected_rules contains rule if {
-	is_string(request.agent)
+	is_string(input.agent)
 	some rule in model.capabilities[capability].approvals
 	selects_agent(rule)
 }
 
-selects_agent(rule) if rule.agents == null
+selects_agent(rule) if {
+	not rule.agents
+} else if {
+	rule.agents[input.agent]
+}
 
-selects_agent(rule) if rule.agents[request.agent]
-
+# pending are the selected rules that apply to the request and lack approvers. Only
+# evaluated once cleared holds, so the request is well-formed and its threshold attributes
+# are numbers where present.
 pending[rule.rule] := {"rule": rule.rule, "role": rule.role, "approvers": rule.approvers} if {
 	some rule in selected_rules
-	over_threshold(rule)
+	applies(rule)
 	count(approvers(rule.role)) < rule.approvers
 }
 
-over_threshold(rule) if rule.threshold == null
-
 # A threshold attribute the request does not carry fails closed: the rule applies.
-over_threshold(rule) if {
-	is_object(rule.threshold)
-	not has(nested("attributes"), rule.threshold.attribute)
-}
-
-over_threshold(rule) if {
-	value := request.attributes[rule.threshold.attribute]
-	is_number(value)
-	value > rule.threshold.above
+applies(rule) if {
+	not rule.threshold
+} else if {
+	attributes[rule.threshold.attribute] > rule.threshold.above
+} else if {
+	not attributes[rule.threshold.attribute]
 }
 
 # approvers(role) are the distinct human approvers holding role that are not agents of
 # the policy, by name or by SPIFFE ID.
 approvers(role) := {entry.approver |
-	some entry in request.approvals
+	some entry in approvals
 	entry.role == role
 	entry.human == true
-	is_string(entry.approver)
-	entry.approver != ""
-	not model.agents[entry.approver]
-	not model.identities[entry.approver]
+	not model.principals[entry.approver]
 }

@@ -1,0 +1,181 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var expr = regexp.MustCompile(`\$\{\{\s*([a-z_.-]+)\s*\}\}`)
+
+// TestActionScripts runs the shell steps of the composite action (action.yml) as GitHub
+// would, with the ${{ ... }} expressions substituted: the install step builds and stamps
+// agentctl, and the check step passes a clean policy, fails a bad one with an annotation and
+// writes SARIF, and reports bad input with exit status 2.
+func TestActionScripts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds agentctl; skipped with -short")
+	}
+	bash := lookOrSkip(t, "bash")
+	root := repoRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		Inputs map[string]struct {
+			Default string `yaml:"default"`
+		} `yaml:"inputs"`
+		Runs struct {
+			Using string `yaml:"using"`
+			Steps []struct {
+				ID   string            `yaml:"id"`
+				Name string            `yaml:"name"`
+				Env  map[string]string `yaml:"env"`
+				Run  string            `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"runs"`
+	}
+	if err := yaml.Unmarshal(b, &a); err != nil {
+		t.Fatalf("action.yml: %v", err)
+	}
+	if a.Runs.Using != "composite" {
+		t.Fatalf("runs.using = %q, want composite", a.Runs.Using)
+	}
+	steps := map[string]int{}
+	for i, s := range a.Runs.Steps {
+		steps[s.Name] = i
+	}
+	install, ok1 := steps["Install agentctl"]
+	check, ok2 := steps["Check policies"]
+	if !ok1 || !ok2 {
+		t.Fatalf("action.yml lacks the Install agentctl or Check policies step: %v", steps)
+	}
+
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "bin")
+	env := append(os.Environ(), "GOBIN="+bin, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	// runStep runs a step's script with bash -e as GitHub does for `shell: bash`.
+	runStep := func(i int, dir string, ctx map[string]string) (string, int) {
+		t.Helper()
+		s := a.Runs.Steps[i]
+		stepEnv := append([]string{}, env...)
+		for k, v := range s.Env {
+			stepEnv = append(stepEnv, k+"="+expr.ReplaceAllStringFunc(v, func(m string) string {
+				key := expr.FindStringSubmatch(m)[1]
+				val, ok := ctx[key]
+				if !ok {
+					t.Fatalf("step %q uses %s, which the test does not provide", s.Name, key)
+				}
+				return val
+			}))
+		}
+		cmd := exec.Command(bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", s.Run)
+		cmd.Dir, cmd.Env = dir, stepEnv
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+
+	out, code := runStep(install, root, map[string]string{"github.action_ref": "v9.9.9-test"})
+	if code != 0 || !strings.HasPrefix(out, "agentctl v9.9.9-test") {
+		t.Fatalf("install step exited %d, want 0 and the stamped version:\n%s", code, out)
+	}
+
+	work := filepath.Join(tmp, "repo")
+	copyFiles(t, filepath.Join(root, "scenarios", "secure-baseline"), filepath.Join(work, "agents"), ".cue")
+	inputs := func(over map[string]string) map[string]string {
+		m := map[string]string{}
+		for name, in := range a.Inputs {
+			m["inputs."+name] = in.Default
+		}
+		for k, v := range over {
+			m["inputs."+k] = v
+		}
+		return m
+	}
+	ghOutput := filepath.Join(tmp, "github_output")
+	env = append(env, "GITHUB_OUTPUT="+ghOutput)
+
+	// Clean policy, two directories given on separate lines as YAML block scalars give them.
+	copyFiles(t, filepath.Join(root, "scenarios", "secure-baseline"), filepath.Join(work, "more"), ".cue")
+	out, code = runStep(check, work, inputs(map[string]string{"directories": "agents\nmore\n"}))
+	if code != 0 {
+		t.Fatalf("clean policies: exit %d, want 0:\n%s", code, out)
+	}
+	if strings.Contains(out, "::error") {
+		t.Errorf("clean policies produced error annotations:\n%s", out)
+	}
+	var sarif struct {
+		Version string `json:"version"`
+		Runs    []struct {
+			Results []json.RawMessage `json:"results"`
+		} `json:"runs"`
+	}
+	sb, err := os.ReadFile(filepath.Join(work, "agentctl.sarif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(sb, &sarif); err != nil || sarif.Version != "2.1.0" || len(sarif.Runs) != 1 {
+		t.Fatalf("agentctl.sarif is not a one-run SARIF 2.1.0 log (%v):\n%s", err, sb)
+	}
+	gho, _ := os.ReadFile(ghOutput)
+	if string(gho) != "sarif-file=agentctl.sarif\n" {
+		t.Errorf("GITHUB_OUTPUT = %q", gho)
+	}
+
+	// Bad policy: AC050 fails the gate, annotated at its line, and is in the SARIF file.
+	policyFile := filepath.Join(work, "agents", "policy.cue")
+	pb, err := os.ReadFile(policyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, policyFile, strings.Replace(string(pb), "audit: {tool_calls: true", "audit: {tool_calls: false", 1))
+	out, code = runStep(check, work, inputs(map[string]string{"directories": "agents", "sarif-file": "out.sarif"}))
+	if code != 1 {
+		t.Fatalf("bad policy: exit %d, want 1:\n%s", code, out)
+	}
+	if !regexp.MustCompile(`(?m)^::error file=agents/policy\.cue,line=\d+,col=\d+,title=AC050::`).MatchString(out) {
+		t.Errorf("no AC050 error annotation:\n%s", out)
+	}
+	sb, err = os.ReadFile(filepath.Join(work, "out.sarif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(sb), `"ruleId": "AC050"`) {
+		t.Errorf("out.sarif lacks the AC050 result:\n%s", sb)
+	}
+
+	// fail-on critical lets the high finding through the lint gate; check alone still fails.
+	out, code = runStep(check, work, inputs(map[string]string{"directories": "agents", "fail-on": "critical", "check": "false", "sarif-file": ""}))
+	if code != 0 {
+		t.Errorf("fail-on critical without check: exit %d, want 0:\n%s", code, out)
+	}
+
+	// A directory that does not exist is bad input: 2 wins over everything else.
+	out, code = runStep(check, work, inputs(map[string]string{"directories": "agents missing"}))
+	if code != 2 {
+		t.Errorf("missing directory: exit %d, want 2:\n%s", code, out)
+	}
+}
+
+func lookOrSkip(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not found: %v", name, err)
+	}
+	return p
+}

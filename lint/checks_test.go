@@ -1,0 +1,87 @@
+package lint_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentctl/agentctl/lint"
+	"github.com/agentctl/agentctl/policy"
+	"github.com/agentctl/agentctl/schema"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestChecks runs each check alone on its cases under testdata/<ID>: every "positive*"
+// directory must produce exactly the findings in its want file (position, severity,
+// element and message); the "negative" directory must produce none.
+func TestChecks(t *testing.T) {
+	for _, c := range lint.Checks() {
+		t.Run(c.ID, func(t *testing.T) {
+			dirs, _ := filepath.Glob(filepath.Join("testdata", c.ID, "positive*"))
+			if len(dirs) == 0 {
+				t.Fatalf("no positive case under testdata/%s", c.ID)
+			}
+			for _, dir := range dirs {
+				got := format(runCheck(t, dir, c))
+				if got == "" {
+					t.Errorf("%s: %s did not fire", dir, c.ID)
+				}
+				golden(t, filepath.Join(dir, "want"), got)
+			}
+			neg := filepath.Join("testdata", c.ID, "negative")
+			if got := format(runCheck(t, neg, c)); got != "" {
+				t.Errorf("%s: unexpected findings:\n%s", neg, got)
+			}
+		})
+	}
+}
+
+func load(t testing.TB, dir string) *policy.Policy {
+	t.Helper()
+	p, err := schema.Load(dir)
+	if err != nil {
+		t.Fatalf("load %s: %v", dir, err)
+	}
+	return p
+}
+
+func runCheck(t *testing.T, dir string, c *lint.Check) []lint.Finding {
+	return lint.Run(load(t, dir), lint.Options{Checks: []*lint.Check{c}})
+}
+
+// format renders findings one per line: "policy.cue:3:2: AC001 high agents.a: message",
+// with " (suppressed: kind reason)" for suppressed ones.
+func format(fs []lint.Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "%s:%d:%d: %s %s %s: %s", filepath.Base(f.Pos.File), f.Pos.Line, f.Pos.Col,
+			f.Check.ID, f.Severity, f.Element, f.Message)
+		if s := f.Suppression; s != nil {
+			fmt.Fprintf(&b, " (suppressed: %s %s)", s.Kind, s.Reason)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// golden compares got with the file at path, or rewrites it under -update.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s: got\n%s\nwant\n%s", path, got, want)
+	}
+}

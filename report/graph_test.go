@@ -1,0 +1,82 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentctl/agentctl/policy"
+	"github.com/agentctl/agentctl/schema"
+	"github.com/agentctl/agentctl/simulate"
+)
+
+// TestGraphExamplesRenderWithDot renders every example estate, plain and per scenario,
+// through Graphviz's dot. It skips when dot is missing locally and fails under CI=true.
+func TestGraphExamplesRenderWithDot(t *testing.T) {
+	if _, err := exec.LookPath("dot"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("Graphviz's dot is not installed; CI must install it (apt-get install graphviz)")
+		}
+		t.Skip("dot not installed")
+	}
+	dirs, err := filepath.Glob("../scenarios/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			continue
+		}
+		p, err := schema.Load(dir)
+		if err != nil {
+			t.Fatalf("load %s: %v", dir, err)
+		}
+		for _, sc := range append([]*policy.Scenario{nil}, p.Scenarios...) {
+			g, err := simulate.NewGraph(p, sc)
+			if err != nil {
+				t.Fatalf("%s: %v", dir, err)
+			}
+			var svg bytes.Buffer
+			if err := GraphSVG(&svg, g); err != nil {
+				t.Fatalf("%s %v: %v", dir, sc != nil, err)
+			}
+			out := svg.String()
+			if !strings.Contains(out, "<svg") || strings.Count(out, `class="node"`) != len(p.Agents) ||
+				strings.Count(out, `class="edge"`) != len(g.Edges) {
+				t.Fatalf("%s: dot output is not an SVG with %d nodes and %d edges", dir, len(p.Agents), len(g.Edges))
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no example estate found")
+	}
+}
+
+func TestGraphSVGWithoutDot(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	err := GraphSVG(&bytes.Buffer{}, &simulate.Graph{})
+	if !errors.Is(err, ErrNoGraphviz) {
+		t.Fatalf("err = %v, want ErrNoGraphviz", err)
+	}
+	if !strings.Contains(err.Error(), "apt-get install graphviz") {
+		t.Errorf("error does not say how to install Graphviz: %v", err)
+	}
+}
+
+// TestGraphDOTQuotes checks that labels are quoted DOT strings, whatever the text.
+func TestGraphDOTQuotes(t *testing.T) {
+	var b bytes.Buffer
+	g := &simulate.Graph{Agents: []simulate.GraphAgent{{Name: `a"b`}}, Edges: []simulate.GraphEdge{{From: `a"b`, To: `a"b`, Mode: "delegate"}}}
+	if err := GraphDOT(&b, g); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"a\"b" -> "a\"b" [label="delegate"];`) {
+		t.Errorf("unquoted output:\n%s", b.String())
+	}
+}

@@ -1,0 +1,139 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/xeipuuv/gojsonschema"
+)
+
+// sampleFindings has an active finding, an inline-suppressed one, a baselined one and one
+// without a source position.
+func sampleFindings() Findings {
+	fw := Frameworks{ASI: []string{"ASI03"}, NHI: []string{"NHI5:2025"}, MAESTRO: []string{"L6"}, NIST: []string{"MEASURE 2.7"}}
+	return Findings{
+		Rules: []Rule{
+			{ID: "AC010", Slug: "wildcard-grant", Title: "Grant uses a wildcard", Family: "Entitlements", Severity: "high", LowTierSeverity: "medium",
+				Rationale: "Wildcards grow.", Remediation: "Name the tools.", Frameworks: fw, Example: `agents: a: grants: [{tool: "*", actions: ["*"]}]`, Fix: `agents: a: grants: []`},
+			{ID: "AC050", Slug: "audit-disabled", Title: "Audit switch turned off", Family: "Governance", Severity: "high", LowTierSeverity: "medium",
+				Rationale: "Audit matters.", Remediation: "Turn it on.", Frameworks: Frameworks{ASI: []string{}, NHI: []string{}, MAESTRO: []string{"L5"}, NIST: []string{"MEASURE 2.4"}}},
+		},
+		Findings: []Finding{
+			{Check: "AC010", Slug: "wildcard-grant", Severity: "high", Message: `agent "ops" has a wildcard grant`, File: "estate/policy.cue", Line: 3, Column: 5,
+				Element: "agents.ops.grants[0]", Frameworks: fw, Fingerprint: "0123456789abcdef", Failing: true},
+			{Check: "AC010", Slug: "wildcard-grant", Severity: "high", Message: `agent "bi" has a wildcard grant`, File: "estate/policy.cue", Line: 9, Column: 5,
+				Element: "agents.bi.grants[0]", Frameworks: fw, Suppressed: true, Suppression: &Suppression{Kind: "inline", Reason: "read-only, reviewed"}, Fingerprint: "1123456789abcdef"},
+			{Check: "AC010", Slug: "wildcard-grant", Severity: "medium", Message: `agent "old" has a wildcard grant`, File: "estate/other.cue", Line: 1, Column: 1,
+				Element: "agents.old.grants[1]", Frameworks: fw, Suppressed: true, Suppression: &Suppression{Kind: "baseline"}, Fingerprint: "2123456789abcdef"},
+			{Check: "AC050", Slug: "audit-disabled", Severity: "high", Message: "settings.audit.chains is false", Element: "settings.audit.chains",
+				Frameworks: fw, Fingerprint: "3123456789abcdef", Failing: true},
+		},
+		Files:  []string{"estate/other.cue", "estate/policy.cue"},
+		FailOn: "high",
+	}
+}
+
+// sarifSchemaErrors validates a SARIF log against the official 2.1.0 schema in
+// ../shared/testdata. The schema is not in the repository: the test skips when it is
+// missing, except under CI=true.
+func sarifSchemaErrors(t *testing.T, log []byte) []string {
+	t.Helper()
+	schemaPath, err := filepath.Abs(filepath.Join("..", "..", "shared", "testdata", "sarif-schema-2.1.0.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := os.ReadFile(schemaPath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("SARIF schema required under CI=true: %v", err)
+		}
+		t.Skipf("SARIF schema not available: %v", err)
+	}
+	res, err := gojsonschema.Validate(gojsonschema.NewBytesLoader(schema), gojsonschema.NewBytesLoader(log))
+	if err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	var errs []string
+	for _, e := range res.Errors() {
+		errs = append(errs, e.String())
+	}
+	return errs
+}
+
+func TestSARIFValidates(t *testing.T) {
+	var b bytes.Buffer
+	if err := SARIF(&b, sampleFindings()); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range sarifSchemaErrors(t, b.Bytes()) {
+		t.Errorf("SARIF schema: %s", e)
+	}
+	// The validator is live: a wrong level is rejected.
+	broken := bytes.Replace(b.Bytes(), []byte(`"level": "error"`), []byte(`"level": "fatal"`), 1)
+	if len(sarifSchemaErrors(t, broken)) == 0 {
+		t.Error("schema accepted level \"fatal\"")
+	}
+	// The schema is permissive about the parts code scanning relies on: check them.
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID         string
+						Help       struct{ Text, Markdown string }
+						Properties struct {
+							Tags             []string
+							SecuritySeverity string `json:"security-severity"`
+						}
+					}
+				}
+			}
+			Results []struct {
+				RuleID              string
+				RuleIndex           int
+				Level               string
+				PartialFingerprints map[string]string
+				Locations           []struct {
+					PhysicalLocation *struct {
+						ArtifactLocation struct{ URI string }
+						Region           struct{ StartLine, StartColumn int }
+					}
+				}
+				Suppressions []struct{ Kind, Justification string }
+			}
+		}
+	}
+	if err := json.Unmarshal(b.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	run := log.Runs[0]
+	rule := run.Tool.Driver.Rules[0]
+	if got := rule.Properties.Tags; len(got) != 5 || got[1] != "ASI03" || got[2] != "NHI5:2025" || got[3] != "MAESTRO-L6" || got[4] != "NIST-AI-RMF:MEASURE-2.7" {
+		t.Errorf("tags = %q", got)
+	}
+	if rule.Help.Text == "" || rule.Help.Markdown == "" || rule.Properties.SecuritySeverity != "8.0" {
+		t.Errorf("rule help or severity missing: %+v", rule)
+	}
+	r := run.Results
+	if len(r) != 4 {
+		t.Fatalf("%d results, want 4 (suppressed ones included)", len(r))
+	}
+	if loc := r[0].Locations[0].PhysicalLocation; loc == nil || loc.ArtifactLocation.URI != "estate/policy.cue" || loc.Region.StartLine != 3 || loc.Region.StartColumn != 5 {
+		t.Errorf("result 0 location = %+v", r[0].Locations)
+	}
+	if r[0].PartialFingerprints[FingerprintKey] != "0123456789abcdef" || r[0].Level != "error" || len(r[0].Suppressions) != 0 {
+		t.Errorf("result 0 = %+v", r[0])
+	}
+	if s := r[1].Suppressions; len(s) != 1 || s[0].Kind != "inSource" || s[0].Justification != "read-only, reviewed" {
+		t.Errorf("inline suppression = %+v", s)
+	}
+	if s := r[2].Suppressions; len(s) != 1 || s[0].Kind != "external" || r[2].Level != "warning" {
+		t.Errorf("baseline suppression = %+v, level %s", s, r[2].Level)
+	}
+	if r[3].RuleIndex != 1 || r[3].Locations[0].PhysicalLocation != nil {
+		t.Errorf("result 3 = %+v", r[3])
+	}
+}
