@@ -21,6 +21,7 @@ type facts struct {
 	known  map[string]bool // every check ID and slug, for AC054
 	grants [][][]int       // per agent index, per grant: the ids it covers
 	bases  map[string]int  // tool -> id of its first action
+	hg     *handoffGraph
 }
 
 func newFacts(p *policy.Policy) *facts {
@@ -34,6 +35,16 @@ func newFacts(p *policy.Policy) *facts {
 		f.known[c.ID], f.known[c.Slug] = true, true
 	}
 	return f
+}
+
+// prepare computes every fact, so that checks running in parallel only read them.
+func (f *facts) prepare() {
+	for i := range f.p.Agents {
+		f.agentCaps(i)
+	}
+	f.capMasks()
+	f.approvals()
+	f.graph()
 }
 
 // grantIDs returns the capability ids grant gi of agent ai covers, sorted, with "*"

@@ -14,6 +14,9 @@ type handoffGraph struct {
 type arc struct{ to, edge int } // edge indexes p.Handoffs
 
 func (f *facts) graph() *handoffGraph {
+	if f.hg != nil {
+		return f.hg
+	}
 	n := len(f.p.Agents)
 	g := &handoffGraph{names: make([]string, n), out: make([][]arc, n)}
 	for i, a := range f.p.Agents {
@@ -27,6 +30,7 @@ func (f *facts) graph() *handoffGraph {
 		}
 	}
 	g.tarjan()
+	f.hg = g
 	return g
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/agentctl/agentctl/policy"
 )
@@ -157,12 +158,16 @@ func Run(p *policy.Policy, opts Options) []Finding {
 	if checks == nil {
 		checks = Checks()
 	}
-	var buf findingBuf
+	// Facts are computed up front so the checks, which only read them, can run in parallel.
 	f := newFacts(p)
-	for _, c := range checks {
-		c.Run(&Pass{Policy: p, Check: c, facts: f, findings: &buf})
+	f.prepare()
+	bufs := make([]findingBuf, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Go(func() { c.Run(&Pass{Policy: p, Check: c, facts: f, findings: &bufs[i]}) })
 	}
-	findings := buf.sorted()
+	wg.Wait()
+	findings := sorted(bufs)
 	if !opts.NoInlineSuppressions {
 		applyIgnores(p, findings)
 	}
@@ -186,13 +191,19 @@ func (b *findingBuf) add(f Finding) {
 	b.n++
 }
 
-// sorted returns the findings in one slice, in the order of SortFindings. It sorts
+// sorted returns the findings of bufs in one slice, in the order of SortFindings. It sorts
 // pointers and copies each finding once.
-func (b *findingBuf) sorted() []Finding {
-	ptrs := make([]*Finding, 0, b.n)
-	for _, c := range b.chunks {
-		for i := range c {
-			ptrs = append(ptrs, &c[i])
+func sorted(bufs []findingBuf) []Finding {
+	n := 0
+	for _, b := range bufs {
+		n += b.n
+	}
+	ptrs := make([]*Finding, 0, n)
+	for _, b := range bufs {
+		for _, c := range b.chunks {
+			for i := range c {
+				ptrs = append(ptrs, &c[i])
+			}
 		}
 	}
 	slices.SortFunc(ptrs, func(a, b *Finding) int { return compareFindings(a, b) })
