@@ -19,7 +19,8 @@ type model struct {
 	Handoffs      map[string]map[string]*handoffData `json:"handoffs"` // from -> to
 }
 
-// handoffData is the declared hand-offs from one agent to another.
+// handoffData is the declared hand-offs from one agent to another, merged: Held and Lacking
+// are the step the library's closed-form fold takes for them (see carries in the library).
 type handoffData struct {
 	Modes   []string `json:"modes"`
 	Held    string   `json:"held"`    // "set" or "keep": its effect when the receiver holds the capability
@@ -51,11 +52,12 @@ type scopeData struct {
 type capabilityData struct {
 	Effect    string         `json:"effect"`
 	Data      string         `json:"data"`
-	Approvals []approvalData `json:"approvals,omitempty"`
+	Approvals []approvalData `json:"approvals,omitempty"` // the rules that may apply, omitted when none
 }
 
 // approvalData is an approval rule matching the capability whatever the agent; Agents
-// narrows it (nil: any agent).
+// narrows it (absent: any agent). A rule whose agents list is empty selects no agent and
+// is left out.
 type approvalData struct {
 	Rule      string          `json:"rule"`
 	Role      string          `json:"role"`

@@ -10,11 +10,12 @@ package agentctl
 import data.agentctl.model
 
 # decision is the verdict on input (contract shape). Deny by default: a request is allowed
-# only when it passes every check (cleared) and no applicable approval rule lacks
-# approvers. The rules that explain a denial (denials) are only evaluated on a denial.
+# only when it passes every check (cleared) and no approval rule that applies to it lacks
+# approvers. The rules explaining a denial (denials) are only evaluated for a denial, so an
+# allowed request costs the checks and nothing else.
 decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": []} if {
 	cleared
-	count(pending) == 0
+	pending == {}
 } else := {
 	"allow": false,
 	"outcome": "needs_approval",
@@ -57,69 +58,82 @@ ordered(set) := [r | some r in set] if {
 
 reason(code, message) := {"code": code, "message": message}
 
-# The checks, in their positive form --------------------------------------------------
+# The checks -----------------------------------------------------------------------------
 
-# cleared holds when no check denies the request: each line is the positive form of one
-# group of denials below.
+# cleared holds when no check denies the request. Each line is the positive form of one
+# group of denials below; together they hold exactly when denials is empty.
 cleared if {
 	well_formed
 	walkable
-	identified
 	carries(resource_steps)
+	identified
 	credential_valid
 	session_valid
 	not revoked_any
-	count(unreadable_thresholds) == 0
+	unreadable_thresholds == set()
 }
 
-# well_formed holds when no field is malformed (see malformed; threshold attributes are
-# checked with the approval rules, unreadable_thresholds).
+# well_formed holds when the request is an object whose top-level fields have their types,
+# with a well-formed chain and approvals (see malformed). The identity, the credential and
+# the session are checked with what they are for, below, and threshold attributes with the
+# approval rules (unreadable_thresholds).
 well_formed if {
 	chain
 	capability
-	is_string(object.get(input, "identity", ""))
 	is_string(object.get(input, "resource", ""))
 	is_string(object.get(input, "task", ""))
 	is_object(attributes)
-	is_object(credential)
-	is_object(session)
 	is_array(approvals)
 	every entry in approvals {
 		approval_entry(entry)
 	}
 	now_ns
-	optional_timestamp(credential, "expires_at")
-	optional_timestamp(session, "started_at")
-	non_negative(object.get(session, "actions", 0))
 }
 
-# walkable holds when the chain is well-formed, within depth, every agent of it and every
-# hand-off along it is declared, and the capability is declared: only then is asking
-# whether the chain carries the capability meaningful.
+# walkable holds when the chain is within depth, every agent of it and every hand-off along
+# it is declared, and the capability is declared: only then is asking whether the chain
+# carries the capability meaningful.
 walkable if {
-	count(chain) - 1 <= model.max_chain_depth
+	length := count(chain)
+	length - 1 <= model.max_chain_depth
 	model.capabilities[capability]
-	count(resource_steps) == count(chain)
+	count(resource_steps) == length
 }
 
-# identified holds when the executing agent declares no SPIFFE ID or presents it. (An
-# undeclared agent is not walkable.)
+# identified holds when the request presents the executing agent's SPIFFE ID, or when the
+# agent declares none and the identity, if any, is a string. (An undeclared agent is not
+# walkable.)
 identified if {
-	not agent.identity
-} else if {
 	input.identity == agent.identity
+} else if {
+	not agent.identity
+	is_string(object.get(input, "identity", ""))
 }
 
+# credential_valid holds when the request's credential is an object with an unexpired
+# expires_at, or without one if the agent's credential has no ttl. Absent or empty, it
+# needs no further look.
 credential_valid if {
-	not credential.expires_at
+	credential == {}
+	not agent.credential_ttl
+} else if {
+	is_object(credential)
+	not has(credential, "expires_at")
 	not agent.credential_ttl
 } else if {
 	now_ns < timestamp_ns(credential.expires_at)
 }
 
+# session_valid holds when the request's session is an object with well-formed fields,
+# within the agent's session limits. Absent or empty, it needs no further look unless the
+# agent has limits.
 session_valid if {
+	session == {}
 	not agent.session
 } else if {
+	is_object(session)
+	non_negative(object.get(session, "actions", 0))
+	optional_timestamp(session, "started_at")
 	within_actions
 	within_duration
 }
@@ -137,8 +151,9 @@ within_duration if {
 }
 
 revoked_any if {
+	revoked_agents := data.agentctl_revocations.agents
 	some name in chain
-	data.agentctl_revocations.agents[name] != false
+	revoked_agents[name] != false
 }
 
 revoked_any if data.agentctl_revocations.tasks[input.task] != false
@@ -151,8 +166,6 @@ revoked_any if data.agentctl_revocations.tasks[input.task] != false
 request := input if {
 	is_object(input)
 } else := {}
-
-input_object if is_object(input)
 
 # The request's optional objects and approvals, empty when absent.
 attributes := object.get(request, "attributes", {})
@@ -167,18 +180,22 @@ has(doc, key) if _ = doc[key]
 
 agent := model.agents[input.agent]
 
-capability := concat(".", [input.tool, input.action]) if {
-	is_string(input.tool)
-	is_string(input.action)
+capability := concat(".", [tool, action]) if {
+	tool := input.tool
+	is_string(tool)
+	action := input.action
+	is_string(action)
 }
 
 # chain is the hand-off chain of the call when well-formed: the request's, a non-empty array
 # of names ending with the agent, else [agent].
-chain := input.chain if {
-	is_string(input.agent)
-	is_array(input.chain)
-	input.chain[count(input.chain) - 1] == input.agent
-	every name in input.chain {
+chain := names if {
+	names := input.chain
+	is_array(names)
+	last := names[count(names) - 1]
+	is_string(last)
+	last == input.agent
+	every name in names {
 		is_string(name)
 	}
 } else := [input.agent] if {
@@ -221,8 +238,9 @@ now_ns := ns if {
 }
 
 approval_entry(entry) if {
-	is_string(entry.approver)
-	entry.approver != ""
+	approver := entry.approver
+	is_string(approver)
+	approver != ""
 	is_string(entry.role)
 	is_boolean(object.get(entry, "human", false))
 }
@@ -232,9 +250,9 @@ non_negative(value) if {
 	value >= 0
 }
 
-# Malformed requests: why well_formed fails --------------------------------------------
+# Malformed requests: why well_formed, credential_valid or session_valid fails ----------
 
-malformed contains "request must be a JSON object" if not input_object
+malformed contains "request must be a JSON object" if not is_object(input)
 
 malformed contains sprintf("%s must be a string", [key]) if {
 	not well_formed
@@ -242,18 +260,21 @@ malformed contains sprintf("%s must be a string", [key]) if {
 	not is_string(object.get(request, key, null))
 }
 
+malformed contains "identity must be a string" if {
+	value := input.identity
+	not is_string(value)
+}
+
 malformed contains sprintf("%s must be a string", [key]) if {
 	not well_formed
-	some key in ["identity", "resource", "task"]
+	some key in ["resource", "task"]
 	value := input[key]
 	not is_string(value)
 }
 
-malformed contains sprintf("%s must be an object", [key]) if {
+malformed contains "attributes must be an object" if {
 	not well_formed
-	some key in ["attributes", "credential", "session"]
-	value := input[key]
-	not is_object(value)
+	not is_object(attributes)
 }
 
 malformed contains "approvals must be an array" if {
@@ -268,28 +289,10 @@ malformed contains "approvals must hold objects with a non-empty string approver
 	not approval_entry(entry)
 }
 
-malformed contains "credential.expires_at must be an RFC 3339 timestamp" if {
-	not well_formed
-	value := input.credential.expires_at
-	not timestamp_ns(value)
-}
-
-malformed contains "session.started_at must be an RFC 3339 timestamp" if {
-	not well_formed
-	value := input.session.started_at
-	not timestamp_ns(value)
-}
-
 malformed contains "now must be an RFC 3339 timestamp" if {
 	not well_formed
 	value := input.now
 	not timestamp_ns(value)
-}
-
-malformed contains "session.actions must be a non-negative number" if {
-	not well_formed
-	value := input.session.actions
-	not non_negative(value)
 }
 
 malformed contains "chain must be a non-empty array of agent names" if {
@@ -303,6 +306,27 @@ malformed contains "chain must end with the agent" if {
 	is_string(input.agent)
 	chain_listed
 	input.chain[count(input.chain) - 1] != input.agent
+}
+
+malformed contains sprintf("%s must be an object", [key]) if {
+	some key in ["credential", "session"]
+	value := input[key]
+	not is_object(value)
+}
+
+malformed contains "credential.expires_at must be an RFC 3339 timestamp" if {
+	value := input.credential.expires_at
+	not timestamp_ns(value)
+}
+
+malformed contains "session.started_at must be an RFC 3339 timestamp" if {
+	value := input.session.started_at
+	not timestamp_ns(value)
+}
+
+malformed contains "session.actions must be a non-negative number" if {
+	value := input.session.actions
+	not non_negative(value)
 }
 
 malformed contains sprintf("attribute %q must be a number", [name]) if some name in unreadable_thresholds
@@ -427,34 +451,48 @@ resource_message := sprintf("resource %q is not granted for %q along the chain %
 # Authority along the chain ------------------------------------------------------------
 
 # resource_steps[i] is what chain[i] does to the capability on the request's resource, and
-# capability_steps[i] to the capability alone: "set", "clear" or "keep". A step is missing
+# capability_steps[i] to the capability alone: "set", "clear" or "keep". The originator's
+# own holding decides; each hand-off into chain[i] sets, clears or keeps what came before,
+# by whether chain[i] holds the capability (model.handoffs, parallel hand-offs merged).
+# The first element has no hand-off into it (chain[-1] is undefined). A step is missing
 # when its agent or the hand-off into it is not declared.
-resource_steps := [link(i, name)[resource_holding(model.agents[name])] | some i, name in chain]
+resource_steps := array.concat(
+	[origin[resource_holding(names[0], cap)]],
+	[handoff[resource_holding(name, cap)] | some i, name in names; handoff := model.handoffs[names[i - 1]][name]],
+) if {
+	names := chain
+	cap := capability
+}
 
-capability_steps := [link(i, name)[capability_holding(model.agents[name])] | some i, name in chain]
+capability_steps := array.concat(
+	[origin[capability_holding(names[0], cap)]],
+	[handoff[capability_holding(name, cap)] | some i, name in names; handoff := model.handoffs[names[i - 1]][name]],
+) if {
+	names := chain
+	cap := capability
+}
 
-# link(i, name) is what reaching chain[i] = name does, by whether name holds the capability
-# ("held") or not ("lacking"). The originator's own holding decides; each hand-off sets,
-# clears or keeps what came before (model.handoffs; parallel hand-offs are merged).
-link(0, _) := {"held": "set", "lacking": "clear"}
+origin := {"held": "set", "lacking": "clear"}
 
-link(i, name) := model.handoffs[chain[i - 1]][name] if i > 0
-
-# resource_holding(a) tells whether agent a's own grants cover the capability on the
-# request's resource: one without a resource list, or one with a pattern matching it.
-resource_holding(a) := "held" if {
-	a.caps[capability].all
+# resource_holding(name) tells whether agent name's own grants cover the capability on the
+# request's resource: one without a resource list does, one with a pattern matching it does.
+resource_holding(name, cap) := "held" if {
+	model.agents[name].caps[cap].all
 } else := "held" if {
-	some pattern in a.caps[capability].patterns
+	some pattern in model.agents[name].caps[cap].patterns
 	regex.match(pattern, input.resource)
-} else := "lacking"
+} else := "lacking" if {
+	model.agents[name]
+}
 
-capability_holding(a) := "held" if a.caps[capability]
+capability_holding(name, cap) := "held" if {
+	model.agents[name].caps[cap]
+} else := "lacking" if {
+	model.agents[name]
+}
 
-else := "lacking"
-
-# carries(steps) tells whether the capability survives the chain: the last step that sets
-# or clears it decides (the originator's always does). This is the closed form of folding
+# carries(steps) holds when the capability survives the chain: the last step that sets or
+# clears it decides (the originator's always does). This is the closed form of folding
 # attenuate (E ∩ C), delegate (C) and forward_credentials (E ∪ C) along the chain, one
 # capability and resource at a time.
 carries(steps) if {
