@@ -45,7 +45,10 @@ nothing is written and the exit status is 1.`,
 				return fmt.Errorf("compile %s: %w", dir, err)
 			}
 			if verify {
-				if err := compile.Verify(context.Background(), p, b); err != nil {
+				stop := busy(cmd.ErrOrStderr(), "verifying "+dir)
+				err := compile.Verify(context.Background(), p, b)
+				stop()
+				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "agentctl: verify %s: %v\n", dir, err)
 					return errPolicyFailed
 				}

@@ -4,8 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/agentctl/agentctl/progress"
 )
 
 // Exit statuses (contract): 0 pass, 1 the policy failed, 2 the input or invocation is wrong.
@@ -89,6 +94,23 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 		newCompileCmd(), newTestCmd(), newExplainCmd(),
 	)
 	return root
+}
+
+// isTerminal reports whether w is a terminal: tables get Unicode borders, and progress is
+// shown, only there.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// busy shows a spinner with the elapsed time on w while a step that may take more than a
+// second runs (large estates, --verify), when w is a terminal. Call the returned function
+// before printing anything.
+func busy(w io.Writer, label string) (stop func()) {
+	if !isTerminal(w) {
+		return func() {}
+	}
+	return progress.Start(w, label, time.Second, 100*time.Millisecond).Stop
 }
 
 // dirsOrDot returns the policy directories named on the command line, or ".".

@@ -3,12 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
@@ -183,7 +181,7 @@ func (f simulateFlags) run(stdout io.Writer, dirs []string, policies []*policy.P
 		if f.output == "json" {
 			err = report.CompareJSON(stdout, comps)
 		} else {
-			err = report.CompareTable(stdout, comps, simulateUnicode(stdout))
+			err = report.CompareTable(stdout, comps, isTerminal(stdout))
 		}
 		if err != nil {
 			return fmt.Errorf("write comparison: %w", err)
@@ -201,7 +199,7 @@ func (f simulateFlags) run(stdout io.Writer, dirs []string, policies []*policy.P
 			if len(dirs) > 1 {
 				fmt.Fprintf(stdout, "%s:\n", dirs[i])
 			}
-			if err = report.SimulateTable(stdout, rs, simulateUnicode(stdout)); err != nil {
+			if err = report.SimulateTable(stdout, rs, isTerminal(stdout)); err != nil {
 				break
 			}
 		}
@@ -235,16 +233,10 @@ func simulateForCheck(cmd *cobra.Command, p *policy.Policy) (failed bool, err er
 		failed = failed || !r.Passed
 	}
 	w := cmd.OutOrStdout()
-	if err := report.SimulateTable(w, results, simulateUnicode(w)); err != nil {
+	if err := report.SimulateTable(w, results, isTerminal(w)); err != nil {
 		return false, fmt.Errorf("write simulate table: %w", err)
 	}
 	return failed, nil
-}
-
-// simulateUnicode reports whether w is a terminal, where tables get Unicode borders.
-func simulateUnicode(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func orNone(names []string) string {

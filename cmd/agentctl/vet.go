@@ -42,7 +42,9 @@ func loadAll(stderr io.Writer, dirs []string) ([]*policy.Policy, error) {
 		failed bool
 	)
 	for _, dir := range dirs {
+		stop := busy(stderr, "loading "+dir)
 		p, err := schema.Load(dir)
+		stop()
 		if err != nil {
 			var errs schema.Errors
 			if !errors.As(err, &errs) {

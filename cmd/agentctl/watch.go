@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/agentctl/agentctl/watch"
 )
@@ -80,9 +79,8 @@ SIGTERM stops watching; the exit status is then 0.`,
 
 // screenClearer returns a function clearing the screen when w is a terminal, else nil.
 func screenClearer(w io.Writer) func() {
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+	if !isTerminal(w) {
 		return nil
 	}
-	return func() { fmt.Fprint(f, "\x1b[H\x1b[2J") }
+	return func() { fmt.Fprint(w, "\x1b[H\x1b[2J") }
 }
