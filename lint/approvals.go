@@ -37,8 +37,8 @@ approvals: refunds: {
 					}
 				}
 				if s.n > 0 {
-					pass.Report(g.Path, g.Pos, "agent %q holds high-risk capabilities that no approval rule matches: %s",
-						a.Name, pass.describe(s))
+					pass.Report(g.Path, g.Pos, pass.describeAfter(
+						"agent "+q(a.Name)+" holds high-risk capabilities that no approval rule matches: ", s))
 				}
 			}
 			for _, id := range set {
@@ -63,7 +63,7 @@ var ApprovalWithoutTimeout = &Check{
 	Run: func(pass *Pass) {
 		for _, r := range pass.Policy.Approvals {
 			if !r.HasTimeout {
-				pass.Report(r.Path(), r.Pos, "approval rule %q has no timeout: pending approvals never expire", r.Name)
+				pass.Reportf(r.Path(), r.Pos, "approval rule %q has no timeout: pending approvals never expire", r.Name)
 			}
 		}
 	},
@@ -85,7 +85,7 @@ var AgentAsApprover = &Check{
 		for _, r := range pass.Policy.Approvals {
 			if pass.Policy.Agent(r.Require.Role) != nil {
 				path := r.Path() + ".require.role"
-				pass.Report(path, pass.pos(r.Pos, path, r.Path()+".require"),
+				pass.Reportf(path, pass.pos(r.Pos, path, r.Path()+".require"),
 					"approval rule %q requires role %q, which names an agent of the policy: agents cannot approve", r.Name, r.Require.Role)
 			}
 		}

@@ -40,7 +40,7 @@ agents: ops: grants: [{tool: "tickets", actions: ["read", "update"], resources: 
 				}
 				if len(wild) > 0 {
 					n := len(pass.facts.grantIDs(ai, gi))
-					pass.Report(g.Path, g.Pos, "agent %q has a wildcard grant on %s (%s), covering %s",
+					pass.Reportf(g.Path, g.Pos, "agent %q has a wildcard grant on %s (%s), covering %s",
 						a.Name, toolLabel(g.Tool), strings.Join(wild, ", "), plural(n, "capability", "capabilities"))
 				}
 			}
@@ -71,8 +71,7 @@ agents: billing: grants: [{tool: "payments", actions: ["refund"], jit: true}]`,
 					continue
 				}
 				if s := sampleOf(pass.facts.grantIDs(ai, gi), m.nonRead); s.n > 0 {
-					pass.Report(g.Path, g.Pos, "agent %q holds non-read capabilities without jit: %s",
-						a.Name, pass.describe(s))
+					pass.Report(g.Path, g.Pos, pass.describeAfter("agent "+q(a.Name)+" holds non-read capabilities without jit: ", s))
 				}
 			}
 		}
@@ -87,9 +86,12 @@ func toolLabel(tool string) string {
 }
 
 // describe renders capabilities with their effects: "payments.refund (payment)".
-func (p *Pass) describe(s sample) string {
+func (p *Pass) describe(s sample) string { return p.describeAfter("", s) }
+
+// describeAfter is prefix followed by describe(s), built in one allocation.
+func (p *Pass) describeAfter(prefix string, s sample) string {
 	ix := p.Policy.Caps()
-	return s.list(func(b *strings.Builder, id int) {
+	return s.listAfter(prefix, func(b *strings.Builder, id int) {
 		a := ix.Action(id)
 		b.WriteString(a.Tool)
 		b.WriteByte('.')

@@ -37,16 +37,6 @@ func newFacts(p *policy.Policy) *facts {
 	return f
 }
 
-// prepare computes every fact, so that checks running in parallel only read them.
-func (f *facts) prepare() {
-	for i := range f.p.Agents {
-		f.agentCaps(i)
-	}
-	f.capMasks()
-	f.approvals()
-	f.graph()
-}
-
 // grantIDs returns the capability ids grant gi of agent ai covers, sorted, with "*"
 // expanded.
 func (f *facts) grantIDs(ai, gi int) []int {
@@ -116,14 +106,6 @@ func (f *facts) all() []int {
 		}
 	}
 	return f.allIDs
-}
-
-// capsOf returns C(a) of the named agent; nil for an unknown agent.
-func (f *facts) capsOf(name string) []int {
-	if i, ok := f.agent[name]; ok {
-		return f.agentCaps(i)
-	}
-	return nil
 }
 
 // agentCaps returns C(a) of agent index i as sorted ids.
@@ -304,18 +286,21 @@ func matches(set map[string]bool, v string) bool { return set == nil || set[v] }
 // build samples instead of lists so wildcard grants (thousands of capabilities) cost no
 // allocation beyond what a message shows.
 type sample struct {
-	ids []int
-	n   int
+	first [sampleSize]int
+	n     int
 }
 
 const sampleSize = 5
 
 func (s *sample) add(id int) {
-	if len(s.ids) < sampleSize {
-		s.ids = append(s.ids, id)
+	if s.n < sampleSize {
+		s.first[s.n] = id
 	}
 	s.n++
 }
+
+// ids returns the sampled ids.
+func (s *sample) ids() []int { return s.first[:min(s.n, sampleSize)] }
 
 // sampleOf samples the ids of list in mask.
 func sampleOf(list []int, mask policy.Bitset) sample {

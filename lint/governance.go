@@ -30,7 +30,7 @@ var AuditDisabled = &Check{
 		} {
 			if !s.on {
 				path := "settings.audit." + s.field
-				pass.Report(path, pass.pos(pass.Policy.Pos("settings.audit"), path, "settings"),
+				pass.Reportf(path, pass.pos(pass.Policy.Pos("settings.audit"), path, "settings"),
 					"%s is false: %s are not audited", path, s.what)
 			}
 		}
@@ -51,7 +51,7 @@ var MissingOwner = &Check{
 	Run: func(pass *Pass) {
 		for _, a := range pass.Policy.Agents {
 			if strings.TrimSpace(a.Owner) == "" {
-				pass.Report(a.Path(), a.Pos, "agent %q has no owner", a.Name)
+				pass.Report(a.Path(), a.Pos, "agent "+q(a.Name)+" has no owner")
 			}
 		}
 	},
@@ -89,7 +89,7 @@ var NoSessionLimits = &Check{
 				path = a.Path() + ".session"
 				pos = pass.pos(s.Pos, path)
 			}
-			pass.Report(path, pos, "autonomous agent %q has no %s", a.Name, strings.Join(missing, " and no "))
+			pass.Reportf(path, pos, "autonomous agent %q has no %s", a.Name, strings.Join(missing, " and no "))
 		}
 	},
 }
@@ -116,7 +116,7 @@ agents: ops: {
 	Run: func(pass *Pass) {
 		for _, ig := range pass.Policy.Ignores {
 			if strings.TrimSpace(ig.Reason) == "" {
-				pass.Report(ig.Path, ig.Pos, "@ignore(%q) on %s has no reason, so it suppresses nothing", ig.Check, pathLabel(ig.Path))
+				pass.Reportf(ig.Path, ig.Pos, "@ignore(%q) on %s has no reason, so it suppresses nothing", ig.Check, pathLabel(ig.Path))
 			}
 		}
 	},
@@ -136,7 +136,7 @@ var UnknownSuppression = &Check{
 	Run: func(pass *Pass) {
 		for _, ig := range pass.Policy.Ignores {
 			if !pass.facts.known[ig.Check] {
-				pass.Report(ig.Path, ig.Pos, "@ignore(%q) on %s names no known check", ig.Check, pathLabel(ig.Path))
+				pass.Reportf(ig.Path, ig.Pos, "@ignore(%q) on %s names no known check", ig.Check, pathLabel(ig.Path))
 			}
 		}
 	},

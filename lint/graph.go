@@ -7,8 +7,9 @@ import "slices"
 type handoffGraph struct {
 	names []string
 	out   [][]arc
-	sccs  [][]int // Tarjan's order: every component after the components it reaches
-	comp  []int   // node -> index in sccs
+	ends  [][2]int // per hand-off: sender and receiver node, -1 when undeclared
+	sccs  [][]int  // Tarjan's order: every component after the components it reaches
+	comp  []int    // node -> index in sccs
 }
 
 type arc struct{ to, edge int } // edge indexes p.Handoffs
@@ -22,11 +23,15 @@ func (f *facts) graph() *handoffGraph {
 	for i, a := range f.p.Agents {
 		g.names[i] = a.Name
 	}
+	g.ends = make([][2]int, len(f.p.Handoffs))
 	for i, h := range f.p.Handoffs {
 		from, ok1 := f.agent[h.From]
 		to, ok2 := f.agent[h.To]
 		if ok1 && ok2 {
 			g.out[from] = append(g.out[from], arc{to, i})
+			g.ends[i] = [2]int{from, to}
+		} else {
+			g.ends[i] = [2]int{-1, -1}
 		}
 	}
 	g.tarjan()

@@ -2,6 +2,7 @@ package lint
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/agentctl/agentctl/policy"
@@ -27,7 +28,8 @@ handoffs: [{from: "triage", to: "billing", mode: "attenuate"}]`,
 	Run: func(pass *Pass) {
 		for _, h := range pass.Policy.Handoffs {
 			if h.Mode == policy.ModeForwardCredentials {
-				pass.Report(h.Path(), h.Pos, "hand-off %q -> %q forwards credentials: %q acts with the chain's authority and its own", h.From, h.To, h.To)
+				pass.Report(h.Path(), h.Pos, "hand-off "+q(h.From)+" -> "+q(h.To)+" forwards credentials: "+q(h.To)+
+					" acts with the chain's authority and its own")
 			}
 		}
 	},
@@ -57,13 +59,15 @@ agents: {
 }
 handoffs: [{from: "triage", to: "billing", mode: "attenuate"}]`,
 	Run: func(pass *Pass) {
-		for _, h := range pass.Policy.Handoffs {
-			if h.Mode != policy.ModeDelegate && h.Mode != policy.ModeForwardCredentials {
+		g := pass.facts.graph()
+		for i, h := range pass.Policy.Handoffs {
+			from, to := g.ends[i][0], g.ends[i][1]
+			if (h.Mode != policy.ModeDelegate && h.Mode != policy.ModeForwardCredentials) || from < 0 {
 				continue
 			}
-			if extra := difference(pass.facts.capsOf(h.To), pass.facts.capsOf(h.From)); extra.n > 0 {
-				pass.Report(h.Path(), h.Pos, "hand-off %q -> %q (%s) lets %q reach capabilities it lacks: %s",
-					h.From, h.To, h.Mode, h.From, pass.describe(extra))
+			if extra := difference(pass.facts.agentCaps(to), pass.facts.agentCaps(from)); extra.n > 0 {
+				pass.Report(h.Path(), h.Pos, pass.describeAfter("hand-off "+q(h.From)+" -> "+q(h.To)+" ("+h.Mode+") lets "+q(h.From)+
+					" reach capabilities it lacks: ", extra))
 			}
 		}
 	},
@@ -97,7 +101,7 @@ handoffs: [
 			if len(comp) > len(cycle)-1 {
 				msg += fmt.Sprintf(" (part of a strongly connected group of %d agents)", len(comp))
 			}
-			pass.Report(h.Path(), h.Pos, "%s", msg)
+			pass.Report(h.Path(), h.Pos, msg)
 		}
 	},
 }
@@ -133,13 +137,17 @@ handoffs: [
 			if len(path) <= depth {
 				continue
 			}
-			names := []string{g.names[v]}
+			var b strings.Builder
+			b.Grow(128)
+			b.WriteString("hand-off chain ")
+			b.WriteString(g.names[v])
 			for _, e := range path {
-				names = append(names, pass.Policy.Handoffs[e].To)
+				b.WriteString(" -> ")
+				b.WriteString(pass.Policy.Handoffs[e].To)
 			}
+			b.WriteString(" has " + strconv.Itoa(len(path)) + " hand-offs, more than max_chain_depth " + strconv.Itoa(depth))
 			h := pass.Policy.Handoffs[path[0]]
-			pass.Report(h.Path(), h.Pos, "hand-off chain %s has %d hand-offs, more than max_chain_depth %d",
-				strings.Join(names, " -> "), len(path), depth)
+			pass.Report(h.Path(), h.Pos, b.String())
 		}
 	},
 }
@@ -190,7 +198,7 @@ agents: {
 			reads := sensitive.list(func(b *strings.Builder, id int) {
 				b.WriteString(ix.Name(id) + " (" + ix.Action(id).Data + ")")
 			})
-			pass.Report(a.Path(), a.Pos, "agent %q combines untrusted input [%s], sensitive reads [%s] and external egress [%s]",
+			pass.Reportf(a.Path(), a.Pos, "agent %q combines untrusted input [%s], sensitive reads [%s] and external egress [%s]",
 				a.Name, untrusted, reads, pass.describe(egress))
 		}
 	},

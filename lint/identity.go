@@ -25,7 +25,7 @@ var MissingWorkloadIdentity = &Check{
 	Run: func(pass *Pass) {
 		for _, a := range pass.Policy.Agents {
 			if a.SpiffeID == "" {
-				pass.Report(a.Path(), a.Pos, "agent %q has no workload identity (identity.spiffe_id)", a.Name)
+				pass.Report(a.Path(), a.Pos, "agent "+q(a.Name)+" has no workload identity (identity.spiffe_id)")
 			}
 		}
 	},
@@ -63,7 +63,7 @@ var SharedIdentity = &Check{
 				}
 			}
 			path := a.Path() + ".identity.spiffe_id"
-			pass.Report(path, pass.pos(a.Pos, path, a.Path()+".identity"),
+			pass.Reportf(path, pass.pos(a.Pos, path, a.Path()+".identity"),
 				"agent %q shares SPIFFE ID %q with %s", a.Name, a.SpiffeID, agentList(others))
 		}
 	},
@@ -86,7 +86,7 @@ var LongLivedCredential = &Check{
 		for _, a := range pass.Policy.Agents {
 			c := a.Credential
 			if c == nil {
-				pass.Report(a.Path(), a.Pos, "agent %q has no credential block: declare an ephemeral credential with a ttl", a.Name)
+				pass.Report(a.Path(), a.Pos, "agent "+q(a.Name)+" has no credential block: declare an ephemeral credential with a ttl")
 				continue
 			}
 			base := a.Path() + ".credential"
@@ -105,7 +105,7 @@ var LongLivedCredential = &Check{
 			}
 			if len(reasons) > 0 {
 				pass.Report(base, pass.pos(c.Pos, append(at, base)...),
-					"credential of agent %q is long-lived: %s", a.Name, strings.Join(reasons, "; "))
+					"credential of agent "+q(a.Name)+" is long-lived: "+strings.Join(reasons, "; "))
 			}
 		}
 	},
@@ -140,7 +140,7 @@ var CredentialOutlivesTask = &Check{
 			}
 			if len(reasons) > 0 {
 				pass.Report(base, pass.pos(c.Pos, append(at, base)...),
-					"credential of agent %q outlives its task: %s", a.Name, strings.Join(reasons, "; "))
+					"credential of agent "+q(a.Name)+" outlives its task: "+strings.Join(reasons, "; "))
 			}
 		}
 	},
@@ -185,7 +185,7 @@ agents: {
 		for _, t := range pass.Policy.Tools {
 			if u := users[t.Name]; len(u) >= 2 {
 				path := t.Path() + ".auth"
-				pass.Report(path, pass.pos(t.Pos, path+".kind", path),
+				pass.Reportf(path, pass.pos(t.Pos, path+".kind", path),
 					"tool %q authenticates with a %s used by %d agents: %s", t.Name, t.Auth.Kind, len(u), agentList(u))
 			}
 		}

@@ -7,8 +7,8 @@ package lint
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/agentctl/agentctl/policy"
 )
@@ -115,25 +115,29 @@ type Pass struct {
 	findings *findingBuf
 }
 
-// Report records a finding of the pass's check at the tier severity. pos falls back to
-// the position recorded for element when it is zero.
-func (p *Pass) Report(element string, pos policy.Pos, format string, args ...any) {
-	p.ReportSeverity(p.Check.SeverityFor(p.Policy.Settings.RiskTier), element, pos, format, args...)
-}
-
-// ReportSeverity records a finding with an explicit severity.
-func (p *Pass) ReportSeverity(sev Severity, element string, pos policy.Pos, format string, args ...any) {
+// Report records a finding of the pass's check on element at the tier severity. pos falls
+// back to the position recorded for element when it is zero. Checks with many findings
+// build msg by concatenation: on large estates formatting is most of lint's cost.
+func (p *Pass) Report(element string, pos policy.Pos, msg string) {
 	if !pos.IsValid() {
 		pos = p.Policy.Pos(element)
 	}
 	p.findings.add(Finding{
 		Check:    p.Check,
-		Severity: sev,
-		Message:  fmt.Sprintf(format, args...),
+		Severity: p.Check.SeverityFor(p.Policy.Settings.RiskTier),
+		Message:  msg,
 		Element:  element,
 		Pos:      pos,
 	})
 }
+
+// Reportf is Report with a formatted message.
+func (p *Pass) Reportf(element string, pos policy.Pos, format string, args ...any) {
+	p.Report(element, pos, fmt.Sprintf(format, args...))
+}
+
+// q quotes a name for a message, as %q does.
+func q(s string) string { return strconv.Quote(s) }
 
 // pos returns the position of the first of paths the source records, else fallback.
 func (p *Pass) pos(fallback policy.Pos, paths ...string) policy.Pos {
@@ -158,16 +162,12 @@ func Run(p *policy.Policy, opts Options) []Finding {
 	if checks == nil {
 		checks = Checks()
 	}
-	// Facts are computed up front so the checks, which only read them, can run in parallel.
+	var buf findingBuf
 	f := newFacts(p)
-	f.prepare()
-	bufs := make([]findingBuf, len(checks))
-	var wg sync.WaitGroup
-	for i, c := range checks {
-		wg.Go(func() { c.Run(&Pass{Policy: p, Check: c, facts: f, findings: &bufs[i]}) })
+	for _, c := range checks {
+		c.Run(&Pass{Policy: p, Check: c, facts: f, findings: &buf})
 	}
-	wg.Wait()
-	findings := sorted(bufs)
+	findings := sorted([]findingBuf{buf})
 	if !opts.NoInlineSuppressions {
 		applyIgnores(p, findings)
 	}
@@ -236,15 +236,23 @@ func compareFindings(a, b *Finding) int {
 
 // list renders a sample: each id through item, comma-separated, then a count of the rest.
 func (s sample) list(item func(b *strings.Builder, id int)) string {
+	return s.listAfter("", item)
+}
+
+// listAfter is prefix followed by list: one allocation for the whole message.
+func (s sample) listAfter(prefix string, item func(b *strings.Builder, id int)) string {
 	var b strings.Builder
-	for i, id := range s.ids {
+	ids := s.ids()
+	b.Grow(len(prefix) + 48*len(ids))
+	b.WriteString(prefix)
+	for i, id := range ids {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		item(&b, id)
 	}
-	if s.n > len(s.ids) {
-		fmt.Fprintf(&b, " and %d more", s.n-len(s.ids))
+	if s.n > len(ids) {
+		b.WriteString(" and " + strconv.Itoa(s.n-len(ids)) + " more")
 	}
 	return b.String()
 }

@@ -30,8 +30,8 @@ agents: notifier: grants: [{tool: "slack", actions: ["post"], jit: true}]`,
 					}
 				}
 				if s.n > 0 {
-					pass.Report(g.Path, g.Pos, "agent %q holds non-read capabilities on MCP or third-party tools without jit or approval: %s",
-						a.Name, pass.describe(s))
+					pass.Report(g.Path, g.Pos, pass.describeAfter("agent "+q(a.Name)+
+						" holds non-read capabilities on MCP or third-party tools without jit or approval: ", s))
 				}
 			}
 		}

@@ -1,0 +1,4 @@
+package lint
+
+// Root exposes root to the external tests.
+var Root = root
