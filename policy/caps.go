@@ -2,6 +2,7 @@ package policy
 
 import (
 	"math/bits"
+	"sort"
 	"strings"
 )
 
@@ -14,13 +15,14 @@ type CapIndex struct {
 
 func newCapIndex(tools []*Tool) *CapIndex {
 	ix := &CapIndex{ids: map[string]int{}}
-	// tools and their actions are sorted by name, and "." sorts below every name character,
-	// so this order is the sorted order of "tool.action".
 	for _, t := range tools {
-		for _, a := range t.Actions {
-			ix.ids[a.Capability()] = len(ix.caps)
-			ix.caps = append(ix.caps, a)
-		}
+		ix.caps = append(ix.caps, t.Actions...)
+	}
+	// Sorted by "tool.action" (not by tool, then action: "crm-x.a" sorts before "crm.a"), so
+	// that ids, bitset iteration and Names all follow the order users read.
+	sort.Slice(ix.caps, func(i, j int) bool { return ix.caps[i].Capability() < ix.caps[j].Capability() })
+	for id, a := range ix.caps {
+		ix.ids[a.Capability()] = id
 	}
 	return ix
 }

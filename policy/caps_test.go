@@ -17,7 +17,7 @@ func testPolicy() *Policy {
 	}
 	grant := func(tool string, actions ...string) *Grant { return &Grant{Tool: tool, Actions: actions} }
 	p := &Policy{
-		Tools: []*Tool{tool("pay", "refund"), tool("crm", "update", "read"), tool("mail", "send", "read")},
+		Tools: []*Tool{tool("pay", "refund"), tool("crm", "update", "read"), tool("mail", "send", "read"), tool("crm-x", "a")},
 		Agents: []*Agent{
 			{Name: "triage", Grants: []*Grant{grant("crm", "read"), grant("mail", "read")}},
 			{Name: "billing", Grants: []*Grant{grant("pay", "refund"), grant("crm", "read", "update")}},
@@ -38,11 +38,11 @@ func TestCapIndexSorted(t *testing.T) {
 	for i := 0; i < ix.Len(); i++ {
 		all.Set(i)
 	}
-	want := []string{"crm.read", "crm.update", "mail.read", "mail.send", "pay.refund"}
+	want := []string{"crm-x.a", "crm.read", "crm.update", "mail.read", "mail.send", "pay.refund"}
 	if got := ix.Names(all); !reflect.DeepEqual(got, want) {
 		t.Errorf("caps = %v, want %v", got, want)
 	}
-	if id, ok := ix.ID("mail.send"); !ok || id != 3 || ix.Action(id).Tool != "mail" {
+	if id, ok := ix.ID("mail.send"); !ok || id != 4 || ix.Action(id).Tool != "mail" {
 		t.Errorf("ID(mail.send) = %d, %v", id, ok)
 	}
 	if _, ok := ix.ID("mail.purge"); ok {
@@ -59,7 +59,7 @@ func TestC(t *testing.T) {
 		{"triage", []string{"crm.read", "mail.read"}},
 		{"billing", []string{"crm.read", "crm.update", "pay.refund"}},
 		{"mailer", []string{"crm.read", "mail.read", "mail.send"}}, // "*" tool: every tool with that action
-		{"admin", []string{"crm.read", "crm.update", "mail.read", "mail.send", "pay.refund"}},
+		{"admin", []string{"crm-x.a", "crm.read", "crm.update", "mail.read", "mail.send", "pay.refund"}},
 		{"ghost", []string{}}, // undeclared references grant nothing
 	} {
 		if got := p.Caps().Names(p.C(p.Agent(tc.agent))); !reflect.DeepEqual(got, tc.want) {

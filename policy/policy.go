@@ -79,7 +79,8 @@ type Policy struct {
 	// Ignores lists every @ignore attribute of the source, with the element path it sits on.
 	Ignores []Ignore
 	// Positions maps element paths ("agents.billing.grants[2]", "settings.audit.chains") to
-	// where they are written. Paths absent from the source (defaults) are absent here.
+	// where they are written. Paths absent from the source (defaults) are absent here, and so
+	// are paths inside list elements ("handoffs[0].from"): use the element's position.
 	Positions map[string]Pos
 
 	agents   map[string]*Agent

@@ -56,6 +56,7 @@ type loader struct {
 	dir       string
 	cwd       string
 	positions map[string]policy.Pos
+	detail    map[string]policy.Pos // positions inside list elements, for load errors
 	ignores   []policy.Ignore
 	srcBytes  int
 }
@@ -346,6 +347,9 @@ func (l *loader) nearestPos(path string) policy.Pos {
 		if p, ok := l.positions[path]; ok {
 			return p
 		}
+		if p, ok := l.detail[path]; ok {
+			return p
+		}
 		i := strings.LastIndexAny(path, ".[")
 		if i < 0 {
 			break
@@ -360,15 +364,16 @@ func (l *loader) nearestPos(path string) policy.Pos {
 // only exist through comprehensions or references get the position of the nearest written
 // ancestor. The first file to write a path wins.
 func (l *loader) walkFiles(files []*ast.File) {
-	// About one element path per 24 bytes of source: sizing the map up front avoids
+	// About one element path per 24 bytes of source, half of them inside list elements: sizing the map up front avoids
 	// rehashing hundreds of thousands of entries on large estates.
-	l.positions = make(map[string]policy.Pos, l.srcBytes/24)
+	l.positions = make(map[string]policy.Pos, l.srcBytes/48)
+	l.detail = make(map[string]policy.Pos, l.srcBytes/48)
 	for _, f := range files {
-		l.walkDecls(f.Decls, "")
+		l.walkDecls(f.Decls, "", false)
 	}
 }
 
-func (l *loader) walkDecls(decls []ast.Decl, path string) {
+func (l *loader) walkDecls(decls []ast.Decl, path string, nested bool) {
 	for _, d := range decls {
 		switch d := d.(type) {
 		case *ast.Field:
@@ -380,44 +385,44 @@ func (l *loader) walkDecls(decls []ast.Decl, path string) {
 			if path != "" {
 				p = path + "." + name
 			}
-			l.record(p, d.Label.Pos())
+			l.record(p, d.Label.Pos(), nested)
 			for _, a := range d.Attrs {
 				l.attribute(p, a)
 			}
 			// Test inputs are free-form request data.
 			if !(strings.HasPrefix(p, "tests.") && strings.HasSuffix(p, ".input")) {
-				l.walkExpr(d.Value, p)
+				l.walkExpr(d.Value, p, nested)
 			}
 		case *ast.Attribute:
 			if path != "" {
 				l.attribute(path, d)
 			}
 		case *ast.EmbedDecl:
-			l.walkExpr(d.Expr, path)
+			l.walkExpr(d.Expr, path, nested)
 		}
 	}
 }
 
-func (l *loader) walkExpr(e ast.Expr, path string) {
+func (l *loader) walkExpr(e ast.Expr, path string, nested bool) {
 	switch e := e.(type) {
 	case *ast.StructLit:
-		l.walkDecls(e.Elts, path)
+		l.walkDecls(e.Elts, path, nested)
 	case *ast.ListLit:
 		for i, el := range e.Elts {
 			if _, ok := el.(*ast.Ellipsis); ok {
 				break
 			}
 			p := path + "[" + strconv.Itoa(i) + "]"
-			l.record(p, el.Pos())
-			l.walkExpr(el, p)
+			l.record(p, el.Pos(), nested)
+			l.walkExpr(el, p, true)
 		}
 	case *ast.BinaryExpr:
 		if e.Op == token.AND {
-			l.walkExpr(e.X, path)
-			l.walkExpr(e.Y, path)
+			l.walkExpr(e.X, path, nested)
+			l.walkExpr(e.Y, path, nested)
 		}
 	case *ast.ParenExpr:
-		l.walkExpr(e.X, path)
+		l.walkExpr(e.X, path, nested)
 	}
 }
 
@@ -440,10 +445,17 @@ func labelName(label ast.Label) (string, bool) {
 	return "", false
 }
 
-func (l *loader) record(path string, pos token.Pos) {
-	if _, ok := l.positions[path]; !ok {
+// record notes where path is written. What lies inside a list element (a grant's fields, a
+// hand-off's ends) goes to detail, which only load errors use: the policy keeps the
+// element's own position, and large estates keep hundreds of thousands fewer entries alive.
+func (l *loader) record(path string, pos token.Pos, nested bool) {
+	m := l.positions
+	if nested {
+		m = l.detail
+	}
+	if _, ok := m[path]; !ok {
 		if p := l.pos(pos); p.IsValid() {
-			l.positions[path] = p
+			m[path] = p
 		}
 	}
 }
