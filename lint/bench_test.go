@@ -54,7 +54,7 @@ func BenchmarkLint(b *testing.B) {
 		fs := lint.Run(p, lint.Options{})
 		b.Run(fmt.Sprintf("table/agents=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				doc := report.Findings{Rules: lint.Rules(lint.Checks()), Findings: lint.Export(fs, lint.High), Files: p.Files, FailOn: "high"}
+				doc := report.Findings{Rules: report.LintRules(lint.Checks()), Findings: report.LintFindings(fs, lint.High), Files: p.Files, FailOn: "high"}
 				if err := report.FindingsTable(io.Discard, doc, nil, false); err != nil {
 					b.Fatal(err)
 				}

@@ -37,7 +37,7 @@ output).`,
 				}
 				fws = append(fws, fw)
 			}
-			rules := lint.Rules(checks)
+			rules := report.LintRules(checks)
 			w := cmd.OutOrStdout()
 			switch output {
 			case "table":

@@ -138,8 +138,8 @@ func (r *lintRun) run(stdout, stderr io.Writer, policies []*policy.Policy) error
 		fmt.Fprintf(stderr, "agentctl: wrote %s: %d baseline entries\n", r.flags.writeBaseline, len(b.Findings))
 	}
 	doc := report.Findings{
-		Rules:    lint.Rules(r.checks),
-		Findings: lint.Export(findings, r.failOn),
+		Rules:    report.LintRules(r.checks),
+		Findings: report.LintFindings(findings, r.failOn),
 		Files:    files,
 		FailOn:   r.failOn.String(),
 		Stale:    stale,
@@ -190,7 +190,7 @@ func lintForCheck(cmd *cobra.Command, p *policy.Policy) (failed bool, err error)
 		return false, err
 	}
 	findings := lint.Run(p, lint.Options{Checks: r.checks})
-	doc := report.Findings{Rules: lint.Rules(r.checks), Findings: lint.Export(findings, r.failOn), Files: p.Files, FailOn: "high"}
+	doc := report.Findings{Rules: report.LintRules(r.checks), Findings: report.LintFindings(findings, r.failOn), Files: p.Files, FailOn: "high"}
 	w := cmd.OutOrStdout()
 	if err := report.FindingsTable(w, doc, nil, lintUnicode(w)); err != nil {
 		return false, fmt.Errorf("write lint table: %w", err)
