@@ -41,7 +41,7 @@ output).`,
 			w := cmd.OutOrStdout()
 			switch output {
 			case "table":
-				err = report.ChecksTable(w, rules, fws, lintUnicode(w))
+				err = report.ChecksTable(w, rules, fws, isTerminal(w))
 			case "json":
 				err = report.ChecksJSON(w, rules)
 			case "markdown":

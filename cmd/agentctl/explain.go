@@ -80,7 +80,7 @@ two engines disagree, the exit status is 1. Otherwise it is 0 whatever the decis
 			if f.output == "json" {
 				err = report.ExplainJSONWrite(w, x)
 			} else {
-				err = report.ExplainText(w, x, lintUnicode(w))
+				err = report.ExplainText(w, x, isTerminal(w))
 			}
 			if err != nil {
 				return fmt.Errorf("write explanation: %w", err)

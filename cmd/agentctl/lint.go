@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
@@ -164,7 +163,7 @@ func (r *lintRun) render(w io.Writer, doc report.Findings) error {
 	case "github":
 		return report.GitHub(w, doc)
 	}
-	return report.FindingsTable(w, doc, r.frameworks, lintUnicode(w))
+	return report.FindingsTable(w, doc, r.frameworks, isTerminal(w))
 }
 
 func writeBaselineFile(path string, b *lint.Baseline) error {
@@ -183,23 +182,17 @@ func writeBaselineFile(path string, b *lint.Baseline) error {
 }
 
 // lintForCheck prints the default lint table for one loaded policy and reports whether it
-// has active findings at or above high. `agentctl check` calls it after vet.
-func lintForCheck(cmd *cobra.Command, p *policy.Policy) (failed bool, err error) {
-	r, err := lintFlags{output: "table", failOn: "high"}.validate()
+// has active findings at or above failOn. `agentctl check` calls it after vet.
+func lintForCheck(cmd *cobra.Command, p *policy.Policy, failOn string) (failed bool, err error) {
+	r, err := lintFlags{output: "table", failOn: failOn}.validate()
 	if err != nil {
-		return false, err
+		return false, inputError(err)
 	}
 	findings := lint.Run(p, lint.Options{Checks: r.checks})
-	doc := report.Findings{Rules: report.LintRules(r.checks), Findings: report.LintFindings(findings, r.failOn), Files: p.Files, FailOn: "high"}
+	doc := report.Findings{Rules: report.LintRules(r.checks), Findings: report.LintFindings(findings, r.failOn), Files: p.Files, FailOn: r.failOn.String()}
 	w := cmd.OutOrStdout()
-	if err := report.FindingsTable(w, doc, nil, lintUnicode(w)); err != nil {
+	if err := report.FindingsTable(w, doc, nil, isTerminal(w)); err != nil {
 		return false, fmt.Errorf("write lint table: %w", err)
 	}
 	return lint.Failed(findings, r.failOn), nil
-}
-
-// lintUnicode reports whether w is a terminal, where tables get Unicode borders.
-func lintUnicode(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

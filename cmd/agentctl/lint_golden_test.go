@@ -118,7 +118,7 @@ func TestLintForCheck(t *testing.T) {
 		var out bytes.Buffer
 		cmd := &cobra.Command{}
 		cmd.SetOut(&out)
-		failed, err := lintForCheck(cmd, p)
+		failed, err := lintForCheck(cmd, p, "high")
 		if err != nil {
 			t.Fatal(err)
 		}

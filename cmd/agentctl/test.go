@@ -87,7 +87,7 @@ func renderTests(w io.Writer, output string, runs []report.TestRun) error {
 	case "junit":
 		err = report.TestsJUnit(w, runs)
 	default:
-		err = report.TestsTable(w, runs, lintUnicode(w))
+		err = report.TestsTable(w, runs, isTerminal(w))
 	}
 	if err != nil {
 		return fmt.Errorf("write test %s output: %w", output, err)
