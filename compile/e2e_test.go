@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,27 +21,9 @@ import (
 	"github.com/agentctl/agentctl/schema"
 )
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type opaServer struct {
 	url string
-	log *syncBuffer
+	log *testtool.SyncBuffer
 }
 
 func freePort(t *testing.T) int {
@@ -60,7 +41,7 @@ func freePort(t *testing.T) int {
 func startOPA(t *testing.T, bin, bundlePath string) *opaServer {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	log := &syncBuffer{}
+	log := &testtool.SyncBuffer{}
 	cmd := exec.Command(bin, "run", "--server", "--addr", addr, "--bundle", bundlePath,
 		"--log-format", "json", "--set", "decision_logs.console=true")
 	cmd.Stdout, cmd.Stderr = log, log

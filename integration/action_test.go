@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,7 @@ func TestActionScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds agentctl; skipped with -short")
 	}
-	bash := lookOrSkip(t, "bash")
+	bash := testtool.Look(t, "bash")
 	root := repoRoot(t)
 	b, err := os.ReadFile(filepath.Join(root, "action.yml"))
 	if err != nil {
@@ -169,13 +170,4 @@ func TestActionScripts(t *testing.T) {
 	if code != 2 {
 		t.Errorf("missing directory: exit %d, want 2:\n%s", code, out)
 	}
-}
-
-func lookOrSkip(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return p
 }

@@ -75,7 +75,7 @@ func runDoc(t *testing.T, name string, needOPA bool, minBlocks int) {
 	if testing.Short() {
 		t.Skip("builds agentctl; skipped with -short")
 	}
-	bash := lookOrSkip(t, "bash")
+	bash := testtool.Look(t, "bash")
 	root := repoRoot(t)
 	docPath := filepath.Join(root, "docs", name)
 	doc, err := os.ReadFile(docPath)

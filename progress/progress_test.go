@@ -1,32 +1,14 @@
 package progress
 
 import (
-	"bytes"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitFor polls until the buffer holds n spinner frames, bounded in time.
-func waitFor(t *testing.T, buf *syncBuffer, n int) {
+func waitFor(t *testing.T, buf *testtool.SyncBuffer, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(frameRE.FindAllString(buf.String(), -1)) < n {
@@ -40,7 +22,7 @@ func waitFor(t *testing.T, buf *syncBuffer, n int) {
 var frameRE = regexp.MustCompile(`\r[|/\-\\] agentctl check \d+\.\ds\x1b\[K`)
 
 func TestShortRunsShowNothing(t *testing.T) {
-	var buf syncBuffer
+	var buf testtool.SyncBuffer
 	s := Start(&buf, "agentctl check", time.Hour, time.Millisecond)
 	s.Stop()
 	s.Stop()
@@ -50,7 +32,7 @@ func TestShortRunsShowNothing(t *testing.T) {
 }
 
 func TestSpinnerDrawsThenErases(t *testing.T) {
-	var buf syncBuffer
+	var buf testtool.SyncBuffer
 	s := Start(&buf, "agentctl check", 0, time.Millisecond)
 	waitFor(t, &buf, 3)
 	s.Stop()

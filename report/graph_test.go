@@ -3,8 +3,8 @@ package report
 import (
 	"bytes"
 	"errors"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,12 +17,7 @@ import (
 // TestGraphExamplesRenderWithDot renders every example estate, plain and per scenario,
 // through Graphviz's dot. It skips when dot is missing locally and fails under CI=true.
 func TestGraphExamplesRenderWithDot(t *testing.T) {
-	if _, err := exec.LookPath("dot"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("Graphviz's dot is not installed; CI must install it (apt-get install graphviz)")
-		}
-		t.Skip("dot not installed")
-	}
+	testtool.Look(t, "dot")
 	dirs, err := filepath.Glob("../scenarios/*")
 	if err != nil {
 		t.Fatal(err)

@@ -3,11 +3,8 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"testing"
-
-	"github.com/xeipuuv/gojsonschema"
 )
 
 // sampleFindings has an active finding, an inline-suppressed one, a baselined one and one
@@ -36,44 +33,17 @@ func sampleFindings() Findings {
 	}
 }
 
-// sarifSchemaErrors validates a SARIF log against the official 2.1.0 schema in
-// ../shared/testdata. The schema is not in the repository: the test skips when it is
-// missing, except under CI=true.
-func sarifSchemaErrors(t *testing.T, log []byte) []string {
-	t.Helper()
-	schemaPath, err := filepath.Abs(filepath.Join("..", "..", "shared", "testdata", "sarif-schema-2.1.0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, err := os.ReadFile(schemaPath)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("SARIF schema required under CI=true: %v", err)
-		}
-		t.Skipf("SARIF schema not available: %v", err)
-	}
-	res, err := gojsonschema.Validate(gojsonschema.NewBytesLoader(schema), gojsonschema.NewBytesLoader(log))
-	if err != nil {
-		t.Fatalf("validate: %v", err)
-	}
-	var errs []string
-	for _, e := range res.Errors() {
-		errs = append(errs, e.String())
-	}
-	return errs
-}
-
 func TestSARIFValidates(t *testing.T) {
 	var b bytes.Buffer
 	if err := SARIF(&b, sampleFindings()); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range sarifSchemaErrors(t, b.Bytes()) {
+	for _, e := range testtool.SARIFErrors(t, b.Bytes()) {
 		t.Errorf("SARIF schema: %s", e)
 	}
 	// The validator is live: a wrong level is rejected.
 	broken := bytes.Replace(b.Bytes(), []byte(`"level": "error"`), []byte(`"level": "fatal"`), 1)
-	if len(sarifSchemaErrors(t, broken)) == 0 {
+	if len(testtool.SARIFErrors(t, broken)) == 0 {
 		t.Error("schema accepted level \"fatal\"")
 	}
 	// The schema is permissive about the parts code scanning relies on: check them.

@@ -1,14 +1,13 @@
 package watch
 
 import (
-	"bytes"
 	"context"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,24 +21,6 @@ const (
 	quiet = 400 * time.Millisecond
 )
 
-// syncBuffer is a bytes.Buffer safe for the watch goroutine and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness runs Watch on a temporary directory. Each run sends a snapshot of the tree
 // ("path=content" lines for non-hidden .cue files) so tests see what the command saw.
 type harness struct {
@@ -47,7 +28,7 @@ type harness struct {
 	dir    string
 	runs   chan string
 	clears chan struct{}
-	log    *syncBuffer
+	log    *testtool.SyncBuffer
 	loop   *loop
 	stop   context.CancelFunc
 	done   chan error
@@ -63,7 +44,7 @@ func startWith(t *testing.T, status func(snapshot string) int, debounce time.Dur
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "policy.cue"), "v1")
 	h := &harness{t: t, dir: dir, runs: make(chan string, 100), clears: make(chan struct{}, 100),
-		log: &syncBuffer{}, done: make(chan error, 1)}
+		log: &testtool.SyncBuffer{}, done: make(chan error, 1)}
 	fixed := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	cfg := Config{
 		Dirs: []string{dir},

@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
-	"github.com/xeipuuv/gojsonschema"
 
 	"github.com/agentctl/agentctl/schema"
 )
@@ -51,27 +51,10 @@ func TestLintGolden(t *testing.T) {
 	}
 }
 
-// validateSARIF checks a log against the official SARIF 2.1.0 schema, read from
-// ../shared/testdata (never copied into the repository). It skips when the schema is
-// missing, except under CI=true. The working directory is the repository root.
+// validateSARIF checks a log against the official SARIF 2.1.0 schema.
 func validateSARIF(t *testing.T, log []byte) {
 	t.Helper()
-	schemaPath, err := filepath.Abs(filepath.Join("..", "shared", "testdata", "sarif-schema-2.1.0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, err := os.ReadFile(schemaPath)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("SARIF schema required under CI=true: %v", err)
-		}
-		t.Skipf("SARIF schema not available: %v", err)
-	}
-	res, err := gojsonschema.Validate(gojsonschema.NewBytesLoader(schema), gojsonschema.NewBytesLoader(log))
-	if err != nil {
-		t.Fatalf("validate: %v", err)
-	}
-	for _, e := range res.Errors() {
+	for _, e := range testtool.SARIFErrors(t, log) {
 		t.Errorf("SARIF schema: %s", e)
 	}
 }

@@ -4,14 +4,17 @@
 package testtool
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/xeipuuv/gojsonschema"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -88,4 +91,46 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// SyncBuffer is a bytes.Buffer that a process or goroutine writes while the test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// SARIFErrors validates a SARIF log against the official SARIF 2.1.0 schema, which lives in
+// ../shared/testdata beside the repository and is never copied into it. It skips when the
+// schema is missing, except under CI=true.
+func SARIFErrors(t testing.TB, log []byte) []string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := os.ReadFile(filepath.Join(root, "..", "shared", "testdata", "sarif-schema-2.1.0.json"))
+	if err != nil {
+		SkipOrFail(t, "SARIF schema not available: %v", err)
+	}
+	res, err := gojsonschema.Validate(gojsonschema.NewBytesLoader(schema), gojsonschema.NewBytesLoader(log))
+	if err != nil {
+		t.Fatalf("validate SARIF: %v", err)
+	}
+	var errs []string
+	for _, e := range res.Errors() {
+		errs = append(errs, e.String())
+	}
+	return errs
 }
