@@ -383,11 +383,34 @@ func (a *Agent) GrantFor(p *Policy, capability string, resource *string, anyReso
 
 func matchAny(patterns []string, resource string) bool {
 	for _, pat := range patterns {
-		if regexp.MustCompile(ResourceRegexp(pat)).MatchString(resource) {
+		if globMatch(pat, resource) {
 			return true
 		}
 	}
 	return false
+}
+
+// globMatch reports whether s matches the resource glob pat, with the meaning of
+// ResourceRegexp (which the Rego engine uses), without compiling a regular expression on
+// the hot path: with "*" the only special character, matching each literal piece at its
+// leftmost place is exact.
+func globMatch(pat, s string) bool {
+	parts := strings.Split(pat, Wildcard)
+	if len(parts) == 1 {
+		return pat == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, part := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, part)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(part):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
 }
 
 // ResourceRegexp translates a resource glob to an anchored RE2 expression: "*" matches any

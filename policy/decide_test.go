@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +194,20 @@ func TestExplain(t *testing.T) {
 	}
 	if x.AllowedBy != p.Agent("billing").Grants[0] {
 		t.Errorf("allowed by %+v, want billing's grant", x.AllowedBy)
+	}
+}
+
+// TestGlobMatchAgreesWithResourceRegexp: the Go reference's glob matcher and the regular
+// expression the Rego engine uses accept exactly the same resources.
+func TestGlobMatchAgreesWithResourceRegexp(t *testing.T) {
+	pats := []string{"", "*", "**", "a", "a*", "*a", "a*b", "*a*", "a*b*c", "a**b", "ab*ba", "orders/*", "*/x/*", "é*\n"}
+	subjects := []string{"", "a", "b", "ab", "aab", "abb", "aba", "abba", "abcba", "acb", "abc", "orders/7", "orders/", "x/x/x", "é\n", "éé\n", "a\nb"}
+	for _, p := range pats {
+		re := regexp.MustCompile(ResourceRegexp(p))
+		for _, s := range subjects {
+			if got, want := globMatch(p, s), re.MatchString(s); got != want {
+				t.Errorf("globMatch(%q, %q) = %v, regexp says %v", p, s, got, want)
+			}
+		}
 	}
 }
