@@ -85,3 +85,14 @@ func golden(t *testing.T, path, got string) {
 		t.Errorf("%s: got\n%s\nwant\n%s", path, got, want)
 	}
 }
+
+// TestToolNamesSharingAPrefix: a tool whose name extends another's with "-" sorts its
+// capabilities first; findings must still name the right tool and capabilities.
+func TestToolNamesSharingAPrefix(t *testing.T) {
+	p := load(t, "testdata/prefix-tools")
+	got := format(lint.Run(p, lint.Options{Checks: []*lint.Check{lint.SharedToolToken, lint.WriteWithoutJIT, lint.HighRiskWithoutApproval}}))
+	want := "policy.cue:5:14: AC005 high tools.crm.auth: tool \"crm\" authenticates with a static_key used by 2 agents: \"a\", \"b\"\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

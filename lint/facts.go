@@ -20,7 +20,6 @@ type facts struct {
 	allIDs []int
 	known  map[string]bool // every check ID and slug, for AC054
 	grants [][][]int       // per agent index, per grant: the ids it covers
-	bases  map[string]int  // tool -> id of its first action
 	hg     *handoffGraph
 }
 
@@ -86,15 +85,11 @@ func (f *facts) expand(g *policy.Grant) []int {
 // toolBase returns the capability id of the tool's first action: the index numbers tools in
 // name order and their (sorted) actions consecutively, so action i of t is base+i.
 func (f *facts) toolBase(t *policy.Tool) int {
-	if f.bases == nil {
-		f.bases = make(map[string]int, len(f.p.Tools))
-		next := 0
-		for _, t := range f.p.Tools {
-			f.bases[t.Name] = next
-			next += len(t.Actions)
-		}
+	if len(t.Actions) == 0 {
+		return 0
 	}
-	return f.bases[t.Name]
+	id, _ := f.p.Caps().ID(t.Actions[0].Capability())
+	return id
 }
 
 func (f *facts) all() []int {

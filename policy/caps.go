@@ -7,7 +7,8 @@ import (
 )
 
 // CapIndex gives every declared capability ("tool.action") a dense integer, in sorted order,
-// so capability sets can be bitsets.
+// so capability sets can be bitsets. A tool's capabilities have consecutive ids, in the
+// order of its (sorted) actions: all strings "tool." form one block of the sorted order.
 type CapIndex struct {
 	caps []*Action
 	ids  map[string]int

@@ -45,6 +45,14 @@ func TestCapIndexSorted(t *testing.T) {
 	if id, ok := ix.ID("mail.send"); !ok || id != 4 || ix.Action(id).Tool != "mail" {
 		t.Errorf("ID(mail.send) = %d, %v", id, ok)
 	}
+	for _, tool := range p.Tools {
+		first, _ := ix.ID(tool.Actions[0].Capability())
+		for i, a := range tool.Actions {
+			if id, _ := ix.ID(a.Capability()); id != first+i {
+				t.Errorf("%s has id %d, want %d: a tool's ids must be consecutive", a.Capability(), id, first+i)
+			}
+		}
+	}
 	if _, ok := ix.ID("mail.purge"); ok {
 		t.Error("ID(mail.purge) found")
 	}
