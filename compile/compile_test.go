@@ -6,8 +6,8 @@ import (
 	"compress/gzip"
 	"context"
 	"flag"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -107,9 +107,9 @@ func TestBundleIsDeterministic(t *testing.T) {
 	if !bytes.Equal(files["/agentctl/decision.rego"], compile.Library) {
 		t.Error("bundle does not carry the library verbatim")
 	}
-	golden(t, "fixture.manifest.golden", files["/.manifest"])
-	golden(t, "fixture.data.json.golden", files["/data.json"])
-	golden(t, "fixture_test.rego.golden", files["/agentctl/policy_test.rego"])
+	goldenFile(t, "fixture.manifest.golden", files["/.manifest"])
+	goldenFile(t, "fixture.data.json.golden", files["/data.json"])
+	goldenFile(t, "fixture_test.rego.golden", files["/agentctl/policy_test.rego"])
 
 	changed := fixture()
 	changed.Agents[0].Grants[0].Resources = nil
@@ -140,24 +140,6 @@ func untar(t *testing.T, archive []byte) map[string][]byte {
 			t.Errorf("%s has a timestamp %v", h.Name, h.ModTime)
 		}
 		out[h.Name], _ = io.ReadAll(tr)
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file:\n%s", name, got)
 	}
 }
 
@@ -219,4 +201,9 @@ func TestTestRuleNames(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
+}
+
+func goldenFile(t *testing.T, name string, got []byte) {
+	t.Helper()
+	testtool.Golden(t, filepath.Join("testdata", name), got, *update)
 }

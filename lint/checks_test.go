@@ -3,7 +3,7 @@ package lint_test
 import (
 	"flag"
 	"fmt"
-	"os"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,7 +30,7 @@ func TestChecks(t *testing.T) {
 				if got == "" {
 					t.Errorf("%s: %s did not fire", dir, c.ID)
 				}
-				golden(t, filepath.Join(dir, "want"), got)
+				goldenFile(t, filepath.Join(dir, "want"), got)
 			}
 			neg := filepath.Join("testdata", c.ID, "negative")
 			if got := format(runCheck(t, neg, c)); got != "" {
@@ -68,24 +68,6 @@ func format(fs []lint.Finding) string {
 	return b.String()
 }
 
-// golden compares got with the file at path, or rewrites it under -update.
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s: got\n%s\nwant\n%s", path, got, want)
-	}
-}
-
 // TestToolNamesSharingAPrefix: a tool whose name extends another's with "-" sorts its
 // capabilities first; findings must still name the right tool and capabilities.
 func TestToolNamesSharingAPrefix(t *testing.T) {
@@ -95,4 +77,9 @@ func TestToolNamesSharingAPrefix(t *testing.T) {
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
+}
+
+func goldenFile(t *testing.T, path, got string) {
+	t.Helper()
+	testtool.Golden(t, path, []byte(got), *update)
 }

@@ -265,6 +265,7 @@ func quoteAll(names []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
 // Failed reports whether an active finding is at or above failOn.
 func Failed(findings []Finding, failOn Severity) bool {
 	for _, f := range findings {

@@ -3,33 +3,12 @@ package report
 import (
 	"bytes"
 	"flag"
-	"os"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"path/filepath"
 	"testing"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s: got\n%s\nwant\n%s", path, got, want)
-	}
-}
 
 // TestFindingsFormats pins every renderer's output for one set of findings.
 func TestFindingsFormats(t *testing.T) {
@@ -54,7 +33,7 @@ func TestFindingsFormats(t *testing.T) {
 			if err := tc.render(&b, sampleFindings()); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name, b.Bytes())
+			goldenFile(t, tc.name, b.Bytes())
 		})
 	}
 }
@@ -86,4 +65,9 @@ func TestGitHubEscaping(t *testing.T) {
 	if b.String() != want {
 		t.Errorf("got %q\nwant %q", b.String(), want)
 	}
+}
+
+func goldenFile(t *testing.T, name string, got []byte) {
+	t.Helper()
+	testtool.Golden(t, filepath.Join("testdata", name), got, *update)
 }
