@@ -18,7 +18,6 @@ import (
 	"github.com/agentctl/agentctl/compile"
 	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/policy"
-	"github.com/agentctl/agentctl/schema"
 )
 
 type opaServer struct {
@@ -117,16 +116,9 @@ func (s *opaServer) decide(t *testing.T, input any) policy.Decision {
 // record the chain and the approvals, and that `opa test` passes on the bundle.
 func TestOPAServer(t *testing.T) {
 	bin := testtool.Go(t, "github.com/open-policy-agent/opa")
-	dirs, err := filepath.Glob("../scenarios/*")
-	if err != nil || len(dirs) == 0 {
-		t.Fatalf("no example estates: %v", err)
-	}
-	for _, dir := range dirs {
+	for _, ex := range testtool.Examples(t) {
+		dir, p := ex.Dir, ex.Policy
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			p, err := schema.Load(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
 			if len(p.Tests) == 0 {
 				t.Fatalf("%s has no tests", dir)
 			}

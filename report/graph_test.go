@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"github.com/agentctl/agentctl/internal/testtool"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/agentctl/agentctl/policy"
-	"github.com/agentctl/agentctl/schema"
 	"github.com/agentctl/agentctl/simulate"
 )
 
@@ -18,19 +15,9 @@ import (
 // through Graphviz's dot. It skips when dot is missing locally and fails under CI=true.
 func TestGraphExamplesRenderWithDot(t *testing.T) {
 	testtool.Look(t, "dot")
-	dirs, err := filepath.Glob("../scenarios/*")
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, dir := range dirs {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			continue
-		}
-		p, err := schema.Load(dir)
-		if err != nil {
-			t.Fatalf("load %s: %v", dir, err)
-		}
+	for _, ex := range testtool.Examples(t) {
+		dir, p := ex.Dir, ex.Policy
 		for _, sc := range append([]*policy.Scenario{nil}, p.Scenarios...) {
 			g, err := simulate.NewGraph(p, sc)
 			if err != nil {

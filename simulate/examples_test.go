@@ -1,29 +1,16 @@
 package simulate
 
 import (
-	"os"
-	"path/filepath"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"testing"
-
-	"github.com/agentctl/agentctl/schema"
 )
 
 // TestExamples runs every scenario of every example estate: each has expectations, they
 // hold, and the engine agrees with brute force on them (witnesses replayed).
 func TestExamples(t *testing.T) {
-	dirs, err := filepath.Glob("../scenarios/*")
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, dir := range dirs {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			continue
-		}
-		p, err := schema.Load(dir)
-		if err != nil {
-			t.Fatalf("load %s: %v", dir, err)
-		}
+	for _, ex := range testtool.Examples(t) {
+		dir, p := ex.Dir, ex.Policy
 		if len(p.Scenarios) < 3 {
 			t.Errorf("%s: %d scenarios, want several", dir, len(p.Scenarios))
 		}

@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/agentctl/agentctl/policy"
+	"github.com/agentctl/agentctl/schema"
 	"github.com/xeipuuv/gojsonschema"
 	"os"
 	"os/exec"
@@ -155,4 +157,39 @@ func Golden(t testing.TB, path string, got []byte, update bool) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s: got\n%s\nwant\n%s", path, got, want)
 	}
+}
+
+// Example is one bundled example estate under scenarios/, loaded.
+type Example struct {
+	Dir    string
+	Policy *policy.Policy
+}
+
+// Examples loads every example estate, in directory order; it fails the test when there is
+// none or one does not load.
+func Examples(t testing.TB) []Example {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := filepath.Glob(filepath.Join(root, "scenarios", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Example
+	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			continue
+		}
+		p, err := schema.Load(dir)
+		if err != nil {
+			t.Fatalf("load %s: %v", dir, err)
+		}
+		out = append(out, Example{Dir: dir, Policy: p})
+	}
+	if len(out) == 0 {
+		t.Fatal("no example estates under scenarios/")
+	}
+	return out
 }
