@@ -18,8 +18,9 @@ type facts struct {
 	masks  *capMasks
 	cover  *approvalCover
 	allIDs []int
-	known  map[string]bool // every check ID and slug, for AC054
-	grants [][][]int       // per agent index, per grant: the ids it covers
+	known  map[string]bool      // every check ID and slug, for AC054
+	grants [][][]int            // per agent index, per grant: the ids it covers
+	bases  map[*policy.Tool]int // tool -> id of its first action
 	hg     *handoffGraph
 }
 
@@ -85,11 +86,16 @@ func (f *facts) expand(g *policy.Grant) []int {
 // toolBase returns the capability id of the tool's first action: the index numbers tools in
 // name order and their (sorted) actions consecutively, so action i of t is base+i.
 func (f *facts) toolBase(t *policy.Tool) int {
-	if len(t.Actions) == 0 {
-		return 0
+	if f.bases == nil {
+		// A tool's ids are consecutive in the index; its first action's id is the base.
+		f.bases = make(map[*policy.Tool]int, len(f.p.Tools))
+		for _, tool := range f.p.Tools {
+			if len(tool.Actions) > 0 {
+				f.bases[tool], _ = f.p.Caps().ID(tool.Actions[0].Capability())
+			}
+		}
 	}
-	id, _ := f.p.Caps().ID(t.Actions[0].Capability())
-	return id
+	return f.bases[t]
 }
 
 func (f *facts) all() []int {
