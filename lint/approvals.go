@@ -25,26 +25,30 @@ approvals: refunds: {
 	Run: func(pass *Pass) {
 		m, cover := pass.facts.capMasks(), pass.facts.approvals()
 		reported := pass.Policy.Caps().New() // per agent: report a capability at its first grant
-		var set []int
 		for ai, a := range pass.Policy.Agents {
+			own := cover.of(a.Name)
 			for gi, g := range a.Grants {
 				var s sample
-				for _, id := range pass.facts.grantIDs(ai, gi) {
-					if m.highRisk.Has(id) && !reported.Has(id) && !cover.covered(a.Name, id) {
-						reported.Set(id)
-						set = append(set, id)
-						s.add(id)
+				for _, w := range pass.facts.grantCaps(ai, gi) {
+					// High-risk, matched by no rule, not reported at an earlier grant.
+					i := w.at
+					x := w.bits & m.highRisk[i] &^ cover.any[i] &^ reported[i]
+					if own != nil {
+						x &^= own[i]
 					}
+					reported[i] |= x
+					s.addWord(i, x)
 				}
 				if s.n > 0 {
-					pass.Report(g.Path, g.Pos, pass.describeAfter(
-						"agent "+q(a.Name)+" holds high-risk capabilities that no approval rule matches: ", s))
+					pass.Report(g.Path, g.Pos, pass.describeAfter(s,
+						"agent ", q(a.Name), " holds high-risk capabilities that no approval rule matches: "))
 				}
 			}
-			for _, id := range set {
-				reported.Clear(id)
+			for gi := range a.Grants {
+				for _, w := range pass.facts.grantCaps(ai, gi) {
+					reported[w.at] = 0
+				}
 			}
-			set = set[:0]
 		}
 	},
 }

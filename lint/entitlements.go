@@ -39,7 +39,7 @@ agents: ops: grants: [{tool: "tickets", actions: ["read", "update"], resources: 
 					}
 				}
 				if len(wild) > 0 {
-					n := len(pass.facts.grantIDs(ai, gi))
+					n := pass.facts.grantCaps(ai, gi).count()
 					pass.Reportf(g.Path, g.Pos, "agent %q has a wildcard grant on %s (%s), covering %s",
 						a.Name, toolLabel(g.Tool), strings.Join(wild, ", "), plural(n, "capability", "capabilities"))
 				}
@@ -70,8 +70,8 @@ agents: billing: grants: [{tool: "payments", actions: ["refund"], jit: true}]`,
 				if g.JIT {
 					continue
 				}
-				if s := sampleOf(pass.facts.grantIDs(ai, gi), m.nonRead); s.n > 0 {
-					pass.Report(g.Path, g.Pos, pass.describeAfter("agent "+q(a.Name)+" holds non-read capabilities without jit: ", s))
+				if s := pass.facts.grantCaps(ai, gi).sample(m.nonRead); s.n > 0 {
+					pass.Report(g.Path, g.Pos, pass.describeAfter(s, "agent ", q(a.Name), " holds non-read capabilities without jit: "))
 				}
 			}
 		}
@@ -82,14 +82,14 @@ func toolLabel(tool string) string {
 	if tool == policy.Wildcard {
 		return "every tool"
 	}
-	return fmt.Sprintf("tool %q", tool)
+	return "tool " + q(tool)
 }
 
 // describe renders capabilities with their effects: "payments.refund (payment)".
-func (p *Pass) describe(s sample) string { return p.describeAfter("", s) }
+func (p *Pass) describe(s sample) string { return p.describeAfter(s) }
 
-// describeAfter is prefix followed by describe(s), built in one allocation.
-func (p *Pass) describeAfter(prefix string, s sample) string {
+// describeAfter is the concatenated prefix followed by describe(s), built in one allocation.
+func (p *Pass) describeAfter(s sample, prefix ...string) string {
 	ix := p.Policy.Caps()
 	return s.listAfter(prefix, func(b *strings.Builder, id int) {
 		a := ix.Action(id)

@@ -1,32 +1,33 @@
 package lint
 
 import (
+	"math/bits"
 	"slices"
 	"strings"
 
 	"github.com/agentctl/agentctl/policy"
 )
 
-// facts are derived data several checks need, computed at most once per run. Capability
-// sets of agents and grants are sorted id lists rather than bitsets: agents hold a handful
-// of capabilities out of tens of thousands, so lists keep every check O(V+E) in the sizes
-// of the grants.
+// facts are derived data several checks need, computed at most once per run.
 type facts struct {
 	p      *policy.Policy
 	agent  map[string]int // agent name -> index in p.Agents
-	caps   [][]int        // C(a) per agent index, nil until computed
+	caps   []capSet       // C(a) per agent index, nil until computed
+	grants [][]capSet     // per agent index, per grant: the capabilities it covers
+	all    capSet         // every capability: what a "*"/"*" grant covers
+	tool   map[string]int // tool name -> index in p.Tools
+	base   []int          // per tool index: the id of the tool's first action
+	toolOf []int          // capability id -> tool index
+	union  []capWord      // scratch for agentCaps
 	masks  *capMasks
 	cover  *approvalCover
-	allIDs []int
-	known  map[string]bool      // every check ID and slug, for AC054
-	grants [][][]int            // per agent index, per grant: the ids it covers
-	bases  map[*policy.Tool]int // tool -> id of its first action
+	known  map[string]bool // every check ID and slug, for AC054
 	hg     *handoffGraph
 }
 
 func newFacts(p *policy.Policy) *facts {
-	f := &facts{p: p, agent: make(map[string]int, len(p.Agents)), caps: make([][]int, len(p.Agents)),
-		grants: make([][][]int, len(p.Agents))}
+	f := &facts{p: p, agent: make(map[string]int, len(p.Agents)), caps: make([]capSet, len(p.Agents)),
+		grants: make([][]capSet, len(p.Agents))}
 	for i, a := range p.Agents {
 		f.agent[a.Name] = i
 	}
@@ -37,12 +38,58 @@ func newFacts(p *policy.Policy) *facts {
 	return f
 }
 
-// grantIDs returns the capability ids grant gi of agent ai covers, sorted, with "*"
-// expanded.
-func (f *facts) grantIDs(ai, gi int) []int {
+// capSet is a capability set as the non-zero words of a policy.Bitset, by increasing word
+// index. Checks combine sets with the full-size masks word by word, so a wildcard grant
+// (every capability of the estate) costs a few hundred words, not thousands of ids, while
+// an agent holding a handful of capabilities costs a handful of words rather than a
+// full-size Bitset. Ids are visited only to build the bounded samples messages show.
+type capSet []capWord
+
+type capWord struct {
+	at   int    // word index in a full-size Bitset
+	bits uint64 // never zero
+}
+
+// count is the number of capabilities.
+func (s capSet) count() int {
+	n := 0
+	for _, w := range s {
+		n += bits.OnesCount64(w.bits)
+	}
+	return n
+}
+
+// sample samples the ids of s in mask (a full-size Bitset).
+func (s capSet) sample(mask policy.Bitset) sample {
+	var out sample
+	for _, w := range s {
+		out.addWord(w.at, w.bits&mask[w.at])
+	}
+	return out
+}
+
+// toCapSet returns the non-zero words of b, each at offset plus its index.
+func toCapSet(b policy.Bitset, offset int) capSet {
+	n := 0
+	for _, w := range b {
+		if w != 0 {
+			n++
+		}
+	}
+	s := make(capSet, 0, n)
+	for i, w := range b {
+		if w != 0 {
+			s = append(s, capWord{offset + i, w})
+		}
+	}
+	return s
+}
+
+// grantCaps returns the capabilities grant gi of agent ai covers, with "*" expanded.
+func (f *facts) grantCaps(ai, gi int) capSet {
 	if f.grants[ai] == nil {
 		gs := f.p.Agents[ai].Grants
-		f.grants[ai] = make([][]int, len(gs))
+		f.grants[ai] = make([]capSet, len(gs))
 		for i, g := range gs {
 			f.grants[ai][i] = f.expand(g)
 		}
@@ -50,94 +97,107 @@ func (f *facts) grantIDs(ai, gi int) []int {
 	return f.grants[ai][gi]
 }
 
-func (f *facts) expand(g *policy.Grant) []int {
-	if g.Tool == policy.Wildcard && slices.Contains(g.Actions, policy.Wildcard) {
-		return f.all()
-	}
-	tools := f.p.Tools
-	if g.Tool != policy.Wildcard {
-		t := f.p.Tool(g.Tool)
-		if t == nil {
-			return nil
+func (f *facts) expand(g *policy.Grant) capSet {
+	f.indexTools()
+	if g.Tool == policy.Wildcard {
+		if slices.Contains(g.Actions, policy.Wildcard) {
+			return f.all
 		}
-		tools = []*policy.Tool{t}
-	}
-	var ids []int
-	for _, t := range tools {
-		base := f.toolBase(t)
-		for _, name := range g.Actions {
-			if name == policy.Wildcard {
-				for i := range t.Actions {
-					ids = append(ids, base+i)
-				}
-				continue
-			}
-			if i, ok := slices.BinarySearchFunc(t.Actions, name, func(a *policy.Action, n string) int {
-				return strings.Compare(a.Name, n)
-			}); ok {
-				ids = append(ids, base+i)
-			}
+		b := f.p.Caps().New()
+		for ti, t := range f.p.Tools {
+			f.addActions(b, f.base[ti], t, g.Actions)
 		}
+		return toCapSet(b, 0)
 	}
-	slices.Sort(ids)
-	return slices.Compact(ids)
+	ti, ok := f.tool[g.Tool]
+	if !ok || len(f.p.Tools[ti].Actions) == 0 {
+		return nil
+	}
+	// A tool's ids are consecutive: a window of a word or two holds them.
+	t, base := f.p.Tools[ti], f.base[ti]
+	first := base / 64
+	var window [4]uint64
+	b := policy.Bitset(window[:])
+	if n := (base+len(t.Actions)-1)/64 + 1 - first; n > len(window) {
+		b = make(policy.Bitset, n)
+	} else {
+		b = b[:n]
+	}
+	f.addActions(b, base-64*first, t, g.Actions)
+	return toCapSet(b, first)
 }
 
-// toolBase returns the capability id of the tool's first action: the index numbers tools in
-// name order and their (sorted) actions consecutively, so action i of t is base+i.
-func (f *facts) toolBase(t *policy.Tool) int {
-	if f.bases == nil {
-		// A tool's ids are consecutive in the index; its first action's id is the base.
-		f.bases = make(map[*policy.Tool]int, len(f.p.Tools))
-		for _, tool := range f.p.Tools {
-			if len(tool.Actions) > 0 {
-				f.bases[tool], _ = f.p.Caps().ID(tool.Actions[0].Capability())
+// addActions sets in b the ids of the named actions of t ("*" for all), numbered from base.
+func (f *facts) addActions(b policy.Bitset, base int, t *policy.Tool, names []string) {
+	for _, name := range names {
+		if name == policy.Wildcard {
+			for i := range t.Actions {
+				b.Set(base + i)
 			}
+		} else if i, ok := slices.BinarySearchFunc(t.Actions, name, func(a *policy.Action, n string) int {
+			return strings.Compare(a.Name, n)
+		}); ok {
+			b.Set(base + i)
 		}
 	}
-	return f.bases[t]
 }
 
-func (f *facts) all() []int {
-	if f.allIDs == nil {
-		n := f.p.Caps().Len()
-		f.allIDs = make([]int, n)
-		for i := range f.allIDs {
-			f.allIDs[i] = i
+// indexTools numbers the tools' capabilities: the index sorts "tool.action", so a tool's
+// ids are consecutive, in the order of its sorted actions, from the id of its first action.
+func (f *facts) indexTools() {
+	if f.tool != nil {
+		return
+	}
+	ix := f.p.Caps()
+	all := ix.New()
+	f.tool = make(map[string]int, len(f.p.Tools))
+	f.base = make([]int, len(f.p.Tools))
+	f.toolOf = make([]int, ix.Len())
+	for ti, t := range f.p.Tools {
+		f.tool[t.Name] = ti
+		if len(t.Actions) == 0 {
+			continue
+		}
+		f.base[ti], _ = ix.ID(t.Actions[0].Capability())
+		for i := range t.Actions {
+			all.Set(f.base[ti] + i)
+			f.toolOf[f.base[ti]+i] = ti
 		}
 	}
-	return f.allIDs
+	f.all = toCapSet(all, 0)
 }
 
-// agentCaps returns C(a) of agent index i as sorted ids.
-func (f *facts) agentCaps(i int) []int {
-	if f.caps[i] == nil {
-		var ids []int
-		for j := range f.p.Agents[i].Grants {
-			gi := f.grantIDs(i, j)
-			if len(gi) == f.p.Caps().Len() { // holds everything: no need to merge
-				ids = gi
-				break
-			}
-			ids = append(ids, gi...)
-		}
-		slices.Sort(ids)
-		f.caps[i] = slices.Compact(ids)
-		if f.caps[i] == nil {
-			f.caps[i] = []int{}
+// agentCaps returns C(a) of agent index i: the union of its grants' sets.
+func (f *facts) agentCaps(i int) capSet {
+	if f.caps[i] != nil {
+		return f.caps[i]
+	}
+	u := f.union[:0]
+	for j := range f.p.Agents[i].Grants {
+		u = append(u, f.grantCaps(i, j)...)
+	}
+	slices.SortFunc(u, func(a, b capWord) int { return a.at - b.at })
+	c := make(capSet, 0, len(u)) // non-nil: computed
+	for _, w := range u {
+		if n := len(c); n > 0 && c[n-1].at == w.at {
+			c[n-1].bits |= w.bits
+		} else {
+			c = append(c, w)
 		}
 	}
-	return f.caps[i]
+	f.union = u
+	f.caps[i] = c
+	return c
 }
 
 // capMasks classify every capability once.
 type capMasks struct {
-	read, nonRead, highRisk           policy.Bitset
-	sensitiveRead                     policy.Bitset // read of confidential or regulated data
-	externalRead, externalNonRead     policy.Bitset // on tools with external: true
-	thirdPartyNonRead                 policy.Bitset // on mcp or third_party tools
-	sharedAuth                        policy.Bitset // on tools with shared_token or static_key auth
-	highRiskEffects, sensitiveClasses map[string]bool
+	read, nonRead, highRisk       policy.Bitset
+	sensitiveRead                 policy.Bitset            // read of confidential or regulated data
+	externalRead, externalNonRead policy.Bitset            // on tools with external: true
+	thirdPartyNonRead             policy.Bitset            // on mcp or third_party tools
+	sharedAuth                    policy.Bitset            // on tools with shared_token or static_key auth
+	byEffect, byData              map[string]policy.Bitset // capabilities per effect, per data class
 }
 
 func (f *facts) capMasks() *capMasks {
@@ -148,11 +208,14 @@ func (f *facts) capMasks() *capMasks {
 	m := &capMasks{
 		read: ix.New(), nonRead: ix.New(), highRisk: ix.New(), sensitiveRead: ix.New(),
 		externalRead: ix.New(), externalNonRead: ix.New(), thirdPartyNonRead: ix.New(),
-		sharedAuth: ix.New(),
+		sharedAuth: ix.New(), byEffect: map[string]policy.Bitset{}, byData: map[string]policy.Bitset{},
 	}
+	f.indexTools()
 	for id := range ix.Len() {
 		a := ix.Action(id)
-		t := f.p.Tool(a.Tool)
+		t := f.p.Tools[f.toolOf[id]]
+		classify(ix, m.byEffect, a.Effect, id)
+		classify(ix, m.byData, a.Data, id)
 		isRead := a.Effect == policy.EffectRead
 		if isRead {
 			m.read.Set(id)
@@ -183,6 +246,27 @@ func (f *facts) capMasks() *capMasks {
 	return m
 }
 
+// classify adds id to the set of class in by.
+func classify(ix *policy.CapIndex, by map[string]policy.Bitset, class string, id int) {
+	s, ok := by[class]
+	if !ok {
+		s = ix.New()
+		by[class] = s
+	}
+	s.Set(id)
+}
+
+// classes returns the capabilities in any of the named classes of by; nil names every class.
+func classes(ix *policy.CapIndex, by map[string]policy.Bitset, names []string) policy.Bitset {
+	out := ix.New()
+	for class, s := range by {
+		if names == nil || slices.Contains(names, class) {
+			out.Or(s)
+		}
+	}
+	return out
+}
+
 // isHighRisk reports whether an effect needs a human approval rule (AC020).
 func isHighRisk(effect string) bool {
 	switch effect {
@@ -204,19 +288,26 @@ func (f *facts) approvals() *approvalCover {
 	if f.cover != nil {
 		return f.cover
 	}
-	ix := f.p.Caps()
+	ix, m := f.p.Caps(), f.capMasks()
 	c := &approvalCover{any: ix.New(), perAgent: map[string]policy.Bitset{}}
 	for _, r := range f.p.Approvals {
 		set := c.any
 		if r.Match.Agents != nil {
 			set = ix.New()
 		}
-		effects, data := toSet(r.Match.Effects), toSet(r.Match.Data)
-		f.eachCandidate(r.Match, func(id int) {
-			if a := ix.Action(id); matches(effects, a.Effect) && matches(data, a.Data) {
-				set.Set(id)
-			}
-		})
+		if r.Match.Actions == nil && r.Match.Tools == nil {
+			// Every capability is a candidate: combine the classes word by word.
+			match := classes(ix, m.byEffect, r.Match.Effects)
+			match.And(classes(ix, m.byData, r.Match.Data))
+			set.Or(match)
+		} else {
+			effects, data := toSet(r.Match.Effects), toSet(r.Match.Data)
+			f.eachCandidate(r.Match, func(id int) {
+				if a := ix.Action(id); matches(effects, a.Effect) && matches(data, a.Data) {
+					set.Set(id)
+				}
+			})
+		}
 		for _, name := range r.Match.Agents {
 			if s, ok := c.perAgent[name]; ok {
 				s.Or(set)
@@ -230,8 +321,8 @@ func (f *facts) approvals() *approvalCover {
 }
 
 // eachCandidate calls fn for every capability a rule's actions and tools filters admit:
-// the listed actions, else the listed tools' actions, else every capability. Listing the
-// candidates keeps a narrow rule cheap however many tools the estate has.
+// the listed actions, else the listed tools' actions. Listing the candidates keeps a narrow
+// rule cheap however many tools the estate has.
 func (f *facts) eachCandidate(m policy.Match, fn func(id int)) {
 	ix := f.p.Caps()
 	tools := toSet(m.Tools)
@@ -245,29 +336,20 @@ func (f *facts) eachCandidate(m policy.Match, fn func(id int)) {
 				fn(id)
 			}
 		}
-	case m.Tools != nil:
+	default:
+		f.indexTools()
 		for name := range tools {
-			if t := f.p.Tool(name); t != nil {
-				for i := range t.Actions {
-					fn(f.toolBase(t) + i)
+			if ti, ok := f.tool[name]; ok {
+				for i := range f.p.Tools[ti].Actions {
+					fn(f.base[ti] + i)
 				}
 			}
-		}
-	default:
-		for id := range ix.Len() {
-			fn(id)
 		}
 	}
 }
 
-// covered reports whether some approval rule matches agent executing capability id.
-func (c *approvalCover) covered(agent string, id int) bool {
-	if c.any.Has(id) {
-		return true
-	}
-	s, ok := c.perAgent[agent]
-	return ok && s.Has(id)
-}
+// of returns the capabilities rules filtered to agent cover besides c.any, or nil.
+func (c *approvalCover) of(agent string) policy.Bitset { return c.perAgent[agent] }
 
 // toSet returns nil for a nil list (match anything) and a set otherwise.
 func toSet(list []string) map[string]bool {
@@ -293,23 +375,32 @@ type sample struct {
 
 const sampleSize = 5
 
-func (s *sample) add(id int) {
-	if s.n < sampleSize {
-		s.first[s.n] = id
+// addWord adds the ids of w, word i of a Bitset: the first ones while the sample has room,
+// then only their count.
+func (s *sample) addWord(i int, w uint64) {
+	for ; w != 0 && s.n < sampleSize; w &= w - 1 {
+		s.first[s.n] = 64*i + bits.TrailingZeros64(w)
+		s.n++
 	}
-	s.n++
+	s.n += bits.OnesCount64(w)
 }
 
 // ids returns the sampled ids.
 func (s *sample) ids() []int { return s.first[:min(s.n, sampleSize)] }
 
-// sampleOf samples the ids of list in mask.
-func sampleOf(list []int, mask policy.Bitset) sample {
-	var s sample
-	for _, id := range list {
-		if mask.Has(id) {
-			s.add(id)
+// difference samples the ids of a not in b.
+func difference(a, b capSet) sample {
+	var out sample
+	j := 0
+	for _, w := range a {
+		for j < len(b) && b[j].at < w.at {
+			j++
 		}
+		x := w.bits
+		if j < len(b) && b[j].at == w.at {
+			x &^= b[j].bits
+		}
+		out.addWord(w.at, x)
 	}
-	return s
+	return out
 }

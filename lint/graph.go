@@ -161,7 +161,8 @@ func (g *handoffGraph) cycleWitness(comp []int) (edge int, cycle []string) {
 func (g *handoffGraph) longestPaths(limit int) [][]int {
 	best := make([][]int, len(g.names))
 	extend := func(prefix []int, e int, rest []int) []int {
-		p := append(append(slices.Clone(prefix), e), rest...)
+		p := make([]int, 0, len(prefix)+1+len(rest)) // one allocation: paths are made often
+		p = append(append(append(p, prefix...), e), rest...)
 		return p[:min(len(p), limit)]
 	}
 	onPath := make([]bool, len(g.names))

@@ -28,7 +28,7 @@ handoffs: [{from: "triage", to: "billing", mode: "attenuate"}]`,
 	Run: func(pass *Pass) {
 		for _, h := range pass.Policy.Handoffs {
 			if h.Mode == policy.ModeForwardCredentials {
-				pass.Report(h.Path(), h.Pos, "hand-off "+q(h.From)+" -> "+q(h.To)+" forwards credentials: "+q(h.To)+
+				pass.Report(handoffPath(h), h.Pos, "hand-off "+q(h.From)+" -> "+q(h.To)+" forwards credentials: "+q(h.To)+
 					" acts with the chain's authority and its own")
 			}
 		}
@@ -66,8 +66,9 @@ handoffs: [{from: "triage", to: "billing", mode: "attenuate"}]`,
 				continue
 			}
 			if extra := difference(pass.facts.agentCaps(to), pass.facts.agentCaps(from)); extra.n > 0 {
-				pass.Report(h.Path(), h.Pos, pass.describeAfter("hand-off "+q(h.From)+" -> "+q(h.To)+" ("+h.Mode+") lets "+q(h.From)+
-					" reach capabilities it lacks: ", extra))
+				sender := q(h.From)
+				pass.Report(handoffPath(h), h.Pos, pass.describeAfter(extra,
+					"hand-off ", sender, " -> ", q(h.To), " (", h.Mode, ") lets ", sender, " reach capabilities it lacks: "))
 			}
 		}
 	},
@@ -101,7 +102,7 @@ handoffs: [
 			if len(comp) > len(cycle)-1 {
 				msg += fmt.Sprintf(" (part of a strongly connected group of %d agents)", len(comp))
 			}
-			pass.Report(h.Path(), h.Pos, msg)
+			pass.Report(handoffPath(h), h.Pos, msg)
 		}
 	},
 }
@@ -147,7 +148,7 @@ handoffs: [
 			}
 			b.WriteString(" has " + strconv.Itoa(len(path)) + " hand-offs, more than max_chain_depth " + strconv.Itoa(depth))
 			h := pass.Policy.Handoffs[path[0]]
-			pass.Report(h.Path(), h.Pos, b.String())
+			pass.Report(handoffPath(h), h.Pos, b.String())
 		}
 	},
 }
@@ -182,15 +183,15 @@ agents: {
 		ix := pass.Policy.Caps()
 		for ai, a := range pass.Policy.Agents {
 			caps := pass.facts.agentCaps(ai)
-			sensitive := sampleOf(caps, m.sensitiveRead)
-			egress := sampleOf(caps, m.externalNonRead)
+			sensitive := caps.sample(m.sensitiveRead)
+			egress := caps.sample(m.externalNonRead)
 			if sensitive.n == 0 || egress.n == 0 {
 				continue
 			}
 			var untrusted string
 			if a.UntrustedInput {
 				untrusted = "untrusted_input"
-			} else if ext := sampleOf(caps, m.externalRead); ext.n > 0 {
+			} else if ext := caps.sample(m.externalRead); ext.n > 0 {
 				untrusted = "external reads " + ext.list(func(b *strings.Builder, id int) { b.WriteString(ix.Name(id)) })
 			} else {
 				continue
@@ -204,17 +205,6 @@ agents: {
 	},
 }
 
-// difference samples the ids of a not in b; both are sorted.
-func difference(a, b []int) sample {
-	var out sample
-	j := 0
-	for _, x := range a {
-		for j < len(b) && b[j] < x {
-			j++
-		}
-		if j >= len(b) || b[j] != x {
-			out.add(x)
-		}
-	}
-	return out
-}
+// handoffPath is h.Path() without fmt: hand-off checks report tens of thousands of findings
+// on large estates.
+func handoffPath(h *policy.Handoff) string { return "handoffs[" + strconv.Itoa(h.Index) + "]" }

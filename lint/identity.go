@@ -2,6 +2,7 @@ package lint
 
 import (
 	"fmt"
+	"math/bits"
 	"sort"
 	"strings"
 	"time"
@@ -168,22 +169,21 @@ agents: {
 		if m.sharedAuth.Empty() {
 			return
 		}
-		ix := pass.Policy.Caps()
-		users := map[string][]string{} // tool -> agents, in agent order
+		users := make([][]string, len(pass.Policy.Tools)) // per tool index: agents, in agent order
 		for ai, a := range pass.Policy.Agents {
-			last := ""
-			for _, id := range pass.facts.agentCaps(ai) {
-				if !m.sharedAuth.Has(id) {
-					continue
-				}
-				if t := ix.Action(id).Tool; t != last { // ids are sorted, so a tool's ids are adjacent
-					users[t] = append(users[t], a.Name)
-					last = t
+			last := -1
+			for _, w := range pass.facts.agentCaps(ai) {
+				for x := w.bits & m.sharedAuth[w.at]; x != 0; x &= x - 1 {
+					id := 64*w.at + bits.TrailingZeros64(x)
+					if t := pass.facts.toolOf[id]; t != last { // a tool's ids are adjacent
+						users[t] = append(users[t], a.Name)
+						last = t
+					}
 				}
 			}
 		}
-		for _, t := range pass.Policy.Tools {
-			if u := users[t.Name]; len(u) >= 2 {
+		for ti, t := range pass.Policy.Tools {
+			if u := users[ti]; len(u) >= 2 {
 				path := t.Path() + ".auth"
 				pass.Reportf(path, pass.pos(t.Pos, path+".kind", path),
 					"tool %q authenticates with a %s used by %d agents: %s", t.Name, t.Auth.Kind, len(u), agentList(u))

@@ -136,8 +136,17 @@ func (p *Pass) Reportf(element string, pos policy.Pos, format string, args ...an
 	p.Report(element, pos, fmt.Sprintf(format, args...))
 }
 
-// q quotes a name for a message, as %q does.
-func q(s string) string { return strconv.Quote(s) }
+// q quotes a name for a message, as %q does. Names are nearly always printable ASCII, which
+// %q leaves as is: skipping strconv's rune-by-rune escaping matters when tens of thousands
+// of messages name agents.
+func q(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return strconv.Quote(s)
+		}
+	}
+	return `"` + s + `"`
+}
 
 // pos returns the position of the first of paths the source records, else fallback.
 func (p *Pass) pos(fallback policy.Pos, paths ...string) policy.Pos {
@@ -162,21 +171,21 @@ func Run(p *policy.Policy, opts Options) []Finding {
 	if checks == nil {
 		checks = Checks()
 	}
-	var buf findingBuf
+	bufs := make([]findingBuf, len(checks))
 	f := newFacts(p)
-	for _, c := range checks {
-		c.Run(&Pass{Policy: p, Check: c, facts: f, findings: &buf})
+	for i, c := range checks {
+		c.Run(&Pass{Policy: p, Check: c, facts: f, findings: &bufs[i]})
 	}
-	findings := sorted([]findingBuf{buf})
+	findings := sorted(bufs)
 	if !opts.NoInlineSuppressions {
 		applyIgnores(p, findings)
 	}
 	return findings
 }
 
-// findingBuf collects findings in fixed-size chunks: a large estate has tens of thousands,
-// and growing one slice would copy them over and over (garbage the collector then has to
-// walk next to the loaded policy).
+// findingBuf collects one check's findings in chunks of up to 1024: a large estate has tens
+// of thousands, and growing one slice would copy them over and over (garbage the collector
+// then has to walk next to the loaded policy).
 type findingBuf struct {
 	chunks [][]Finding
 	n      int
@@ -184,34 +193,73 @@ type findingBuf struct {
 
 func (b *findingBuf) add(f Finding) {
 	if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1]) == cap(b.chunks[len(b.chunks)-1]) {
-		b.chunks = append(b.chunks, make([]Finding, 0, 1024))
+		size := 16 // each check has a buffer, and most checks find little
+		if len(b.chunks) > 0 {
+			size = min(2*cap(b.chunks[len(b.chunks)-1]), 1024)
+		}
+		b.chunks = append(b.chunks, make([]Finding, 0, size))
 	}
 	last := &b.chunks[len(b.chunks)-1]
 	*last = append(*last, f)
 	b.n++
 }
 
-// sorted returns the findings of bufs in one slice, in the order of SortFindings. It sorts
-// pointers and copies each finding once.
+// sorted returns the findings of bufs in one slice, in the order of SortFindings. A check
+// reports in roughly source order, so each buffer sorts almost for free and merging the
+// sorted runs pairwise costs far fewer comparisons than sorting everything at once. It
+// sorts pointers and copies each finding once.
 func sorted(bufs []findingBuf) []Finding {
 	n := 0
 	for _, b := range bufs {
 		n += b.n
 	}
 	ptrs := make([]*Finding, 0, n)
+	ends := make([]int, 0, len(bufs)) // end of each run in ptrs
 	for _, b := range bufs {
+		start := len(ptrs)
 		for _, c := range b.chunks {
 			for i := range c {
 				ptrs = append(ptrs, &c[i])
 			}
 		}
+		slices.SortFunc(ptrs[start:], compareFindings)
+		ends = append(ends, len(ptrs))
 	}
-	slices.SortFunc(ptrs, func(a, b *Finding) int { return compareFindings(a, b) })
-	out := make([]Finding, len(ptrs))
+	// Merge neighbouring runs from ptrs into tmp, then swap, until one run is left.
+	tmp := make([]*Finding, n)
+	for len(ends) > 1 {
+		merged, start := ends[:0], 0 // in place: entry i/2 is written after entries i, i+1 are read
+		for i := 0; i < len(ends); i += 2 {
+			mid, end := ends[i], ends[i]
+			if i+1 < len(ends) {
+				end = ends[i+1]
+			}
+			merge(tmp[start:end], ptrs[start:mid], ptrs[mid:end])
+			merged = append(merged, end)
+			start = end
+		}
+		ends = merged
+		ptrs, tmp = tmp, ptrs
+	}
+	out := make([]Finding, n)
 	for i, f := range ptrs {
 		out[i] = *f
 	}
 	return out
+}
+
+// merge merges the sorted a and b into dst, which has room for both.
+func merge(dst, a, b []*Finding) {
+	i, j := 0, 0
+	for k := range dst {
+		if j == len(b) || (i < len(a) && compareFindings(b[j], a[i]) >= 0) {
+			dst[k] = a[i]
+			i++
+		} else {
+			dst[k] = b[j]
+			j++
+		}
+	}
 }
 
 // SortFindings orders findings by file, line, column, check ID and element.
@@ -236,15 +284,22 @@ func compareFindings(a, b *Finding) int {
 
 // list renders a sample: each id through item, comma-separated, then a count of the rest.
 func (s sample) list(item func(b *strings.Builder, id int)) string {
-	return s.listAfter("", item)
+	return s.listAfter(nil, item)
 }
 
-// listAfter is prefix followed by list: one allocation for the whole message.
-func (s sample) listAfter(prefix string, item func(b *strings.Builder, id int)) string {
+// listAfter is the concatenated prefix followed by list: one allocation for the whole
+// message.
+func (s sample) listAfter(prefix []string, item func(b *strings.Builder, id int)) string {
 	var b strings.Builder
 	ids := s.ids()
-	b.Grow(len(prefix) + 48*len(ids))
-	b.WriteString(prefix)
+	n := 48 * len(ids)
+	for _, p := range prefix {
+		n += len(p)
+	}
+	b.Grow(n)
+	for _, p := range prefix {
+		b.WriteString(p)
+	}
 	for i, id := range ids {
 		if i > 0 {
 			b.WriteString(", ")
@@ -259,11 +314,14 @@ func (s sample) listAfter(prefix string, item func(b *strings.Builder, id int)) 
 
 // quoteAll renders names as a comma-separated list of quoted strings.
 func quoteAll(names []string) string {
-	q := make([]string, len(names))
+	var b strings.Builder
 	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(q(n))
 	}
-	return strings.Join(q, ", ")
+	return b.String()
 }
 
 // Failed reports whether an active finding is at or above failOn.

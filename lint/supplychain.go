@@ -19,19 +19,22 @@ agents: notifier: grants: [{tool: "slack", actions: ["post"], jit: true}]`,
 	Run: func(pass *Pass) {
 		m, cover := pass.facts.capMasks(), pass.facts.approvals()
 		for ai, a := range pass.Policy.Agents {
+			own := cover.of(a.Name)
 			for gi, g := range a.Grants {
 				if g.JIT {
 					continue
 				}
 				var s sample
-				for _, id := range pass.facts.grantIDs(ai, gi) {
-					if m.thirdPartyNonRead.Has(id) && !cover.covered(a.Name, id) {
-						s.add(id)
+				for _, w := range pass.facts.grantCaps(ai, gi) {
+					x := w.bits & m.thirdPartyNonRead[w.at] &^ cover.any[w.at]
+					if own != nil {
+						x &^= own[w.at]
 					}
+					s.addWord(w.at, x)
 				}
 				if s.n > 0 {
-					pass.Report(g.Path, g.Pos, pass.describeAfter("agent "+q(a.Name)+
-						" holds non-read capabilities on MCP or third-party tools without jit or approval: ", s))
+					pass.Report(g.Path, g.Pos, pass.describeAfter(s, "agent ", q(a.Name),
+						" holds non-read capabilities on MCP or third-party tools without jit or approval: "))
 				}
 			}
 		}
