@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"github.com/agentctl/agentctl/internal/testtool"
 	"os"
 	"os/exec"
@@ -81,13 +82,7 @@ func TestActionScripts(t *testing.T) {
 		cmd := exec.Command(bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", s.Run)
 		cmd.Dir, cmd.Env = dir, stepEnv
 		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return string(out), exitCode(t, err)
 	}
 
 	out, code := runStep(install, root, map[string]string{"github.action_ref": "v9.9.9-test"})
@@ -170,4 +165,18 @@ func TestActionScripts(t *testing.T) {
 	if code != 2 {
 		t.Errorf("missing directory: exit %d, want 2:\n%s", code, out)
 	}
+}
+
+// exitCode is the exit status of a finished command; it fails the test when the command could
+// not run at all.
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
 }

@@ -85,13 +85,7 @@ func TestPreCommitHooks(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatalf("pre-commit timed out:\n%s", out)
 		}
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return string(out), exitCode(t, err)
 	}
 
 	out, code := runPreCommit()

@@ -82,8 +82,9 @@ func (l *loader) fromCUE(err error) Errors {
 			groups[path] = g
 			order = append(order, path)
 		}
-		if p := l.userPos(errors.Positions(e)); p.IsValid() && !g.pos.IsValid() {
-			g.pos = p
+		ps := l.userPositions(errors.Positions(e))
+		if len(ps) > 0 && !g.pos.IsValid() {
+			g.pos = ps[0]
 		}
 		format, args := e.Msg()
 		switch {
@@ -92,7 +93,7 @@ func (l *loader) fromCUE(err error) Errors {
 		case strings.HasPrefix(format, "conflicting values %s and %s") && len(args) >= 2:
 			a, b := fmt.Sprint(args[0]), fmt.Sprint(args[1])
 			g.conflicts = append(g.conflicts, [2]string{a, b})
-			if ps := l.userPositions(errors.Positions(e)); len(ps) >= 2 && len(ps) == len(errors.Positions(e)) && g.clash == nil {
+			if len(ps) >= 2 && len(ps) == len(errors.Positions(e)) && g.clash == nil {
 				g.clash, g.pos, g.also = &[2]string{a, b}, ps[0], ps[1]
 			}
 			if strings.Contains(format, "mismatched types") && len(args) >= 4 {

@@ -12,7 +12,6 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 
 	"github.com/agentctl/agentctl/internal/gen"
-	"github.com/agentctl/agentctl/policy"
 )
 
 // TestFastPathAgreesWithSchema holds the fast path to its promise: whenever it accepts a
@@ -71,7 +70,7 @@ func TestFastPathAgreesWithSchema(t *testing.T) {
 		isValid[d] = true
 	}
 	for _, dir := range dirs {
-		l := &loader{dir: dir, positions: map[string]policy.Pos{}}
+		l := &loader{dir: dir}
 		files, errs := l.parseFiles()
 		if len(errs) > 0 {
 			continue // never reaches evaluation

@@ -41,7 +41,7 @@ const schemaFile = "agentctl-schema.cue"
 // Errors value holding every problem found, with positions relative to the working
 // directory.
 func Load(dir string) (*policy.Policy, error) {
-	l := &loader{dir: dir, positions: map[string]policy.Pos{}}
+	l := &loader{dir: dir}
 	if cwd, err := os.Getwd(); err == nil {
 		l.cwd = cwd
 	}
@@ -318,16 +318,6 @@ func (l *loader) pos(p token.Pos) policy.Pos {
 		return policy.Pos{}
 	}
 	return policy.Pos{File: p.Filename(), Line: p.Line(), Col: p.Column()}
-}
-
-// userPos returns the first position that lies in a user file.
-func (l *loader) userPos(ps []token.Pos) policy.Pos {
-	for _, p := range ps {
-		if up := l.pos(p); up.IsValid() {
-			return up
-		}
-	}
-	return policy.Pos{}
 }
 
 // userPositions returns the distinct positions that lie in user files, in order.
