@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
 	"github.com/agentctl/agentctl/compile"
 	"github.com/agentctl/agentctl/policy"
 )
@@ -169,4 +172,83 @@ func BenchmarkDecisionScaling(b *testing.B) {
 	b.ReportMetric(small, "p50-100-µs")
 	b.ReportMetric(large, "p50-10000-µs")
 	b.ReportMetric(large/small, "ratio-10000/100")
+}
+
+// lowerBound is not a decision: it is the fewest lookups that could allow the benchmark's
+// direct request (the agent, its identity, the capability, the resource pattern, the chain,
+// the clock, an approver), with none of the checks that make a decision sound. Timing it
+// beside the real decision shows how far below the decision's latency any Rego formulation
+// could go on this machine.
+const lowerBound = `package agentctl.lowerbound
+
+import data.agentctl.model
+
+allow if {
+	a := model.agents[input.agent]
+	input.identity == a.identity
+	held := a.caps[concat(".", [input.tool, input.action])]
+	regex.match(held.patterns[_], input.resource)
+	input.chain == [input.agent]
+	time.parse_rfc3339_ns(input.now)
+	input.approvals[_].role == "finance"
+}
+`
+
+// BenchmarkDecisionFloor times three prepared queries on the 10,000-agent bundle in one
+// interleaved loop, so all see the same machine load: a single keyed lookup (the cost of any
+// query at all), lowerBound, and the decision of the direct request. It reports their p50
+// (µs) and the decision's and lowerBound's ratios to the lookup:
+//
+//	go test ./compile -run '^$' -bench DecisionFloor -benchtime 3000x -count 3
+func BenchmarkDecisionFloor(b *testing.B) {
+	ctx := context.Background()
+	const n = 10000
+	bundle, err := compile.Bundle(estate(n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := ast.InterfaceToValue(benchRequest(n, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	type probe struct {
+		name, query string
+		q           rego.PreparedEvalQuery
+		lat         latencies
+	}
+	probes := []*probe{
+		{name: "lookup", query: "data.agentctl.model.agents[input.agent]"},
+		{name: "lower-bound", query: "data.agentctl.lowerbound.allow"},
+		{name: "decision", query: compile.Query},
+	}
+	for _, p := range probes {
+		p.q, err = rego.New(rego.Query(p.query), rego.ParsedBundle("agentctl", bundle),
+			rego.Module("lowerbound.rego", lowerBound)).PrepareForEval(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs, err := p.q.Eval(ctx, rego.EvalParsedInput(in))
+		if err != nil || len(rs) != 1 {
+			b.Fatalf("%s: %v %v", p.name, err, rs)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		for _, p := range probes {
+			t0 := time.Now()
+			if _, err := p.q.Eval(ctx, rego.EvalParsedInput(in)); err != nil {
+				b.Fatal(err)
+			}
+			p.lat = append(p.lat, time.Since(t0))
+		}
+	}
+	b.StopTimer()
+	lookup := probes[0].lat.percentile(0.5)
+	for _, p := range probes {
+		p50 := p.lat.percentile(0.5)
+		b.ReportMetric(p50, p.name+"-p50-µs")
+		if p != probes[0] {
+			b.ReportMetric(p50/lookup, p.name+"/lookup")
+		}
+	}
 }

@@ -41,7 +41,7 @@ approvals: refunds: {
 				}
 				if s.n > 0 {
 					pass.Report(g.Path, g.Pos, pass.describeAfter(s,
-						"agent ", q(a.Name), " holds high-risk capabilities that no approval rule matches: "))
+						"agent ", pass.facts.quotedAgent(ai), " holds high-risk capabilities that no approval rule matches: "))
 				}
 			}
 			for gi := range a.Grants {

@@ -1,8 +1,8 @@
 package lint
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/agentctl/agentctl/policy"
@@ -25,7 +25,7 @@ agents: ops: grants: [{tool: "tickets", actions: ["read", "update"], resources: 
 	Run: func(pass *Pass) {
 		for ai, a := range pass.Policy.Agents {
 			for gi, g := range a.Grants {
-				var wild []string
+				wild := make([]string, 0, 3)
 				if g.Tool == policy.Wildcard {
 					wild = append(wild, `tool "*"`)
 				}
@@ -34,14 +34,14 @@ agents: ops: grants: [{tool: "tickets", actions: ["read", "update"], resources: 
 				}
 				for _, r := range g.Resources {
 					if strings.Trim(r, "*/") == "" {
-						wild = append(wild, fmt.Sprintf("resource %q", r))
+						wild = append(wild, "resource "+q(r))
 						break
 					}
 				}
 				if len(wild) > 0 {
 					n := pass.facts.grantCaps(ai, gi).count()
-					pass.Reportf(g.Path, g.Pos, "agent %q has a wildcard grant on %s (%s), covering %s",
-						a.Name, toolLabel(g.Tool), strings.Join(wild, ", "), plural(n, "capability", "capabilities"))
+					pass.Report(g.Path, g.Pos, "agent "+pass.facts.quotedAgent(ai)+" has a wildcard grant on "+toolLabel(g.Tool)+
+						" ("+strings.Join(wild, ", ")+"), covering "+plural(n, "capability", "capabilities"))
 				}
 			}
 		}
@@ -71,7 +71,7 @@ agents: billing: grants: [{tool: "payments", actions: ["refund"], jit: true}]`,
 					continue
 				}
 				if s := pass.facts.grantCaps(ai, gi).sample(m.nonRead); s.n > 0 {
-					pass.Report(g.Path, g.Pos, pass.describeAfter(s, "agent ", q(a.Name), " holds non-read capabilities without jit: "))
+					pass.Report(g.Path, g.Pos, pass.describeAfter(s, "agent ", pass.facts.quotedAgent(ai), " holds non-read capabilities without jit: "))
 				}
 			}
 		}
@@ -90,21 +90,13 @@ func (p *Pass) describe(s sample) string { return p.describeAfter(s) }
 
 // describeAfter is the concatenated prefix followed by describe(s), built in one allocation.
 func (p *Pass) describeAfter(s sample, prefix ...string) string {
-	ix := p.Policy.Caps()
-	return s.listAfter(prefix, func(b *strings.Builder, id int) {
-		a := ix.Action(id)
-		b.WriteString(a.Tool)
-		b.WriteByte('.')
-		b.WriteString(a.Name)
-		b.WriteString(" (")
-		b.WriteString(a.Effect)
-		b.WriteByte(')')
-	})
+	_, label := p.facts.capText()
+	return s.list(label, prefix...)
 }
 
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return strconv.Itoa(n) + " " + many
 }

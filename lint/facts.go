@@ -13,11 +13,17 @@ type facts struct {
 	p      *policy.Policy
 	agent  map[string]int // agent name -> index in p.Agents
 	caps   []capSet       // C(a) per agent index, nil until computed
-	grants [][]capSet     // per agent index, per grant: the capabilities it covers
+	grants []capSet       // per grant, agent by agent: the capabilities it covers
+	first  []int          // per agent index: the index in grants of its first grant
+	words  []capWord      // backs the capSets, a block at a time
 	all    capSet         // every capability: what a "*"/"*" grant covers
-	tool   map[string]int // tool name -> index in p.Tools
+	tool   map[string]int // tool name -> index in p.Tools, for tools with actions
 	base   []int          // per tool index: the id of the tool's first action
+	acts   [][]string     // per tool index: its action names, sorted
 	toolOf []int          // capability id -> tool index
+	name   []string       // capability id -> "tool.action"
+	label  []string       // capability id -> "tool.action (effect)", as messages show it
+	quoted []string       // agent index -> q(name)
 	union  []capWord      // scratch for agentCaps
 	masks  *capMasks
 	cover  *approvalCover
@@ -26,8 +32,7 @@ type facts struct {
 }
 
 func newFacts(p *policy.Policy) *facts {
-	f := &facts{p: p, agent: make(map[string]int, len(p.Agents)), caps: make([]capSet, len(p.Agents)),
-		grants: make([][]capSet, len(p.Agents))}
+	f := &facts{p: p, agent: make(map[string]int, len(p.Agents)), caps: make([]capSet, len(p.Agents))}
 	for i, a := range p.Agents {
 		f.agent[a.Name] = i
 	}
@@ -68,15 +73,26 @@ func (s capSet) sample(mask policy.Bitset) sample {
 	return out
 }
 
+// newCapSet returns an empty, non-nil set with room for n words. A large estate has tens of
+// thousands of grants, each with a set of a word or two: they share blocks.
+func (f *facts) newCapSet(n int) capSet {
+	if f.words == nil || cap(f.words)-len(f.words) < n {
+		f.words = make([]capWord, 0, max(n, 4096))
+	}
+	s := f.words[len(f.words) : len(f.words) : len(f.words)+n]
+	f.words = f.words[:len(f.words)+n]
+	return s
+}
+
 // toCapSet returns the non-zero words of b, each at offset plus its index.
-func toCapSet(b policy.Bitset, offset int) capSet {
+func (f *facts) toCapSet(b policy.Bitset, offset int) capSet {
 	n := 0
 	for _, w := range b {
 		if w != 0 {
 			n++
 		}
 	}
-	s := make(capSet, 0, n)
+	s := f.newCapSet(n)
 	for i, w := range b {
 		if w != 0 {
 			s = append(s, capWord{offset + i, w})
@@ -87,14 +103,26 @@ func toCapSet(b policy.Bitset, offset int) capSet {
 
 // grantCaps returns the capabilities grant gi of agent ai covers, with "*" expanded.
 func (f *facts) grantCaps(ai, gi int) capSet {
-	if f.grants[ai] == nil {
-		gs := f.p.Agents[ai].Grants
-		f.grants[ai] = make([]capSet, len(gs))
-		for i, g := range gs {
-			f.grants[ai][i] = f.expand(g)
+	if f.first == nil {
+		f.expandGrants()
+	}
+	return f.grants[f.first[ai]+gi]
+}
+
+// expandGrants expands every grant of every agent.
+func (f *facts) expandGrants() {
+	f.first = make([]int, len(f.p.Agents))
+	n := 0
+	for ai, a := range f.p.Agents {
+		f.first[ai] = n
+		n += len(a.Grants)
+	}
+	f.grants = make([]capSet, 0, n)
+	for _, a := range f.p.Agents {
+		for _, g := range a.Grants {
+			f.grants = append(f.grants, f.expand(g))
 		}
 	}
-	return f.grants[ai][gi]
 }
 
 func (f *facts) expand(g *policy.Grant) capSet {
@@ -104,39 +132,38 @@ func (f *facts) expand(g *policy.Grant) capSet {
 			return f.all
 		}
 		b := f.p.Caps().New()
-		for ti, t := range f.p.Tools {
-			f.addActions(b, f.base[ti], t, g.Actions)
+		for ti := range f.p.Tools {
+			addActions(b, f.base[ti], f.acts[ti], g.Actions)
 		}
-		return toCapSet(b, 0)
+		return f.toCapSet(b, 0)
 	}
 	ti, ok := f.tool[g.Tool]
-	if !ok || len(f.p.Tools[ti].Actions) == 0 {
+	if !ok {
 		return nil
 	}
 	// A tool's ids are consecutive: a window of a word or two holds them.
-	t, base := f.p.Tools[ti], f.base[ti]
+	acts, base := f.acts[ti], f.base[ti]
 	first := base / 64
 	var window [4]uint64
 	b := policy.Bitset(window[:])
-	if n := (base+len(t.Actions)-1)/64 + 1 - first; n > len(window) {
+	if n := (base+len(acts)-1)/64 + 1 - first; n > len(window) {
 		b = make(policy.Bitset, n)
 	} else {
 		b = b[:n]
 	}
-	f.addActions(b, base-64*first, t, g.Actions)
-	return toCapSet(b, first)
+	addActions(b, base-64*first, acts, g.Actions)
+	return f.toCapSet(b, first)
 }
 
-// addActions sets in b the ids of the named actions of t ("*" for all), numbered from base.
-func (f *facts) addActions(b policy.Bitset, base int, t *policy.Tool, names []string) {
+// addActions sets in b the ids of the named actions ("*" for all) of a tool whose sorted
+// action names are acts, numbered from base.
+func addActions(b policy.Bitset, base int, acts, names []string) {
 	for _, name := range names {
 		if name == policy.Wildcard {
-			for i := range t.Actions {
+			for i := range acts {
 				b.Set(base + i)
 			}
-		} else if i, ok := slices.BinarySearchFunc(t.Actions, name, func(a *policy.Action, n string) int {
-			return strings.Compare(a.Name, n)
-		}); ok {
+		} else if i, ok := slices.BinarySearch(acts, name); ok {
 			b.Set(base + i)
 		}
 	}
@@ -144,27 +171,93 @@ func (f *facts) addActions(b policy.Bitset, base int, t *policy.Tool, names []st
 
 // indexTools numbers the tools' capabilities: the index sorts "tool.action", so a tool's
 // ids are consecutive, in the order of its sorted actions, from the id of its first action.
+//
+// It also copies the names grants look up and messages print into one block of text. On a
+// large estate they are looked up and printed hundreds of thousands of times, and reading
+// one block costs far less than following pointers through the loaded policy each time.
 func (f *facts) indexTools() {
 	if f.tool != nil {
 		return
 	}
 	ix := f.p.Caps()
+	n := ix.Len()
+	size := 0
+	for id := range n {
+		a := ix.Action(id)
+		size += len(a.Tool) + len(a.Name) + len(a.Effect) + 4
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for id := range n {
+		a := ix.Action(id)
+		b.WriteString(a.Tool)
+		b.WriteByte('.')
+		b.WriteString(a.Name)
+		b.WriteString(" (")
+		b.WriteString(a.Effect)
+		b.WriteByte(')')
+	}
+	text := b.String()
+	f.name, f.label = make([]string, n), make([]string, n)
+	action := make([]string, n) // capability id -> action name
+	at := 0
+	for id := range n {
+		a := ix.Action(id)
+		dot, end := at+len(a.Tool), at+len(a.Tool)+1+len(a.Name)
+		next := end + 2 + len(a.Effect) + 1
+		f.name[id], f.label[id], action[id] = text[at:end], text[at:next], text[dot+1:end]
+		at = next
+	}
+
 	all := ix.New()
 	f.tool = make(map[string]int, len(f.p.Tools))
 	f.base = make([]int, len(f.p.Tools))
-	f.toolOf = make([]int, ix.Len())
+	f.acts = make([][]string, len(f.p.Tools))
+	f.toolOf = make([]int, n)
 	for ti, t := range f.p.Tools {
-		f.tool[t.Name] = ti
 		if len(t.Actions) == 0 {
 			continue
 		}
-		f.base[ti], _ = ix.ID(t.Actions[0].Capability())
+		base, _ := ix.ID(t.Actions[0].Capability())
+		f.base[ti], f.acts[ti] = base, action[base:base+len(t.Actions)]
+		f.tool[t.Name] = ti
 		for i := range t.Actions {
-			all.Set(f.base[ti] + i)
-			f.toolOf[f.base[ti]+i] = ti
+			all.Set(base + i)
+			f.toolOf[base+i] = ti
 		}
 	}
-	f.all = toCapSet(all, 0)
+	f.all = f.toCapSet(all, 0)
+}
+
+// quotedAgent returns q of the name of agent index i. Messages quote agent names tens of
+// thousands of times on a large estate: quote each once, into one block.
+func (f *facts) quotedAgent(i int) string {
+	if f.quoted == nil {
+		size := 0
+		for _, a := range f.p.Agents {
+			size += len(a.Name) + 2
+		}
+		var b strings.Builder
+		b.Grow(size)
+		ends := make([]int, len(f.p.Agents))
+		for i, a := range f.p.Agents {
+			writeQuoted(&b, a.Name)
+			ends[i] = b.Len()
+		}
+		text := b.String()
+		f.quoted = make([]string, len(f.p.Agents))
+		start := 0
+		for i, end := range ends {
+			f.quoted[i], start = text[start:end], end
+		}
+	}
+	return f.quoted[i]
+}
+
+// capText returns, per capability id, "tool.action" and "tool.action (effect)".
+func (f *facts) capText() (name, label []string) {
+	f.indexTools()
+	return f.name, f.label
 }
 
 // agentCaps returns C(a) of agent index i: the union of its grants' sets.
@@ -177,7 +270,7 @@ func (f *facts) agentCaps(i int) capSet {
 		u = append(u, f.grantCaps(i, j)...)
 	}
 	slices.SortFunc(u, func(a, b capWord) int { return a.at - b.at })
-	c := make(capSet, 0, len(u)) // non-nil: computed
+	c := f.newCapSet(len(u)) // non-nil: computed
 	for _, w := range u {
 		if n := len(c); n > 0 && c[n-1].at == w.at {
 			c[n-1].bits |= w.bits

@@ -49,9 +49,9 @@ var MissingOwner = &Check{
 	Example:     "agents: billing: grants: []",
 	Fix:         "agents: billing: {\n\towner: \"payments-team\"\n\tgrants: []\n}",
 	Run: func(pass *Pass) {
-		for _, a := range pass.Policy.Agents {
+		for ai, a := range pass.Policy.Agents {
 			if strings.TrimSpace(a.Owner) == "" {
-				pass.Report(a.Path(), a.Pos, "agent "+q(a.Name)+" has no owner")
+				pass.Report(a.Path(), a.Pos, "agent "+pass.facts.quotedAgent(ai)+" has no owner")
 			}
 		}
 	},

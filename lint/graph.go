@@ -24,14 +24,26 @@ func (f *facts) graph() *handoffGraph {
 		g.names[i] = a.Name
 	}
 	g.ends = make([][2]int, len(f.p.Handoffs))
+	degree := make([]int, n)
 	for i, h := range f.p.Handoffs {
 		from, ok1 := f.agent[h.From]
 		to, ok2 := f.agent[h.To]
 		if ok1 && ok2 {
-			g.out[from] = append(g.out[from], arc{to, i})
 			g.ends[i] = [2]int{from, to}
+			degree[from]++
 		} else {
 			g.ends[i] = [2]int{-1, -1}
+		}
+	}
+	// Every node's arcs are a window of one array: one allocation instead of one per node.
+	arcs := make([]arc, 0, len(f.p.Handoffs))
+	for v, d := range degree {
+		g.out[v] = arcs[len(arcs) : len(arcs) : len(arcs)+d]
+		arcs = arcs[:len(arcs)+d]
+	}
+	for i, e := range g.ends {
+		if e[0] >= 0 {
+			g.out[e[0]] = append(g.out[e[0]], arc{e[1], i})
 		}
 	}
 	g.tarjan()
@@ -49,6 +61,7 @@ func (g *handoffGraph) tarjan() {
 		index[i] = -1
 	}
 	var stack []int
+	members := make([]int, 0, n) // the components, one after the other
 	next := 0
 	var visit func(v int)
 	visit = func(v int) {
@@ -66,17 +79,18 @@ func (g *handoffGraph) tarjan() {
 			}
 		}
 		if low[v] == index[v] {
-			var comp []int
+			start := len(members)
 			for {
 				w := stack[len(stack)-1]
 				stack = stack[:len(stack)-1]
 				onStack[w] = false
 				g.comp[w] = len(g.sccs)
-				comp = append(comp, w)
+				members = append(members, w)
 				if w == v {
 					break
 				}
 			}
+			comp := members[start:len(members):len(members)]
 			slices.Sort(comp)
 			g.sccs = append(g.sccs, comp)
 		}
@@ -126,7 +140,12 @@ func (g *handoffGraph) cycleWitness(comp []int) (edge int, cycle []string) {
 		}
 	}
 	// Breadth-first from the receiver back to the sender, inside the component.
-	parent := map[int]int{to: -1}
+	const unseen = -2
+	parent := make([]int, len(g.names))
+	for i := range parent {
+		parent[i] = unseen
+	}
+	parent[to] = -1
 	queue := []int{to}
 	for len(queue) > 0 && from != to {
 		v := queue[0]
@@ -135,7 +154,7 @@ func (g *handoffGraph) cycleWitness(comp []int) (edge int, cycle []string) {
 			break
 		}
 		for _, a := range g.out[v] {
-			if _, seen := parent[a.to]; !seen && g.comp[a.to] == c {
+			if parent[a.to] == unseen && g.comp[a.to] == c {
 				parent[a.to] = v
 				queue = append(queue, a.to)
 			}
@@ -159,47 +178,55 @@ func (g *handoffGraph) cycleWitness(comp []int) (edge int, cycle []string) {
 // back). Inside a cyclic component a depth-first search bounded by limit enumerates simple
 // paths: polynomial for the bounded depth, and linear when the graph is acyclic.
 func (g *handoffGraph) longestPaths(limit int) [][]int {
+	limit = max(limit, 0)
 	best := make([][]int, len(g.names))
-	extend := func(prefix []int, e int, rest []int) []int {
-		p := make([]int, 0, len(prefix)+1+len(rest)) // one allocation: paths are made often
-		p = append(append(append(p, prefix...), e), rest...)
-		return p[:min(len(p), limit)]
-	}
 	onPath := make([]bool, len(g.names))
-	for c, comp := range g.sccs {
-		cyclic := !g.trivial(c)
-		for _, v := range comp {
-			var b []int
-			var walk func(u int, prefix []int)
-			walk = func(u int, prefix []int) {
-				for _, a := range g.out[u] {
-					if len(b) >= limit {
-						return
-					}
-					switch {
-					case g.comp[a.to] != c:
-						if len(prefix)+1+len(best[a.to]) > len(b) {
-							b = extend(prefix, a.edge, best[a.to])
-						}
-					case cyclic && !onPath[a.to]:
-						if len(prefix)+1 > len(b) {
-							b = extend(prefix, a.edge, nil)
-						}
-						if len(prefix)+1 < limit {
-							onPath[a.to] = true
-							walk(a.to, append(prefix, a.edge))
-							onPath[a.to] = false
-						}
-					}
+	prefix := make([]int, 0, limit) // the path being walked; it never outgrows limit
+	var b []int                     // the best path from the current node so far
+	var store []int                 // backs the paths in best, a block at a time
+	var c int
+	var cyclic bool
+	// set makes b the path prefix, e, rest, cut at limit.
+	set := func(prefix []int, e int, rest []int) {
+		b = append(append(b[:0], prefix...), e)
+		b = append(b, rest[:min(len(rest), limit-len(b))]...)
+	}
+	var walk func(u int, prefix []int)
+	walk = func(u int, prefix []int) {
+		for _, a := range g.out[u] {
+			if len(b) >= limit {
+				return
+			}
+			switch {
+			case g.comp[a.to] != c:
+				if len(prefix)+1+len(best[a.to]) > len(b) {
+					set(prefix, a.edge, best[a.to])
+				}
+			case cyclic && !onPath[a.to]:
+				if len(prefix)+1 > len(b) {
+					set(prefix, a.edge, nil)
+				}
+				if len(prefix)+1 < limit {
+					onPath[a.to] = true
+					walk(a.to, append(prefix, a.edge))
+					onPath[a.to] = false
 				}
 			}
+		}
+	}
+	for c = range g.sccs {
+		cyclic = !g.trivial(c)
+		for _, v := range g.sccs[c] {
+			b = b[:0]
 			onPath[v] = true
-			walk(v, nil)
+			walk(v, prefix)
 			onPath[v] = false
-			if b == nil {
-				b = []int{}
+			if cap(store)-len(store) < len(b) {
+				store = make([]int, 0, max(4096, limit))
 			}
-			best[v] = b
+			start := len(store)
+			store = append(store, b...)
+			best[v] = store[start:len(store):len(store)]
 		}
 	}
 	return best

@@ -66,9 +66,9 @@ handoffs: [{from: "triage", to: "billing", mode: "attenuate"}]`,
 				continue
 			}
 			if extra := difference(pass.facts.agentCaps(to), pass.facts.agentCaps(from)); extra.n > 0 {
-				sender := q(h.From)
+				sender := pass.facts.quotedAgent(from)
 				pass.Report(handoffPath(h), h.Pos, pass.describeAfter(extra,
-					"hand-off ", sender, " -> ", q(h.To), " (", h.Mode, ") lets ", sender, " reach capabilities it lacks: "))
+					"hand-off ", sender, " -> ", pass.facts.quotedAgent(to), " (", h.Mode, ") lets ", sender, " reach capabilities it lacks: "))
 			}
 		}
 	},
@@ -134,19 +134,25 @@ handoffs: [
 		depth := pass.Policy.Settings.MaxChainDepth
 		g := pass.facts.graph()
 		chains := g.longestPaths(depth + 1)
+		// Paths are cut at depth+1 hand-offs, so every reported one ends the same way.
+		tail := " has " + strconv.Itoa(depth+1) + " hand-offs, more than max_chain_depth " + strconv.Itoa(depth)
 		for v, path := range chains {
 			if len(path) <= depth {
 				continue
 			}
+			size := len("hand-off chain ") + len(g.names[v]) + len(tail)
+			for _, e := range path {
+				size += len(" -> ") + len(g.names[g.ends[e][1]])
+			}
 			var b strings.Builder
-			b.Grow(128)
+			b.Grow(size)
 			b.WriteString("hand-off chain ")
 			b.WriteString(g.names[v])
 			for _, e := range path {
 				b.WriteString(" -> ")
-				b.WriteString(pass.Policy.Handoffs[e].To)
+				b.WriteString(g.names[g.ends[e][1]]) // the receiver of hand-off e
 			}
-			b.WriteString(" has " + strconv.Itoa(len(path)) + " hand-offs, more than max_chain_depth " + strconv.Itoa(depth))
+			b.WriteString(tail)
 			h := pass.Policy.Handoffs[path[0]]
 			pass.Report(handoffPath(h), h.Pos, b.String())
 		}
@@ -181,6 +187,7 @@ agents: {
 	Run: func(pass *Pass) {
 		m := pass.facts.capMasks()
 		ix := pass.Policy.Caps()
+		name, _ := pass.facts.capText()
 		for ai, a := range pass.Policy.Agents {
 			caps := pass.facts.agentCaps(ai)
 			sensitive := caps.sample(m.sensitiveRead)
@@ -192,15 +199,18 @@ agents: {
 			if a.UntrustedInput {
 				untrusted = "untrusted_input"
 			} else if ext := caps.sample(m.externalRead); ext.n > 0 {
-				untrusted = "external reads " + ext.list(func(b *strings.Builder, id int) { b.WriteString(ix.Name(id)) })
+				untrusted = ext.list(name, "external reads ")
 			} else {
 				continue
 			}
-			reads := sensitive.list(func(b *strings.Builder, id int) {
-				b.WriteString(ix.Name(id) + " (" + ix.Action(id).Data + ")")
-			})
-			pass.Reportf(a.Path(), a.Pos, "agent %q combines untrusted input [%s], sensitive reads [%s] and external egress [%s]",
-				a.Name, untrusted, reads, pass.describe(egress))
+			var items [sampleSize]string
+			ids := sensitive.ids()
+			for i, id := range ids {
+				items[i] = name[id] + " (" + ix.Action(id).Data + ")"
+			}
+			reads := joinAfter(nil, items[:len(ids)], sensitive.n)
+			pass.Report(a.Path(), a.Pos, "agent "+pass.facts.quotedAgent(ai)+" combines untrusted input ["+untrusted+
+				"], sensitive reads ["+reads+"] and external egress ["+pass.describe(egress)+"]")
 		}
 	},
 }

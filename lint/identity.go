@@ -24,9 +24,9 @@ var MissingWorkloadIdentity = &Check{
 	Example:    "agents: billing: {\n\towner: \"payments-team\"\n\tgrants: []\n}",
 	Fix:        "agents: billing: {\n\towner: \"payments-team\"\n\tidentity: spiffe_id: \"spiffe://acme.example/agents/billing\"\n\tgrants: []\n}",
 	Run: func(pass *Pass) {
-		for _, a := range pass.Policy.Agents {
+		for ai, a := range pass.Policy.Agents {
 			if a.SpiffeID == "" {
-				pass.Report(a.Path(), a.Pos, "agent "+q(a.Name)+" has no workload identity (identity.spiffe_id)")
+				pass.Report(a.Path(), a.Pos, "agent "+pass.facts.quotedAgent(ai)+" has no workload identity (identity.spiffe_id)")
 			}
 		}
 	},
@@ -46,14 +46,26 @@ var SharedIdentity = &Check{
 	Fix: "agents: {\n\ttriage: identity: spiffe_id: \"spiffe://acme.example/agents/triage\"\n" +
 		"\tbilling: identity: spiffe_id: \"spiffe://acme.example/agents/billing\"\n}",
 	Run: func(pass *Pass) {
-		byID := map[string][]string{}
-		for _, a := range pass.Policy.Agents {
-			if a.SpiffeID != "" {
-				byID[a.SpiffeID] = append(byID[a.SpiffeID], a.Name)
+		// Nearly every ID is an agent's own: list names only for IDs held twice or more.
+		agents := pass.Policy.Agents
+		first := make(map[string]int, len(agents)) // SPIFFE ID -> first agent holding it
+		shared := map[string][]string{}            // SPIFFE ID -> its agents, when several
+		for i, a := range agents {
+			if a.SpiffeID == "" {
+				continue
+			}
+			j, seen := first[a.SpiffeID]
+			switch {
+			case !seen:
+				first[a.SpiffeID] = i
+			case shared[a.SpiffeID] == nil:
+				shared[a.SpiffeID] = []string{agents[j].Name, a.Name}
+			default:
+				shared[a.SpiffeID] = append(shared[a.SpiffeID], a.Name)
 			}
 		}
-		for _, a := range pass.Policy.Agents {
-			names := byID[a.SpiffeID]
+		for _, a := range agents {
+			names := shared[a.SpiffeID]
 			if a.SpiffeID == "" || len(names) < 2 {
 				continue
 			}
@@ -65,7 +77,7 @@ var SharedIdentity = &Check{
 			}
 			path := a.Path() + ".identity.spiffe_id"
 			pass.Reportf(path, pass.pos(a.Pos, path, a.Path()+".identity"),
-				"agent %q shares SPIFFE ID %q with %s", a.Name, a.SpiffeID, agentList(others))
+				"agent %q shares SPIFFE ID %q with %s", a.Name, a.SpiffeID, agentList(others, len(others)))
 		}
 	},
 }
@@ -84,29 +96,29 @@ var LongLivedCredential = &Check{
 	Fix:        "agents: billing: credential: {kind: \"ephemeral\", ttl: \"15m\"}",
 	Run: func(pass *Pass) {
 		maxTTL := pass.Policy.Settings.MaxCredentialTTL
-		for _, a := range pass.Policy.Agents {
+		for ai, a := range pass.Policy.Agents {
 			c := a.Credential
 			if c == nil {
-				pass.Report(a.Path(), a.Pos, "agent "+q(a.Name)+" has no credential block: declare an ephemeral credential with a ttl")
+				pass.Report(a.Path(), a.Pos, "agent "+pass.facts.quotedAgent(ai)+" has no credential block: declare an ephemeral credential with a ttl")
 				continue
 			}
-			base := a.Path() + ".credential"
-			var reasons []string
-			var at []string // the fields at fault, for the position
+			reasons := make([]string, 0, 2)
+			at := make([]string, 0, 3) // the fields at fault, for the position
 			if c.Kind == "static" {
 				reasons = append(reasons, `kind is "static"`)
-				at = append(at, base+".kind")
+				at = append(at, ".kind")
 			}
 			switch {
 			case !c.HasTTL:
 				reasons = append(reasons, "it has no ttl")
 			case maxTTL > 0 && c.TTL > maxTTL:
-				reasons = append(reasons, fmt.Sprintf("ttl %s exceeds max_credential_ttl %s", fmtDuration(c.TTL), fmtDuration(maxTTL)))
-				at = append(at, base+".ttl")
+				reasons = append(reasons, "ttl "+fmtDuration(c.TTL)+" exceeds max_credential_ttl "+fmtDuration(maxTTL))
+				at = append(at, ".ttl")
 			}
 			if len(reasons) > 0 {
-				pass.Report(base, pass.pos(c.Pos, append(at, base)...),
-					"credential of agent "+q(a.Name)+" is long-lived: "+strings.Join(reasons, "; "))
+				base := a.Path() + ".credential"
+				pass.Report(base, pass.posOf(c.Pos, base, append(at, "")...),
+					"credential of agent "+pass.facts.quotedAgent(ai)+" is long-lived: "+strings.Join(reasons, "; "))
 			}
 		}
 	},
@@ -124,24 +136,25 @@ var CredentialOutlivesTask = &Check{
 	Example:     "agents: billing: credential: {ttl: \"15m\", scope: \"agent\", revoke_on_task_end: false}",
 	Fix:         "agents: billing: credential: {ttl: \"15m\", scope: \"task\"}",
 	Run: func(pass *Pass) {
-		for _, a := range pass.Policy.Agents {
+		for ai, a := range pass.Policy.Agents {
 			c := a.Credential
 			if c == nil {
 				continue // AC003 reports the missing block
 			}
-			base := a.Path() + ".credential"
-			var reasons, at []string
+			reasons := make([]string, 0, 2)
+			at := make([]string, 0, 3) // the fields at fault, for the position
 			if c.Scope != "task" {
-				reasons = append(reasons, fmt.Sprintf("scope is %q, not \"task\"", c.Scope))
-				at = append(at, base+".scope")
+				reasons = append(reasons, "scope is "+q(c.Scope)+`, not "task"`)
+				at = append(at, ".scope")
 			}
 			if !c.RevokeOnTaskEnd {
 				reasons = append(reasons, "revoke_on_task_end is false")
-				at = append(at, base+".revoke_on_task_end")
+				at = append(at, ".revoke_on_task_end")
 			}
 			if len(reasons) > 0 {
-				pass.Report(base, pass.pos(c.Pos, append(at, base)...),
-					"credential of agent "+q(a.Name)+" outlives its task: "+strings.Join(reasons, "; "))
+				base := a.Path() + ".credential"
+				pass.Report(base, pass.posOf(c.Pos, base, append(at, "")...),
+					"credential of agent "+pass.facts.quotedAgent(ai)+" outlives its task: "+strings.Join(reasons, "; "))
 			}
 		}
 	},
@@ -169,37 +182,50 @@ agents: {
 		if m.sharedAuth.Empty() {
 			return
 		}
-		users := make([][]string, len(pass.Policy.Tools)) // per tool index: agents, in agent order
+		// Per tool: how many agents use it, and the first few of them in agent order, which is
+		// name order (p.Agents is sorted).
+		type use struct {
+			n     int
+			first [listed]string
+		}
+		users := make([]use, len(pass.Policy.Tools))
 		for ai, a := range pass.Policy.Agents {
 			last := -1
 			for _, w := range pass.facts.agentCaps(ai) {
 				for x := w.bits & m.sharedAuth[w.at]; x != 0; x &= x - 1 {
 					id := 64*w.at + bits.TrailingZeros64(x)
 					if t := pass.facts.toolOf[id]; t != last { // a tool's ids are adjacent
-						users[t] = append(users[t], a.Name)
+						if u := &users[t]; u.n < listed {
+							u.first[u.n] = a.Name
+						}
+						users[t].n++
 						last = t
 					}
 				}
 			}
 		}
 		for ti, t := range pass.Policy.Tools {
-			if u := users[ti]; len(u) >= 2 {
+			if u := users[ti]; u.n >= 2 {
 				path := t.Path() + ".auth"
 				pass.Reportf(path, pass.pos(t.Pos, path+".kind", path),
-					"tool %q authenticates with a %s used by %d agents: %s", t.Name, t.Auth.Kind, len(u), agentList(u))
+					"tool %q authenticates with a %s used by %d agents: %s", t.Name, t.Auth.Kind, u.n, agentList(u.first[:min(u.n, listed)], u.n))
 			}
 		}
 	},
 }
 
-// agentList renders agent names quoted, listing at most five.
-func agentList(names []string) string {
+// listed is how many agents a message names.
+const listed = 5
+
+// agentList renders the first names (sorted) of n agents quoted, listing at most five, then
+// how many more there are.
+func agentList(names []string, n int) string {
 	sort.Strings(names)
-	const most = 5
-	if len(names) <= most {
+	names = names[:min(len(names), listed)]
+	if n <= len(names) {
 		return quoteAll(names)
 	}
-	return fmt.Sprintf("%s and %d more", quoteAll(names[:most]), len(names)-most)
+	return fmt.Sprintf("%s and %d more", quoteAll(names), n-len(names))
 }
 
 // fmtDuration prints durations the way users write them: "1h", "1h30m", "90s".

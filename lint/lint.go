@@ -5,6 +5,7 @@
 package lint
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -140,18 +141,50 @@ func (p *Pass) Reportf(element string, pos policy.Pos, format string, args ...an
 // %q leaves as is: skipping strconv's rune-by-rune escaping matters when tens of thousands
 // of messages name agents.
 func q(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
-			return strconv.Quote(s)
-		}
+	if needsEscape(s) {
+		return strconv.Quote(s)
 	}
 	return `"` + s + `"`
+}
+
+// writeQuoted writes q(s) to b.
+func writeQuoted(b *strings.Builder, s string) {
+	if needsEscape(s) {
+		b.WriteString(strconv.Quote(s))
+		return
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
+}
+
+// needsEscape reports whether %q would escape a byte of s.
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return true
+		}
+	}
+	return false
 }
 
 // pos returns the position of the first of paths the source records, else fallback.
 func (p *Pass) pos(fallback policy.Pos, paths ...string) policy.Pos {
 	for _, path := range paths {
 		if pos, ok := p.Policy.Positions[path]; ok && pos.IsValid() {
+			return pos
+		}
+	}
+	return fallback
+}
+
+// posOf is pos for the paths base+suffix, for each suffix. It looks them up without building
+// the strings: checks look up field positions for thousands of findings.
+func (p *Pass) posOf(fallback policy.Pos, base string, suffixes ...string) policy.Pos {
+	var buf [128]byte
+	for _, s := range suffixes {
+		key := append(append(buf[:0], base...), s...)
+		if pos, ok := p.Policy.Positions[string(key)]; ok && pos.IsValid() {
 			return pos
 		}
 	}
@@ -268,13 +301,16 @@ func SortFindings(fs []Finding) {
 }
 
 func compareFindings(a, b *Finding) int {
+	// Field by field, each compared once: sorting compares findings hundreds of thousands of
+	// times on a large estate.
 	switch {
-	case a.Pos != b.Pos:
-		if a.Pos.Less(b.Pos) {
-			return -1
-		}
-		return 1
-	case a.Check.ID != b.Check.ID:
+	case a.Pos.File != b.Pos.File:
+		return strings.Compare(a.Pos.File, b.Pos.File)
+	case a.Pos.Line != b.Pos.Line:
+		return cmp.Compare(a.Pos.Line, b.Pos.Line)
+	case a.Pos.Col != b.Pos.Col:
+		return cmp.Compare(a.Pos.Col, b.Pos.Col)
+	case a.Check != b.Check && a.Check.ID != b.Check.ID:
 		return strings.Compare(a.Check.ID, b.Check.ID)
 	case a.Element != b.Element:
 		return strings.Compare(a.Element, b.Element)
@@ -282,32 +318,50 @@ func compareFindings(a, b *Finding) int {
 	return strings.Compare(a.Message, b.Message)
 }
 
-// list renders a sample: each id through item, comma-separated, then a count of the rest.
-func (s sample) list(item func(b *strings.Builder, id int)) string {
-	return s.listAfter(nil, item)
+// list renders the sample after the prefix parts: each id through text (a string per
+// capability id), comma-separated, then a count of the rest.
+func (s sample) list(text []string, prefix ...string) string {
+	var items [sampleSize]string
+	ids := s.ids()
+	for i, id := range ids {
+		items[i] = text[id]
+	}
+	return joinAfter(prefix, items[:len(ids)], s.n)
 }
 
-// listAfter is the concatenated prefix followed by list: one allocation for the whole
-// message.
-func (s sample) listAfter(prefix []string, item func(b *strings.Builder, id int)) string {
-	var b strings.Builder
-	ids := s.ids()
-	n := 48 * len(ids)
-	for _, p := range prefix {
-		n += len(p)
+// joinAfter renders the prefix parts, then items comma-separated, then " and N more" when
+// the items are the first of n. It sizes the result first: one allocation per message.
+func joinAfter(prefix, items []string, n int) string {
+	var num [20]byte
+	var more []byte
+	if n > len(items) {
+		more = strconv.AppendInt(num[:0], int64(n-len(items)), 10)
 	}
-	b.Grow(n)
+	size := 2 * max(len(items)-1, 0)
+	for _, p := range prefix {
+		size += len(p)
+	}
+	for _, it := range items {
+		size += len(it)
+	}
+	if more != nil {
+		size += len(" and ") + len(more) + len(" more")
+	}
+	var b strings.Builder
+	b.Grow(size)
 	for _, p := range prefix {
 		b.WriteString(p)
 	}
-	for i, id := range ids {
+	for i, it := range items {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		item(&b, id)
+		b.WriteString(it)
 	}
-	if s.n > len(ids) {
-		b.WriteString(" and " + strconv.Itoa(s.n-len(ids)) + " more")
+	if more != nil {
+		b.WriteString(" and ")
+		b.Write(more)
+		b.WriteString(" more")
 	}
 	return b.String()
 }

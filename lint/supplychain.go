@@ -33,7 +33,7 @@ agents: notifier: grants: [{tool: "slack", actions: ["post"], jit: true}]`,
 					s.addWord(w.at, x)
 				}
 				if s.n > 0 {
-					pass.Report(g.Path, g.Pos, pass.describeAfter(s, "agent ", q(a.Name),
+					pass.Report(g.Path, g.Pos, pass.describeAfter(s, "agent ", pass.facts.quotedAgent(ai),
 						" holds non-read capabilities on MCP or third-party tools without jit or approval: "))
 				}
 			}
