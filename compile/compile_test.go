@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"flag"
-	"github.com/agentctl/agentctl/internal/testtool"
 	"io"
 	"path/filepath"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/format"
 
 	"github.com/agentctl/agentctl/compile"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/policy"
 )
 

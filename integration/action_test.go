@@ -3,7 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"errors"
-	"github.com/agentctl/agentctl/internal/testtool"
+	"go.yaml.in/yaml/v3"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/agentctl/agentctl/internal/testtool"
 )
 
 var expr = regexp.MustCompile(`\$\{\{\s*([a-z_.-]+)\s*\}\}`)

@@ -3,11 +3,11 @@ package lint_test
 import (
 	"flag"
 	"fmt"
-	"github.com/agentctl/agentctl/internal/testtool"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/schema"

@@ -1,10 +1,11 @@
 package progress
 
 import (
-	"github.com/agentctl/agentctl/internal/testtool"
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/agentctl/agentctl/internal/testtool"
 )
 
 // waitFor polls until the buffer holds n spinner frames, bounded in time.

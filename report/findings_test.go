@@ -3,9 +3,10 @@ package report
 import (
 	"bytes"
 	"flag"
-	"github.com/agentctl/agentctl/internal/testtool"
 	"path/filepath"
 	"testing"
+
+	"github.com/agentctl/agentctl/internal/testtool"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -3,10 +3,10 @@ package report
 import (
 	"bytes"
 	"errors"
-	"github.com/agentctl/agentctl/internal/testtool"
 	"strings"
 	"testing"
 
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/simulate"
 )

@@ -3,8 +3,9 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/agentctl/agentctl/internal/testtool"
 	"testing"
+
+	"github.com/agentctl/agentctl/internal/testtool"
 )
 
 // sampleFindings has an active finding, an inline-suppressed one, a baselined one and one

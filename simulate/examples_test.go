@@ -1,8 +1,9 @@
 package simulate
 
 import (
-	"github.com/agentctl/agentctl/internal/testtool"
 	"testing"
+
+	"github.com/agentctl/agentctl/internal/testtool"
 )
 
 // TestExamples runs every scenario of every example estate: each has expectations, they

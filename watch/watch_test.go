@@ -2,7 +2,6 @@ package watch
 
 import (
 	"context"
-	"github.com/agentctl/agentctl/internal/testtool"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/agentctl/agentctl/internal/testtool"
 )
 
 // wait bounds every expected run; quiet is how long a test waits to be sure no run follows

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"github.com/agentctl/agentctl/internal/testtool"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/schema"
 )
 

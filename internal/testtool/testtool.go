@@ -9,9 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/agentctl/agentctl/policy"
-	"github.com/agentctl/agentctl/schema"
-	"github.com/xeipuuv/gojsonschema"
 	"os"
 	"os/exec"
 	"path"
@@ -19,6 +16,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xeipuuv/gojsonschema"
+
+	"github.com/agentctl/agentctl/policy"
+	"github.com/agentctl/agentctl/schema"
 )
 
 // SkipOrFail skips the test, or fails it under CI=true.
