@@ -64,9 +64,6 @@ type Bitset []uint64
 // Set adds id.
 func (s Bitset) Set(id int) { s[id/64] |= 1 << (uint(id) % 64) }
 
-// Clear removes id.
-func (s Bitset) Clear(id int) { s[id/64] &^= 1 << (uint(id) % 64) }
-
 // Has reports whether id is in s.
 func (s Bitset) Has(id int) bool { return s[id/64]&(1<<(uint(id)%64)) != 0 }
 
@@ -104,26 +101,6 @@ func (s Bitset) OrChanged(t Bitset) bool {
 		}
 	}
 	return changed
-}
-
-// SubsetOf reports whether every element of s is in t.
-func (s Bitset) SubsetOf(t Bitset) bool {
-	for i := range s {
-		if s[i]&^t[i] != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// Equal reports whether s and t hold the same elements.
-func (s Bitset) Equal(t Bitset) bool {
-	for i := range s {
-		if s[i] != t[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Empty reports whether s has no element.

@@ -116,7 +116,8 @@ type request struct {
 	hasNow        bool
 }
 
-func (d *decider) run(input any) {
+// run decides input and returns the request as classified, for Explain.
+func (d *decider) run(input any) *request {
 	in, ok := input.(map[string]any)
 	if !ok {
 		d.deny(CodeMalformedRequest, "request must be a JSON object")
@@ -130,6 +131,7 @@ func (d *decider) run(input any) {
 	d.checkSession(&r)
 	d.checkRevoked(&r)
 	d.checkApprovals(&r)
+	return &r
 }
 
 func (d *decider) checkShape(r *request) {
@@ -323,19 +325,23 @@ func (d *decider) checkGrant(r *request) {
 		d.deny(CodeNotGranted, "%q is not granted along the chain %s", r.capability, chain)
 		return
 	}
-	res, hasRes := r.in["resource"].(string)
-	var resource *string
-	if hasRes {
-		resource = &res
-	}
+	resource := r.resource()
 	if d.p.Carried(r.chain, func(a *Agent) bool { return a.GrantFor(d.p, r.capability, resource, false) != nil }) {
 		return
 	}
-	if hasRes {
-		d.deny(CodeResourceNotGranted, "resource %q is not granted for %q along the chain %s", res, r.capability, chain)
+	if resource != nil {
+		d.deny(CodeResourceNotGranted, "resource %q is not granted for %q along the chain %s", *resource, r.capability, chain)
 	} else {
 		d.deny(CodeResourceNotGranted, "%q is granted only on listed resources along the chain %s and the request names none", r.capability, chain)
 	}
+}
+
+// resource is the request's resource, or nil when it names none.
+func (r *request) resource() *string {
+	if s, ok := r.in["resource"].(string); ok {
+		return &s
+	}
+	return nil
 }
 
 // Carried reports whether a capability survives a declared chain, given which agents hold it
@@ -544,7 +550,7 @@ func (d *decider) isAgentIdentity(id string) bool {
 		return false
 	}
 	for _, a := range d.p.Agents {
-		if a.SpiffeID != "" && a.SpiffeID == id {
+		if a.SpiffeID == id {
 			return true
 		}
 	}

@@ -165,6 +165,10 @@ func TestResourceRegexp(t *testing.T) {
 		if got != tt.match {
 			t.Errorf("%q matches %q: %v, want %v", tt.glob, tt.resource, got, tt.match)
 		}
+		// The test's name is ResourceRegexp: hold the expression itself to the same table.
+		if re := regexp.MustCompile(ResourceRegexp(tt.glob)); re.MatchString(tt.resource) != tt.match {
+			t.Errorf("ResourceRegexp(%q) = %s matches %q: %v, want %v", tt.glob, re, tt.resource, !tt.match, tt.match)
+		}
 	}
 }
 

@@ -31,16 +31,8 @@ type Hop struct {
 // Explain decides input and explains the decision.
 func (p *Policy) Explain(input any, env Env) Explanation {
 	d := decider{p: p, env: env}
-	d.run(input)
-	x := Explanation{Decision: d.decision()}
-	in, _ := input.(map[string]any)
-	r := request{in: in}
-	r.agent, r.hasAgent = in["agent"].(string)
-	tool, okT := in["tool"].(string)
-	action, okA := in["action"].(string)
-	r.capability, r.hasCapability = tool+"."+action, okT && okA
-	(&decider{p: p}).checkChainShape(&r)
-	x.Chain = r.chain
+	r := d.run(input)
+	x := Explanation{Decision: d.decision(), Chain: r.chain}
 	if x.Decision.Outcome != OutcomeNeedsApproval {
 		d.pending = nil
 	}
@@ -51,26 +43,24 @@ func (p *Policy) Explain(input any, env Env) Explanation {
 			}
 		}
 	}
-	if !d.walkable(&r) {
+	if !d.walkable(r) {
 		return x
 	}
-	var resource *string
-	if s, ok := in["resource"].(string); ok {
-		resource = &s
-	}
+	resource := r.resource()
 	capID, _ := p.Caps().ID(r.capability)
 	var e Bitset
 	decisive := 0
 	for i, name := range r.chain {
 		a := p.Agent(name)
+		ca := p.C(a) // C recomputes on every call: build it once per hop, not once per mode
 		h := Hop{Agent: name, Grant: a.GrantFor(p, r.capability, resource, false)}
 		if i == 0 {
-			e = p.C(a)
+			e = ca
 		} else {
 			h.Modes = p.HandoffModes(r.chain[i-1], name)
 			next := p.Caps().New()
 			for _, m := range h.Modes {
-				next.Or(Step(e, m, p.C(a), false))
+				next.Or(Step(e, m, ca, false))
 				if h.Grant != nil && m != ModeAttenuate {
 					decisive = i
 				}

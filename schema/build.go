@@ -2,8 +2,9 @@ package schema
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/agentctl/agentctl/policy"
@@ -36,15 +37,6 @@ func (b *builder) name(path, kind, name string) {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 	p := &policy.Policy{Dir: l.dir, Positions: l.positions, Ignores: l.ignores}
 	b := &builder{l: l, p: p}
@@ -57,7 +49,7 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 	}
 
 	// Tools first: grants refer to them.
-	for _, name := range sortedKeys(raw.Tools) {
+	for _, name := range slices.Sorted(maps.Keys(raw.Tools)) {
 		rt, path := raw.Tools[name], "tools."+name
 		b.name(path, "tool", name)
 		t := &policy.Tool{Name: name, Description: rt.Description, Source: rt.Source, External: *rt.External,
@@ -65,14 +57,14 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		if rt.Auth.TTL != nil {
 			t.Auth.TTL, t.Auth.HasTTL = b.duration(path+".auth.ttl", *rt.Auth.TTL), true
 		}
-		for _, an := range sortedKeys(rt.Actions) {
+		for _, an := range slices.Sorted(maps.Keys(rt.Actions)) {
 			ra, apath := rt.Actions[an], path+".actions."+an
 			b.name(apath, "action", an)
 			t.Actions = append(t.Actions, &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data, Pos: l.positions[apath]})
 		}
 		p.Tools = append(p.Tools, t)
 	}
-	for _, name := range sortedKeys(raw.Agents) {
+	for _, name := range slices.Sorted(maps.Keys(raw.Agents)) {
 		ra, path := raw.Agents[name], "agents."+name
 		b.name(path, "agent", name)
 		a := &policy.Agent{Name: name, Description: ra.Description, Owner: ra.Owner,
@@ -104,7 +96,7 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		path := fmt.Sprintf("handoffs[%d]", i)
 		p.Handoffs = append(p.Handoffs, &policy.Handoff{From: *rh.From, To: *rh.To, Mode: rh.Mode, Index: i, Pos: l.positions[path]})
 	}
-	for _, name := range sortedKeys(raw.Approvals) {
+	for _, name := range slices.Sorted(maps.Keys(raw.Approvals)) {
 		ra, path := raw.Approvals[name], "approvals."+name
 		b.name(path, "approval", name)
 		ap := &policy.Approval{Name: name, Description: ra.Description, Pos: l.positions[path],
@@ -119,7 +111,7 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		}
 		p.Approvals = append(p.Approvals, ap)
 	}
-	for _, name := range sortedKeys(raw.Scenarios) {
+	for _, name := range slices.Sorted(maps.Keys(raw.Scenarios)) {
 		rs, path := raw.Scenarios[name], "scenarios."+name
 		b.name(path, "scenario", name)
 		sc := &policy.Scenario{Name: name, Description: rs.Description, Start: *rs.Start,
@@ -142,14 +134,11 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		}
 		p.Scenarios = append(p.Scenarios, sc)
 	}
-	for _, name := range sortedKeys(raw.Tests) {
+	for _, name := range slices.Sorted(maps.Keys(raw.Tests)) {
 		rt, path := raw.Tests[name], "tests."+name
 		b.name(path, "test", name)
-		in := rt.Input
-		if in == nil {
-			in = map[string]any{}
-		}
-		p.Tests = append(p.Tests, &policy.Test{Name: name, Input: in, Pos: l.positions[path],
+		// applyDefaults made a missing input an empty object.
+		p.Tests = append(p.Tests, &policy.Test{Name: name, Input: rt.Input, Pos: l.positions[path],
 			Expect: policy.TestExpect{Outcome: rt.Expect.Outcome, Code: rt.Expect.Code}})
 	}
 	p.Index()

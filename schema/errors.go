@@ -82,7 +82,8 @@ func (l *loader) fromCUE(err error) Errors {
 			groups[path] = g
 			order = append(order, path)
 		}
-		ps := l.userPositions(errors.Positions(e))
+		all := errors.Positions(e)
+		ps := l.userPositions(all)
 		if len(ps) > 0 && !g.pos.IsValid() {
 			g.pos = ps[0]
 		}
@@ -93,7 +94,7 @@ func (l *loader) fromCUE(err error) Errors {
 		case strings.HasPrefix(format, "conflicting values %s and %s") && len(args) >= 2:
 			a, b := fmt.Sprint(args[0]), fmt.Sprint(args[1])
 			g.conflicts = append(g.conflicts, [2]string{a, b})
-			if len(ps) >= 2 && len(ps) == len(errors.Positions(e)) && g.clash == nil {
+			if len(ps) >= 2 && len(ps) == len(all) && g.clash == nil {
 				g.clash, g.pos, g.also = &[2]string{a, b}, ps[0], ps[1]
 			}
 			if strings.Contains(format, "mismatched types") && len(args) >= 4 {
@@ -126,7 +127,6 @@ func (g *errGroup) messages() []string {
 	if g.path != "" {
 		prefix = g.path + ": "
 	}
-	var out []string
 	if g.clash != nil {
 		return []string{fmt.Sprintf("%sconflicting values %s and %s (the other is at %s)", prefix, g.clash[0], g.clash[1], g.also)}
 	}
@@ -143,6 +143,7 @@ func (g *errGroup) messages() []string {
 		}
 		return []string{fmt.Sprintf("%sinvalid value %s (want %s)", prefix, got, strings.Join(allowed, " or "))}
 	}
+	var out []string
 	for _, c := range g.conflicts {
 		out = append(out, fmt.Sprintf("%sconflicting values %s and %s", prefix, c[0], c[1]))
 	}

@@ -87,8 +87,8 @@ func literalValue(e ast.Expr) (any, bool) {
 	case *ast.BasicLit:
 		switch e.Kind {
 		case token.STRING:
-			if len(e.Value) > 0 && e.Value[0] == '\'' {
-				return nil, false // bytes
+			if isBytes(e) {
+				return nil, false
 			}
 			s, err := literal.Unquote(e.Value)
 			return s, err == nil

@@ -119,12 +119,17 @@ func mayHoldBytes(files []*ast.File) bool {
 			case *ast.ImportDecl:
 				found = true
 			case *ast.BasicLit:
-				found = found || n.Kind == token.STRING && strings.HasPrefix(strings.TrimLeft(n.Value, "#"), "'")
+				found = found || isBytes(n)
 			}
 			return !found
 		}, nil)
 	}
 	return found
+}
+
+// isBytes reports whether lit is a bytes literal: 'x', or a raw one such as #'x'#.
+func isBytes(lit *ast.BasicLit) bool {
+	return lit.Kind == token.STRING && strings.HasPrefix(strings.TrimLeft(lit.Value, "#"), "'")
 }
 
 // fastPath evaluates the user's files without the schema and checks the result against the
@@ -281,9 +286,9 @@ func invalidUTF8(b []byte) int {
 }
 
 func offsetPos(file string, src []byte, off int) policy.Pos {
-	line := 1 + strings.Count(string(src[:off]), "\n")
+	line := 1 + bytes.Count(src[:off], []byte("\n"))
 	col := off + 1
-	if nl := strings.LastIndexByte(string(src[:off]), '\n'); nl >= 0 {
+	if nl := bytes.LastIndexByte(src[:off], '\n'); nl >= 0 {
 		col = off - nl
 	}
 	return policy.Pos{File: file, Line: line, Col: col}

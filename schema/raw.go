@@ -3,6 +3,7 @@ package schema
 import (
 	"bytes"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -215,14 +216,7 @@ func grantDefaults(gs []rawGrant) {
 
 var spiffeRE = regexp.MustCompile(`^spiffe://[^/]+/.+`)
 
-func oneOf(s string, allowed ...string) bool {
-	for _, a := range allowed {
-		if s == a {
-			return true
-		}
-	}
-	return false
-}
+func oneOf(s string, allowed ...string) bool { return slices.Contains(allowed, s) }
 
 // optOneOf accepts an absent ("") value or one of allowed.
 func optOneOf(s string, allowed ...string) bool { return s == "" || oneOf(s, allowed...) }
