@@ -3,13 +3,14 @@ package integration
 import (
 	"encoding/json"
 	"errors"
-	"go.yaml.in/yaml/v3"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/agentctl/agentctl/internal/testtool"
 )
@@ -154,7 +155,7 @@ func TestActionScripts(t *testing.T) {
 		t.Errorf("out.sarif lacks the AC050 result:\n%s", sb)
 	}
 
-	// fail-on critical lets the high finding through the lint gate; check alone still fails.
+	// fail-on critical lets the high finding through the lint gate (the check gate is off).
 	out, code = runStep(check, work, inputs(map[string]string{"directories": "agents", "fail-on": "critical", "check": "false", "sarif-file": ""}))
 	if code != 0 {
 		t.Errorf("fail-on critical without check: exit %d, want 0:\n%s", code, out)

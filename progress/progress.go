@@ -69,10 +69,6 @@ func (s *Spinner) draw() {
 func (s *Spinner) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stopLocked()
-}
-
-func (s *Spinner) stopLocked() {
 	if s.stopped {
 		return
 	}

@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -233,11 +234,7 @@ func Ignored(name string) bool {
 
 // reason names what changed since the last run, for the status line.
 func (l *loop) reason() string {
-	paths := make([]string, 0, len(l.changed))
-	for p := range l.changed {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
+	paths := slices.Sorted(maps.Keys(l.changed))
 	clear(l.changed)
 	if l.overflowed {
 		l.overflowed = false

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,11 +29,11 @@ output).`,
 			}
 			var fws []string
 			for _, fw := range frameworks {
-				fw = strings.ToLower(strings.TrimSpace(fw))
-				if !slices.Contains(report.FrameworkNames(), fw) {
-					return inputError(fmt.Errorf("unknown framework %q (want asi, nhi, maestro or nist)", fw))
+				name, err := frameworkName(fw)
+				if err != nil {
+					return inputError(err)
 				}
-				fws = append(fws, fw)
+				fws = append(fws, name)
 			}
 			rules := report.LintRules(checks)
 			w := cmd.OutOrStdout()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -66,12 +67,12 @@ two engines disagree, the exit status is 1. Otherwise it is 0 whatever the decis
 				return err
 			}
 			env := policy.Env{Revocations: rev, Now: time.Now()}
-			x := report.Explained{Explanation: p.Explain(in, env), Capability: f.tool + "." + f.action}
-			if m, ok := in.(map[string]any); ok {
-				tool, _ := m["tool"].(string)
-				action, _ := m["action"].(string)
-				x.Capability = tool + "." + action
-			}
+			// The flags are already in the request; a request that is not an object names no
+			// capability (indexing the nil map gives "").
+			m, _ := in.(map[string]any)
+			tool, _ := m["tool"].(string)
+			action, _ := m["action"].(string)
+			x := report.Explained{Explanation: p.Explain(in, env), Capability: tool + "." + action}
 			if x.Rego, err = e.Decide(ctx, in, env); err != nil {
 				return err
 			}
@@ -150,9 +151,7 @@ func readJSON(cmd *cobra.Command, path string) (any, error) {
 	var raw []byte
 	var err error
 	if path == "-" {
-		var buf bytes.Buffer
-		_, err = buf.ReadFrom(cmd.InOrStdin())
-		raw = buf.Bytes()
+		raw, err = io.ReadAll(cmd.InOrStdin())
 	} else {
 		raw, err = os.ReadFile(path)
 	}

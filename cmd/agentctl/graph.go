@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -31,10 +32,10 @@ svg (runs Graphviz's dot, which must be installed).`,
   agentctl graph scenarios/support-refunds --scenario refund-request -o svg > refund.svg`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			render := map[string]func(*cobra.Command, *simulate.Graph) error{
-				"dot":     func(c *cobra.Command, g *simulate.Graph) error { return report.GraphDOT(c.OutOrStdout(), g) },
-				"mermaid": func(c *cobra.Command, g *simulate.Graph) error { return report.GraphMermaid(c.OutOrStdout(), g) },
-				"svg":     func(c *cobra.Command, g *simulate.Graph) error { return report.GraphSVG(c.OutOrStdout(), g) },
+			render := map[string]func(io.Writer, *simulate.Graph) error{
+				"dot":     report.GraphDOT,
+				"mermaid": report.GraphMermaid,
+				"svg":     report.GraphSVG,
 			}[output]
 			if render == nil {
 				return inputError(fmt.Errorf("unknown output format %q (want dot, mermaid or svg)", output))
@@ -57,7 +58,7 @@ svg (runs Graphviz's dot, which must be installed).`,
 			if err != nil {
 				return inputError(fmt.Errorf("%s: %w", dirs[0], err))
 			}
-			if err := render(cmd, g); err != nil {
+			if err := render(cmd.OutOrStdout(), g); err != nil {
 				if errors.Is(err, report.ErrNoGraphviz) {
 					return inputError(err)
 				}

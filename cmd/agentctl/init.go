@@ -22,10 +22,7 @@ and editors see the definitions. It refuses to overwrite existing files.`,
 		Example: "  agentctl init policies/agents && agentctl check policies/agents",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
+			dir := dirsOrDot(args)[0]
 			files := schema.Starter()
 			// Check every file first: init writes all of them or none.
 			for _, f := range files {

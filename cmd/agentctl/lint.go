@@ -98,12 +98,12 @@ func (f lintFlags) validate() (*lintRun, error) {
 		return nil, fmt.Errorf("--checks and --skip leave no check to run")
 	}
 	for _, fw := range f.frameworks {
-		fw = strings.ToLower(strings.TrimSpace(fw))
-		if !slices.Contains(report.FrameworkNames(), fw) {
-			return nil, fmt.Errorf("unknown framework %q (want asi, nhi, maestro or nist)", fw)
+		name, err := frameworkName(fw)
+		if err != nil {
+			return nil, err
 		}
-		if !slices.Contains(r.frameworks, fw) {
-			r.frameworks = append(r.frameworks, fw)
+		if !slices.Contains(r.frameworks, name) {
+			r.frameworks = append(r.frameworks, name)
 		}
 	}
 	return r, nil
@@ -150,6 +150,15 @@ func (r *lintRun) run(stdout, stderr io.Writer, policies []*policy.Policy) error
 		return errPolicyFailed
 	}
 	return nil
+}
+
+// frameworkName normalises one --framework value of lint or checks and rejects unknown ones.
+func frameworkName(fw string) (string, error) {
+	fw = strings.ToLower(strings.TrimSpace(fw))
+	if !slices.Contains(report.FrameworkNames(), fw) {
+		return "", fmt.Errorf("unknown framework %q (want asi, nhi, maestro or nist)", fw)
+	}
+	return fw, nil
 }
 
 func (r *lintRun) render(w io.Writer, doc report.Findings) error {

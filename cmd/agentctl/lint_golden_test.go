@@ -30,19 +30,7 @@ func TestLintGolden(t *testing.T) {
 				if code != want || stderr.Len() > 0 {
 					t.Fatalf("exit %d (want %d), stderr:\n%s", code, want, stderr.String())
 				}
-				path := filepath.Join(golden, estate+"."+format)
-				if *update {
-					if err := os.MkdirAll(golden, 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, stdout.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				} else if wantOut, err := os.ReadFile(path); err != nil {
-					t.Fatalf("%v (run go test -update)", err)
-				} else if !bytes.Equal(stdout.Bytes(), wantOut) {
-					t.Errorf("%s differs from the output:\n%s", path, stdout.String())
-				}
+				testtool.Golden(t, filepath.Join(golden, estate+"."+format), stdout.Bytes(), *update)
 				if format == "sarif" {
 					validateSARIF(t, stdout.Bytes())
 				}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/agentctl/agentctl/internal/testtool"
 )
 
 var update = flag.Bool("update", false, "rewrite testscript expectations and golden files")
@@ -18,8 +20,12 @@ func TestMain(m *testing.M) {
 }
 
 // TestScript runs the CLI scenarios under testdata/script. $REPO points at the repository
-// root so scripts can use the bundled examples; $SHARED at ../shared when present.
+// root so scripts can use the bundled examples.
 func TestScript(t *testing.T) {
+	if os.Getenv("CI") == "true" {
+		// Scripts guard Graphviz steps with [exec:dot]; CI must not skip them silently.
+		testtool.Look(t, "dot")
+	}
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

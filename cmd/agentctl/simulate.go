@@ -134,9 +134,8 @@ func (f simulateFlags) selected(dir string, p *policy.Policy) ([]*policy.Scenari
 
 func (f simulateFlags) run(stdout io.Writer, dirs []string, policies []*policy.Policy, w *policy.WhatIf) error {
 	var (
-		results []*simulate.Result
-		comps   []*simulate.Comparison
-		perDir  [][]*simulate.Result
+		comps  []*simulate.Comparison
+		perDir [][]*simulate.Result
 	)
 	for i, p := range policies {
 		scs, err := f.selected(dirs[i], p)
@@ -154,6 +153,8 @@ func (f simulateFlags) run(stdout io.Writer, dirs []string, policies []*policy.P
 				changed = simulate.WithWhatIf(sc, w)
 			}
 			if f.compare {
+				// WithWhatIf with an empty what-if keeps the scenario as it is, minus its
+				// expectations: a comparison checks none.
 				base := simulate.Baseline(sc)
 				if w != nil {
 					base = simulate.WithWhatIf(sc, &policy.WhatIf{})
@@ -173,7 +174,6 @@ func (f simulateFlags) run(stdout io.Writer, dirs []string, policies []*policy.P
 			r.Policy = dirs[i]
 			mine = append(mine, r)
 		}
-		results = append(results, mine...)
 		perDir = append(perDir, mine)
 	}
 	if f.compare {
@@ -188,6 +188,7 @@ func (f simulateFlags) run(stdout io.Writer, dirs []string, policies []*policy.P
 		}
 		return nil
 	}
+	results := slices.Concat(perDir...)
 	var err error
 	switch f.output {
 	case "json":

@@ -22,12 +22,13 @@ All problems are reported at once, as file:line:col: message, and the exit statu
 On success vet prints one summary line per directory.`,
 		Example: "  agentctl vet\n  agentctl vet scenarios/support-refunds scenarios/secure-baseline",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			policies, err := loadAll(cmd.ErrOrStderr(), dirsOrDot(args))
+			dirs := dirsOrDot(args)
+			policies, err := loadAll(cmd.ErrOrStderr(), dirs)
 			if err != nil {
 				return err
 			}
 			for i, p := range policies {
-				fmt.Fprintln(cmd.OutOrStdout(), summary(dirsOrDot(args)[i], p))
+				fmt.Fprintln(cmd.OutOrStdout(), summary(dirs[i], p))
 			}
 			return nil
 		},

@@ -7,29 +7,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentctl/agentctl/internal/testtool"
 )
-
-// lockedBuffer lets the watch goroutine write while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 var statusLine = regexp.MustCompile(`(?m)^agentctl watch: (.*): exit status (\d) after [^;]+; watching 1 directory \(Ctrl-C to stop\)\n`)
 
@@ -71,7 +54,7 @@ func TestWatchRerunsCheck(t *testing.T) {
 	}
 	bad := append(append([]byte{}, good...), "\nsettings: max_chain_depth: \"deep\"\n"...)
 
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testtool.SyncBuffer
 	root := newRootCmd(&stdout, &stderr)
 	root.SetArgs([]string{"watch", dir})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -149,7 +132,7 @@ func TestWatchRerunsCheck(t *testing.T) {
 // TestWatchStopsOnSIGTERM checks the other signal a supervisor (systemd, docker) sends.
 func TestWatchStopsOnSIGTERM(t *testing.T) {
 	dir := copyDir(t, "../../scenarios/secure-baseline")
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testtool.SyncBuffer
 	root := newRootCmd(&stdout, &stderr)
 	root.SetArgs([]string{"watch", "--debounce", "50ms", dir})
 	done := make(chan error, 1)
