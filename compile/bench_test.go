@@ -81,14 +81,7 @@ func (l latencies) percentile(q float64) float64 {
 func BenchmarkDecision(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		p := estate(n)
-		bundle, err := compile.Bundle(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		e, err := compile.NewEngine(context.Background(), bundle)
-		if err != nil {
-			b.Fatal(err)
-		}
+		e := newEngine(b, p)
 		for _, hops := range []int{0, 3} {
 			in := benchRequest(n, hops)
 			b.Run(fmt.Sprintf("agents=%d/hops=%d", n, hops), func(b *testing.B) {
@@ -111,7 +104,6 @@ func measure(b *testing.B, p *policy.Policy, e *compile.Engine, in map[string]an
 	}
 	regoLat := make(latencies, 0, b.N)
 	goLat := make(latencies, 0, b.N)
-	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
 		d, err := e.Decide(ctx, in, env)
@@ -124,7 +116,6 @@ func measure(b *testing.B, p *policy.Policy, e *compile.Engine, in map[string]an
 		regoLat = append(regoLat, t1.Sub(t0))
 		goLat = append(goLat, t2.Sub(t1))
 	}
-	b.StopTimer()
 	r50, g50 := regoLat.percentile(0.50), goLat.percentile(0.50)
 	b.ReportMetric(r50, "rego-p50-µs")
 	b.ReportMetric(regoLat.percentile(0.99), "rego-p99-µs")
@@ -146,18 +137,9 @@ func BenchmarkDecisionScaling(b *testing.B) {
 	}
 	var sides []*side
 	for _, n := range []int{100, 10000} {
-		bundle, err := compile.Bundle(estate(n))
-		if err != nil {
-			b.Fatal(err)
-		}
-		e, err := compile.NewEngine(ctx, bundle)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sides = append(sides, &side{e: e, in: benchRequest(n, 3)})
+		sides = append(sides, &side{e: newEngine(b, estate(n)), in: benchRequest(n, 3)})
 	}
 	env := policy.Env{Now: time.Now()}
-	b.ResetTimer()
 	for b.Loop() {
 		for _, s := range sides {
 			t0 := time.Now()
@@ -167,7 +149,6 @@ func BenchmarkDecisionScaling(b *testing.B) {
 			s.lat = append(s.lat, time.Since(t0))
 		}
 	}
-	b.StopTimer()
 	small, large := sides[0].lat.percentile(0.5), sides[1].lat.percentile(0.5)
 	b.ReportMetric(small, "p50-100-µs")
 	b.ReportMetric(large, "p50-10000-µs")
@@ -203,10 +184,7 @@ allow if {
 func BenchmarkDecisionFloor(b *testing.B) {
 	ctx := context.Background()
 	const n = 10000
-	bundle, err := compile.Bundle(estate(n))
-	if err != nil {
-		b.Fatal(err)
-	}
+	bundle := compileBundle(b, estate(n))
 	in, err := ast.InterfaceToValue(benchRequest(n, 0))
 	if err != nil {
 		b.Fatal(err)
@@ -232,7 +210,6 @@ func BenchmarkDecisionFloor(b *testing.B) {
 			b.Fatalf("%s: %v %v", p.name, err, rs)
 		}
 	}
-	b.ResetTimer()
 	for b.Loop() {
 		for _, p := range probes {
 			t0 := time.Now()
@@ -242,7 +219,6 @@ func BenchmarkDecisionFloor(b *testing.B) {
 			p.lat = append(p.lat, time.Since(t0))
 		}
 	}
-	b.StopTimer()
 	lookup := probes[0].lat.percentile(0.5)
 	for _, p := range probes {
 		p50 := p.lat.percentile(0.5)

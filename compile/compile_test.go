@@ -63,10 +63,7 @@ func TestLibraryIsFormattedAndStrict(t *testing.T) {
 	if !bytes.Equal(got, compile.Library) {
 		t.Errorf("rego/agentctl.rego is not opa fmt-clean; formatted:\n%s", got)
 	}
-	b, err := compile.Bundle(fixture())
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := compileBundle(t, fixture())
 	c := ast.NewCompiler().WithStrict(true)
 	mods := map[string]*ast.Module{}
 	for _, m := range b.Modules {
@@ -81,11 +78,7 @@ func TestLibraryIsFormattedAndStrict(t *testing.T) {
 }
 
 func TestBundleIsDeterministic(t *testing.T) {
-	b1, err := compile.Bundle(fixture())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b2, _ := compile.Bundle(fixture())
+	b1, b2 := compileBundle(t, fixture()), compileBundle(t, fixture())
 	a1, err := compile.Archive(b1)
 	if err != nil {
 		t.Fatal(err)
@@ -114,8 +107,7 @@ func TestBundleIsDeterministic(t *testing.T) {
 	changed := fixture()
 	changed.Agents[0].Grants[0].Resources = nil
 	changed.Index()
-	b3, _ := compile.Bundle(changed)
-	if b3.Manifest.Revision == b1.Manifest.Revision {
+	if b3 := compileBundle(t, changed); b3.Manifest.Revision == b1.Manifest.Revision {
 		t.Error("revision did not change with the policy")
 	}
 }
@@ -149,10 +141,7 @@ func untar(t *testing.T, archive []byte) map[string][]byte {
 func TestInjection(t *testing.T) {
 	ctx := context.Background()
 	p := fixture()
-	b, err := compile.Bundle(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := compileBundle(t, p)
 	if err := compile.Verify(ctx, p, b); err != nil {
 		t.Fatal(err)
 	}
@@ -178,10 +167,7 @@ func TestInjection(t *testing.T) {
 func TestGeneratedTestsFail(t *testing.T) {
 	p := fixture()
 	p.Tests[0].Expect = policy.TestExpect{Outcome: "deny", Code: "REVOKED"}
-	b, err := compile.Bundle(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := compileBundle(t, p)
 	failed, err := compile.RegoTests(context.Background(), b)
 	if err != nil {
 		t.Fatal(err)

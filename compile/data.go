@@ -1,8 +1,6 @@
 package compile
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -206,15 +204,9 @@ func buildCases(p *policy.Policy) []testCase {
 // JSON values so OPA stores it as it would after reading the file.
 func dataDocument(p *policy.Policy) (map[string]any, error) {
 	doc := map[string]any{Root: map[string]any{"model": buildModel(p), "cases": buildCases(p)}}
-	raw, err := json.Marshal(doc)
+	out, err := roundTrip(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode data.json: %w", err)
 	}
-	var out map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&out); err != nil {
-		return nil, fmt.Errorf("decode data.json: %w", err)
-	}
-	return out, nil
+	return out.(map[string]any), nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/bundle"
+
 	"github.com/agentctl/agentctl/compile"
 	"github.com/agentctl/agentctl/policy"
 )
@@ -36,13 +38,20 @@ func roundTrip(t testing.TB, v any) any {
 	return decodeJSON(t, raw)
 }
 
-func newEngine(t testing.TB, p *policy.Policy) *compile.Engine {
+// compileBundle compiles p, failing the test on error.
+func compileBundle(t testing.TB, p *policy.Policy) *bundle.Bundle {
 	t.Helper()
 	b, err := compile.Bundle(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := compile.NewEngine(context.Background(), b)
+	return b
+}
+
+// newEngine compiles p and prepares its decision query, failing the test on error.
+func newEngine(t testing.TB, p *policy.Policy) *compile.Engine {
+	t.Helper()
+	e, err := compile.NewEngine(context.Background(), compileBundle(t, p))
 	if err != nil {
 		t.Fatal(err)
 	}

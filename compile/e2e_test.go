@@ -122,11 +122,7 @@ func TestOPAServer(t *testing.T) {
 			if len(p.Tests) == 0 {
 				t.Fatalf("%s has no tests", dir)
 			}
-			b, err := compile.Bundle(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			archive, err := compile.Archive(b)
+			archive, err := compile.Archive(compileBundle(t, p))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -72,7 +72,13 @@ func (e *Engine) Decide(ctx context.Context, input any, env policy.Env) (policy.
 	if err != nil {
 		return policy.Decision{}, fmt.Errorf("input: %w", err)
 	}
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(v), rego.EvalTime(env.Now))
+	return e.eval(ctx, rego.EvalParsedInput(v), rego.EvalTime(env.Now))
+}
+
+// eval evaluates the decision query with opts, which carry the input and the clock, and
+// decodes the single decision it must return.
+func (e *Engine) eval(ctx context.Context, opts ...rego.EvalOption) (policy.Decision, error) {
+	rs, err := e.query.Eval(ctx, opts...)
 	if err != nil {
 		return policy.Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
@@ -98,6 +104,8 @@ func DecodeDecision(v any) (policy.Decision, error) {
 	return d, nil
 }
 
+// roundTrip re-reads v as decoded JSON (numbers as json.Number): the form OPA stores and
+// the Go reference reads.
 func roundTrip(v any) (any, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {

@@ -39,7 +39,8 @@ func (t workTracer) TraceEvent(ev topdown.Event) {
 	}
 }
 
-// Work decides input like Decide and also returns the work the decision took.
+// Work decides input like Decide and also returns the work the decision took (meaningful
+// only without an error).
 func (e *Engine) Work(ctx context.Context, input any, env policy.Env) (policy.Decision, Work, error) {
 	var w Work
 	v, err := ast.InterfaceToValue(input)
@@ -47,14 +48,8 @@ func (e *Engine) Work(ctx context.Context, input any, env policy.Env) (policy.De
 		return policy.Decision{}, w, fmt.Errorf("input: %w", err)
 	}
 	m := metrics.New()
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(v), rego.EvalTime(env.Now),
+	d, err := e.eval(ctx, rego.EvalParsedInput(v), rego.EvalTime(env.Now),
 		rego.EvalQueryTracer(workTracer{&w}), rego.EvalMetrics(m), rego.EvalInstrument(true))
-	if err != nil {
-		return policy.Decision{}, w, fmt.Errorf("evaluate %s: %w", Query, err)
-	}
-	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return policy.Decision{}, w, fmt.Errorf("evaluate %s: undefined", Query)
-	}
 	all := m.All()
 	if h, ok := all["histogram_eval_op_builtin_call"].(map[string]any); ok {
 		n, _ := h["count"].(int64)
@@ -63,6 +58,5 @@ func (e *Engine) Work(ctx context.Context, input any, env policy.Env) (policy.De
 	if n, ok := all["counter_eval_op_virtual_cache_miss"].(uint64); ok {
 		w.Rules = int(n)
 	}
-	d, err := DecodeDecision(rs[0].Expressions[0].Value)
 	return d, w, err
 }

@@ -2,7 +2,6 @@ package compile_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -24,7 +23,7 @@ var maxWork = map[int]int{0: 150, 3: 176}
 func TestDecisionWork(t *testing.T) {
 	ctx := context.Background()
 	env := policy.Env{Now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	work := map[string]compile.Work{}
+	work := map[int]compile.Work{}
 	for _, n := range []int{100, 1000} {
 		e := newEngine(t, estate(n))
 		for hops, limit := range maxWork {
@@ -39,11 +38,10 @@ func TestDecisionWork(t *testing.T) {
 			if w.Evals > limit {
 				t.Errorf("agents=%d hops=%d: %d evaluations, want at most %d", n, hops, w.Evals, limit)
 			}
-			key := fmt.Sprint(hops)
-			if prev, ok := work[key]; ok && prev != w {
+			if prev, ok := work[hops]; ok && prev != w {
 				t.Errorf("hops=%d: work grows with the estate: %s at 100 agents, %s at %d", hops, prev, w, n)
 			}
-			work[key] = w
+			work[hops] = w
 		}
 	}
 }

@@ -52,7 +52,6 @@ func BenchmarkScenario(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			b.ResetTimer()
 			cpu := startCPU()
 			for i := 0; b.Loop(); i++ {
 				if _, err := est.Run(p.Scenarios[i%len(p.Scenarios)]); err != nil {
@@ -71,7 +70,6 @@ func BenchmarkNewEstate(b *testing.B) {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
 			p := estate(b, n)
 			b.ReportAllocs()
-			b.ResetTimer()
 			cpu := startCPU()
 			for b.Loop() {
 				if _, err := simulate.NewEstate(p); err != nil {
@@ -88,7 +86,6 @@ func BenchmarkNewEstate(b *testing.B) {
 func BenchmarkBlastRadius(b *testing.B) {
 	p := estate(b, 1000)
 	b.ReportAllocs()
-	b.ResetTimer()
 	cpu := startCPU()
 	for b.Loop() {
 		est, err := simulate.NewEstate(p)

@@ -11,9 +11,6 @@ import (
 	"github.com/agentctl/agentctl/policy"
 )
 
-// defaultDepth is the schema default of settings.max_chain_depth, for policies built by hand.
-const defaultDepth = 3
-
 // Hand-off modes as small integers for the inner loop.
 const (
 	modeAttenuate uint8 = iota
@@ -78,13 +75,10 @@ func NewEstate(p *policy.Policy) (*Estate, error) {
 		p:     p,
 		ix:    ix,
 		words: len(ix.New()),
-		depth: p.Settings.MaxChainDepth,
+		depth: p.MaxChainDepth(),
 		id:    make(map[string]int32, len(p.Agents)),
 		caps:  make([]policy.Bitset, len(p.Agents)),
 		out:   make([][]arc, len(p.Agents)),
-	}
-	if e.depth <= 0 {
-		e.depth = defaultDepth
 	}
 	for i, a := range p.Agents {
 		e.names = append(e.names, a.Name)
@@ -174,8 +168,7 @@ func (e *Estate) rulesFor(id int) []int {
 type net struct {
 	*Estate
 	revoked     policy.Bitset
-	anyRevoked  bool
-	masked      map[int32]policy.Bitset // C(a) minus revoked, when anything is revoked
+	masked      map[int32]policy.Bitset // C(a) minus revoked; nil when nothing is revoked
 	compromised []bool
 	override    map[int32][]arc // adjacency of the agents that lost a hand-off
 	mode        uint8           // the what-if's mode for every hand-off, when hasMode
@@ -196,7 +189,7 @@ func (e *Estate) apply(w *policy.WhatIf) (*net, error) {
 		n.revoked.Set(id)
 	}
 	if len(w.Revoke) > 0 {
-		n.anyRevoked, n.masked = true, map[int32]policy.Bitset{}
+		n.masked = map[int32]policy.Bitset{}
 	}
 	for _, name := range w.Compromised {
 		i, ok := e.id[name]
@@ -241,7 +234,7 @@ func (n *net) arcs(a int32) []arc {
 // capsOf returns C(a) without the revoked capabilities.
 func (n *net) capsOf(a int32) policy.Bitset {
 	c := n.c(a)
-	if !n.anyRevoked {
+	if n.masked == nil {
 		return c
 	}
 	m, ok := n.masked[a]

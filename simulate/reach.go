@@ -17,7 +17,7 @@ type reach struct {
 	a0     policy.Bitset // the originator's authority, revocations removed
 	e0     policy.Bitset // authority at the start: a0, plus C(start) if it is compromised
 	u0, s0 bool
-	all    policy.Bitset // Reach: the union over every state
+	all    policy.Bitset // Reach: the union over every state, so the capabilities with a witness
 	rowOf  []int32       // per state: its row, -1 until reached
 	// Per row, that is per reached state, in the order they were reached:
 	rows   []uint64 // n.words words: the union of effective authority
@@ -27,8 +27,7 @@ type reach struct {
 	state  []int32  // the state itself
 	nRows  int32
 
-	wit    []capWitness            // per capability: where it first entered Reach
-	seen   policy.Bitset           // capabilities with a witness
+	wit    []capWitness            // per capability in all: where it first entered Reach
 	agentR map[int32]policy.Bitset // per reached agent: union over its states (filled lazily)
 	chains map[capWitness]chain
 	search walkSearch
@@ -64,7 +63,7 @@ func (n *net) run(start int32, a0 policy.Bitset, untrusted bool) *reach {
 		a0:    a0,
 		rowOf: make([]int32, ns),
 		wit:   make([]capWitness, n.ix.Len()),
-		seen:  n.ix.New(),
+		all:   n.ix.New(),
 	}
 	for i := range r.rowOf {
 		r.rowOf[i] = -1
@@ -79,7 +78,7 @@ func (n *net) run(start int32, a0 policy.Bitset, untrusted bool) *reach {
 	s0 := start*4 + flagBits(r.u0, r.s0)
 	r.addRow(s0, -1, 0)
 	copy(r.row(s0), e0)
-	r.seen.Or(e0)
+	r.all.Or(e0)
 	e0.Each(func(id int) { r.wit[id] = capWitness{pred: -1, to: start} })
 
 	frontier := []int32{s0}
@@ -112,8 +111,8 @@ func (n *net) run(start int32, a0 policy.Bitset, untrusted bool) *reach {
 				// A capability new to Reach here came from C(x.to) (anything from e was
 				// already reached), so any walk to s followed by this hand-off carries it.
 				for j := range tmp {
-					if nw := tmp[j] &^ r.seen[j]; nw != 0 {
-						r.seen[j] |= nw
+					if nw := tmp[j] &^ r.all[j]; nw != 0 {
+						r.all[j] |= nw
 						policy.Bitset{nw}.Each(func(b int) {
 							r.wit[j*64+b] = capWitness{pred: s, to: x.to, mode: m}
 						})
@@ -123,7 +122,6 @@ func (n *net) run(start int32, a0 policy.Bitset, untrusted bool) *reach {
 		}
 		frontier = next
 	}
-	r.all = r.seen
 	return r
 }
 

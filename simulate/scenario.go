@@ -262,10 +262,7 @@ func check(ex *policy.Expect, res *Result, ix *policy.CapIndex) []string {
 		}
 		fails = append(fails, msg)
 	}
-	reached := map[string]bool{}
-	for _, c := range res.Reachable {
-		reached[c] = true
-	}
+	reached := set(res.Reachable)
 	for _, c := range ex.Reachable {
 		if _, ok := ix.ID(c); !ok {
 			fails = append(fails, fmt.Sprintf("expected %s reachable, but it is not a declared capability", c))
@@ -332,36 +329,22 @@ func joinCapped(items []string) string {
 	return strings.Join(items[:maxListed], ", ") + fmt.Sprintf(", and %d more (see -o json)", len(items)-maxListed)
 }
 
-// normalize turns nil lists into empty ones so JSON shows [] rather than null.
+// normalize turns nil lists into empty ones so JSON shows [] rather than null. Witness
+// modes need no care: modeStrings never returns nil.
 func normalize(r *Result) {
-	if r.Failures == nil {
-		r.Failures = []string{}
+	r.Failures = nonNil(r.Failures)
+	r.Reachable = nonNil(r.Reachable)
+	r.Escalations = nonNil(r.Escalations)
+	r.Exfiltration = nonNil(r.Exfiltration)
+	r.NeedsApproval = nonNil(r.NeedsApproval)
+	r.Approvals = nonNil(r.Approvals)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
 	}
-	if r.Reachable == nil {
-		r.Reachable = []string{}
-	}
-	if r.Escalations == nil {
-		r.Escalations = []Escalation{}
-	}
-	if r.Exfiltration == nil {
-		r.Exfiltration = []Exfiltration{}
-	}
-	if r.NeedsApproval == nil {
-		r.NeedsApproval = []string{}
-	}
-	if r.Approvals == nil {
-		r.Approvals = []ApprovalNeed{}
-	}
-	for i := range r.Escalations {
-		if r.Escalations[i].Modes == nil {
-			r.Escalations[i].Modes = []string{}
-		}
-	}
-	for i := range r.Exfiltration {
-		if r.Exfiltration[i].Modes == nil {
-			r.Exfiltration[i].Modes = []string{}
-		}
-	}
+	return s
 }
 
 func (n *net) agentNames(ids []int32) []string {
@@ -372,6 +355,8 @@ func (n *net) agentNames(ids []int32) []string {
 	return out
 }
 
+// modeStrings names the modes of a walk. The result is never nil, so a walk without
+// hand-offs shows "modes": [] in JSON.
 func modeStrings(ms []uint8) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {

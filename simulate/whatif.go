@@ -2,7 +2,6 @@ package simulate
 
 import (
 	"slices"
-	"sort"
 
 	"github.com/agentctl/agentctl/policy"
 )
@@ -25,8 +24,8 @@ func WithWhatIf(sc *policy.Scenario, w *policy.WhatIf) *policy.Scenario {
 	if sc.WhatIf != nil {
 		m = *sc.WhatIf
 	}
-	m.Compromised = union(m.Compromised, w.Compromised)
-	m.Revoke = union(m.Revoke, w.Revoke)
+	m.Compromised = sortedUnique(slices.Concat(m.Compromised, w.Compromised))
+	m.Revoke = sortedUnique(slices.Concat(m.Revoke, w.Revoke))
 	m.RemoveHandoffs = slices.Clone(m.RemoveHandoffs)
 	for _, e := range w.RemoveHandoffs {
 		if !slices.Contains(m.RemoveHandoffs, e) {
@@ -82,13 +81,6 @@ func (e *Estate) Compare(base, whatIf *policy.Scenario) (*Comparison, error) {
 			c.Vanished = append(c.Vanished, e)
 		}
 	}
-	for _, l := range [][]Escalation{c.Appeared, c.Vanished} {
-		for i := range l {
-			if l[i].Modes == nil {
-				l[i].Modes = []string{}
-			}
-		}
-	}
 	return c, nil
 }
 
@@ -98,10 +90,4 @@ func set(list []string) map[string]bool {
 		m[x] = true
 	}
 	return m
-}
-
-func union(a, b []string) []string {
-	out := append(slices.Clone(a), b...)
-	sort.Strings(out)
-	return slices.Compact(out)
 }
