@@ -115,9 +115,7 @@ func buildModel(p *policy.Policy) model {
 		act := ix.Action(id)
 		cd := capabilityData{Effect: act.Effect, Data: act.Data}
 		for _, r := range p.Approvals {
-			anyAgent := r.Match
-			anyAgent.Agents = nil
-			if !anyAgent.Selects("", act) {
+			if !r.Match.SelectsAction(act) {
 				continue
 			}
 			ad := approvalData{Rule: r.Name, Role: r.Require.Role, Approvers: r.Require.Approvers}

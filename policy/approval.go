@@ -18,10 +18,15 @@ func (p *Policy) MatchingApprovals(agent string, action *Action) []*Approval {
 // Selects reports whether every present field of m matches action executed by agent. A nil
 // list matches anything; an empty but present list matches nothing.
 func (m *Match) Selects(agent string, action *Action) bool {
+	return m.SelectsAction(action) && anyOf(m.Agents, agent)
+}
+
+// SelectsAction reports whether the match selects the action for some agent: every field
+// but agents. Compiled policies and simulations narrow by agent later.
+func (m *Match) SelectsAction(action *Action) bool {
 	return anyOf(m.Effects, action.Effect) &&
 		anyOf(m.Tools, action.Tool) &&
 		anyOf(m.Data, action.Data) &&
-		anyOf(m.Agents, agent) &&
 		(m.Actions == nil || slices.ContainsFunc(m.Actions, action.is))
 }
 

@@ -153,9 +153,7 @@ func (e *Estate) rulesFor(id int) []int {
 	if !e.rulesDone.Has(id) {
 		e.rulesDone.Set(id)
 		for i, rule := range e.p.Approvals {
-			m := rule.Match
-			m.Agents = nil
-			if m.Selects("", e.ix.Action(id)) {
+			if rule.Match.SelectsAction(e.ix.Action(id)) {
 				e.rules[id] = append(e.rules[id], i)
 			}
 		}
