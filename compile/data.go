@@ -168,8 +168,7 @@ func buildModel(p *policy.Policy) model {
 func scope(a *policy.Agent, act *policy.Action) scopeData {
 	s := scopeData{Patterns: []string{}}
 	for _, g := range a.Grants {
-		if g.Tool != policy.Wildcard && g.Tool != act.Tool ||
-			!slices.Contains(g.Actions, policy.Wildcard) && !slices.Contains(g.Actions, act.Name) {
+		if !g.Covers(act.Tool, act.Name) {
 			continue
 		}
 		if g.AllResources() {

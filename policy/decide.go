@@ -377,7 +377,7 @@ func (a *Agent) GrantFor(p *Policy, capability string, resource *string, anyReso
 		return nil
 	}
 	for _, g := range a.Grants {
-		if g.Tool != Wildcard && g.Tool != tool || !slices.Contains(g.Actions, Wildcard) && !slices.Contains(g.Actions, action) {
+		if !g.Covers(tool, action) {
 			continue
 		}
 		if anyResource || g.AllResources() || resource != nil && matchAny(g.Resources, *resource) {

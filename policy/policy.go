@@ -5,6 +5,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -141,6 +142,12 @@ type Grant struct {
 
 // AllResources reports whether the grant covers every resource.
 func (g *Grant) AllResources() bool { return g.Resources == nil }
+
+// Covers reports whether the grant names action of tool, directly or by "*".
+func (g *Grant) Covers(tool, action string) bool {
+	return (g.Tool == Wildcard || g.Tool == tool) &&
+		(slices.Contains(g.Actions, Wildcard) || slices.Contains(g.Actions, action))
+}
 
 // Credential is how an agent authenticates.
 type Credential struct {
