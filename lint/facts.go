@@ -36,6 +36,7 @@ func newFacts(p *policy.Policy) *facts {
 	for i, a := range p.Agents {
 		f.agent[a.Name] = i
 	}
+	// Here rather than in AC054's Run: a check referring to Checks is an initialization cycle.
 	f.known = map[string]bool{}
 	for _, c := range Checks() {
 		f.known[c.ID], f.known[c.Slug] = true, true
@@ -111,6 +112,7 @@ func (f *facts) grantCaps(ai, gi int) capSet {
 
 // expandGrants expands every grant of every agent.
 func (f *facts) expandGrants() {
+	f.indexTools()
 	f.first = make([]int, len(f.p.Agents))
 	n := 0
 	for ai, a := range f.p.Agents {
@@ -125,8 +127,8 @@ func (f *facts) expandGrants() {
 	}
 }
 
+// expand returns the capabilities g covers; indexTools must have run.
 func (f *facts) expand(g *policy.Grant) capSet {
-	f.indexTools()
 	if g.Tool == policy.Wildcard {
 		if slices.Contains(g.Actions, policy.Wildcard) {
 			return f.all

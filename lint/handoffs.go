@@ -28,7 +28,7 @@ handoffs: [{from: "triage", to: "billing", mode: "attenuate"}]`,
 	Run: func(pass *Pass) {
 		for _, h := range pass.Policy.Handoffs {
 			if h.Mode == policy.ModeForwardCredentials {
-				pass.Report(handoffPath(h), h.Pos, "hand-off "+q(h.From)+" -> "+q(h.To)+" forwards credentials: "+q(h.To)+
+				pass.Report(h.Path(), h.Pos, "hand-off "+q(h.From)+" -> "+q(h.To)+" forwards credentials: "+q(h.To)+
 					" acts with the chain's authority and its own")
 			}
 		}
@@ -67,7 +67,7 @@ handoffs: [{from: "triage", to: "billing", mode: "attenuate"}]`,
 			}
 			if extra := difference(pass.facts.agentCaps(to), pass.facts.agentCaps(from)); extra.n > 0 {
 				sender := pass.facts.quotedAgent(from)
-				pass.Report(handoffPath(h), h.Pos, pass.describeAfter(extra,
+				pass.Report(h.Path(), h.Pos, pass.describeAfter(extra,
 					"hand-off ", sender, " -> ", pass.facts.quotedAgent(to), " (", h.Mode, ") lets ", sender, " reach capabilities it lacks: "))
 			}
 		}
@@ -102,7 +102,7 @@ handoffs: [
 			if len(comp) > len(cycle)-1 {
 				msg += fmt.Sprintf(" (part of a strongly connected group of %d agents)", len(comp))
 			}
-			pass.Report(handoffPath(h), h.Pos, msg)
+			pass.Report(h.Path(), h.Pos, msg)
 		}
 	},
 }
@@ -154,7 +154,7 @@ handoffs: [
 			}
 			b.WriteString(tail)
 			h := pass.Policy.Handoffs[path[0]]
-			pass.Report(handoffPath(h), h.Pos, b.String())
+			pass.Report(h.Path(), h.Pos, b.String())
 		}
 	},
 }
@@ -214,7 +214,3 @@ agents: {
 		}
 	},
 }
-
-// handoffPath is h.Path() without fmt: hand-off checks report tens of thousands of findings
-// on large estates.
-func handoffPath(h *policy.Handoff) string { return "handoffs[" + strconv.Itoa(h.Index) + "]" }

@@ -1,7 +1,6 @@
 package lint
 
 import (
-	"fmt"
 	"math/bits"
 	"sort"
 	"strings"
@@ -115,11 +114,7 @@ var LongLivedCredential = &Check{
 				reasons = append(reasons, "ttl "+fmtDuration(c.TTL)+" exceeds max_credential_ttl "+fmtDuration(maxTTL))
 				at = append(at, ".ttl")
 			}
-			if len(reasons) > 0 {
-				base := a.Path() + ".credential"
-				pass.Report(base, pass.posOf(c.Pos, base, append(at, "")...),
-					"credential of agent "+pass.facts.quotedAgent(ai)+" is long-lived: "+strings.Join(reasons, "; "))
-			}
+			reportCredential(pass, ai, "is long-lived", reasons, at)
 		}
 	},
 }
@@ -151,13 +146,22 @@ var CredentialOutlivesTask = &Check{
 				reasons = append(reasons, "revoke_on_task_end is false")
 				at = append(at, ".revoke_on_task_end")
 			}
-			if len(reasons) > 0 {
-				base := a.Path() + ".credential"
-				pass.Report(base, pass.posOf(c.Pos, base, append(at, "")...),
-					"credential of agent "+pass.facts.quotedAgent(ai)+" outlives its task: "+strings.Join(reasons, "; "))
-			}
+			reportCredential(pass, ai, "outlives its task", reasons, at)
 		}
 	},
+}
+
+// reportCredential reports the credential block of agent ai when reasons is not empty:
+// "credential of agent "x" <what>: <reasons>", at the first field at fault (the suffixes in
+// at), else at the block.
+func reportCredential(pass *Pass, ai int, what string, reasons, at []string) {
+	if len(reasons) == 0 {
+		return
+	}
+	a := pass.Policy.Agents[ai]
+	base := a.Path() + ".credential"
+	pass.Report(base, pass.posOf(a.Credential.Pos, base, append(at, "")...),
+		"credential of agent "+pass.facts.quotedAgent(ai)+" "+what+": "+strings.Join(reasons, "; "))
 }
 
 // SharedToolToken is AC005.
@@ -221,11 +225,11 @@ const listed = 5
 // how many more there are.
 func agentList(names []string, n int) string {
 	sort.Strings(names)
-	names = names[:min(len(names), listed)]
-	if n <= len(names) {
-		return quoteAll(names)
+	quoted := make([]string, min(len(names), listed))
+	for i := range quoted {
+		quoted[i] = q(names[i])
 	}
-	return fmt.Sprintf("%s and %d more", quoteAll(names), n-len(names))
+	return joinAfter(nil, quoted, n)
 }
 
 // fmtDuration prints durations the way users write them: "1h", "1h30m", "90s".

@@ -366,18 +366,6 @@ func joinAfter(prefix, items []string, n int) string {
 	return b.String()
 }
 
-// quoteAll renders names as a comma-separated list of quoted strings.
-func quoteAll(names []string) string {
-	var b strings.Builder
-	for i, n := range names {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(q(n))
-	}
-	return b.String()
-}
-
 // Failed reports whether an active finding is at or above failOn.
 func Failed(findings []Finding, failOn Severity) bool {
 	for _, f := range findings {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -215,7 +216,7 @@ type Handoff struct {
 }
 
 // Path is the hand-off's element path.
-func (h *Handoff) Path() string { return fmt.Sprintf("handoffs[%d]", h.Index) }
+func (h *Handoff) Path() string { return "handoffs[" + strconv.Itoa(h.Index) + "]" }
 
 // Approval is a human-approval rule.
 type Approval struct {

@@ -45,6 +45,9 @@ func FrameworkTitle(name string) string {
 	return name
 }
 
+// noPosition stands for the file of findings without a source position.
+const noPosition = "(no source position)"
+
 // Rule documents a lint check, for catalogues and SARIF.
 type Rule struct {
 	ID              string     `json:"id"`

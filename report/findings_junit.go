@@ -32,7 +32,7 @@ func FindingsJUnit(w io.Writer, r Findings) error {
 	for _, file := range files {
 		name := file
 		if name == "" {
-			name = "(no source position)"
+			name = noPosition
 		}
 		suite := JUnitSuite{Name: name}
 		for _, rule := range r.Rules {

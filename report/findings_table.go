@@ -22,7 +22,7 @@ func FindingsTable(w io.Writer, r Findings, frameworks []string, unicode bool) e
 		}
 		name := file
 		if name == "" {
-			name = "(no source position)"
+			name = noPosition
 		}
 		if _, err := fmt.Fprintln(w, name); err != nil {
 			return err

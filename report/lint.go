@@ -6,13 +6,9 @@ import "github.com/agentctl/agentctl/lint"
 func LintRules(checks []*lint.Check) []Rule {
 	out := make([]Rule, len(checks))
 	for i, c := range checks {
-		low := c.LowTier
-		if low == 0 {
-			low = c.Severity
-		}
 		out[i] = Rule{
 			ID: c.ID, Slug: c.Slug, Title: c.Title, Family: c.Family,
-			Severity: c.Severity.String(), LowTierSeverity: low.String(),
+			Severity: c.Severity.String(), LowTierSeverity: c.SeverityFor("low").String(),
 			Rationale: c.Rationale, Remediation: c.Remediation,
 			Frameworks: frameworks(c.Frameworks),
 			Example:    c.Example, Fix: c.Fix,
