@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentctl/agentctl/diff"
+	"github.com/agentctl/agentctl/gitrev"
+	"github.com/agentctl/agentctl/lint"
+	"github.com/agentctl/agentctl/policy"
+	"github.com/agentctl/agentctl/report"
+	"github.com/agentctl/agentctl/schema"
+)
+
+// diffFlags are the flags of `agentctl diff`.
+type diffFlags struct {
+	output       string
+	base         string
+	failOn       []string
+	severity     string
+	baseline     string
+	noInline     bool
+	maxLines     int
+	maxDecisions int
+}
+
+func newDiffCmd() *cobra.Command {
+	var f diffFlags
+	cmd := &cobra.Command{
+		Use:   "diff [flags] BASE HEAD | diff --base REF [DIR...]",
+		Short: "Show what a policy change lets which agent reach: a semantic diff of two versions",
+		Long: `Diff compares two versions of a policy: two directories (BASE HEAD), or, with --base REF,
+each directory (default .) as it is in the work tree against the same directory at git
+revision REF (read with git archive; nothing is fetched). Both versions are loaded and
+validated; a version that fails to load is reported with positions (exit 2).
+
+It reports, each item with its file:line on the side where it exists:
+
+  structure      agents, grants, credentials, sessions, tools, actions, hand-offs (modes),
+                 approval rules, settings, scenarios and tests: added, removed or changed,
+                 matched by what they are (names, tool.action, hand-off ends), never by index
+  reach          per start agent and per scenario, capabilities that become reachable or stop
+                 being reachable, with a shortest witness chain on that side; escalation marks
+                 a capability outside the start's own authority. Reach is recomputed only for
+                 the starts that can reach a changed agent or hand-off within max_chain_depth
+  exfiltration   exfiltration paths that appear or disappear, with their witnesses
+  approvals      rules that ask for less (higher threshold, fewer approvers) or more, and
+                 high-risk capabilities an agent holds that gain or lose every matching rule
+  findings       lint findings new in HEAD and fixed since BASE, matched by fingerprint
+  scenarios      scenario expectations and request-level tests that flip between pass and fail
+  decisions      runtime decisions (Go reference) that flip over a request set derived from
+                 both versions: each agent a change touches, each capability it holds, executed
+                 directly and after each hand-off into it, at most --max-decisions requests
+
+Output formats: table (plan-style, the default), markdown (a pull-request comment with
+collapsible sections), json, github (annotations on HEAD's lines) and sarif.
+
+--fail-on takes any of new-escalation, new-exfiltration, weaker-approval, new-finding (active
+findings at or above --severity, after --baseline), decision-flip and scenario-regression, or
+none. The default is new-escalation,new-exfiltration,weaker-approval,scenario-regression.
+Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invocation is wrong.`,
+		Example: `  agentctl diff policies/main policies/pr
+  agentctl diff --base origin/main
+  agentctl diff --base HEAD~1 scenarios/support-refunds -o markdown
+  agentctl diff --base main --fail-on new-escalation,new-finding --severity medium -o github`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			conds, threshold, err := f.validate(args)
+			if err != nil {
+				return inputError(err)
+			}
+			return f.run(cmd, args, conds, threshold)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, markdown, json, github or sarif")
+	fl.StringVar(&f.base, "base", "", "compare each DIR with the same directory at this git revision")
+	fl.StringSliceVar(&f.failOn, "fail-on", diff.DefaultFailOn, "exit 1 when any of these holds: "+strings.Join(diff.Conditions, ", ")+", or none")
+	fl.StringVar(&f.severity, "severity", "high", "least severity of a new finding that counts for --fail-on new-finding")
+	fl.StringVar(&f.baseline, "baseline", "", "treat the findings listed in this baseline file as accepted, on both sides")
+	fl.BoolVar(&f.noInline, "no-inline-suppressions", false, "ignore @ignore attributes")
+	fl.IntVar(&f.maxLines, "max-lines", 20, "markdown: at most this many lines per section")
+	fl.IntVar(&f.maxDecisions, "max-decisions", diff.DefaultMaxDecisions, "decide at most this many derived requests on each side")
+	return cmd
+}
+
+func (f diffFlags) validate(args []string) ([]string, lint.Severity, error) {
+	formats := []string{"table", "markdown", "json", "github", "sarif"}
+	if !slices.Contains(formats, f.output) {
+		return nil, 0, fmt.Errorf("unknown output format %q (want %s)", f.output, strings.Join(formats, ", "))
+	}
+	if f.base == "" && len(args) != 2 {
+		return nil, 0, fmt.Errorf("diff needs two directories, BASE and HEAD, or --base REF (got %d arguments)", len(args))
+	}
+	conds, err := diff.ParseConditions(f.failOn)
+	if err != nil {
+		return nil, 0, err
+	}
+	sev, err := lint.ParseSeverity(f.severity)
+	if err != nil {
+		return nil, 0, fmt.Errorf("--severity: %w", err)
+	}
+	if f.maxLines < 1 || f.maxDecisions < 1 {
+		return nil, 0, errors.New("--max-lines and --max-decisions must be at least 1")
+	}
+	return conds, sev, nil
+}
+
+// pair is one comparison: the directories to load and how to name them.
+type pair struct {
+	base, head           string // directories to load
+	baseLabel, headLabel string
+	baseFiles            func(string) string // maps BASE's file names for display
+}
+
+func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string, threshold lint.Severity) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	var pairs []pair
+	if f.base == "" {
+		pairs = []pair{{base: args[0], head: args[1], baseLabel: args[0], headLabel: args[1], baseFiles: same}}
+	} else {
+		dirs := dirsOrDot(args)
+		snap, err := gitrev.Extract(context.Background(), f.base, dirs)
+		if err != nil {
+			return inputError(fmt.Errorf("--base: %w", err))
+		}
+		defer snap.Close()
+		for _, d := range dirs {
+			tmp := snap.Dir(d)
+			pairs = append(pairs, pair{base: tmp, head: d, baseLabel: d + "@" + f.base, headLabel: d, baseFiles: rebase(tmp, d)})
+		}
+	}
+	opts := diff.Options{Lint: lint.Options{NoInlineSuppressions: f.noInline}, MaxDecisions: f.maxDecisions}
+	if f.baseline != "" {
+		b, err := lint.ReadBaseline(f.baseline)
+		if err != nil {
+			return inputError(err)
+		}
+		opts.Baseline = b
+	}
+	var results []*diff.Result
+	for _, pr := range pairs {
+		bp, hp, err := loadPair(stderr, pr)
+		if err != nil {
+			return err
+		}
+		res, err := diff.Run(bp, hp, opts)
+		if err != nil {
+			return inputError(err)
+		}
+		res.Base, res.Head = pr.baseLabel, pr.headLabel
+		res.MapFiles(pr.baseFiles)
+		results = append(results, res)
+	}
+	if err := f.render(stdout, results, conds, threshold); err != nil {
+		return fmt.Errorf("write diff: %w", err)
+	}
+	var failed []string
+	for _, r := range results {
+		for _, c := range r.Failed(conds, threshold) {
+			if !slices.Contains(failed, c) {
+				failed = append(failed, c)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(stderr, "agentctl: diff: --fail-on %s holds\n", strings.Join(failed, ","))
+		return errPolicyFailed
+	}
+	return nil
+}
+
+func (f diffFlags) render(w io.Writer, results []*diff.Result, conds []string, threshold lint.Severity) error {
+	switch f.output {
+	case "json":
+		return report.DiffJSON(w, results)
+	case "markdown":
+		return report.DiffMarkdown(w, results, f.maxLines)
+	case "github":
+		return report.GitHub(w, report.DiffFindings(results, conds, threshold))
+	case "sarif":
+		return report.SARIF(w, report.DiffFindings(results, conds, threshold))
+	}
+	return report.DiffTable(w, results)
+}
+
+// loadPair loads both versions at once (each load is independent and most of the cost). Load
+// errors of both are printed, BASE's under the names its files have in the repository.
+func loadPair(stderr io.Writer, pr pair) (*policy.Policy, *policy.Policy, error) {
+	var (
+		ps   [2]*policy.Policy
+		errs [2]error
+		wg   sync.WaitGroup
+	)
+	for i, dir := range []string{pr.base, pr.head} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps[i], errs[i] = schema.Load(dir)
+		}()
+	}
+	wg.Wait()
+	failed := false
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		var es schema.Errors
+		if !errors.As(err, &es) {
+			return nil, nil, inputError(fmt.Errorf("load %s: %w", []string{pr.baseLabel, pr.headLabel}[i], err))
+		}
+		if i == 0 {
+			for j := range es {
+				es[j].Pos.File = pr.baseFiles(es[j].Pos.File)
+				for _, shown := range shownNames(pr.base) {
+					es[j].Msg = strings.ReplaceAll(es[j].Msg, shown, pr.baseLabel)
+				}
+			}
+		}
+		fmt.Fprintln(stderr, es.Error())
+		failed = true
+	}
+	if failed {
+		return nil, nil, errInputPrinted
+	}
+	return ps[0], ps[1], nil
+}
+
+func same(s string) string { return s }
+
+// shownNames are the names the loader may show for dir: as given, and relative to the
+// working directory.
+func shownNames(dir string) []string {
+	names := []string{dir}
+	if abs, err := filepath.Abs(dir); err == nil {
+		if wd, err := filepath.Abs("."); err == nil {
+			if rel, err := filepath.Rel(wd, abs); err == nil && rel != dir {
+				names = append([]string{rel}, names...)
+			}
+		}
+	}
+	return names
+}
+
+// rebase maps a file under the extracted directory tmp to the same name under dir.
+func rebase(tmp, dir string) func(string) string {
+	return func(file string) string {
+		abs, err := filepath.Abs(file)
+		if err != nil {
+			return file
+		}
+		rel, err := filepath.Rel(tmp, abs)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return file
+		}
+		return filepath.Join(dir, rel)
+	}
+}

@@ -1,0 +1,108 @@
+package diff
+
+import (
+	"slices"
+	"time"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+// request is one derived tool call: agent executes capability at the end of chain.
+type request struct {
+	agent, capability string
+	chain             []string
+}
+
+// decisions decides a request set derived from both versions, on each, and records the
+// requests whose outcome or primary reason differs. The set: for every agent a change can
+// touch (every agent when an approval rule, a tool or max_chain_depth changed), every
+// capability it holds in either version, executed directly and at the end of each hand-off
+// into it declared in either version. The first max requests in (agent, capability, chain)
+// order are decided.
+func (r *Result) decisions(d *delta, max int) {
+	var agents []string
+	if len(d.rules) > 0 || len(d.tools) > 0 || d.settings {
+		agents = agentNames(d.base, d.head)
+	} else {
+		set := map[string]bool{}
+		for _, m := range []map[string]bool{d.agents, d.decide} {
+			for a := range m {
+				set[a] = true
+			}
+		}
+		for x := range d.edges {
+			set[x.To] = true
+		}
+		agents = sortedKeys(set)
+	}
+	preds := predecessors(d.base, d.head)
+	var reqs []request
+	for _, a := range agents {
+		if len(reqs) >= max {
+			r.Summary.RequestsCapped = true
+			break
+		}
+		caps := map[string]bool{}
+		for _, p := range []*policy.Policy{d.base, d.head} {
+			if x := p.Agent(a); x != nil {
+				for _, c := range p.Caps().Names(p.C(x)) {
+					caps[c] = true
+				}
+			}
+		}
+		from := slices.Clone(preds[a])
+		slices.Sort(from)
+		for _, c := range sortedKeys(caps) {
+			reqs = append(reqs, request{agent: a, capability: c, chain: []string{a}})
+			for _, x := range slices.Compact(from) {
+				reqs = append(reqs, request{agent: a, capability: c, chain: []string{x, a}})
+			}
+		}
+	}
+	if len(reqs) > max {
+		reqs, r.Summary.RequestsCapped = reqs[:max], true
+	}
+	r.Summary.Requests = len(reqs)
+	env := policy.Env{Now: TestClock}
+	for _, q := range reqs {
+		in := input(d, q)
+		vb, vh := verdict(d.base.Decide(in, env)), verdict(d.head.Decide(in, env))
+		if vb.Outcome == vh.Outcome && vb.Code == vh.Code {
+			continue
+		}
+		x := DecisionChange{Request: in, Before: vb, After: vh}
+		if a := d.head.Agent(q.agent); a != nil {
+			x.File, x.Line = posOf(a.Pos)
+		}
+		r.Decisions = append(r.Decisions, x)
+	}
+}
+
+// input builds the runtime request of q: the agent's SPIFFE ID (HEAD's, else BASE's), a valid
+// credential and a fresh session when either version asks for them, no approvals, and the
+// fixed clock.
+func input(d *delta, q request) map[string]any {
+	tool, action, _ := policy.SplitCapability(q.capability)
+	chain := make([]any, len(q.chain))
+	for i, a := range q.chain {
+		chain[i] = a
+	}
+	in := map[string]any{"agent": q.agent, "tool": tool, "action": action, "chain": chain,
+		"approvals": []any{}, "now": TestClock.Format(time.RFC3339)}
+	for _, p := range []*policy.Policy{d.head, d.base} {
+		a := p.Agent(q.agent)
+		if a == nil {
+			continue
+		}
+		if _, ok := in["identity"]; !ok && a.SpiffeID != "" {
+			in["identity"] = a.SpiffeID
+		}
+		if a.Credential != nil && a.Credential.HasTTL {
+			in["credential"] = map[string]any{"expires_at": TestClock.Add(time.Hour).Format(time.RFC3339)}
+		}
+		if a.Session != nil {
+			in["session"] = map[string]any{"actions": float64(0), "started_at": TestClock.Format(time.RFC3339)}
+		}
+	}
+	return in
+}

@@ -1,0 +1,77 @@
+package diff
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/agentctl/agentctl/lint"
+)
+
+// Gate conditions of `agentctl diff --fail-on`.
+const (
+	FailNewEscalation      = "new-escalation"      // a start or scenario reaches a capability outside its authority it did not reach before
+	FailNewExfiltration    = "new-exfiltration"    // an exfiltration path appears
+	FailWeakerApproval     = "weaker-approval"     // a rule asks for less, or a held high-risk capability loses its last rule
+	FailNewFinding         = "new-finding"         // an active finding at or above the severity threshold is new
+	FailDecisionFlip       = "decision-flip"       // a derived request's decision changes
+	FailScenarioRegression = "scenario-regression" // a scenario or test fails that did not fail before
+)
+
+// Conditions lists the gate conditions.
+var Conditions = []string{FailNewEscalation, FailNewExfiltration, FailWeakerApproval, FailNewFinding,
+	FailDecisionFlip, FailScenarioRegression}
+
+// DefaultFailOn is the gate when none is given: what a reviewer must never miss.
+var DefaultFailOn = []string{FailNewEscalation, FailNewExfiltration, FailWeakerApproval, FailScenarioRegression}
+
+// ParseConditions checks a --fail-on list; "none" alone means no condition.
+func ParseConditions(list []string) ([]string, error) {
+	if len(list) == 1 && list[0] == "none" {
+		return []string{}, nil
+	}
+	for _, c := range list {
+		ok := false
+		for _, k := range Conditions {
+			ok = ok || c == k
+		}
+		if !ok {
+			return nil, fmt.Errorf("unknown --fail-on condition %q (want %s, or none)", c, strings.Join(Conditions, ", "))
+		}
+	}
+	return list, nil
+}
+
+// Failed returns the conditions of conds that hold, in the order given. threshold is the
+// least severity of a new finding that counts.
+func (r *Result) Failed(conds []string, threshold lint.Severity) []string {
+	var out []string
+	for _, c := range conds {
+		if r.holds(c, threshold) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (r *Result) holds(cond string, threshold lint.Severity) bool {
+	s := r.Summary
+	switch cond {
+	case FailNewEscalation:
+		return s.EscalationsAdded > 0
+	case FailNewExfiltration:
+		return s.ExfilAdded > 0
+	case FailWeakerApproval:
+		return s.ApprovalsWeaker > 0
+	case FailNewFinding:
+		for _, f := range r.Findings {
+			if f.Failing(threshold) {
+				return true
+			}
+		}
+	case FailDecisionFlip:
+		return s.Flipped > 0
+	case FailScenarioRegression:
+		return s.Regressions > 0
+	}
+	return false
+}

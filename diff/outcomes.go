@@ -1,0 +1,131 @@
+package diff
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/agentctl/agentctl/policy"
+	"github.com/agentctl/agentctl/simulate"
+)
+
+// scenarioOutcome records a scenario whose expectations pass in one version and fail (or are
+// absent) in the other. A scenario without an expect block passes.
+func (r *Result) scenarioOutcome(b, h *policy.Scenario, br, hr *simulate.Result) {
+	before, after := outcome(b != nil, br != nil && br.Passed), outcome(h != nil, hr != nil && hr.Passed)
+	if before == after {
+		return
+	}
+	o := OutcomeChange{Kind: "scenario", Before: before, After: after}
+	if h != nil {
+		o.Name, o.Failures = h.Name, hr.Failures
+		o.File, o.Line = posOf(h.Pos)
+	} else {
+		o.Name = b.Name
+		o.File, o.Line = posOf(b.Pos)
+	}
+	r.Scenarios = append(r.Scenarios, o)
+}
+
+func outcome(present, passed bool) string {
+	switch {
+	case !present:
+		return Absent
+	case passed:
+		return Pass
+	}
+	return Fail
+}
+
+// TestClock is the clock of request-level tests and derived requests that carry no "now",
+// the same fixed instant `agentctl test` uses, so results never depend on the day.
+var TestClock = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// outcomes fills the test changes: tests whose decision or pass/fail differs between the
+// versions, decided by the Go reference.
+func (r *Result) outcomes(base, head *policy.Policy) error {
+	tb, th := map[string]*policy.Test{}, map[string]*policy.Test{}
+	for _, t := range base.Tests {
+		tb[t.Name] = t
+	}
+	for _, t := range head.Tests {
+		th[t.Name] = t
+	}
+	names := sortedKeys(tb)
+	for n := range th {
+		if tb[n] == nil {
+			names = append(names, n)
+		}
+	}
+	names = sortedCopy(names)
+	env := policy.Env{Now: TestClock}
+	for _, n := range names {
+		b, h := tb[n], th[n]
+		var before, after, db, dh string
+		if b != nil {
+			d := base.Decide(b.Input, env)
+			before, db = outcome(true, testPassed(b.Expect, d)), verdictText(d)
+		} else {
+			before, db = Absent, "-"
+		}
+		if h != nil {
+			d := head.Decide(h.Input, env)
+			after, dh = outcome(true, testPassed(h.Expect, d)), verdictText(d)
+		} else {
+			after, dh = Absent, "-"
+		}
+		if before == after && db == dh {
+			continue
+		}
+		o := OutcomeChange{Kind: "test", Name: n, Before: before, After: after, Decision: []string{db, dh}}
+		if h != nil {
+			o.File, o.Line = posOf(h.Pos)
+			if after == Fail {
+				o.Failures = []string{fmt.Sprintf("expected %s, got %s", expectText(h.Expect), dh)}
+			}
+		} else {
+			o.File, o.Line = posOf(b.Pos)
+		}
+		r.Scenarios = append(r.Scenarios, o)
+	}
+	return nil
+}
+
+// testPassed reports whether a decision meets a test's expectation, as `agentctl test` does.
+func testPassed(want policy.TestExpect, d policy.Decision) bool {
+	if d.Outcome != want.Outcome {
+		return false
+	}
+	if want.Code == "" {
+		return true
+	}
+	for _, x := range d.Reasons {
+		if x.Code == want.Code {
+			return true
+		}
+	}
+	return false
+}
+
+func expectText(e policy.TestExpect) string {
+	if e.Code != "" {
+		return e.Outcome + " " + e.Code
+	}
+	return e.Outcome
+}
+
+// verdict is a decision's outcome with its primary reason.
+func verdict(d policy.Decision) Verdict {
+	v := Verdict{Outcome: d.Outcome}
+	if len(d.Reasons) > 0 {
+		v.Code, v.Reason = d.Reasons[0].Code, d.Reasons[0].Message
+	}
+	return v
+}
+
+func verdictText(d policy.Decision) string {
+	v := verdict(d)
+	if v.Code != "" {
+		return v.Outcome + " " + v.Code
+	}
+	return v.Outcome
+}

@@ -1,0 +1,333 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/agentctl/agentctl/diff"
+	"github.com/agentctl/agentctl/lint"
+	"github.com/agentctl/agentctl/simulate"
+)
+
+// DiffSummaryLine is the closing line of a diff: "Reach: 2 added, 0 removed · escalations +2
+// · exfiltration +0 · findings +1 −3 · decisions 4 flipped".
+func DiffSummaryLine(s diff.Summary) string {
+	return fmt.Sprintf("Changes: %d · Reach: %d added, %d removed · escalations +%d −%d · exfiltration +%d −%d · approvals weaker %d, stronger %d · findings +%d −%d · scenarios %d regressed · decisions %d flipped",
+		s.Changes, s.ReachAdded, s.ReachRemoved, s.EscalationsAdded, s.EscalationsGone, s.ExfilAdded, s.ExfilRemoved,
+		s.ApprovalsWeaker, s.ApprovalsStronger, s.FindingsNew, s.FindingsFixed, s.Regressions, s.Flipped)
+}
+
+// diffLine is one line of a diff section: its sign (+, -, ~), its text and where it is.
+type diffLine struct {
+	sign, text, where string
+}
+
+// diffSection is one titled part of a diff.
+type diffSection struct {
+	title string
+	lines []diffLine
+}
+
+func sign(op string) string {
+	switch op {
+	case diff.Added, diff.New, diff.Gained, diff.Stronger:
+		return "+"
+	case diff.Removed, diff.Fixed, diff.Lost, diff.Weaker:
+		return "-"
+	}
+	return "~"
+}
+
+func where(file string, line int) string {
+	if file == "" {
+		return ""
+	}
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", file, line)
+	}
+	return file
+}
+
+// value renders a structural before/after value.
+func value(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "(none)"
+	case string:
+		return fmt.Sprintf("%q", x)
+	case []string:
+		return "[" + strings.Join(x, ", ") + "]"
+	case map[string]any:
+		var parts []string
+		for _, k := range sortedMapKeys(x) {
+			parts = append(parts, k+"="+value(x[k]))
+		}
+		return strings.Join(parts, " ")
+	}
+	return fmt.Sprint(v)
+}
+
+func sortedMapKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func startLabel(start, scenario string) string {
+	if scenario != "" {
+		return "scenario " + scenario + " (" + start + ")"
+	}
+	return start
+}
+
+// diffSections lays a result out in sections; empty sections are left out.
+func diffSections(r *diff.Result) []diffSection {
+	var out []diffSection
+	add := func(title string, lines []diffLine) {
+		if len(lines) > 0 {
+			out = append(out, diffSection{title, lines})
+		}
+	}
+	var ls []diffLine
+	for _, c := range r.Changes {
+		text := c.Kind + " " + c.Path
+		switch c.Op {
+		case diff.Added:
+			text += "  " + value(c.After)
+		case diff.Removed:
+			text += "  " + value(c.Before)
+		default:
+			text += ": " + value(c.Before) + " -> " + value(c.After)
+		}
+		ls = append(ls, diffLine{sign(c.Op), text, where(c.File, c.Line)})
+	}
+	add("Structure", ls)
+	ls = nil
+	for _, x := range r.Reach {
+		text := startLabel(x.Start, x.Scenario) + " ⇒ " + x.Capability + " via " + simulate.FormatChain(x.Chain, x.Modes)
+		if x.Escalation {
+			text += "  [escalation]"
+		}
+		ls = append(ls, diffLine{sign(x.Op), text, where(x.File, x.Line)})
+	}
+	add("Reach", ls)
+	ls = nil
+	for _, x := range r.Exfiltration {
+		text := fmt.Sprintf("%s ⇒ %s at %s via %s (sensitive read at %s)", startLabel(x.Start, x.Scenario), x.Capability,
+			x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead)
+		ls = append(ls, diffLine{sign(x.Op), text, where(x.File, x.Line)})
+	}
+	add("Exfiltration", ls)
+	ls = nil
+	for _, x := range r.Approvals {
+		text := x.Detail
+		if x.Rule != "" {
+			text = "approvals." + x.Rule + " " + x.Op + ": " + x.Detail
+		} else {
+			text = x.Op + " approval: " + x.Detail
+		}
+		ls = append(ls, diffLine{sign(x.Op), text, where(x.File, x.Line)})
+	}
+	add("Approvals", ls)
+	ls = nil
+	for _, f := range r.Findings {
+		text := fmt.Sprintf("%s %s %s %s: %s", f.Op, f.Check, f.Severity, f.Element, f.Message)
+		if f.Suppressed {
+			text += " (suppressed)"
+		}
+		ls = append(ls, diffLine{sign(f.Op), text, where(f.File, f.Line)})
+	}
+	add("Findings", ls)
+	ls = nil
+	for _, o := range r.Scenarios {
+		text := fmt.Sprintf("%s %s: %s -> %s", o.Kind, o.Name, o.Before, o.After)
+		if len(o.Decision) == 2 {
+			text += fmt.Sprintf(" (decision %s -> %s)", o.Decision[0], o.Decision[1])
+		}
+		for _, f := range o.Failures {
+			text += "; " + f
+		}
+		s := "~"
+		if o.Regression() {
+			s = "-"
+		} else if o.After == diff.Pass {
+			s = "+"
+		}
+		ls = append(ls, diffLine{s, text, where(o.File, o.Line)})
+	}
+	add("Scenarios and tests", ls)
+	ls = nil
+	for _, d := range r.Decisions {
+		ls = append(ls, diffLine{"~", requestText(d.Request) + ": " + verdictText(d.Before) + " -> " + verdictText(d.After), where(d.File, d.Line)})
+	}
+	add("Decisions", ls)
+	return out
+}
+
+func requestText(in map[string]any) string {
+	var chain []string
+	if c, ok := in["chain"].([]any); ok {
+		for _, a := range c {
+			chain = append(chain, fmt.Sprint(a))
+		}
+	}
+	return fmt.Sprintf("%s.%s by %s (chain %s)", in["tool"], in["action"], in["agent"], strings.Join(chain, " -> "))
+}
+
+func verdictText(v diff.Verdict) string {
+	if v.Code != "" {
+		return v.Outcome + " " + v.Code
+	}
+	return v.Outcome
+}
+
+// DiffTable writes the plan-style text of each result: one section per kind of change, a
+// line per change marked +, - or ~ with its position, and the closing summary line.
+func DiffTable(w io.Writer, results []*diff.Result) error {
+	var b strings.Builder
+	for i, r := range results {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "agentctl diff %s -> %s\n", r.Base, r.Head)
+		for _, s := range diffSections(r) {
+			fmt.Fprintf(&b, "\n%s:\n", s.title)
+			for _, l := range s.lines {
+				fmt.Fprintf(&b, "  %s %s", l.sign, l.text)
+				if l.where != "" {
+					fmt.Fprintf(&b, "  (%s)", l.where)
+				}
+				b.WriteString("\n")
+			}
+		}
+		if len(diffSections(r)) == 0 {
+			b.WriteString("\nNo changes.\n")
+		}
+		fmt.Fprintf(&b, "\n%s\n", DiffSummaryLine(r.Summary))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// DiffMarkdown writes a pull-request comment: the summary line, then one collapsible section
+// per kind of change with at most maxLines lines and a count of the rest.
+func DiffMarkdown(w io.Writer, results []*diff.Result, maxLines int) error {
+	var b strings.Builder
+	for i, r := range results {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "### agentctl diff `%s` → `%s`\n\n**%s**\n", mdCode(r.Base), mdCode(r.Head), DiffSummaryLine(r.Summary))
+		for _, s := range diffSections(r) {
+			fmt.Fprintf(&b, "\n<details><summary>%s (%d)</summary>\n\n```diff\n", s.title, len(s.lines))
+			for j, l := range s.lines {
+				if j == maxLines {
+					fmt.Fprintf(&b, "# … and %d more (see agentctl diff -o json)\n", len(s.lines)-maxLines)
+					break
+				}
+				text := l.sign + " " + l.text
+				if l.where != "" {
+					text += "  (" + l.where + ")"
+				}
+				// A fenced block ends at a line of backticks only; keep text on one line.
+				b.WriteString(strings.ReplaceAll(text, "\n", " ") + "\n")
+			}
+			b.WriteString("```\n\n</details>\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
+
+// DiffJSON writes the JSON document of one result, or {"schema_version", "diffs": [...]} for
+// several directories.
+func DiffJSON(w io.Writer, results []*diff.Result) error {
+	if len(results) == 1 {
+		return JSON(w, results[0])
+	}
+	return JSON(w, struct {
+		SchemaVersion int            `json:"schema_version"`
+		Diffs         []*diff.Result `json:"diffs"`
+	}{SchemaVersion, results})
+}
+
+// Rules of the diff's CI formats: one per kind of change a reviewer must see.
+var diffRules = []Rule{
+	{ID: "diff/" + diff.FailNewEscalation, Slug: diff.FailNewEscalation, Title: "A chain reaches a capability outside the start's authority that it did not reach before", Severity: "high",
+		Rationale: "The change lets a chain of hand-offs exercise a capability its originator does not hold (privilege multiplication).", Remediation: "Attenuate the hand-off, narrow the receiver's grants, or add the capability to the originator deliberately."},
+	{ID: "diff/" + diff.FailNewExfiltration, Slug: diff.FailNewExfiltration, Title: "An exfiltration path appears", Severity: "critical",
+		Rationale: "After the change, an agent with untrusted context and a sensitive read holds an egress capability on an external tool.", Remediation: "Break the chain: attenuate the hand-off, drop the egress grant, or keep untrusted input away from sensitive reads."},
+	{ID: "diff/" + diff.FailWeakerApproval, Slug: diff.FailWeakerApproval, Title: "An approval rule asks for less, or a high-risk capability loses its approval", Severity: "high",
+		Rationale: "Human approval is the last control on payments, deploys and privilege changes.", Remediation: "Keep the approval rule's threshold and approver count, or justify the change in review."},
+	{ID: "diff/" + diff.FailNewFinding, Slug: diff.FailNewFinding, Title: "A lint finding is new", Severity: "medium",
+		Rationale: "The change introduces a problem `agentctl lint` reports.", Remediation: "Fix the finding (see docs/checks.md), or suppress it with a reason."},
+	{ID: "diff/" + diff.FailScenarioRegression, Slug: diff.FailScenarioRegression, Title: "A scenario or test now fails", Severity: "high",
+		Rationale: "An expectation the policy's authors wrote no longer holds.", Remediation: "Fix the policy, or update the expectation if the change is intended."},
+	{ID: "diff/" + diff.FailDecisionFlip, Slug: diff.FailDecisionFlip, Title: "A runtime decision flips", Severity: "medium",
+		Rationale: "A tool call the runtime allowed is now denied or needs approval, or the reverse.", Remediation: "Check that the flip is intended."},
+	{ID: "diff/change", Slug: "change", Title: "A policy element changed", Severity: "info",
+		Rationale: "A structural change of the policy, for review.", Remediation: "None needed."},
+}
+
+// DiffFindings turns what a diff adds in HEAD into findings at HEAD's lines, for the GitHub
+// and SARIF renderers: escalations, exfiltration paths, weaker approvals, new findings,
+// regressions, decision flips and structural changes. What only BASE had has no line in
+// HEAD and is left to the table, markdown and JSON. Findings whose condition is in failOn
+// are failing (GitHub errors).
+func DiffFindings(results []*diff.Result, failOn []string, threshold lint.Severity) Findings {
+	out := Findings{Rules: diffRules, FailOn: strings.Join(failOn, ",")}
+	add := func(cond, severity, msg, element, file string, line int) {
+		id := "diff/" + cond
+		out.Findings = append(out.Findings, Finding{
+			Check: id, Slug: cond, Severity: severity, Message: msg, File: file, Line: line, Element: element,
+			Fingerprint: lint.Fingerprint(id, element), Failing: slices.Contains(failOn, cond),
+		})
+	}
+	gate := slices.Contains(failOn, diff.FailNewFinding)
+	for _, r := range results {
+		for _, c := range r.Changes {
+			if c.Op != diff.Removed {
+				add("change", "info", c.Op+" "+c.Kind+" "+c.Path, c.Path, c.File, c.Line)
+			}
+		}
+		for _, x := range r.Reach {
+			if x.Op == diff.Added && x.Escalation {
+				add(diff.FailNewEscalation, "high", fmt.Sprintf("%s now reaches %s via %s", startLabel(x.Start, x.Scenario), x.Capability, simulate.FormatChain(x.Chain, x.Modes)),
+					x.Start+"=>"+x.Capability, x.File, x.Line)
+			}
+		}
+		for _, x := range r.Exfiltration {
+			if x.Op == diff.Added {
+				add(diff.FailNewExfiltration, "critical", fmt.Sprintf("%s: new exfiltration path to %s at %s via %s (sensitive read at %s)", startLabel(x.Start, x.Scenario), x.Capability, x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead),
+					x.Start+"=>"+x.Egress, x.File, x.Line)
+			}
+		}
+		for _, x := range r.Approvals {
+			if x.Op == diff.Weaker || x.Op == diff.Lost {
+				add(diff.FailWeakerApproval, "high", x.Op+": "+x.Detail, x.Rule+x.Agent+"."+x.Capability, x.File, x.Line)
+			}
+		}
+		for _, f := range r.Findings {
+			if f.Op == diff.New && !f.Suppressed {
+				add(diff.FailNewFinding, f.Severity, f.Check+" "+f.Slug+": "+f.Message, f.Element, f.File, f.Line)
+				out.Findings[len(out.Findings)-1].Failing = gate && f.Failing(threshold)
+			}
+		}
+		for _, o := range r.Scenarios {
+			if o.Regression() {
+				add(diff.FailScenarioRegression, "high", fmt.Sprintf("%s %s: %s -> %s %s", o.Kind, o.Name, o.Before, o.After, strings.Join(o.Failures, "; ")), o.Kind+"s."+o.Name, o.File, o.Line)
+			}
+		}
+		for _, d := range r.Decisions {
+			add(diff.FailDecisionFlip, "medium", requestText(d.Request)+": "+verdictText(d.Before)+" -> "+verdictText(d.After), requestText(d.Request), d.File, d.Line)
+		}
+	}
+	return out
+}
