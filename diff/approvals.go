@@ -67,7 +67,7 @@ func (r *Result) approvals(d *delta) {
 			file, line := posOf(ah.Pos)
 			r.Approvals = append(r.Approvals, ApprovalChange{Op: op, Agent: a, Capability: c, Before: rb, After: rh,
 				Detail: fmt.Sprintf("%s %s by %s: matching rules %s -> %s", c, effectOf(ch[c]), a, list(rb), list(rh)),
-				File: file, Line: line})
+				File:   file, Line: line})
 		}
 	}
 }
