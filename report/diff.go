@@ -286,7 +286,7 @@ func DiffFindings(results []*diff.Result, failOn []string, threshold lint.Severi
 	add := func(cond, severity, msg, element, file string, line int) {
 		id := "diff/" + cond
 		out.Findings = append(out.Findings, Finding{
-			Check: id, Slug: cond, Severity: severity, Message: msg, File: file, Line: line, Element: element,
+			Check: id, Slug: cond, Severity: severity, Message: msg, File: file, Line: line, Column: min(line, 1), Element: element,
 			Fingerprint: lint.Fingerprint(id, element), Failing: slices.Contains(failOn, cond),
 		})
 	}
@@ -311,7 +311,11 @@ func DiffFindings(results []*diff.Result, failOn []string, threshold lint.Severi
 		}
 		for _, x := range r.Approvals {
 			if x.Op == diff.Weaker || x.Op == diff.Lost {
-				add(diff.FailWeakerApproval, "high", x.Op+": "+x.Detail, x.Rule+x.Agent+"."+x.Capability, x.File, x.Line)
+				what := "approvals." + x.Rule + " " + x.Op + ": "
+				if x.Rule == "" {
+					what = x.Op + " approval: "
+				}
+				add(diff.FailWeakerApproval, "high", what+x.Detail, x.Rule+x.Agent+"."+x.Capability, x.File, x.Line)
 			}
 		}
 		for _, f := range r.Findings {

@@ -30,6 +30,10 @@ func TestBadInput(t *testing.T) {
 	if len(cases) < 20 {
 		t.Fatalf("corpus has %d cases, want at least 20", len(cases))
 	}
+	good, err := filepath.Abs("../../scenarios/secure-baseline")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Chdir(root)
 	out := t.TempDir()
 	for _, name := range cases {
@@ -40,6 +44,8 @@ func TestBadInput(t *testing.T) {
 				{"vet", name},
 				{"check", name},
 				{"compile", name, "-o", filepath.Join(out, name+".tar.gz")},
+				{"diff", good, name}, // either side of a diff
+				{"diff", name, good},
 			} {
 				var stdout, stderr bytes.Buffer
 				code := run(args, &stdout, &stderr)
