@@ -10,8 +10,9 @@ import (
 )
 
 // fingerprint is the one place the diff matches findings across versions: the same value on
-// both sides means the same finding, wherever its lines moved.
-func fingerprint(f *lint.Finding) string { return lint.Fingerprint(f.Check.ID, f.Element) }
+// both sides means the same finding, wherever its lines moved and whatever list index its
+// element has (lint's semantic fingerprint, by check).
+func fingerprint(f *lint.Finding) string { return f.Check.ID + "\x00" + f.Fingerprint }
 
 // findings fills the findings new in HEAD and fixed since BASE. The two sides are linted
 // concurrently.
@@ -55,7 +56,7 @@ func only(xs, ys []lint.Finding, op string) []FindingChange {
 			continue
 		}
 		out = append(out, FindingChange{Op: op, Check: f.Check.ID, Slug: f.Check.Slug, Severity: f.Severity.String(),
-			Message: f.Message, Element: f.Element, Fingerprint: fp, Suppressed: f.Suppressed(),
+			Message: f.Message, Element: f.Element, Fingerprint: f.Fingerprint, Suppressed: f.Suppressed(),
 			File: f.Pos.File, Line: f.Pos.Line, Column: f.Pos.Col, severity: f.Severity})
 	}
 	return out
