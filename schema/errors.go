@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,11 +149,21 @@ func (g *errGroup) messages() []string {
 			// "want 3 or int" reads badly: a default plus a type. Say the type.
 			allowed = kinds
 		}
+		if slices.Contains(allowed, durationValidator) {
+			allowed = []string{schemaShape(durationValidator)}
+		}
 		return []string{fmt.Sprintf("%sinvalid value %s (want %s)", prefix, got, strings.Join(allowed, " or "))}
 	}
 	var out []string
 	for _, c := range g.conflicts {
-		out = append(out, fmt.Sprintf("%sconflicting values %s and %s", prefix, c[0], c[1]))
+		// The schema's side of a conflict is CUE syntax full of definitions: say what it wants.
+		if want := schemaShape(c[1]); want != "" && schemaShape(c[0]) == "" {
+			out = append(out, fmt.Sprintf("%sinvalid value %s (want %s)", prefix, c[0], want))
+		} else if want := schemaShape(c[0]); want != "" && schemaShape(c[1]) == "" {
+			out = append(out, fmt.Sprintf("%sinvalid value %s (want %s)", prefix, c[1], want))
+		} else {
+			out = append(out, fmt.Sprintf("%sconflicting values %s and %s", prefix, c[0], c[1]))
+		}
 	}
 	for _, m := range g.others {
 		out = append(out, prefix+friendly(m))
@@ -186,6 +197,31 @@ func splitConflicts(cs [][2]string) (got string, allowed []string) {
 	}
 	sort.Strings(allowed)
 	return got, allowed
+}
+
+// durationValidator is how CUE prints #Duration's validator in a conflict.
+const durationValidator = "time.Duration()"
+
+// schemaShape says in the policy's words what a value from the schema wants: a struct, a list
+// or a duration. It returns "" for values that do not look like the schema's: concrete data
+// has no definitions, optional fields, defaults, patterns or open lists.
+func schemaShape(v string) string {
+	if v == durationValidator {
+		return `a duration string such as "15m"`
+	}
+	schemaLike := false
+	for _, mark := range []string{"#", "?:", "(*", "...", "=~", ":string", ":int", ":bool", ":number"} {
+		schemaLike = schemaLike || strings.Contains(v, mark)
+	}
+	switch {
+	case !schemaLike:
+		return ""
+	case strings.HasPrefix(v, "{"):
+		return "a struct"
+	case strings.HasPrefix(v, "["):
+		return "a list"
+	}
+	return ""
 }
 
 // bareKinds returns the entries of allowed that are CUE kinds rather than values.
