@@ -30,9 +30,19 @@ type Options struct {
 	Baseline *lint.Baseline
 	// MaxDecisions caps the requests decided on each side; 0 means DefaultMaxDecisions.
 	MaxDecisions int
+	// Scope, when set, says which elements may differ (the loader read everything else from
+	// the same text): the structural comparison looks at those only.
+	Scope *Scope
 	// FullReach recomputes reach for every start instead of the starts a change can affect
 	// (for tests and benchmarks: the answer is the same).
 	FullReach bool
+}
+
+// Scope names the elements of one container that may differ between the versions.
+type Scope struct {
+	Container string        // agents, tools, handoffs, approvals, scenarios or tests; "" for none
+	Names     []string      // the elements of a map container
+	Edges     []policy.Edge // the hand-offs
 }
 
 // DefaultMaxDecisions is the default cap on the derived request set.
@@ -195,7 +205,7 @@ type Summary struct {
 // Run compares base with head. Both must be loaded and indexed.
 func Run(base, head *policy.Policy, opts Options) (*Result, error) {
 	r := &Result{SchemaVersion: 1, Base: base.Dir, Head: head.Dir}
-	d := newDelta(base, head)
+	d := newDelta(base, head, opts.Scope)
 	r.Changes = d.changes
 	if err := r.reach(d, opts.FullReach); err != nil {
 		return nil, err

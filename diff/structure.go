@@ -48,10 +48,10 @@ type delta struct {
 	decide     map[string]bool      // agents whose runtime decisions may differ (identity, credential, session too)
 }
 
-func newDelta(base, head *policy.Policy) *delta {
+func newDelta(base, head *policy.Policy, scope *Scope) *delta {
 	d := &delta{base: base, head: head, agents: map[string]bool{}, tools: map[string]bool{},
 		edges: map[policy.Edge]bool{}, rules: map[string]bool{}, decide: map[string]bool{}}
-	be, he := elements(base), elements(head)
+	be, he := elements(base, scope), elements(head, scope)
 	bm, hm := index(be), index(he)
 	for _, e := range be {
 		if _, ok := hm[e.key]; !ok {
@@ -197,19 +197,28 @@ func sortedCopy(s []string) []string {
 	return slices.Compact(out)
 }
 
-// elements lists p's elements in source-independent order.
-func elements(p *policy.Policy) []*element {
+// elements lists p's elements in source-independent order: all of them, or those of scope.
+func elements(p *policy.Policy, scope *Scope) []*element {
 	var out []*element
 	add := func(e *element) *element { out = append(out, e); return e }
-	s := p.Settings
-	st := add(&element{kind: "setting", key: "settings", pos: p.Pos("settings")})
-	st.set("risk_tier", s.RiskTier)
-	st.set("max_credential_ttl", dur(s.MaxCredentialTTL))
-	st.set("max_chain_depth", p.MaxChainDepth())
-	st.set("audit.tool_calls", s.Audit.ToolCalls)
-	st.set("audit.approvals", s.Audit.Approvals)
-	st.set("audit.chains", s.Audit.Chains)
+	// in reports whether the elements of a container are compared, and which.
+	in := func(container, name string) bool {
+		return scope == nil || scope.Container == container && slices.Contains(scope.Names, name)
+	}
+	if scope == nil {
+		s := p.Settings
+		st := add(&element{kind: "setting", key: "settings", pos: p.Pos("settings")})
+		st.set("risk_tier", s.RiskTier)
+		st.set("max_credential_ttl", dur(s.MaxCredentialTTL))
+		st.set("max_chain_depth", p.MaxChainDepth())
+		st.set("audit.tool_calls", s.Audit.ToolCalls)
+		st.set("audit.approvals", s.Audit.Approvals)
+		st.set("audit.chains", s.Audit.Chains)
+	}
 	for _, a := range p.Agents {
+		if !in("agents", a.Name) {
+			continue
+		}
 		e := add(&element{kind: "agent", key: a.Path(), pos: a.Pos})
 		optional(e, "description", a.Description)
 		optional(e, "owner", a.Owner)
@@ -250,6 +259,9 @@ func elements(p *policy.Policy) []*element {
 		}
 	}
 	for _, t := range p.Tools {
+		if !in("tools", t.Name) {
+			continue
+		}
 		e := add(&element{kind: "tool", key: t.Path(), pos: t.Pos})
 		optional(e, "description", t.Description)
 		e.set("source", t.Source)
@@ -270,6 +282,9 @@ func elements(p *policy.Policy) []*element {
 	var edges []policy.Edge
 	for _, h := range p.Handoffs {
 		x := policy.Edge{From: h.From, To: h.To}
+		if scope != nil && (scope.Container != "handoffs" || !slices.Contains(scope.Edges, x)) {
+			continue
+		}
 		if _, ok := modes[x]; !ok {
 			edges = append(edges, x)
 			first[x] = h.Pos
@@ -286,6 +301,9 @@ func elements(p *policy.Policy) []*element {
 		e.set("mode", strings.Join(sortedCopy(modes[x]), ","))
 	}
 	for _, r := range p.Approvals {
+		if !in("approvals", r.Name) {
+			continue
+		}
 		e := add(&element{kind: "approval", key: r.Path(), pos: r.Pos})
 		optional(e, "description", r.Description)
 		m := r.Match
@@ -308,10 +326,16 @@ func elements(p *policy.Policy) []*element {
 		}
 	}
 	for _, sc := range p.Scenarios {
+		if !in("scenarios", sc.Name) {
+			continue
+		}
 		e := add(&element{kind: "scenario", key: sc.Path(), pos: sc.Pos})
 		e.set("definition", scenarioText(sc))
 	}
 	for _, t := range p.Tests {
+		if !in("tests", t.Name) {
+			continue
+		}
 		e := add(&element{kind: "test", key: t.Path(), pos: t.Pos})
 		e.set("definition", fmt.Sprintf("%v -> %s %s", t.Input, t.Expect.Outcome, t.Expect.Code))
 	}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -147,9 +146,13 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string, thresh
 	}
 	var results []*diff.Result
 	for _, pr := range pairs {
-		bp, hp, err := loadPair(stderr, pr)
+		bp, hp, changed, err := loadPair(stderr, pr)
 		if err != nil {
 			return err
+		}
+		opts.Scope = nil
+		if changed != nil {
+			opts.Scope = &diff.Scope{Container: changed.Container, Names: changed.Names, Edges: changed.Edges}
 		}
 		res, err := diff.Run(bp, hp, opts)
 		if err != nil {
@@ -191,46 +194,28 @@ func (f diffFlags) render(w io.Writer, results []*diff.Result, conds []string, t
 	return report.DiffTable(w, results)
 }
 
-// loadPair loads both versions at once (each load is independent and most of the cost). Load
-// errors of both are printed, BASE's under the names its files have in the repository.
-func loadPair(stderr io.Writer, pr pair) (*policy.Policy, *policy.Policy, error) {
-	var (
-		ps   [2]*policy.Policy
-		errs [2]error
-		wg   sync.WaitGroup
-	)
-	for i, dir := range []string{pr.base, pr.head} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ps[i], errs[i] = schema.Load(dir)
-		}()
+// loadPair loads both versions: base is derived from head where they share their text
+// (schema.LoadPair), since loading is nearly all of a diff's cost. Load errors of both are
+// printed, base's under the names its files have in the repository.
+func loadPair(stderr io.Writer, pr pair) (*policy.Policy, *policy.Policy, *schema.Changed, error) {
+	stop := busy(stderr, "loading "+pr.baseLabel+" and "+pr.headLabel)
+	base, head, changed, err := schema.LoadPair(pr.base, pr.head)
+	stop()
+	if err == nil {
+		return base, head, changed, nil
 	}
-	wg.Wait()
-	failed := false
-	for i, err := range errs {
-		if err == nil {
-			continue
-		}
-		var es schema.Errors
-		if !errors.As(err, &es) {
-			return nil, nil, inputError(fmt.Errorf("load %s: %w", []string{pr.baseLabel, pr.headLabel}[i], err))
-		}
-		if i == 0 {
-			for j := range es {
-				es[j].Pos.File = pr.baseFiles(es[j].Pos.File)
-				for _, shown := range shownNames(pr.base) {
-					es[j].Msg = strings.ReplaceAll(es[j].Msg, shown, pr.baseLabel)
-				}
-			}
-		}
-		fmt.Fprintln(stderr, es.Error())
-		failed = true
+	var pe schema.PairErrors
+	if !errors.As(err, &pe) {
+		return nil, nil, nil, inputError(fmt.Errorf("load %s and %s: %w", pr.baseLabel, pr.headLabel, err))
 	}
-	if failed {
-		return nil, nil, errInputPrinted
+	for j := range pe.Base {
+		pe.Base[j].Pos.File = pr.baseFiles(pe.Base[j].Pos.File)
+		for _, shown := range shownNames(pr.base) {
+			pe.Base[j].Msg = strings.ReplaceAll(pe.Base[j].Msg, shown, pr.baseLabel)
+		}
 	}
-	return ps[0], ps[1], nil
+	fmt.Fprintln(stderr, pe.Error())
+	return nil, nil, nil, errInputPrinted
 }
 
 func same(s string) string { return s }
