@@ -95,5 +95,3 @@ func firstDifference(a, b string) string {
 	}
 	return "lengths differ"
 }
-
-
