@@ -197,13 +197,3 @@ func checkWitness(t *testing.T, seed uint64, p *policy.Policy, x ReachChange) {
 		t.Fatalf("seed %d: witness %+v does not carry %s", seed, x, x.Capability)
 	}
 }
-
-func minus(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -98,38 +99,56 @@ type side struct {
 	est *simulate.Estate
 }
 
-// runAll runs each scenario on each side concurrently (each Estate is used by one goroutine).
-// A nil scenario for a side skips it.
-func runAll(b, h side, bs, hs []*policy.Scenario) (br, hr []*simulate.Result, err error) {
-	var wg sync.WaitGroup
-	var errB, errH error
-	run := func(s side, scs []*policy.Scenario, out *[]*simulate.Result, errp *error) {
-		defer wg.Done()
-		*out = make([]*simulate.Result, len(scs))
-		for i, sc := range scs {
-			if sc == nil {
-				continue
-			}
-			r, err := s.est.Run(sc)
-			if err != nil {
-				*errp = fmt.Errorf("%s: %w", s.p.Dir, err)
-				return
-			}
-			(*out)[i] = r
-		}
-	}
-	wg.Add(2)
-	go run(b, bs, &br, &errB)
-	go run(h, hs, &hr, &errH)
-	wg.Wait()
-	if errB != nil {
-		return nil, nil, errB
-	}
-	return br, hr, errH
+// view is what the reach comparison needs of one start or scenario on one side: a start's
+// *simulate.Reach, or a scenario's *simulate.Result.
+type view interface {
+	Capabilities() []string
+	Own(c string) bool
+	Witness(c string) (simulate.Escalation, bool)
+	Egress() []string
+	Exfiltration(egress []string) []simulate.Exfiltration
 }
 
+// scenarioView adapts a scenario result: its authority may differ from the start's grants.
+type scenarioView struct {
+	*simulate.Result
+	esc map[string]bool
+}
+
+func newScenarioView(r *simulate.Result) scenarioView {
+	esc := map[string]bool{}
+	for _, e := range r.Escalations {
+		esc[e.Capability] = true
+	}
+	return scenarioView{r, esc}
+}
+
+func (v scenarioView) Capabilities() []string { return v.Reachable }
+func (v scenarioView) Own(c string) bool      { return !v.esc[c] }
+func (v scenarioView) Egress() []string {
+	var out []string
+	for _, x := range v.Result.Exfiltration {
+		out = append(out, x.Egress)
+	}
+	return out
+}
+func (v scenarioView) Exfiltration(egress []string) []simulate.Exfiltration {
+	var out []simulate.Exfiltration
+	for _, x := range v.Result.Exfiltration {
+		if slices.Contains(egress, x.Egress) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// chunk is how many starts are computed before they are compared and dropped: memory stays
+// bounded however many starts a change affects.
+const chunk = 256
+
 // reach fills the reach and exfiltration changes of every affected start and of every
-// scenario both versions declare, and the scenario outcomes.
+// scenario both versions declare, and the scenario outcomes. Each side is computed in its
+// own goroutine (an Estate is not safe for concurrent use).
 func (r *Result) reach(d *delta, full bool) error {
 	eb, err := simulate.NewEstate(d.base)
 	if err != nil {
@@ -149,36 +168,63 @@ func (r *Result) reach(d *delta, full bool) error {
 			r.Summary.Starts++
 		}
 	}
-	var bs, hs []*policy.Scenario
-	for _, s := range starts {
-		var x, y *policy.Scenario
-		if d.base.Agent(s) != nil {
-			x = simulate.AdHoc(s)
+	for lo := 0; lo < len(starts); lo += chunk {
+		part := starts[lo:min(lo+chunk, len(starts))]
+		vb, vh, err := both(b, h, func(s side) ([]view, error) {
+			out := make([]view, len(part))
+			for i, start := range part {
+				if s.p.Agent(start) == nil {
+					continue
+				}
+				x, err := s.est.ReachFrom(start)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", s.p.Dir, err)
+				}
+				out[i] = x
+			}
+			return out, nil
+		})
+		if err != nil {
+			return err
 		}
-		if d.head.Agent(s) != nil {
-			y = simulate.AdHoc(s)
+		for i, start := range part {
+			if vb[i] != nil && vh[i] != nil {
+				r.Summary.StartsRecomputed++
+			}
+			r.compareReach(b, h, start, "", vb[i], vh[i])
 		}
-		if x != nil && y != nil {
-			r.Summary.StartsRecomputed++
-		}
-		bs, hs = append(bs, x), append(hs, y)
-	}
-	br, hr, err := runAll(b, h, bs, hs)
-	if err != nil {
-		return err
-	}
-	for i, s := range starts {
-		r.compareReach(b, h, s, "", br[i], hr[i])
 	}
 	// Scenarios: reach of those both versions declare; outcomes of all.
 	scb, sch := scenarioPairs(d.base, d.head)
-	sbr, shr, err := runAll(b, h, scb, sch)
-	if err != nil {
+	run := func(scs []*policy.Scenario) func(side) ([]*simulate.Result, error) {
+		return func(s side) ([]*simulate.Result, error) {
+			out := make([]*simulate.Result, len(scs))
+			for i, sc := range scs {
+				if sc == nil {
+					continue
+				}
+				res, err := s.est.Run(sc)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", s.p.Dir, err)
+				}
+				out[i] = res
+			}
+			return out, nil
+		}
+	}
+	var sbr, shr []*simulate.Result
+	var errB, errH error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); sbr, errB = run(scb)(b) }()
+	go func() { defer wg.Done(); shr, errH = run(sch)(h) }()
+	wg.Wait()
+	if err := cmp.Or(errB, errH); err != nil {
 		return err
 	}
 	for i := range scb {
 		if scb[i] != nil && sch[i] != nil {
-			r.compareReach(b, h, sch[i].Start, sch[i].Name, sbr[i], shr[i])
+			r.compareReach(b, h, sch[i].Start, sch[i].Name, newScenarioView(sbr[i]), newScenarioView(shr[i]))
 		}
 		r.scenarioOutcome(scb[i], sch[i], sbr[i], shr[i])
 	}
@@ -189,6 +235,18 @@ func (r *Result) reach(d *delta, full bool) error {
 		return strings.Compare(x.Scenario+"\x00"+x.Start+"\x00"+x.Egress, y.Scenario+"\x00"+y.Start+"\x00"+y.Egress)
 	})
 	return nil
+}
+
+// both runs f on each side concurrently.
+func both[T any](b, h side, f func(side) (T, error)) (T, T, error) {
+	var xb, xh T
+	var errB, errH error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); xb, errB = f(b) }()
+	go func() { defer wg.Done(); xh, errH = f(h) }()
+	wg.Wait()
+	return xb, xh, cmp.Or(errB, errH)
 }
 
 // agentNames lists the agents of either version, sorted.
@@ -222,53 +280,53 @@ func scenarioPairs(base, head *policy.Policy) (bs, hs []*policy.Scenario) {
 // compareReach records what one start (or scenario) reaches in one version only. A start
 // only one version has is compared with nothing, but its own authority is not listed: that
 // is the structural change of adding or removing the agent.
-func (r *Result) compareReach(b, h side, start, scenario string, br, hr *simulate.Result) {
-	var inB, inH map[string]bool
-	if br != nil {
-		inB = setOf(br.Reachable)
+func (r *Result) compareReach(b, h side, start, scenario string, vb, vh view) {
+	var capsB, capsH, egB, egH []string
+	if vb != nil {
+		capsB, egB = vb.Capabilities(), vb.Egress()
 	}
-	if hr != nil {
-		inH = setOf(hr.Reachable)
+	if vh != nil {
+		capsH, egH = vh.Capabilities(), vh.Egress()
 	}
-	one := func(s side, res *simulate.Result, other map[string]bool, op string) {
-		if res == nil {
+	one := func(s side, v view, mine, other, myEgress, otherEgress []string, onlyEscalations bool, op string) {
+		if v == nil {
 			return
 		}
-		esc := map[string]bool{}
-		for _, e := range res.Escalations {
-			esc[e.Capability] = true
-		}
 		file, line := startPos(s.p, start, scenario)
-		for _, c := range res.Reachable {
-			if other[c] || (other == nil && !esc[c]) {
+		for _, c := range minus(mine, other) {
+			esc := !v.Own(c)
+			if onlyEscalations && !esc {
 				continue
 			}
-			w, _ := res.Witness(c)
+			w, _ := v.Witness(c)
 			r.Reach = append(r.Reach, ReachChange{Start: start, Scenario: scenario, Capability: c, Op: op,
-				Escalation: esc[c], Chain: w.Chain, Modes: w.Modes, File: file, Line: line})
+				Escalation: esc, Chain: w.Chain, Modes: w.Modes, File: file, Line: line})
 		}
-		others := map[string]bool{}
-		if op == Added && br != nil {
-			for _, x := range br.Exfiltration {
-				others[x.Egress] = true
+		if extra := minus(myEgress, otherEgress); len(extra) > 0 {
+			for _, x := range v.Exfiltration(extra) {
+				r.Exfiltration = append(r.Exfiltration, ExfilChange{Start: start, Scenario: scenario, Op: op,
+					Chain: x.Chain, Modes: x.Modes, SensitiveRead: x.SensitiveRead, Egress: x.Egress,
+					Capability: x.Capability, File: file, Line: line})
 			}
-		}
-		if op == Removed && hr != nil {
-			for _, x := range hr.Exfiltration {
-				others[x.Egress] = true
-			}
-		}
-		for _, x := range res.Exfiltration {
-			if others[x.Egress] {
-				continue
-			}
-			r.Exfiltration = append(r.Exfiltration, ExfilChange{Start: start, Scenario: scenario, Op: op,
-				Chain: x.Chain, Modes: x.Modes, SensitiveRead: x.SensitiveRead, Egress: x.Egress,
-				Capability: x.Capability, File: file, Line: line})
 		}
 	}
-	one(h, hr, inB, Added)
-	one(b, br, inH, Removed)
+	one(h, vh, capsH, capsB, egH, egB, vb == nil, Added)
+	one(b, vb, capsB, capsH, egB, egH, vh == nil, Removed)
+}
+
+// minus returns the elements of a that b lacks, in a's order.
+func minus(a, b []string) []string {
+	in := make(map[string]bool, len(b))
+	for _, x := range b {
+		in[x] = true
+	}
+	var out []string
+	for _, x := range a {
+		if !in[x] {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // startPos is where the start agent (or the scenario) is written in p.
@@ -284,12 +342,4 @@ func startPos(p *policy.Policy, start, scenario string) (string, int) {
 		return posOf(a.Pos)
 	}
 	return "", 0
-}
-
-func setOf(list []string) map[string]bool {
-	m := make(map[string]bool, len(list))
-	for _, x := range list {
-		m[x] = true
-	}
-	return m
 }
