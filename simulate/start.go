@@ -2,8 +2,8 @@ package simulate
 
 import (
 	"fmt"
-	"sort"
 	"slices"
+	"sort"
 )
 
 // Reach is the fixpoint of a task entering at one agent with that agent's own authority and
