@@ -57,8 +57,9 @@ func TestActionScripts(t *testing.T) {
 	}
 	install, ok1 := steps["Install agentctl"]
 	check, ok2 := steps["Check policies"]
-	if !ok1 || !ok2 {
-		t.Fatalf("action.yml lacks the Install agentctl or Check policies step: %v", steps)
+	diffStep, ok3 := steps["Diff policies"]
+	if !ok1 || !ok2 || !ok3 {
+		t.Fatalf("action.yml lacks the Install agentctl, Check policies or Diff policies step: %v", steps)
 	}
 
 	tmp := t.TempDir()
@@ -165,6 +166,46 @@ func TestActionScripts(t *testing.T) {
 	out, code = runStep(check, work, inputs(map[string]string{"directories": "agents missing"}))
 	if code != 2 {
 		t.Errorf("missing directory: exit %d, want 2:\n%s", code, out)
+	}
+
+	// The diff step on a pull request: markdown to the job summary, annotations on HEAD's
+	// lines, and its own gate (none by default).
+	gitBin := testtool.Look(t, "git")
+	pr := filepath.Join(tmp, "pr")
+	copyFiles(t, filepath.Join(root, "scenarios", "secure-baseline"), filepath.Join(pr, "agents"), ".cue")
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "base"}} {
+		cmd := exec.Command(gitBin, args...)
+		cmd.Dir = pr
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	sha, err := exec.Command(gitBin, "-C", pr, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prFile := filepath.Join(pr, "agents", "policy.cue")
+	pb, err = os.ReadFile(prFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, prFile, strings.Replace(string(pb), "audit: {tool_calls: true", "audit: {tool_calls: false", 1))
+	summary := filepath.Join(tmp, "summary.md")
+	env = append(env, "GITHUB_STEP_SUMMARY="+summary)
+	ctx := inputs(map[string]string{"directories": "agents"})
+	ctx["github.event.pull_request.base.sha"] = strings.TrimSpace(string(sha))
+	out, code = runStep(diffStep, pr, ctx)
+	if code != 0 || !strings.Contains(out, "::notice file=agents/policy.cue,line=") || !strings.Contains(out, "title=diff/new-finding::high: AC050") {
+		t.Errorf("diff step: exit %d, want 0 with annotations on agents/policy.cue:\n%s", code, out)
+	}
+	sm, _ := os.ReadFile(summary)
+	if !strings.Contains(string(sm), "### agentctl diff `agents@") || !strings.Contains(string(sm), "~ setting settings.audit.tool_calls: true -> false") {
+		t.Errorf("job summary lacks the diff:\n%s", sm)
+	}
+	ctx["inputs.diff-fail-on"] = "new-finding"
+	out, code = runStep(diffStep, pr, ctx)
+	if code != 1 || !regexp.MustCompile(`(?m)^::error file=agents/policy\.cue,line=\d+,col=1,title=diff/new-finding::`).MatchString(out) {
+		t.Errorf("diff step with diff-fail-on new-finding: exit %d, want 1 with an error annotation:\n%s", code, out)
 	}
 }
 

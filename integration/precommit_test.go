@@ -68,10 +68,13 @@ func TestPreCommitHooks(t *testing.T) {
 		"      - id: agentctl-check\n" +
 		"        args: [agents]\n" +
 		"      - id: agentctl-lint\n" +
-		"        args: [agents]\n"
+		"        args: [agents]\n" +
+		"      - id: agentctl-diff\n" +
+		"        args: [--fail-on, new-finding, agents]\n"
 	writeFile(t, filepath.Join(repo, ".pre-commit-config.yaml"), config)
 	git(repo, "init", "-q")
 	git(repo, "add", "-A")
+	git(repo, "commit", "-q", "-m", "policy") // agentctl-diff compares the staged change with HEAD
 
 	runPreCommit := func() (string, int) {
 		t.Helper()
@@ -89,11 +92,11 @@ func TestPreCommitHooks(t *testing.T) {
 	}
 
 	out, code := runPreCommit()
-	if code != 0 || !hookPassed(out, "agentctl check") || !hookPassed(out, "agentctl lint") {
-		t.Fatalf("clean policy: pre-commit exited %d, want 0 with both hooks passed:\n%s", code, out)
+	if code != 0 || !hookPassed(out, "agentctl check") || !hookPassed(out, "agentctl lint") || !hookPassed(out, "agentctl diff") {
+		t.Fatalf("clean policy: pre-commit exited %d, want 0 with every hook passed:\n%s", code, out)
 	}
 
-	// Turn off tool-call auditing: AC050 (high) fails both hooks.
+	// Turn off tool-call auditing: AC050 (high) fails every hook; diff names it as new.
 	policyFile := filepath.Join(policyDir, "policy.cue")
 	b, err := os.ReadFile(policyFile)
 	if err != nil {
@@ -106,10 +109,11 @@ func TestPreCommitHooks(t *testing.T) {
 	writeFile(t, policyFile, string(bad))
 	git(repo, "add", "-A")
 	out, code = runPreCommit()
-	if code != 1 || !hookFailed(out, "agentctl check") || !hookFailed(out, "agentctl lint") {
-		t.Fatalf("bad policy: pre-commit exited %d, want 1 with both hooks failed:\n%s", code, out)
+	if code != 1 || !hookFailed(out, "agentctl check") || !hookFailed(out, "agentctl lint") || !hookFailed(out, "agentctl diff") {
+		t.Fatalf("bad policy: pre-commit exited %d, want 1 with every hook failed:\n%s", code, out)
 	}
-	for _, want := range []string{"agents/policy.cue", "AC050", "settings.audit.tool_calls is false"} {
+	for _, want := range []string{"agents/policy.cue", "AC050", "settings.audit.tool_calls is false",
+		`~ setting settings.audit.tool_calls: true -> false`, "agentctl: diff: --fail-on new-finding holds"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pre-commit output lacks %q:\n%s", want, out)
 		}
