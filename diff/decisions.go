@@ -14,7 +14,8 @@ type request struct {
 }
 
 // decisions decides a request set derived from both versions, on each, and records the
-// requests whose outcome or primary reason differs. The set: for every agent a change can
+// requests whose outcome (allow, deny, needs_approval) differs; a changed reason alone is not
+// a flip. The set: for every agent a change can
 // touch (every agent when an approval rule, a tool or max_chain_depth changed), every
 // capability it holds in either version, executed directly and at the end of each hand-off
 // into it declared in either version. The first max requests in (agent, capability, chain)
@@ -67,7 +68,7 @@ func (r *Result) decisions(d *delta, max int) {
 	for _, q := range reqs {
 		in := input(d, q)
 		vb, vh := verdict(d.base.Decide(in, env)), verdict(d.head.Decide(in, env))
-		if vb.Outcome == vh.Outcome && vb.Code == vh.Code {
+		if vb.Outcome == vh.Outcome {
 			continue
 		}
 		x := DecisionChange{Request: in, Before: vb, After: vh}
