@@ -68,7 +68,7 @@ func Read(r io.Reader) (*Catalogue, error) {
 	if res.Tools == nil {
 		return nil, errors.New(`not a tools/list result: no "tools" list`)
 	}
-	return newCatalogue("", res.Tools)
+	return NewCatalogue("", res.Tools)
 }
 
 // Fetch connects to a server over the transport, lists every tool (following pagination)
@@ -91,10 +91,11 @@ func Fetch(ctx context.Context, t sdk.Transport) (*Catalogue, error) {
 	if ir := session.InitializeResult(); ir != nil && ir.ServerInfo != nil {
 		server = strings.TrimSpace(ir.ServerInfo.Name + " " + ir.ServerInfo.Version)
 	}
-	return newCatalogue(server, tools)
+	return NewCatalogue(server, tools)
 }
 
-func newCatalogue(server string, tools []*sdk.Tool) (*Catalogue, error) {
+// NewCatalogue sorts tools by name and checks that names are present and unique.
+func NewCatalogue(server string, tools []*sdk.Tool) (*Catalogue, error) {
 	tools = slices.DeleteFunc(slices.Clone(tools), func(t *sdk.Tool) bool { return t == nil })
 	slices.SortFunc(tools, func(a, b *sdk.Tool) int { return strings.Compare(a.Name, b.Name) })
 	for i, t := range tools {
