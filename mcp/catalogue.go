@@ -1,6 +1,7 @@
 // Package mcp reads tool catalogues from MCP servers (through the official Go SDK), maps them
 // to agentctl tool blocks with one pinned action per MCP tool, and compares a fresh catalogue
-// with the pins of a policy (drift: rug pulls and tool poisoning).
+// with the pins of a policy (drift: rug pulls and tool poisoning). It also reads A2A Agent
+// Cards, the other description agents publish of themselves, into agents: skeletons.
 package mcp
 
 import (
