@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 // TestScript runs the CLI scenarios under testdata/script. $REPO points at the repository
 // root so scripts can use the bundled examples.
 func TestScript(t *testing.T) {
-	if os.Getenv("CI") == "true" {
+	if testtool.RequireAll() {
 		// Scripts guard Graphviz steps with [exec:dot]; CI must not skip them silently.
 		testtool.Look(t, "dot")
 	}
