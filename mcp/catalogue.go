@@ -114,7 +114,7 @@ func NewCatalogue(server string, tools []*sdk.Tool) (*Catalogue, error) {
 // stdin and stdout. cmdline is split into words like a shell does for quotes and
 // backslashes (no variables, globs or pipes); the server's stderr goes to stderr.
 func Command(ctx context.Context, cmdline string, stderr io.Writer) (sdk.Transport, error) {
-	words, err := splitWords(cmdline)
+	words, err := SplitWords(cmdline)
 	if err != nil {
 		return nil, err
 	}
@@ -131,9 +131,9 @@ func HTTP(url string) sdk.Transport {
 	return &sdk.StreamableClientTransport{Endpoint: url, MaxRetries: -1, DisableStandaloneSSE: true}
 }
 
-// splitWords splits a command line into words: blanks separate words, single quotes keep
+// SplitWords splits a command line into words: blanks separate words, single quotes keep
 // everything literally, double quotes and backslashes work as in a POSIX shell.
-func splitWords(s string) ([]string, error) {
+func SplitWords(s string) ([]string, error) {
 	var (
 		words []string
 		cur   bytes.Buffer
