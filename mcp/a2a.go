@@ -1,7 +1,6 @@
 package mcp
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue/ast"
-	"cuelang.org/go/cue/format"
 )
 
 // AgentCard is the part of an A2A Agent Card (as served at /.well-known/agent-card.json)
@@ -42,12 +40,9 @@ type AgentCard struct {
 
 // ReadAgentCard decodes an A2A Agent Card.
 func ReadAgentCard(r io.Reader) (*AgentCard, error) {
-	data, err := io.ReadAll(r)
+	data, err := readObject(r, "an A2A Agent Card")
 	if err != nil {
 		return nil, err
-	}
-	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
-		return nil, errors.New("not an A2A Agent Card: want a JSON object")
 	}
 	var c AgentCard
 	if err := json.Unmarshal(data, &c); err != nil {
@@ -138,11 +133,7 @@ func GenerateAgent(c *AgentCard, agent, from, pkg string) ([]byte, error) {
 	w("// review: grants. A card cannot say what the agent may do; it gets nothing until you decide.\n")
 	w("grants: []\n")
 	w("}\n")
-	out, err := format.Source([]byte(b.String()), format.Simplify())
-	if err != nil {
-		return nil, fmt.Errorf("internal error: format generated CUE: %w\n%s", err, b.String())
-	}
-	return out, nil
+	return formatCUE(b.String())
 }
 
 // securityComment lists the card's security requirements and the schemes they name.

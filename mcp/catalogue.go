@@ -36,12 +36,9 @@ func (c *Catalogue) Tool(name string) *sdk.Tool {
 // Read decodes a tools/list result: the result object ({"tools": [...]}) or a whole
 // JSON-RPC response holding it ({"jsonrpc": "2.0", "id": 1, "result": {"tools": [...]}}).
 func Read(r io.Reader) (*Catalogue, error) {
-	data, err := io.ReadAll(r)
+	data, err := readObject(r, "a tools/list result")
 	if err != nil {
 		return nil, err
-	}
-	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
-		return nil, errors.New("not a tools/list result: want a JSON object")
 	}
 	var doc struct {
 		Tools  json.RawMessage `json:"tools"`
@@ -93,6 +90,19 @@ func Fetch(ctx context.Context, t sdk.Transport) (*Catalogue, error) {
 		server = strings.TrimSpace(ir.ServerInfo.Name + " " + ir.ServerInfo.Version)
 	}
 	return NewCatalogue(server, tools)
+}
+
+// readObject reads a JSON document that must be an object, for a clear error on anything
+// else (encoding/json's would name Go types).
+func readObject(r io.Reader, what string) ([]byte, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
+		return nil, fmt.Errorf("not %s: want a JSON object", what)
+	}
+	return data, nil
 }
 
 // NewCatalogue sorts tools by name and checks that names are present and unique.

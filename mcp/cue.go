@@ -101,9 +101,14 @@ func Generate(cat *Catalogue, o Options) ([]byte, error) {
 		w("}\n}\n")
 	}
 	w("}\n}\n")
-	out, err := format.Source([]byte(b.String()), format.Simplify())
+	return formatCUE(b.String())
+}
+
+// formatCUE formats generated CUE as cue fmt does; the generators only write valid CUE.
+func formatCUE(src string) ([]byte, error) {
+	out, err := format.Source([]byte(src), format.Simplify())
 	if err != nil {
-		return nil, fmt.Errorf("internal error: format generated CUE: %w\n%s", err, b.String())
+		return nil, fmt.Errorf("internal error: format generated CUE: %w\n%s", err, src)
 	}
 	return out, nil
 }
