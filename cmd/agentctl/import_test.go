@@ -2,11 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentctl/agentctl/internal/testtool"
 )
@@ -62,4 +69,72 @@ func TestImportMCPExitCodes(t *testing.T) {
 	for _, e := range testtool.SARIFErrors(t, out.Bytes()) {
 		t.Error(e)
 	}
+}
+
+// TestImportMCPURL imports over Streamable HTTP from a Go SDK server on 127.0.0.1 serving the
+// tools of a file: the block is the file's, apart from the header naming the source and the
+// server's name.
+func TestImportMCPURL(t *testing.T) {
+	const file = "../../mcp/testdata/closed.json"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Result struct {
+			Tools []*sdk.Tool `json:"tools"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	server := sdk.NewServer(&sdk.Implementation{Name: "kv", Version: "0.1.0"}, nil)
+	for _, tool := range doc.Result.Tools {
+		server.AddTool(tool, func(context.Context, *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+			return &sdk.CallToolResult{}, nil
+		})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil))
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	defer hs.Close()
+
+	var fromURL, fromFile, stderr bytes.Buffer
+	if code := run([]string{"import", "mcp", "--url", hs.URL, "--tool", "kv"}, &fromURL, &stderr); code != exitOK {
+		t.Fatalf("import --url: exit %d: %s", code, stderr.String())
+	}
+	if code := run([]string{"import", "mcp", file, "--tool", "kv"}, &fromFile, &stderr); code != exitOK {
+		t.Fatalf("import FILE: exit %d: %s", code, stderr.String())
+	}
+	wantHeader := "// Imported by agentctl import mcp from " + hs.URL + ".\n// Server: kv 0.1.0.\n"
+	if !strings.HasPrefix(fromURL.String(), wantHeader) {
+		t.Errorf("header:\n%s\nwant prefix\n%s", fromURL.String(), wantHeader)
+	}
+	// From the comment above external on; the fields above it align differently when the
+	// server's name adds a description.
+	body := func(s string) string {
+		_, after, _ := strings.Cut(s, "\n\t// 0 of 2 tools")
+		return after
+	}
+	if got, want := body(fromURL.String()), body(fromFile.String()); got != want || got == "" {
+		t.Errorf("--url block differs from the file's:\n%s\nwant\n%s", got, want)
+	}
+	stderr.Reset()
+	if code := run([]string{"import", "mcp", "--check", "--url", hs.URL, "--tool", "kv", filepath.Dir(writeFile(t, "kv.cue", fromFile.Bytes()))}, io.Discard, &stderr); code != exitOK {
+		t.Errorf("--check --url against its own import: exit %d: %s", code, stderr.String())
+	}
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
