@@ -118,10 +118,6 @@ func (l *loader) fromCUE(err error) Errors {
 		if !pos.IsValid() {
 			pos = l.nearestPos(path)
 		}
-		if !pos.IsValid() {
-			// Every error about the policy's text names a place in it, if only its start.
-			pos = l.start
-		}
 		for _, m := range g.messages() {
 			out = append(out, Error{Pos: pos, Msg: m})
 		}

@@ -70,16 +70,28 @@ func (l *loader) load() (*policy.Policy, Errors) {
 	l.walkFiles(files)
 	raw, errs := l.evaluate(files)
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, l.placed(errs)
 	}
 	p, errs := l.build(raw)
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, l.placed(errs)
 	}
 	for _, f := range files {
 		p.Files = append(p.Files, f.Filename)
 	}
 	return p, nil
+}
+
+// placed gives every error about the policy's text a position in it: the start of the
+// first file for one that CUE places nowhere and that no written element is near (a cycle
+// through an embedding, elements that only a comprehension writes).
+func (l *loader) placed(errs Errors) Errors {
+	for i := range errs {
+		if !errs[i].Pos.IsValid() {
+			errs[i].Pos = l.start
+		}
+	}
+	return errs
 }
 
 // evaluate turns the files into the defaulted raw policy by the cheapest path that is
