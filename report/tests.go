@@ -141,7 +141,7 @@ func TestsJUnit(w io.Writer, runs []TestRun) error {
 				if !r.Agree {
 					typ = "engines-disagree"
 				}
-				c.Failure = &JUnitFailure{Message: r.Why, Type: typ,
+				c.Failure = &JUnitFailure{Message: policy.Escape(r.Why), Type: typ,
 					Text: r.Test.Pos.String() + ": expected " + expected(r.Test.Expect) + ", got " + got(r.Go) +
 						" (rego: " + got(r.Rego) + ")"}
 			}
