@@ -22,7 +22,7 @@ type builder struct {
 }
 
 func (b *builder) errorf(path, format string, args ...any) {
-	b.errs = append(b.errs, Error{Pos: b.l.nearestPos(path), Msg: path + ": " + fmt.Sprintf(format, args...)})
+	b.errs = append(b.errs, Error{Pos: b.l.errPos(path), Msg: path + ": " + fmt.Sprintf(format, args...)})
 }
 
 func (b *builder) duration(path, s string) time.Duration {
@@ -63,7 +63,7 @@ func (b *builder) input(path string, v any) any {
 func (b *builder) name(path, kind, name string) {
 	if !nameRE.MatchString(name) {
 		shown := path[:len(path)-len(name)] + showKey(name)
-		b.errs = append(b.errs, Error{Pos: b.l.nearestPos(path),
+		b.errs = append(b.errs, Error{Pos: b.l.errPos(path),
 			Msg: fmt.Sprintf("%s: invalid %s name %q (names match ^[a-z][a-z0-9_-]{0,62}$)", shown, kind, name)})
 	}
 }

@@ -116,7 +116,7 @@ func (l *loader) fromCUE(err error) Errors {
 		g := groups[path]
 		pos := g.pos
 		if !pos.IsValid() {
-			pos = l.nearestPos(path)
+			pos = l.errPos(path)
 		}
 		for _, m := range g.messages() {
 			out = append(out, Error{Pos: pos, Msg: m})
