@@ -22,7 +22,7 @@ func (p Pos) String() string {
 	if p.File == "" {
 		return "-"
 	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	return fmt.Sprintf("%s:%d:%d", Escape(p.File), p.Line, p.Col)
 }
 
 // IsValid reports whether the position names a file.

@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -126,5 +128,18 @@ func TestLoadFull(t *testing.T) {
 	}
 	if !reflect.DeepEqual(p.Ignores, wantIgnores) {
 		t.Errorf("ignores =\n%+v\nwant\n%+v", p.Ignores, wantIgnores)
+	}
+}
+
+// A file name is user text too: an error in it cannot split or reorder the line.
+func TestLoadErrorEscapesFileName(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x\n\u202ey.cue"), []byte("agents: 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(dir)
+	want := filepath.Join(dir, `x\n\u202ey.cue`) + ":1:9: agents: invalid value 5 (want a struct)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load error = %v, want %s", err, want)
 	}
 }
