@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -370,3 +371,16 @@ func (p *Policy) Caps() *CapIndex { return p.caps }
 
 // Pos returns the source position of an element path, or the zero Pos.
 func (p *Policy) Pos(path string) Pos { return p.Positions[path] }
+
+// FormatDuration prints a duration the way policies write it: "1h", "1h30m", "90s" rather
+// than "1h0m0s".
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

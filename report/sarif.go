@@ -101,7 +101,7 @@ type sarifSuppression struct {
 }
 
 // FingerprintKey names agentctl's partial fingerprint in SARIF results.
-const FingerprintKey = "agentctlElement/v1"
+const FingerprintKey = "agentctlFinding/v2"
 
 // DocsURL is where the check catalogue is published; rules link to their section.
 const DocsURL = "https://github.com/agentctl/agentctl/blob/main/docs/checks.md"

@@ -225,7 +225,7 @@ func (l *loader) parseFiles() ([]*ast.File, Errors) {
 	for _, e := range entries {
 		n := e.Name()
 		// Like cue's loader: files starting with . or _ are ignored.
-		if e.IsDir() || !strings.HasSuffix(n, ".cue") || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") {
+		if e.IsDir() || !IsPolicyFile(n) {
 			continue
 		}
 		names = append(names, filepath.Join(l.dir, n))
@@ -246,6 +246,9 @@ func (l *loader) parseFiles() ([]*ast.File, Errors) {
 		if err != nil {
 			errs = append(errs, Error{Msg: fmt.Sprintf("%s: %v", shownName, unwrapPathError(err))})
 			continue
+		}
+		if _, ok := copyRevision(src); ok {
+			continue // the schema copy for cue tooling: agentctl applies its own schema
 		}
 		l.srcBytes += len(src)
 		if off := invalidUTF8(src); off >= 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -45,6 +46,18 @@ func TestScript(t *testing.T) {
 			env.Setenv("CI", os.Getenv("CI"))
 			env.Setenv("MCP_SERVER", mcpServer)
 			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// cue runs the pinned cue binary (go.mod's tool directive), built on first use.
+			"cue": func(ts *testscript.TestScript, neg bool, args []string) {
+				err := ts.Exec(testtool.Go(t, "cuelang.org/go/cmd/cue"), args...)
+				if err != nil && !neg {
+					ts.Fatalf("cue %s: %v", strings.Join(args, " "), err)
+				}
+				if err == nil && neg {
+					ts.Fatalf("cue %s: unexpected success", strings.Join(args, " "))
+				}
+			},
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "mcpserver" {
