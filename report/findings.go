@@ -1,7 +1,10 @@
 package report
 
 import (
+	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 )
 
 // Frameworks are a check's references in the frameworks agentctl maps to.
@@ -94,13 +97,80 @@ type StaleEntry struct {
 	Element string `json:"element"`
 }
 
+// LoadError is one error of a policy directory that failed to load; File is empty when the
+// error has no source position (a missing directory).
+type LoadError struct {
+	Dir     string `json:"dir"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+}
+
+// Location is "file:line:col", "file" or the directory when the error has no file.
+func (e LoadError) Location() string {
+	switch {
+	case e.File == "":
+		return e.Dir
+	case e.Line == 0:
+		return e.File
+	}
+	return fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
+}
+
 // Findings is the result of one lint run over one or more policy directories.
 type Findings struct {
-	Rules    []Rule    // the checks that ran, in ID order
-	Findings []Finding // sorted by file, line, column, check
-	Files    []string  // every policy file linted (JUnit lists passing checks per file)
-	FailOn   string    // the --fail-on severity
-	Stale    []StaleEntry
+	Rules      []Rule    // the checks that ran, in ID order
+	Findings   []Finding // sorted by file, line, column, check
+	Files      []string  // every policy file linted
+	FailOn     string    // the --fail-on severity (of the first directory, when they differ)
+	Stale      []StaleEntry
+	LoadErrors []LoadError // directories that failed to load: rendered in every format
+	Version    string      // the agentctl version, for SARIF's driver
+	Root       string      // absolute repository root the file names are relative to; "" none
+}
+
+// RelativeTo returns r with every file name made relative to root (the repository root),
+// whatever directory agentctl ran in: GitHub annotations and code scanning map only
+// repository-relative paths. Files outside root keep absolute names.
+func (r Findings) RelativeTo(root string) Findings {
+	if root == "" {
+		return r
+	}
+	rel := func(name string) string {
+		if name == "" {
+			return ""
+		}
+		abs, err := filepath.Abs(name)
+		if err != nil {
+			return name
+		}
+		p, err := filepath.Rel(root, abs)
+		if err != nil || p == ".." || strings.HasPrefix(p, "../") {
+			return filepath.ToSlash(abs)
+		}
+		return filepath.ToSlash(p)
+	}
+	out := r
+	out.Root = root
+	out.Findings = make([]Finding, len(r.Findings))
+	for i, f := range r.Findings {
+		f.File = rel(f.File)
+		out.Findings[i] = f
+	}
+	out.Files = make([]string, len(r.Files))
+	for i, f := range r.Files {
+		out.Files[i] = rel(f)
+	}
+	out.LoadErrors = make([]LoadError, len(r.LoadErrors))
+	for i, e := range r.LoadErrors {
+		e.Dir, e.File = rel(e.Dir), rel(e.File)
+		if e.Dir == "" {
+			e.Dir = "."
+		}
+		out.LoadErrors[i] = e
+	}
+	return out
 }
 
 // Summary counts findings; suppressed findings count only in Suppressed.
@@ -148,13 +218,24 @@ func (r Findings) Summary() Summary {
 
 // FindingsJSON writes the contract document of `lint -o json`.
 func FindingsJSON(w io.Writer, r Findings) error {
-	fs := r.Findings
-	if fs == nil {
-		fs = []Finding{}
+	return JSON(w, findingsDoc(r, SchemaVersion))
+}
+
+// lintDoc is the document of `lint -o json` and the lint section of `check -o json`.
+type lintDoc struct {
+	SchemaVersion int         `json:"schema_version,omitempty"`
+	Findings      []Finding   `json:"findings"`
+	Summary       Summary     `json:"summary"`
+	LoadErrors    []LoadError `json:"load_errors"`
+}
+
+func findingsDoc(r Findings, version int) lintDoc {
+	d := lintDoc{SchemaVersion: version, Findings: r.Findings, Summary: r.Summary(), LoadErrors: r.LoadErrors}
+	if d.Findings == nil {
+		d.Findings = []Finding{}
 	}
-	return JSON(w, struct {
-		SchemaVersion int       `json:"schema_version"`
-		Findings      []Finding `json:"findings"`
-		Summary       Summary   `json:"summary"`
-	}{SchemaVersion, fs, r.Summary()})
+	if d.LoadErrors == nil {
+		d.LoadErrors = []LoadError{}
+	}
+	return d
 }
