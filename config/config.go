@@ -231,6 +231,15 @@ func convert(path string, err error, data cue.Value) error {
 			sel = sel[1:]
 		}
 		msg := fmt.Sprintf(format, args...)
+		if msg == "field not allowed" {
+			// CUE may report a value inside the unknown key: name the key, at the key.
+			for len(sel) > 1 && isIndex(sel[len(sel)-1]) {
+				sel = sel[:len(sel)-1]
+			}
+			if v := lookup(data, sel); v.Exists() {
+				pos = v.Pos()
+			}
+		}
 		if !pos.IsValid() {
 			// A required key is missing: name it, at the nearest value that is written.
 			for i := len(sel) - 1; i >= 0; i-- {
@@ -396,14 +405,14 @@ func isRepoRoot(d string) bool {
 	return err == nil
 }
 
-// relToCwd shortens an absolute path to one relative to the working directory when it is
-// inside it, for messages.
+// relToCwd shortens an absolute path to one relative to the working directory, when that
+// is shorter, for messages and sources.
 func relToCwd(p string) string {
 	wd, err := os.Getwd()
 	if err != nil {
 		return p
 	}
-	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+	if r, err := filepath.Rel(wd, p); err == nil && len(r) < len(p) {
 		return r
 	}
 	return p
@@ -453,7 +462,15 @@ func (f *File) For(dir string) (Settings, error) {
 	}
 	f.apply(&s, "", f.raw.rawSettings)
 	if f.raw.Output != nil {
-		s.Output = Value[[]string]{f.raw.Output, f.where("output")}
+		outs := make([]string, len(f.raw.Output))
+		for i, o := range f.raw.Output {
+			// Files are relative to the configuration file, like the baseline.
+			if format, path, ok := strings.Cut(o, "="); ok && path != "-" && !filepath.IsAbs(path) {
+				o = format + "=" + filepath.Join(f.Dir(), path)
+			}
+			outs[i] = o
+		}
+		s.Output = Value[[]string]{outs, f.where("output")}
 	}
 	rel, err := f.relDir(dir)
 	if err != nil {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,13 @@ func (s *Summary) count(severity string) {
 	}
 }
 
+func findingCount(n int) string {
+	if n == 1 {
+		return "1 finding"
+	}
+	return fmt.Sprintf("%d findings", n)
+}
+
 // severityCounts writes "4 critical, 10 high".
 func severityCounts(s Summary) string {
 	var parts []string
@@ -103,7 +111,8 @@ func severityCounts(s Summary) string {
 }
 
 // Verdict is the last line of `agentctl check`: PASS or FAIL, then what each gate found,
-// e.g. "FAIL  lint: 4 critical, 10 high (>= high) · scenarios 5/5 · tests 16/16 · 0.31s".
+// e.g. "FAIL  lint: 14 findings at or above high (4 critical, 10 high) · scenarios 5/5 passed ·
+// tests 16/16 passed · 0.31s".
 // A negative elapsed time is left out. color wraps PASS/FAIL in ANSI colours.
 func Verdict(c Check, elapsed time.Duration, color bool) string {
 	t := c.tally()
@@ -118,22 +127,16 @@ func Verdict(c Check, elapsed time.Duration, color bool) string {
 	case len(t.loadFailed) == len(c.Dirs):
 		// Nothing loaded: no gate ran.
 	case t.failing.Total > 0:
-		parts = append(parts, fmt.Sprintf("lint: %s (>= %s)", severityCounts(t.failing), c.Lint.FailOn))
+		parts = append(parts, fmt.Sprintf("lint: %s at or above %s (%s)", findingCount(t.failing.Total), c.Lint.FailOn, severityCounts(t.failing)))
 	case t.below.Total > 0:
-		parts = append(parts, fmt.Sprintf("lint: %s (below %s)", severityCounts(t.below), c.Lint.FailOn))
+		parts = append(parts, fmt.Sprintf("lint: %s, all below %s (%s)", findingCount(t.below.Total), c.Lint.FailOn, severityCounts(t.below)))
 	default:
 		parts = append(parts, "lint: no findings")
 	}
 	if len(t.loadFailed) < len(c.Dirs) {
-		scen := fmt.Sprintf("scenarios %d/%d", t.scenarios-t.scenariosFailed, t.scenarios)
-		if t.scenariosFailed > 0 {
-			scen += fmt.Sprintf(" (%d failed)", t.scenariosFailed)
-		}
-		tests := fmt.Sprintf("tests %d/%d", t.tests-t.testsFailed, t.tests)
-		if t.testsFailed > 0 {
-			tests += fmt.Sprintf(" (%d failed)", t.testsFailed)
-		}
-		parts = append(parts, scen, tests)
+		parts = append(parts,
+			fmt.Sprintf("scenarios %d/%d passed", t.scenarios-t.scenariosFailed, t.scenarios),
+			fmt.Sprintf("tests %d/%d passed", t.tests-t.testsFailed, t.tests))
 	}
 	if elapsed >= 0 {
 		parts = append(parts, fmt.Sprintf("%.2fs", elapsed.Seconds()))
@@ -185,8 +188,11 @@ func CheckJSON(w io.Writer, c Check) error {
 // CheckJUnit writes the lint suites (one case per finding, see FindingsJUnit), then one
 // suite of scenarios and one of tests per directory.
 func CheckJUnit(w io.Writer, c Check) error {
-	suites := findingsSuites(c.Lint)
-	suites = append(suites, simulateSuites(c.Scenarios)...)
-	suites = append(suites, testsSuites(c.Tests)...)
+	var suites []JUnitSuite
+	for _, s := range slices.Concat(findingsSuites(c.Lint), simulateSuites(c.Scenarios), testsSuites(c.Tests)) {
+		if len(s.Cases) > 0 {
+			suites = append(suites, s)
+		}
+	}
 	return WriteJUnit(w, JUnit{Name: "agentctl check", Suites: suites})
 }

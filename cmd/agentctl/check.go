@@ -29,7 +29,7 @@ policy (vet), lints it (active findings at or above --fail-on fail), runs its sc
 directory that does not load is reported and the others are still checked.
 
 It ends with one verdict line naming what failed and why, for example
-  FAIL  lint: 4 critical, 10 high (>= high) · scenarios 5/5 · tests 16/16 · 0.31s
+  FAIL  lint: 14 findings at or above high (4 critical, 10 high) · scenarios 5/5 passed · tests 16/16 passed · 0.31s
 It goes to stdout after the tables, or to stderr when stdout carries another format.
 
 Settings come from the repository configuration (.agentctl.yaml, the nearest one up to the
@@ -153,7 +153,7 @@ func checkTables(w io.Writer, dirs []string, policies []*policy.Policy, lres *li
 	for i, dir := range dirs {
 		if policies[i] == nil {
 			if len(dirs) > 1 {
-				if _, err := fmt.Fprintf(w, "%s: did not load (errors above, on stderr)\n", dir); err != nil {
+				if _, err := fmt.Fprintf(w, "%s: did not load (errors on stderr)\n", dir); err != nil {
 					return err
 				}
 			}

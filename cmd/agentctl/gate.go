@@ -152,10 +152,11 @@ type output struct {
 	format, path string
 }
 
-// parseOutputs validates -o values (or the configuration's output list).
+// parseOutputs validates -o values (or the configuration's output list). Line formats
+// (table, github) may share stdout, in the order given; a document (json, sarif, junit) on
+// stdout must be alone there.
 func parseOutputs(values []string, formats []string) ([]output, error) {
-	var out []output
-	stdout := ""
+	var out, onStdout []output
 	for _, v := range values {
 		format, path, hasPath := strings.Cut(v, "=")
 		if !slices.Contains(formats, format) {
@@ -164,13 +165,24 @@ func parseOutputs(values []string, formats []string) ([]output, error) {
 		if hasPath && path == "" {
 			return nil, fmt.Errorf("-o %s: empty file name after '='", v)
 		}
-		if !hasPath || path == "-" {
-			if stdout != "" {
-				return nil, fmt.Errorf("-o %s and -o %s both write to stdout: give one a file, -o %s=FILE", stdout, format, format)
-			}
-			stdout, path = format, ""
+		if path == "-" {
+			path = ""
 		}
-		out = append(out, output{format, path})
+		o := output{format, path}
+		if o.path == "" {
+			onStdout = append(onStdout, o)
+		} else if info, err := os.Stat(filepath.Dir(path)); err != nil || !info.IsDir() {
+			// Fail before any work rather than after the first outputs were written.
+			return nil, fmt.Errorf("-o %s: directory %s does not exist", v, filepath.Dir(path))
+		}
+		out = append(out, o)
+	}
+	if len(onStdout) > 1 {
+		for _, o := range onStdout {
+			if o.format != "table" && o.format != "github" {
+				return nil, fmt.Errorf("-o %s cannot share stdout with another output: write it to a file, -o %s=FILE", o.format, o.format)
+			}
+		}
 	}
 	return out, nil
 }

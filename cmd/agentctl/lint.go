@@ -40,11 +40,19 @@ ignores every @ignore. To adopt lint on an existing estate, record today's findi
 --write-baseline FILE and pass --baseline FILE afterwards: listed findings are reported as
 suppressed, new ones fail, and entries that no longer match are reported as stale.
 
-Output formats: table (default), json, sarif (2.1.0, for code scanning), junit, github
-(workflow command annotations). Exit status: 0 no active finding at or above --fail-on,
-1 there is one, 2 the input or the invocation is wrong.`,
+Settings come from the repository configuration (.agentctl.yaml, see 'agentctl config');
+flags override it. Output formats: table (default), json, sarif (2.1.0, for code scanning),
+junit (one case per finding: only those at or above --fail-on fail), github (workflow
+command annotations). Repeat -o for several: a format alone goes to stdout, FORMAT=FILE to a
+file. SARIF, JUnit and GitHub locations are relative to the repository root (--root,
+default the git top-level). A directory that does not load is reported in every format and
+the others are still linted.
+
+Exit status: 0 no active finding at or above --fail-on, 1 there is one, 2 a directory did
+not load or the invocation is wrong.`,
 		Example: `  agentctl lint
   agentctl lint --fail-on critical -o sarif policies/ > agentctl.sarif
+  agentctl lint -o table -o sarif=agentctl.sarif -o github policies/*
   agentctl lint --skip AC051,no-session-limits --framework asi
   agentctl lint --write-baseline .agentctl-baseline.json
   agentctl lint --baseline .agentctl-baseline.json -o github`,

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/agentctl/agentctl/internal/testtool"
@@ -69,5 +71,76 @@ func TestChecksDoc(t *testing.T) {
 	}
 	if !bytes.Equal(stdout.Bytes(), want) {
 		t.Errorf("docs/checks.md is stale: run go test ./cmd/agentctl -run TestChecksDoc -update")
+	}
+}
+
+// TestSARIFFromSubdirectory: run from inside a policy directory of a repository, with a
+// second directory that does not load, lint writes SARIF whose locations are relative to
+// the repository root (SRCROOT) and which validates against the SARIF 2.1.0 schema.
+func TestSARIFFromSubdirectory(t *testing.T) {
+	repo := t.TempDir()
+	est := filepath.Join(repo, "policies", "refunds")
+	for _, d := range []string{filepath.Join(repo, ".git"), est, filepath.Join(repo, "broken")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob("../../scenarios/support-refunds/*.cue")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(est, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(repo, "broken", "policy.cue"), []byte("agents: a: autonomy: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(est)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"lint", "-o", "sarif=../../out.sarif", ".", "../../broken"}, &stdout, &stderr); code != exitUsage {
+		t.Fatalf("exit %d, want 2 (a directory did not load); stderr:\n%s", code, stderr.String())
+	}
+	log, err := os.ReadFile(filepath.Join(repo, "out.sarif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(wd) // the validator finds the schema from the module
+	validateSARIF(t, log)
+	var doc struct {
+		Runs []struct {
+			Results []struct {
+				RuleID    string
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI, URIBaseID string }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(log, &doc); err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]bool{}
+	for _, r := range doc.Runs[0].Results {
+		rules[r.RuleID] = true
+		loc := r.Locations[0].PhysicalLocation.ArtifactLocation
+		dir := "policies/refunds/"
+		if r.RuleID == "load-error" {
+			dir = "broken/"
+		}
+		if !strings.HasPrefix(loc.URI, dir) || loc.URIBaseID != "SRCROOT" {
+			t.Errorf("%s result at %+v, want %s... relative to SRCROOT", r.RuleID, loc, dir)
+		}
+	}
+	if !rules["load-error"] || !rules["AC034"] {
+		t.Errorf("results have rules %v, want the findings and the load error", rules)
 	}
 }

@@ -33,9 +33,9 @@ scenarios: s: {start: "a", expect: ` + c.expect + `}
 		}
 		var out, errb bytes.Buffer
 		code := run([]string{"check", "--checks", "AC010", dir}, &out, &errb)
-		verdict := "scenarios 1/1 · "
+		verdict := "scenarios 1/1 passed · "
 		if c.failed {
-			verdict = "scenarios 0/1 (1 failed) · "
+			verdict = "scenarios 0/1 passed · "
 		}
 		if (code == 1) != c.failed || !strings.Contains(out.String(), c.line) || !strings.Contains(out.String(), verdict) {
 			t.Errorf("expect %s: exit %d, output:\n%s%s", c.expect, code, out.String(), errb.String())
