@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -110,5 +111,34 @@ func TestFindStopsAtRepoRoot(t *testing.T) {
 	}
 	if got := RepoRoot(pol); got != repo {
 		t.Errorf("RepoRoot = %q, want %q", got, repo)
+	}
+}
+
+// TestDocsExample keeps the example in docs/ci.md valid, with the sources it shows.
+func TestDocsExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/ci.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n# .agentctl.yaml\n")
+	if !ok {
+		t.Fatal("docs/ci.md has no .agentctl.yaml example")
+	}
+	src, _, _ := strings.Cut(rest, "```")
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if err := os.WriteFile(path, []byte("# .agentctl.yaml\n"+src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(path)
+	if err != nil {
+		t.Fatalf("the documented example does not load: %v", err)
+	}
+	s, err := f.For(filepath.Join(dir, "policies", "legacy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.FailOn.V != "critical" || s.FailOn.Source != path+":16:5" || s.Skip.Source != path+":17:14" {
+		t.Errorf("docs/ci.md shows fail_on at .agentctl.yaml:16:5 and checks.skip at 17:14; got %+v %+v", s.FailOn, s.Skip)
 	}
 }
