@@ -24,6 +24,7 @@ import (
 	"cuelang.org/go/encoding/yaml"
 
 	"github.com/agentctl/agentctl/lint"
+	"github.com/agentctl/agentctl/schema"
 )
 
 // FileName is the name of the repository configuration file.
@@ -233,7 +234,7 @@ func convert(path string, err error, data cue.Value) error {
 		msg := fmt.Sprintf(format, args...)
 		if msg == "field not allowed" {
 			// CUE may report a value inside the unknown key: name the key, at the key.
-			for len(sel) > 1 && isIndex(sel[len(sel)-1]) {
+			for len(sel) > 1 && isNumber(sel[len(sel)-1]) {
 				sel = sel[:len(sel)-1]
 			}
 			if v := lookup(data, sel); v.Exists() {
@@ -249,7 +250,7 @@ func convert(path string, err error, data cue.Value) error {
 				}
 			}
 		}
-		key := userPath(sel)
+		key := schema.UserPath(sel)
 		g := groups[key]
 		if g == nil {
 			g = &group{sel: sel, pos: pos}
@@ -327,32 +328,9 @@ func lookup(data cue.Value, sel []string) cue.Value {
 	return data.LookupPath(cue.MakePath(sels...))
 }
 
-// userPath writes a CUE error path the way the file reads: overrides[0].fail_on.
-func userPath(sel []string) string {
-	var b strings.Builder
-	for _, s := range sel {
-		if isIndex(s) {
-			fmt.Fprintf(&b, "[%s]", s)
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(s)
-	}
-	return b.String()
-}
-
-func isIndex(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
+func isNumber(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
 
 func sortErrors(es Errors) {

@@ -73,43 +73,6 @@ func (c Check) tally() tally {
 	return t
 }
 
-func (s *Summary) count(severity string) {
-	s.Total++
-	switch severity {
-	case "critical":
-		s.Critical++
-	case "high":
-		s.High++
-	case "medium":
-		s.Medium++
-	case "low":
-		s.Low++
-	default:
-		s.Info++
-	}
-}
-
-func findingCount(n int) string {
-	if n == 1 {
-		return "1 finding"
-	}
-	return fmt.Sprintf("%d findings", n)
-}
-
-// severityCounts writes "4 critical, 10 high".
-func severityCounts(s Summary) string {
-	var parts []string
-	for _, c := range []struct {
-		n    int
-		name string
-	}{{s.Critical, "critical"}, {s.High, "high"}, {s.Medium, "medium"}, {s.Low, "low"}, {s.Info, "info"}} {
-		if c.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.name))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
 // Verdict is the last line of `agentctl check`: PASS or FAIL, then what each gate found,
 // e.g. "FAIL  lint: 14 findings at or above high (4 critical, 10 high) · scenarios 5/5 passed ·
 // tests 16/16 passed · 0.31s".

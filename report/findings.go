@@ -198,22 +198,49 @@ func (r Findings) Summary() Summary {
 			s.Suppressed++
 			continue
 		}
-		s.Total++
 		s.Failed = s.Failed || f.Failing
-		switch f.Severity {
-		case "critical":
-			s.Critical++
-		case "high":
-			s.High++
-		case "medium":
-			s.Medium++
-		case "low":
-			s.Low++
-		default:
-			s.Info++
-		}
+		s.count(f.Severity)
 	}
 	return s
+}
+
+// count adds one active finding of a severity.
+func (s *Summary) count(severity string) {
+	s.Total++
+	switch severity {
+	case "critical":
+		s.Critical++
+	case "high":
+		s.High++
+	case "medium":
+		s.Medium++
+	case "low":
+		s.Low++
+	default:
+		s.Info++
+	}
+}
+
+// findingCount writes "1 finding" or "N findings".
+func findingCount(n int) string {
+	if n == 1 {
+		return "1 finding"
+	}
+	return fmt.Sprintf("%d findings", n)
+}
+
+// severityCounts writes the non-zero counts, most severe first: "4 critical, 10 high".
+func severityCounts(s Summary) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		name string
+	}{{s.Critical, "critical"}, {s.High, "high"}, {s.Medium, "medium"}, {s.Low, "low"}, {s.Info, "info"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.name))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // FindingsJSON writes the contract document of `lint -o json`.

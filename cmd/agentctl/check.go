@@ -30,7 +30,7 @@ directory that does not load is reported and the others are still checked.
 
 It ends with one verdict line naming what failed and why, for example
   FAIL  lint: 14 findings at or above high (4 critical, 10 high) · scenarios 5/5 passed · tests 16/16 passed · 0.31s
-It goes to stdout after the tables, or to stderr when stdout carries another format.
+It goes to stdout, or to stderr when stdout carries a document (-o json, sarif or junit).
 
 Settings come from the repository configuration (.agentctl.yaml, the nearest one up to the
 repository root, or --config; see 'agentctl config'); flags override it. Outputs: repeat -o,
@@ -75,13 +75,12 @@ func runCheck(cmd *cobra.Command, f *gateFlags, dirs []string, elapsed bool) err
 	if err != nil {
 		return err
 	}
-	tableOnStdout := false
+	// The verdict ends stdout unless stdout carries a document that it would corrupt.
+	verdictTo := stdout
 	for _, o := range outs {
-		tableOnStdout = tableOnStdout || (o.format == "table" && o.path == "")
-	}
-	verdictTo := stderr
-	if tableOnStdout {
-		verdictTo = stdout
+		if o.path == "" && o.format != "table" && o.format != "github" {
+			verdictTo = stderr
+		}
 	}
 	color, err := f.colorOn(verdictTo)
 	if err != nil {

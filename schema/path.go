@@ -1,0 +1,6 @@
+package schema
+
+// UserPath renders a CUE error path the way users write it, with list indexes in brackets
+// (agents.billing.grants[2].tool) and without the schema's #Policy root. The repository
+// configuration (package config) words its errors the same way.
+func UserPath(sel []string) string { return userPath(sel) }
