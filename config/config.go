@@ -257,8 +257,16 @@ func convert(path string, err error, data cue.Value) error {
 			groups[key] = g
 			order = append(order, key)
 		}
-		if strings.HasPrefix(format, "conflicting values") && len(args) == 2 {
-			// One branch of a disjunction: keep the schema's side.
+		if strings.Contains(format, "(mismatched types") && len(args) == 4 {
+			user := lookup(data, sel)
+			got, want := user.Kind().String(), fmt.Sprint(args[2])
+			if want == got {
+				want = fmt.Sprint(args[3])
+			}
+			msg = fmt.Sprintf("wrong type: got %s %v, want %s", got, user, want)
+		}
+		if strings.HasPrefix(format, "conflicting values") && len(args) >= 2 {
+			// Perhaps one branch of a disjunction: keep the schema's side.
 			user := fmt.Sprint(lookup(data, sel))
 			other := fmt.Sprint(args[0])
 			if other == user {
@@ -309,8 +317,6 @@ func friendly(msg string) string {
 	switch {
 	case msg == "field not allowed":
 		return "unknown key"
-	case strings.Contains(msg, "mismatched types"):
-		return strings.Replace(msg, "conflicting values", "wrong type: values", 1)
 	}
 	return msg
 }

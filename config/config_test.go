@@ -11,12 +11,18 @@ func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{"fail_on: severe\n", `.agentctl.yaml:1:10: fail_on: invalid value "severe" (want one of "critical", "high", "info", "low", "medium")`},
 		{"fail_on: high\nbogus: 1\n", ".agentctl.yaml:2:1: bogus: unknown key"},
-		{"checks:\n  skip: AC051\n", `.agentctl.yaml:2:9: checks.skip: wrong type: values "AC051" and [...string] (mismatched types string and list)`},
-		{"inline_suppressions: yes\n", `.agentctl.yaml:1:22: inline_suppressions: wrong type: values "yes" and bool (mismatched types string and bool)`},
+		{"checks:\n  skip: AC051\n", `.agentctl.yaml:2:9: checks.skip: wrong type: got string "AC051", want list`},
+		{"inline_suppressions: yes\n", `.agentctl.yaml:1:22: inline_suppressions: wrong type: got string "yes", want bool`},
 		{"output: [xml]\n", `.agentctl.yaml:1:10: output[0]: invalid value "xml" (out of bound =~"^(table|json|sarif|junit|github)(=.+)?$")`},
 		{"checks:\n  skip: [AC051, nope]\n", `.agentctl.yaml:2:17: checks.skip[1]: unknown check "nope" (see 'agentctl checks')`},
 		{"overrides:\n  - paths: [legacy]\n    checks: {severity: {AC999: low}}\n", `.agentctl.yaml:3:25: overrides[0].checks.severity.AC999: unknown check "AC999" (see 'agentctl checks')`},
 		{"overrides:\n  - fail_on: low\n", ".agentctl.yaml:2:5: overrides[0].paths: missing required key"},
+		{"overrides:\n  - paths: legacy\n", `.agentctl.yaml:2:12: overrides[0].paths: wrong type: got string "legacy", want list`},
+		{"fail_on: 3\n", `.agentctl.yaml:1:10: fail_on: invalid value 3 (want one of "critical", "high", "info", "low", "medium")`},
+		// CUE reports an unknown key next to another error of its struct only once that
+		// error is fixed: the second round names it.
+		{"overrides:\n  - paths: [a]\n    fail_on: 3\n    outputs: x\n", `.agentctl.yaml:3:14: overrides[0].fail_on: invalid value 3 (want one of "critical", "high", "info", "low", "medium")`},
+		{"overrides:\n  - paths: [a]\n    fail_on: low\n    outputs: x\n", ".agentctl.yaml:4:5: overrides[0].outputs: unknown key"},
 		{"fail_on: [\n", ".agentctl.yaml:1:1: did not find expected node content"},
 	} {
 		_, err := Parse(".agentctl.yaml", []byte(tc.src))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentctl/agentctl/compile"
 	"github.com/agentctl/agentctl/simulate"
 )
 
@@ -146,6 +147,35 @@ func CheckJSON(w io.Writer, c Check) error {
 		doc.Simulate.Scenarios = []*simulate.Result{}
 	}
 	return JSON(w, doc)
+}
+
+// RelativeTo returns c with the file and directory names of the lint findings, scenarios
+// and tests relative to root (see Findings.RelativeTo); c itself is not changed.
+func (c Check) RelativeTo(root string) Check {
+	if root == "" {
+		return c
+	}
+	rel := relativeTo(root)
+	out := c
+	out.Lint = c.Lint.RelativeTo(root)
+	out.Scenarios = make([]*simulate.Result, len(c.Scenarios))
+	for i, s := range c.Scenarios {
+		cp := *s
+		cp.Policy = rel(s.Policy)
+		out.Scenarios[i] = &cp
+	}
+	out.Tests = make([]TestRun, len(c.Tests))
+	for i, run := range c.Tests {
+		cp := TestRun{Policy: rel(run.Policy), Results: make([]compile.CaseResult, len(run.Results))}
+		for j, r := range run.Results {
+			t := *r.Test
+			t.Pos.File = rel(t.Pos.File)
+			r.Test = &t
+			cp.Results[j] = r
+		}
+		out.Tests[i] = cp
+	}
+	return out
 }
 
 // CheckJUnit writes the lint suites (one case per finding, see FindingsJUnit), then one

@@ -137,20 +137,7 @@ func (r Findings) RelativeTo(root string) Findings {
 	if root == "" {
 		return r
 	}
-	rel := func(name string) string {
-		if name == "" {
-			return ""
-		}
-		abs, err := filepath.Abs(name)
-		if err != nil {
-			return name
-		}
-		p, err := filepath.Rel(root, abs)
-		if err != nil || p == ".." || strings.HasPrefix(p, "../") {
-			return filepath.ToSlash(abs)
-		}
-		return filepath.ToSlash(p)
-	}
+	rel := relativeTo(root)
 	out := r
 	out.Root = root
 	out.Findings = make([]Finding, len(r.Findings))
@@ -165,12 +152,28 @@ func (r Findings) RelativeTo(root string) Findings {
 	out.LoadErrors = make([]LoadError, len(r.LoadErrors))
 	for i, e := range r.LoadErrors {
 		e.Dir, e.File = rel(e.Dir), rel(e.File)
-		if e.Dir == "" {
-			e.Dir = "."
-		}
 		out.LoadErrors[i] = e
 	}
 	return out
+}
+
+// relativeTo returns a function naming a file relative to root, with forward slashes ("."
+// for root itself); files outside root keep their absolute name.
+func relativeTo(root string) func(string) string {
+	return func(name string) string {
+		if name == "" {
+			return ""
+		}
+		abs, err := filepath.Abs(name)
+		if err != nil {
+			return name
+		}
+		p, err := filepath.Rel(root, abs)
+		if err != nil || p == ".." || strings.HasPrefix(p, "../") {
+			return filepath.ToSlash(abs)
+		}
+		return filepath.ToSlash(p)
+	}
 }
 
 // Summary counts findings; suppressed findings count only in Suppressed.

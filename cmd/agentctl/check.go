@@ -120,9 +120,7 @@ func runCheck(cmd *cobra.Command, f *gateFlags, dirs []string, elapsed bool) err
 		case "sarif":
 			return report.SARIF(w, res.Lint.RelativeTo(root))
 		case "junit":
-			rel := res
-			rel.Lint = res.Lint.RelativeTo(root)
-			return report.CheckJUnit(w, rel)
+			return report.CheckJUnit(w, res.RelativeTo(root))
 		case "github":
 			return report.GitHub(w, res.Lint.RelativeTo(root))
 		}
