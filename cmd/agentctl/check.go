@@ -63,68 +63,49 @@ invocation is wrong.`,
 func runCheck(cmd *cobra.Command, f *gateFlags, dirs []string, elapsed bool) error {
 	start := time.Now()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	runs, err := f.settings(cmd, dirs)
-	if err != nil {
-		return err
-	}
-	outs, err := parseOutputs(runs[0].settings.Output.V, checkFormats)
-	if err != nil {
-		return inputError(err)
-	}
-	root, err := f.repoRoot(dirs[0])
+	g, err := f.lintAll(cmd, dirs, checkFormats, "")
 	if err != nil {
 		return err
 	}
 	// The verdict ends stdout unless stdout carries a document that it would corrupt.
 	verdictTo := stdout
-	for _, o := range outs {
+	for _, o := range g.outs {
 		if o.path == "" && o.format != "table" && o.format != "github" {
 			verdictTo = stderr
 		}
 	}
-	color, err := f.colorOn(verdictTo)
-	if err != nil {
-		return err
-	}
-
-	policies, loadErrs, err := loadEach(stderr, dirs)
-	if err != nil {
-		return err
-	}
-	lres, err := lintDirs(stderr, runs, policies, loadErrs, "")
-	if err != nil {
-		return err
-	}
-	res := report.Check{Lint: lres.all}
+	color, _ := f.colorOn(verdictTo) // validated by lintAll
+	res := report.Check{Lint: g.lint.all}
 	scenarios := make([][]*simulate.Result, len(dirs))
 	tests := make([]report.TestRun, len(dirs))
 	for i, dir := range dirs {
-		res.Dirs = append(res.Dirs, report.VetResult{Dir: dir, OK: policies[i] != nil, Errors: loadErrs[i]})
-		if policies[i] == nil {
+		p := g.policies[i]
+		res.Dirs = append(res.Dirs, report.VetResult{Dir: dir, OK: p != nil, Errors: g.loadErrs[i]})
+		if p == nil {
 			continue
 		}
-		if scenarios[i], err = runScenarios(dir, policies[i]); err != nil {
+		if scenarios[i], err = runScenarios(dir, p); err != nil {
 			return inputError(err)
 		}
-		if tests[i], err = runTests(dir, policies[i]); err != nil {
+		if tests[i], err = runTests(dir, p); err != nil {
 			return err
 		}
 		res.Scenarios = append(res.Scenarios, scenarios[i]...)
 		res.Tests = append(res.Tests, tests[i])
 	}
 
-	err = writeOutputs(stdout, outs, func(w io.Writer, format string) error {
+	err = writeOutputs(stdout, g.outs, func(w io.Writer, format string) error {
 		switch format {
 		case "json":
 			return report.CheckJSON(w, res)
 		case "sarif":
-			return report.SARIF(w, res.Lint.RelativeTo(root))
+			return report.SARIF(w, res.Lint.RelativeTo(g.root))
 		case "junit":
-			return report.CheckJUnit(w, res.RelativeTo(root))
+			return report.CheckJUnit(w, res.RelativeTo(g.root))
 		case "github":
-			return report.GitHub(w, res.Lint.RelativeTo(root))
+			return report.GitHub(w, res.Lint.RelativeTo(g.root))
 		}
-		return checkTables(w, dirs, policies, lres, scenarios, tests)
+		return checkTables(w, dirs, g.policies, g.lint, scenarios, tests)
 	})
 	if err != nil {
 		return err

@@ -147,6 +147,46 @@ func (f *gateFlags) settingsFor(cmd *cobra.Command, dir string, files map[string
 	return s, nil
 }
 
+// gate is a lint or check run after its settings, outputs and root are resolved, its
+// directories loaded and the loaded ones linted.
+type gate struct {
+	runs     []dirRun
+	outs     []output
+	root     string
+	policies []*policy.Policy     // nil where a directory did not load
+	loadErrs [][]report.LoadError // by directory
+	lint     *lintResult
+}
+
+// lintAll resolves the settings of dirs, validates the outputs against formats, then loads
+// and lints every directory (recording every finding in writeBaseline when set). Input
+// errors come first, before any directory is read.
+func (f *gateFlags) lintAll(cmd *cobra.Command, dirs, formats []string, writeBaseline string) (*gate, error) {
+	var (
+		g   gate
+		err error
+	)
+	if g.runs, err = f.settings(cmd, dirs); err != nil {
+		return nil, err
+	}
+	if g.outs, err = parseOutputs(g.runs[0].settings.Output.V, formats); err != nil {
+		return nil, inputError(err)
+	}
+	if g.root, err = f.repoRoot(dirs[0]); err != nil {
+		return nil, err
+	}
+	if _, err := f.colorOn(io.Discard); err != nil {
+		return nil, err
+	}
+	if g.policies, g.loadErrs, err = loadEach(cmd.ErrOrStderr(), dirs); err != nil {
+		return nil, err
+	}
+	if g.lint, err = lintDirs(cmd.ErrOrStderr(), g.runs, g.policies, g.loadErrs, writeBaseline); err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
 // output is one -o value: a format and the file it goes to ("" for stdout).
 type output struct {
 	format, path string
@@ -382,7 +422,7 @@ func (f *gateFlags) colorOn(w io.Writer) (bool, error) {
 		return true, nil
 	case "never":
 		return false, nil
-	case "auto":
+	case "auto", "": // "": lint, which has no --color
 		return os.Getenv("NO_COLOR") == "" && isTerminal(w), nil
 	}
 	return false, inputError(fmt.Errorf("--color %q: want auto, always or never", f.color))

@@ -81,28 +81,12 @@ func (f *lintFlags) run(cmd *cobra.Command, dirs []string) error {
 			frameworks = append(frameworks, name)
 		}
 	}
-	runs, err := f.settings(cmd, dirs)
+	g, err := f.lintAll(cmd, dirs, lintFormats, f.writeBaseline)
 	if err != nil {
 		return err
 	}
-	outs, err := parseOutputs(runs[0].settings.Output.V, lintFormats)
-	if err != nil {
-		return inputError(err)
-	}
-	root, err := f.repoRoot(dirs[0])
-	if err != nil {
-		return err
-	}
-	policies, loadErrs, err := loadEach(cmd.ErrOrStderr(), dirs)
-	if err != nil {
-		return err
-	}
-	res, err := lintDirs(cmd.ErrOrStderr(), runs, policies, loadErrs, f.writeBaseline)
-	if err != nil {
-		return err
-	}
-	doc := res.all
-	err = writeOutputs(cmd.OutOrStdout(), outs, func(w io.Writer, format string) error {
+	doc, root := g.lint.all, g.root
+	err = writeOutputs(cmd.OutOrStdout(), g.outs, func(w io.Writer, format string) error {
 		switch format {
 		case "json":
 			return report.FindingsJSON(w, doc)
@@ -113,7 +97,7 @@ func (f *lintFlags) run(cmd *cobra.Command, dirs []string) error {
 		case "github":
 			return report.GitHub(w, doc.RelativeTo(root))
 		}
-		if !slices.ContainsFunc(policies, func(p *policy.Policy) bool { return p != nil }) {
+		if !slices.ContainsFunc(g.policies, func(p *policy.Policy) bool { return p != nil }) {
 			return nil // nothing loaded: the errors on stderr are the whole report
 		}
 		return report.FindingsTable(w, doc, frameworks, isTerminal(w))
@@ -123,7 +107,7 @@ func (f *lintFlags) run(cmd *cobra.Command, dirs []string) error {
 		return err
 	case len(doc.LoadErrors) > 0:
 		return errInputPrinted
-	case res.failed:
+	case g.lint.failed:
 		return errPolicyFailed
 	}
 	return nil
