@@ -38,18 +38,18 @@ type gateFlags struct {
 // register adds the selection flags, the repeatable -o and --root.
 func (f *gateFlags) register(fl *pflag.FlagSet, formats []string) {
 	f.hasOutputs = true
-	fl.StringArrayVarP(&f.outputs, "output", "o", []string{"table"}, "output `FORMAT[=FILE]`, repeatable: "+strings.Join(formats, ", ")+"; a format alone goes to stdout")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "output `FORMAT[=FILE]`, repeatable: "+strings.Join(formats, ", ")+"; a format alone goes to stdout (default: output of "+config.FileName+", else table)")
 	fl.StringVar(&f.root, "root", "", "repository root that SARIF, GitHub and JUnit locations are relative to (default: the git top-level)")
 	f.registerSelection(fl)
 }
 
 // registerSelection adds the flags that override settings of the configuration file.
 func (f *gateFlags) registerSelection(fl *pflag.FlagSet) {
-	fl.StringVar(&f.failOn, "fail-on", "high", "fail (exit 1) on active findings at or above: critical, high, medium, low or info")
+	fl.StringVar(&f.failOn, "fail-on", "", "fail (exit 1) on active findings at or above: critical, high, medium, low or info (default: fail_on of "+config.FileName+", else high)")
 	fl.StringSliceVar(&f.checks, "checks", nil, "run only these checks (IDs or slugs, comma-separated)")
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these checks (IDs or slugs, comma-separated)")
-	fl.StringVar(&f.baseline, "baseline", "", "treat the findings listed in this baseline file as accepted")
-	fl.BoolVar(&f.noInline, "no-inline-suppressions", false, "ignore @ignore attributes")
+	fl.StringVar(&f.baseline, "baseline", "", "treat the findings listed in this baseline file as accepted (default: baseline of "+config.FileName+")")
+	fl.BoolVar(&f.noInline, "no-inline-suppressions", false, "ignore @ignore attributes (default: inline_suppressions of "+config.FileName+", else honour them)")
 	fl.StringVar(&f.config, "config", "", "repository configuration file (default: the nearest "+config.FileName+" up to the repository root)")
 }
 
