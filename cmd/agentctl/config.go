@@ -38,6 +38,11 @@ The keys are documented in docs/ci.md ("Repository configuration").`,
 				return inputError(fmt.Errorf("unknown output format %q (want table or json)", format))
 			}
 			dirs := dirsOrDot(args)
+			for _, d := range dirs {
+				if _, err := absDir(d); err != nil {
+					return inputError(err)
+				}
+			}
 			runs, err := f.settings(cmd, dirs)
 			if err != nil {
 				return err
