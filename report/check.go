@@ -38,10 +38,11 @@ type tally struct {
 	failing, below             Summary  // active findings at or above / below the threshold
 	scenarios, scenariosFailed int
 	tests, testsFailed         int
+	threshold                  string // "high", or "their directory's fail_on" when they differ
 }
 
 func (c Check) tally() tally {
-	var t tally
+	t := tally{threshold: c.Lint.FailOn}
 	for _, d := range c.Dirs {
 		if !d.OK {
 			t.loadFailed = append(t.loadFailed, d.Dir)
@@ -50,6 +51,9 @@ func (c Check) tally() tally {
 	for _, f := range c.Lint.Findings {
 		if f.Suppressed {
 			continue
+		}
+		if f.FailOn != "" && f.FailOn != c.Lint.FailOn {
+			t.threshold = "their directory's fail_on"
 		}
 		if f.Failing {
 			t.failing.count(f.Severity)
@@ -91,9 +95,9 @@ func Verdict(c Check, elapsed time.Duration, color bool) string {
 	case len(t.loadFailed) == len(c.Dirs):
 		// Nothing loaded: no gate ran.
 	case t.failing.Total > 0:
-		parts = append(parts, fmt.Sprintf("lint: %s at or above %s (%s)", findingCount(t.failing.Total), c.Lint.FailOn, severityCounts(t.failing)))
+		parts = append(parts, fmt.Sprintf("lint: %s at or above %s (%s)", findingCount(t.failing.Total), t.threshold, severityCounts(t.failing)))
 	case t.below.Total > 0:
-		parts = append(parts, fmt.Sprintf("lint: %s, all below %s (%s)", findingCount(t.below.Total), c.Lint.FailOn, severityCounts(t.below)))
+		parts = append(parts, fmt.Sprintf("lint: %s, all below %s (%s)", findingCount(t.below.Total), t.threshold, severityCounts(t.below)))
 	default:
 		parts = append(parts, "lint: no findings")
 	}

@@ -25,6 +25,8 @@ func TestVerdict(t *testing.T) {
 			"PASS  lint: 1 finding, all below high (1 medium) · scenarios 0/0 passed · tests 0/0 passed · 1.23s"},
 		{"lint fails", Check{Dirs: ok, Lint: Findings{FailOn: "high", Findings: []Finding{high, high, medium}}}, -1, true,
 			"\x1b[1;31mFAIL\x1b[0m  lint: 2 findings at or above high (2 high) · scenarios 0/0 passed · tests 0/0 passed"},
+		{"thresholds differ", Check{Dirs: ok, Lint: Findings{FailOn: "high", Findings: []Finding{high, {Severity: "high", FailOn: "critical"}}}}, -1, false,
+			"FAIL  lint: 1 finding at or above their directory's fail_on (1 high) · scenarios 0/0 passed · tests 0/0 passed"},
 		{"scenario fails", Check{Dirs: ok, Lint: Findings{FailOn: "high"}, Scenarios: scen}, -1, false,
 			"FAIL  lint: no findings · scenarios 1/2 passed · tests 0/0 passed"},
 		{"one of two did not load", Check{Dirs: []VetResult{{Dir: "a", OK: true}, {Dir: "b"}}, Lint: Findings{FailOn: "high"}}, -1, false,

@@ -85,6 +85,9 @@ type Finding struct {
 	Fingerprint string       `json:"fingerprint"`
 	// Failing is true when the finding is active and at or above the --fail-on threshold.
 	Failing bool `json:"-"`
+	// FailOn is the threshold of the finding's directory (directories may differ through
+	// the repository configuration's overrides); empty means Findings.FailOn.
+	FailOn string `json:"-"`
 }
 
 // Suppression says why a finding does not count: "inline" (@ignore) or "baseline".

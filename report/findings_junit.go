@@ -43,14 +43,18 @@ func findingsSuites(r Findings) []JUnitSuite {
 			loc = fmt.Sprintf("%s:%d:%d", file, f.Line, f.Column)
 		}
 		c := JUnitCase{Name: f.Check + " " + f.Element, Classname: file}
+		failOn := f.FailOn
+		if failOn == "" {
+			failOn = r.FailOn
+		}
 		switch {
 		case f.Suppressed:
 			c.Skipped = &JUnitSkipped{Message: suppressedBy(f)}
 		case f.Failing:
 			c.Failure = &JUnitFailure{Message: f.Message, Type: f.Severity,
-				Text: fmt.Sprintf("%s: %s: %s (%s, fails at %s and above)\n", loc, f.Severity, f.Message, f.Slug, r.FailOn)}
+				Text: fmt.Sprintf("%s: %s: %s (%s, fails at %s and above)\n", loc, f.Severity, f.Message, f.Slug, failOn)}
 		default:
-			c.SystemOut = fmt.Sprintf("%s: %s: %s (%s, below --fail-on %s)\n", loc, f.Severity, f.Message, f.Slug, r.FailOn)
+			c.SystemOut = fmt.Sprintf("%s: %s: %s (%s, below --fail-on %s)\n", loc, f.Severity, f.Message, f.Slug, failOn)
 		}
 		s := suite(file)
 		s.Cases = append(s.Cases, c)
