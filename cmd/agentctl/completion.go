@@ -21,6 +21,8 @@ var completions = map[string]map[string]cobra.CompletionFunc{
 		"checks": completeChecks, "skip": completeChecks, "color": fixedValues("auto", "always", "never")},
 	"lint": {"output": outputValues(lintFormats...), "fail-on": fixedValues(severityNames...),
 		"checks": completeChecks, "skip": completeChecks, "framework": listValues(report.FrameworkNames()...)},
+	"config": {"output": fixedValues("table", "json"), "fail-on": fixedValues(severityNames...),
+		"checks": completeChecks, "skip": completeChecks},
 	"checks":   {"output": fixedValues("table", "json", "markdown"), "framework": listValues(report.FrameworkNames()...)},
 	"simulate": {"output": fixedValues("table", "json", "junit"), "scenario": completeScenarios, "from": completeAgents, "compromise": completeAgentList, "mode": fixedValues(policy.ModeAttenuate, policy.ModeDelegate, policy.ModeForwardCredentials)},
 	"graph":    {"output": fixedValues("dot", "mermaid", "svg"), "scenario": completeScenarios},
