@@ -216,7 +216,7 @@ func SARIF(w io.Writer, r Findings) error {
 			ShortDescription:     sarifText{"Policy directory failed to load"},
 			FullDescription:      sarifText{"The policy directory could not be loaded (a CUE or schema error, or an undefined reference), so none of its checks ran."},
 			Help:                 sarifHelp{Text: "Fix the error at the location given; agentctl vet DIR lists every load error.", Markdown: "Fix the error at the location given; `agentctl vet DIR` lists every load error."},
-			HelpURI:              "https://github.com/agentctl/agentctl/blob/main/docs/policy.md",
+			HelpURI:              "https://github.com/agentctl/agentctl/blob/main/docs/policy.md#load-errors",
 			DefaultConfiguration: sarifConfiguration{Level: "error"},
 			Properties:           sarifRuleProps{Tags: []string{"correctness"}, Precision: "very-high", SecuritySeverity: securitySeverity("high"), Severity: "high"},
 		})
