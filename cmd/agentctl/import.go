@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentctl/agentctl/config"
 	"github.com/agentctl/agentctl/mcp"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
@@ -209,14 +210,16 @@ func (f *importMCPFlags) runCheck(cmd *cobra.Command, args []string) error {
 	}
 	drift := mcp.Compare(cat, p, t)
 	doc := report.DriftFindings(drift, p.Files)
+	doc.Version, _, _ = buildVersion()
+	root := config.RepoRoot(p.Dir) // code scanning maps repository-relative paths only
 	w := cmd.OutOrStdout()
 	switch f.output {
 	case "json":
 		err = report.FindingsJSON(w, doc)
 	case "sarif":
-		err = report.SARIF(w, doc)
+		err = report.SARIF(w, doc.RelativeTo(root))
 	case "github":
-		err = report.GitHub(w, doc)
+		err = report.GitHub(w, doc.RelativeTo(root))
 	default:
 		if len(drift) == 0 {
 			_, err = fmt.Fprintf(w, "no drift: %s matches its %d pinned tools\n", t.Path(), pinCount(t))

@@ -94,7 +94,13 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 		newCompileCmd(), newTestCmd(), newExplainCmd(),
 		newFmtCmd(),
 		newImportCmd(),
+		newConfigCmd(),
 	)
+	root.Version = versionString()
+	root.SetVersionTemplate("agentctl {{.Version}}\n")
+	registerCompletions(root)
+	root.InitDefaultCompletionCmd()
+	plainBoolFlags(root)
 	return root
 }
 
