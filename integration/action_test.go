@@ -130,7 +130,7 @@ func TestActionScripts(t *testing.T) {
 		t.Fatalf("agentctl.sarif is not a one-run SARIF 2.1.0 log (%v):\n%s", err, sb)
 	}
 	gho, _ := os.ReadFile(ghOutput)
-	if string(gho) != "sarif-file=agentctl.sarif\n" {
+	if string(gho) != "sarif-file=agentctl.sarif\njunit-file=\n" {
 		t.Errorf("GITHUB_OUTPUT = %q", gho)
 	}
 
@@ -154,6 +154,20 @@ func TestActionScripts(t *testing.T) {
 	}
 	if !strings.Contains(string(sb), `"ruleId": "AC050"`) {
 		t.Errorf("out.sarif lacks the AC050 result:\n%s", sb)
+	}
+
+	// The repository configuration sets the threshold when the fail-on input is empty; the
+	// JUnit report then has the finding as a passing case.
+	writeFile(t, filepath.Join(work, ".agentctl.yaml"), "fail_on: critical\n")
+	out, code = runStep(check, work, inputs(map[string]string{"directories": "agents", "junit-file": "report.xml"}))
+	if code != 0 || !strings.Contains(out, "PASS  lint: ") {
+		t.Errorf("fail_on: critical in .agentctl.yaml: exit %d, want 0 and a PASS verdict:\n%s", code, out)
+	}
+	if jb, err := os.ReadFile(filepath.Join(work, "report.xml")); err != nil || !strings.Contains(string(jb), `failures="0"`) || !strings.Contains(string(jb), `name="AC050 settings.audit.tool_calls"`) {
+		t.Errorf("report.xml (%v):\n%s", err, jb)
+	}
+	if err := os.Remove(filepath.Join(work, ".agentctl.yaml")); err != nil {
+		t.Fatal(err)
 	}
 
 	// fail-on critical lets the high finding through the lint gate (the check gate is off).

@@ -2,6 +2,8 @@ package lint_test
 
 import (
 	"bytes"
+	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,6 +200,14 @@ func TestBaselineVersion1(t *testing.T) {
 		if !f.Suppressed() {
 			t.Errorf("not matched: %s %s", f.Check.ID, f.Element)
 		}
+	}
+}
+
+func TestFingerprintIsFNV(t *testing.T) {
+	h := fnv.New64a()
+	h.Write([]byte("AC010\x00agents.a.grants{tool=crm actions=*}"))
+	if got, want := lint.Fingerprint("AC010", "agents.a.grants{tool=crm actions=*}"), fmt.Sprintf("%016x", h.Sum64()); got != want {
+		t.Errorf("Fingerprint = %s, want FNV-1a %s", got, want)
 	}
 }
 

@@ -1,9 +1,10 @@
 package lint
 
 import (
-	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/agentctl/agentctl/policy"
@@ -20,17 +21,27 @@ import (
 //	agents.ops@ignore(AC010)
 
 // Fingerprint hashes a check ID and a subject: 16 hex digits, the baseline key and SARIF's
-// partial fingerprint.
+// partial fingerprint. The hash is 64-bit FNV-1a: it needs to be stable, not secret, and a
+// large estate has tens of thousands of findings to fingerprint.
 func Fingerprint(check, subject string) string {
-	sum := sha256.Sum256([]byte(check + "\x00" + subject))
-	return hex.EncodeToString(sum[:8])
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(check); i++ {
+		h = (h ^ uint64(check[i])) * prime
+	}
+	h *= prime // the separator byte 0
+	for i := 0; i < len(subject); i++ {
+		h = (h ^ uint64(subject[i])) * prime
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], h)
+	return hex.EncodeToString(b[:])
 }
 
-// subjects turns element paths into subjects. It indexes the list elements of the policy
-// only when a finding names one.
+// subjects turns element paths into subjects, remembering each grant's.
 type subjects struct {
-	p     *policy.Policy
-	lists map[string]string // "agents.a.grants[2]" -> "agents.a.grants{...}"
+	p      *policy.Policy
+	grants map[*policy.Grant]string
 }
 
 // of returns the subject of element: the path with a list element replaced by its content.
@@ -39,59 +50,110 @@ func (s *subjects) of(element string) string {
 	if end < 0 {
 		return element
 	}
-	if s.lists == nil {
-		s.index()
-	}
-	if subj, ok := s.lists[element[:end+1]]; ok {
+	if subj, ok := s.item(element[:end+1]); ok {
 		return subj + element[end+1:]
 	}
 	return element
 }
 
-func (s *subjects) index() {
-	s.lists = map[string]string{}
-	for _, a := range s.p.Agents {
-		for _, g := range a.Grants {
-			s.lists[g.Path] = grantSubject(g)
+// item returns the subject of a list element path: "handoffs[3]", "agents.a.grants[2]",
+// "scenarios.s.authority[0]". Names hold no "." or "[", so the path splits unambiguously.
+func (s *subjects) item(path string) (string, bool) {
+	open := strings.LastIndexByte(path, '[')
+	if open < 0 {
+		return "", false
+	}
+	i, err := strconv.Atoi(path[open+1 : len(path)-1])
+	if err != nil || i < 0 {
+		return "", false
+	}
+	list := path[:open]
+	var grants []*policy.Grant
+	if list == "handoffs" {
+		if i < len(s.p.Handoffs) {
+			h := s.p.Handoffs[i]
+			return "handoffs{" + h.From + "->" + h.To + "}", true
+		}
+		return "", false
+	} else if name, ok := cut(list, "agents.", ".grants"); ok {
+		if a := s.p.Agent(name); a != nil {
+			grants = a.Grants
+		}
+	} else if name, ok := cut(list, "scenarios.", ".authority"); ok {
+		for _, sc := range s.p.Scenarios {
+			if sc.Name == name {
+				grants = sc.Authority
+			}
 		}
 	}
-	for _, sc := range s.p.Scenarios {
-		for _, g := range sc.Authority {
-			s.lists[g.Path] = grantSubject(g)
+	if i >= len(grants) {
+		return "", false
+	}
+	g := grants[i]
+	subj, ok := s.grants[g]
+	if !ok {
+		subj = grantSubject(list, g)
+		if s.grants == nil {
+			s.grants = map[*policy.Grant]string{}
 		}
+		s.grants[g] = subj
 	}
-	for _, h := range s.p.Handoffs {
-		s.lists[h.Path()] = handoffSubject(h.From, h.To)
+	return subj, true
+}
+
+// cut returns what lies between prefix and suffix in s.
+func cut(s, prefix, suffix string) (string, bool) {
+	if !strings.HasPrefix(s, prefix) || !strings.HasSuffix(s, suffix) || len(s) < len(prefix)+len(suffix) {
+		return "", false
 	}
+	return s[len(prefix) : len(s)-len(suffix)], true
 }
 
 // grantSubject names a grant by its content: identical grants of one agent share it, which
 // is harmless (they have the same findings).
-func grantSubject(g *policy.Grant) string {
-	base := g.Path
-	if i := strings.LastIndexByte(base, '['); i >= 0 {
-		base = base[:i]
+func grantSubject(list string, g *policy.Grant) string {
+	actions, resources := sortedSet(g.Actions), sortedSet(g.Resources)
+	size := len(list) + len("{tool= actions= resources=}") + len(g.Tool) + len(actions) + len(resources) // a comma per item
+	for _, x := range actions {
+		size += len(x)
+	}
+	for _, x := range resources {
+		size += len(x)
 	}
 	var b strings.Builder
-	b.WriteString(base)
+	b.Grow(size)
+	b.WriteString(list)
 	b.WriteString("{tool=")
 	b.WriteString(g.Tool)
 	b.WriteString(" actions=")
-	b.WriteString(strings.Join(sortedSet(g.Actions), ","))
+	writeList(&b, actions)
 	if !g.AllResources() {
 		b.WriteString(" resources=")
-		b.WriteString(strings.Join(sortedSet(g.Resources), ","))
+		writeList(&b, resources)
 	}
 	b.WriteByte('}')
 	return b.String()
 }
 
-func handoffSubject(from, to string) string { return "handoffs{" + from + "->" + to + "}" }
+func writeList(b *strings.Builder, items []string) {
+	for i, x := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(x)
+	}
+}
 
+// sortedSet returns s sorted without duplicates; s itself when it already is.
 func sortedSet(s []string) []string {
-	out := slices.Clone(s)
-	slices.Sort(out)
-	return slices.Compact(out)
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			out := slices.Clone(s)
+			slices.Sort(out)
+			return slices.Compact(out)
+		}
+	}
+	return s
 }
 
 // fingerprint fills the subject (from the element unless the check gave one) and the

@@ -211,6 +211,9 @@ func (p *Pass) posOf(fallback policy.Pos, base string, suffixes ...string) polic
 type Options struct {
 	Checks               []*Check // the checks to run; nil runs every check
 	NoInlineSuppressions bool     // ignore @ignore attributes (CI owners)
+	// Severities overrides the severity of a check's findings, by check ID (the repository
+	// configuration's checks.severity).
+	Severities map[string]Severity
 }
 
 // Run applies the checks to p (which must be indexed) and returns the findings sorted by
@@ -228,6 +231,13 @@ func Run(p *policy.Policy, opts Options) []Finding {
 	}
 	findings := sorted(bufs)
 	fingerprint(&f.subj, findings)
+	if len(opts.Severities) > 0 {
+		for i := range findings {
+			if s, ok := opts.Severities[findings[i].Check.ID]; ok {
+				findings[i].Severity = s
+			}
+		}
+	}
 	if !opts.NoInlineSuppressions {
 		applyIgnores(p, findings)
 	}

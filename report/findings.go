@@ -1,7 +1,10 @@
 package report
 
 import (
+	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 )
 
 // Frameworks are a check's references in the frameworks agentctl maps to.
@@ -61,6 +64,8 @@ type Rule struct {
 	Frameworks      Frameworks `json:"frameworks"`
 	Example         string     `json:"example"`
 	Fix             string     `json:"fix"`
+	// HelpURI overrides the link SARIF gives the rule (default: its section of docs/checks.md).
+	HelpURI string `json:"-"`
 }
 
 // Finding is one lint finding (contract shape of `lint -o json`, plus fingerprint and
@@ -80,6 +85,9 @@ type Finding struct {
 	Fingerprint string       `json:"fingerprint"`
 	// Failing is true when the finding is active and at or above the --fail-on threshold.
 	Failing bool `json:"-"`
+	// FailOn is the threshold of the finding's directory (directories may differ through
+	// the repository configuration's overrides); empty means Findings.FailOn.
+	FailOn string `json:"-"`
 }
 
 // Suppression says why a finding does not count: "inline" (@ignore) or "baseline".
@@ -94,13 +102,83 @@ type StaleEntry struct {
 	Element string `json:"element"`
 }
 
+// LoadError is one error of a policy directory that failed to load; File is empty when the
+// error has no source position (a missing directory).
+type LoadError struct {
+	Dir     string `json:"dir"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+}
+
+// Location is "file:line:col", "file" or the directory when the error has no file.
+func (e LoadError) Location() string {
+	switch {
+	case e.File == "":
+		return e.Dir
+	case e.Line == 0:
+		return e.File
+	}
+	return fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
+}
+
 // Findings is the result of one lint run over one or more policy directories.
 type Findings struct {
-	Rules    []Rule    // the checks that ran, in ID order
-	Findings []Finding // sorted by file, line, column, check
-	Files    []string  // every policy file linted (JUnit lists passing checks per file)
-	FailOn   string    // the --fail-on severity
-	Stale    []StaleEntry
+	Rules      []Rule    // the checks that ran, in ID order
+	Findings   []Finding // sorted by file, line, column, check
+	Files      []string  // every policy file linted
+	FailOn     string    // the --fail-on severity (of the first directory, when they differ)
+	Stale      []StaleEntry
+	LoadErrors []LoadError // directories that failed to load: rendered in every format
+	Version    string      // the agentctl version, for SARIF's driver
+	Root       string      // absolute repository root the file names are relative to; "" none
+}
+
+// RelativeTo returns r with every file name made relative to root (the repository root),
+// whatever directory agentctl ran in: GitHub annotations and code scanning map only
+// repository-relative paths. Files outside root keep absolute names.
+func (r Findings) RelativeTo(root string) Findings {
+	if root == "" {
+		return r
+	}
+	rel := relativeTo(root)
+	out := r
+	out.Root = root
+	out.Findings = make([]Finding, len(r.Findings))
+	for i, f := range r.Findings {
+		f.File = rel(f.File)
+		out.Findings[i] = f
+	}
+	out.Files = make([]string, len(r.Files))
+	for i, f := range r.Files {
+		out.Files[i] = rel(f)
+	}
+	out.LoadErrors = make([]LoadError, len(r.LoadErrors))
+	for i, e := range r.LoadErrors {
+		e.Dir, e.File = rel(e.Dir), rel(e.File)
+		out.LoadErrors[i] = e
+	}
+	return out
+}
+
+// relativeTo returns a function naming a file relative to root, with forward slashes ("."
+// for root itself); files outside root keep their absolute name.
+func relativeTo(root string) func(string) string {
+	return func(name string) string {
+		if name == "" {
+			return ""
+		}
+		abs, err := filepath.Abs(name)
+		if err != nil {
+			return name
+		}
+		p, err := filepath.Rel(root, abs)
+		if err != nil || p == ".." || strings.HasPrefix(p, "../") {
+			return filepath.ToSlash(abs)
+		}
+		return filepath.ToSlash(p)
+	}
 }
 
 // Summary counts findings; suppressed findings count only in Suppressed.
@@ -128,33 +206,71 @@ func (r Findings) Summary() Summary {
 			s.Suppressed++
 			continue
 		}
-		s.Total++
 		s.Failed = s.Failed || f.Failing
-		switch f.Severity {
-		case "critical":
-			s.Critical++
-		case "high":
-			s.High++
-		case "medium":
-			s.Medium++
-		case "low":
-			s.Low++
-		default:
-			s.Info++
-		}
+		s.count(f.Severity)
 	}
 	return s
 }
 
+// count adds one active finding of a severity.
+func (s *Summary) count(severity string) {
+	s.Total++
+	switch severity {
+	case "critical":
+		s.Critical++
+	case "high":
+		s.High++
+	case "medium":
+		s.Medium++
+	case "low":
+		s.Low++
+	default:
+		s.Info++
+	}
+}
+
+// findingCount writes "1 finding" or "N findings".
+func findingCount(n int) string {
+	if n == 1 {
+		return "1 finding"
+	}
+	return fmt.Sprintf("%d findings", n)
+}
+
+// severityCounts writes the non-zero counts, most severe first: "4 critical, 10 high".
+func severityCounts(s Summary) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		name string
+	}{{s.Critical, "critical"}, {s.High, "high"}, {s.Medium, "medium"}, {s.Low, "low"}, {s.Info, "info"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.name))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // FindingsJSON writes the contract document of `lint -o json`.
 func FindingsJSON(w io.Writer, r Findings) error {
-	fs := r.Findings
-	if fs == nil {
-		fs = []Finding{}
+	return JSON(w, findingsDoc(r, SchemaVersion))
+}
+
+// lintDoc is the document of `lint -o json` and the lint section of `check -o json`.
+type lintDoc struct {
+	SchemaVersion int         `json:"schema_version,omitempty"`
+	Findings      []Finding   `json:"findings"`
+	Summary       Summary     `json:"summary"`
+	LoadErrors    []LoadError `json:"load_errors"`
+}
+
+func findingsDoc(r Findings, version int) lintDoc {
+	d := lintDoc{SchemaVersion: version, Findings: r.Findings, Summary: r.Summary(), LoadErrors: r.LoadErrors}
+	if d.Findings == nil {
+		d.Findings = []Finding{}
 	}
-	return JSON(w, struct {
-		SchemaVersion int       `json:"schema_version"`
-		Findings      []Finding `json:"findings"`
-		Summary       Summary   `json:"summary"`
-	}{SchemaVersion, fs, r.Summary()})
+	if d.LoadErrors == nil {
+		d.LoadErrors = []LoadError{}
+	}
+	return d
 }

@@ -3,71 +3,71 @@ package report
 import (
 	"fmt"
 	"io"
-	"slices"
 	"sort"
-	"strings"
 )
 
-// FindingsJUnit writes one test suite per policy file and one test case per check in it; a
-// case fails when the check has active findings in the file.
+// FindingsJUnit writes one test suite per policy file and one test case per finding, named
+// by check and element path. Only active findings at or above --fail-on fail; the others
+// pass, and suppressed ones are skipped, so a CI's test report agrees with the exit status.
+// A directory that failed to load is a failed case of its own.
 func FindingsJUnit(w io.Writer, r Findings) error {
-	byFile := map[string]map[string][]Finding{}
-	files := append([]string(nil), r.Files...)
-	for _, f := range r.Findings {
-		if f.Suppressed {
-			continue
-		}
-		if byFile[f.File] == nil {
-			byFile[f.File] = map[string][]Finding{}
-		}
-		byFile[f.File][f.Check] = append(byFile[f.File][f.Check], f)
-	}
-	for file := range byFile {
-		if !slices.Contains(files, file) {
-			files = append(files, file)
-		}
-	}
-	sort.Strings(files)
-	report := JUnit{Name: "agentctl lint"}
-	for _, file := range files {
-		name := file
-		if name == "" {
-			name = noPosition
-		}
-		suite := JUnitSuite{Name: name}
-		for _, rule := range r.Rules {
-			c := JUnitCase{Name: rule.ID + " " + rule.Slug, Classname: name}
-			if fs := byFile[file][rule.ID]; len(fs) > 0 {
-				var text strings.Builder
-				for _, f := range fs {
-					loc := name
-					if f.Line > 0 {
-						loc = fmt.Sprintf("%s:%d:%d", name, f.Line, f.Column)
-					}
-					fmt.Fprintf(&text, "%s: %s: %s [%s]\n", loc, f.Severity, f.Message, f.Element)
-				}
-				msg := fs[0].Message
-				if len(fs) > 1 {
-					msg = fmt.Sprintf("%d findings; first: %s", len(fs), msg)
-				}
-				c.Failure = &JUnitFailure{Message: msg, Type: highest(fs), Text: text.String()}
-			}
-			suite.Cases = append(suite.Cases, c)
-		}
-		report.Suites = append(report.Suites, suite)
-	}
-	return WriteJUnit(w, report)
+	return WriteJUnit(w, JUnit{Name: "agentctl lint", Suites: findingsSuites(r)})
 }
 
-// highest returns the most severe severity among fs.
-func highest(fs []Finding) string {
-	order := []string{"info", "low", "medium", "high", "critical"}
-	rank := func(s string) int { return slices.Index(order, s) }
-	best := fs[0].Severity
-	for _, f := range fs[1:] {
-		if rank(f.Severity) > rank(best) {
-			best = f.Severity
+func findingsSuites(r Findings) []JUnitSuite {
+	var suites []JUnitSuite
+	index := map[string]int{}
+	suite := func(name string) *JUnitSuite {
+		i, ok := index[name]
+		if !ok {
+			i = len(suites)
+			index[name] = i
+			suites = append(suites, JUnitSuite{Name: name})
 		}
+		return &suites[i]
 	}
-	return best
+	for _, e := range r.LoadErrors {
+		s := suite("load " + e.Dir)
+		s.Cases = append(s.Cases, JUnitCase{Name: "load " + e.Dir, Classname: "agentctl.load",
+			Failure: &JUnitFailure{Message: e.Message, Type: "load-error", Text: e.Location() + ": " + e.Message + "\n"}})
+	}
+	fs := append([]Finding(nil), r.Findings...)
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].File < fs[j].File })
+	for _, f := range fs {
+		file := f.File
+		if file == "" {
+			file = noPosition
+		}
+		loc := file
+		if f.Line > 0 {
+			loc = fmt.Sprintf("%s:%d:%d", file, f.Line, f.Column)
+		}
+		c := JUnitCase{Name: f.Check + " " + f.Element, Classname: file}
+		failOn := f.FailOn
+		if failOn == "" {
+			failOn = r.FailOn
+		}
+		switch {
+		case f.Suppressed:
+			c.Skipped = &JUnitSkipped{Message: suppressedBy(f)}
+		case f.Failing:
+			c.Failure = &JUnitFailure{Message: f.Message, Type: f.Severity,
+				Text: fmt.Sprintf("%s: %s: %s (%s, fails at %s and above)\n", loc, f.Severity, f.Message, f.Slug, failOn)}
+		default:
+			c.SystemOut = fmt.Sprintf("%s: %s: %s (%s, below --fail-on %s)\n", loc, f.Severity, f.Message, f.Slug, failOn)
+		}
+		s := suite(file)
+		s.Cases = append(s.Cases, c)
+	}
+	return suites
+}
+
+func suppressedBy(f Finding) string {
+	if f.Suppression == nil {
+		return "suppressed"
+	}
+	if f.Suppression.Kind == "baseline" {
+		return "accepted in the baseline"
+	}
+	return "suppressed inline: " + f.Suppression.Reason
 }

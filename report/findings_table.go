@@ -67,25 +67,13 @@ func FindingsTable(w io.Writer, r Findings, frameworks []string, unicode bool) e
 // "3 findings: 1 critical, 2 high; 1 suppressed" or "no findings".
 func SummaryLine(s Summary) string {
 	var b strings.Builder
-	switch s.Total {
-	case 0:
+	if s.Total == 0 {
 		b.WriteString("no findings")
-	case 1:
-		b.WriteString("1 finding")
-	default:
-		fmt.Fprintf(&b, "%d findings", s.Total)
+	} else {
+		b.WriteString(findingCount(s.Total))
 	}
-	var parts []string
-	for _, c := range []struct {
-		n    int
-		name string
-	}{{s.Critical, "critical"}, {s.High, "high"}, {s.Medium, "medium"}, {s.Low, "low"}, {s.Info, "info"}} {
-		if c.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.name))
-		}
-	}
-	if len(parts) > 0 {
-		b.WriteString(": " + strings.Join(parts, ", "))
+	if c := severityCounts(s); c != "" {
+		b.WriteString(": " + c)
 	}
 	if s.Suppressed > 0 {
 		fmt.Fprintf(&b, "; %d suppressed", s.Suppressed)

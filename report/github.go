@@ -8,8 +8,23 @@ import (
 
 // GitHub writes active findings as GitHub Actions workflow commands, which annotate the
 // pull request: "::error file=policy.cue,line=3,col=5,title=AC010::message". Findings at or
-// above the --fail-on threshold are errors, the others warnings (info: notices).
+// above the --fail-on threshold are errors, the others warnings (info: notices). Each load
+// error of a directory that failed to load is an error titled "agentctl load error".
 func GitHub(w io.Writer, r Findings) error {
+	for _, e := range r.LoadErrors {
+		var props []string
+		if e.File != "" {
+			props = append(props, "file="+escapeProperty(e.File))
+			if e.Line > 0 {
+				props = append(props, fmt.Sprintf("line=%d,col=%d", e.Line, e.Column))
+			}
+		}
+		props = append(props, "title="+escapeProperty("agentctl load error"))
+		msg := fmt.Sprintf("%s: %s", e.Dir, e.Message)
+		if _, err := fmt.Fprintf(w, "::error %s::%s\n", strings.Join(props, ","), escapeData(msg)); err != nil {
+			return err
+		}
+	}
 	for _, f := range r.Findings {
 		if f.Suppressed {
 			continue

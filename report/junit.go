@@ -11,6 +11,7 @@ type JUnit struct {
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Skipped  int          `xml:"skipped,attr"`
 	Suites   []JUnitSuite `xml:"testsuite"`
 }
 
@@ -28,7 +29,13 @@ type JUnitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
 	Failure   *JUnitFailure `xml:"failure,omitempty"`
-	Skipped   *struct{}     `xml:"skipped,omitempty"`
+	Skipped   *JUnitSkipped `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+// JUnitSkipped marks a case that did not count (a suppressed finding).
+type JUnitSkipped struct {
+	Message string `xml:"message,attr,omitempty"`
 }
 
 // JUnitFailure describes why a case failed.
@@ -40,7 +47,7 @@ type JUnitFailure struct {
 
 // WriteJUnit fills in the counts and writes the report with an XML header.
 func WriteJUnit(w io.Writer, r JUnit) error {
-	r.Tests, r.Failures = 0, 0
+	r.Tests, r.Failures, r.Skipped = 0, 0, 0
 	for i := range r.Suites {
 		s := &r.Suites[i]
 		s.Tests, s.Failures, s.Skipped = len(s.Cases), 0, 0
@@ -54,6 +61,7 @@ func WriteJUnit(w io.Writer, r JUnit) error {
 		}
 		r.Tests += s.Tests
 		r.Failures += s.Failures
+		r.Skipped += s.Skipped
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err

@@ -39,6 +39,7 @@ func LintFindings(findings []lint.Finding, failOn lint.Severity) []Finding {
 			Suppressed:  f.Suppressed(),
 			Fingerprint: f.Fingerprint,
 			Failing:     !f.Suppressed() && f.Severity >= failOn,
+			FailOn:      failOn.String(),
 		}
 		if s := f.Suppression; s != nil {
 			r.Suppression = &Suppression{Kind: s.Kind, Reason: s.Reason}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/mod/semver"
 )
 
 // SARIF 2.1.0 document types: only what agentctl emits.
@@ -15,8 +17,14 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool               sarifTool                `json:"tool"`
+	AutomationDetails  sarifAutomation          `json:"automationDetails"`
+	OriginalURIBaseIDs map[string]sarifArtifact `json:"originalUriBaseIds,omitempty"`
+	Results            []sarifResult            `json:"results"`
+}
+
+type sarifAutomation struct {
+	ID string `json:"id"`
 }
 
 type sarifTool struct {
@@ -25,6 +33,8 @@ type sarifTool struct {
 
 type sarifDriver struct {
 	Name           string      `json:"name"`
+	Version        string      `json:"version,omitempty"`
+	SemVer         string      `json:"semanticVersion,omitempty"`
 	InformationURI string      `json:"informationUri"`
 	Rules          []sarifRule `json:"rules"`
 }
@@ -82,7 +92,8 @@ type sarifPhysical struct {
 }
 
 type sarifArtifact struct {
-	URI string `json:"uri"`
+	URI       string `json:"uri"`
+	URIBaseID string `json:"uriBaseId,omitempty"`
 }
 
 type sarifRegion struct {
@@ -103,23 +114,51 @@ type sarifSuppression struct {
 // FingerprintKey names agentctl's partial fingerprint in SARIF results.
 const FingerprintKey = "agentctlFinding/v2"
 
+// SRCROOT is the SARIF base id of the repository root: result locations are relative to it.
+const SRCROOT = "SRCROOT"
+
+// AutomationID is the SARIF run's automationDetails.id. GitHub code scanning takes the part
+// before the last slash as the analysis category.
+const AutomationID = "agentctl/"
+
+// LoadErrorRule is the SARIF rule of load errors (a directory that failed to load).
+const LoadErrorRule = "load-error"
+
 // DocsURL is where the check catalogue is published; rules link to their section.
 const DocsURL = "https://github.com/agentctl/agentctl/blob/main/docs/checks.md"
 
 // SARIF writes a SARIF 2.1.0 log: one reportingDescriptor per check that ran, one result per
-// finding (suppressed ones carry suppressions).
+// finding (suppressed ones carry suppressions), and one result of rule "load-error" per
+// load error. With r.Root set, locations are relative to the SRCROOT base id.
 func SARIF(w io.Writer, r Findings) error {
 	run := sarifRun{
 		Tool: sarifTool{Driver: sarifDriver{
 			Name:           "agentctl",
+			Version:        r.Version,
+			SemVer:         semanticVersion(r.Version),
 			InformationURI: "https://github.com/agentctl/agentctl",
 			Rules:          []sarifRule{},
 		}},
-		Results: []sarifResult{},
+		AutomationDetails: sarifAutomation{ID: AutomationID},
+		Results:           []sarifResult{},
+	}
+	if r.Root != "" {
+		run.OriginalURIBaseIDs = map[string]sarifArtifact{SRCROOT: {URI: dirURI(r.Root)}}
+	}
+	artifact := func(file string) sarifArtifact {
+		a := sarifArtifact{URI: fileURI(file)}
+		if r.Root != "" && !strings.HasPrefix(a.URI, "file://") {
+			a.URIBaseID = SRCROOT
+		}
+		return a
 	}
 	index := map[string]int{}
 	for i, rule := range r.Rules {
 		index[rule.ID] = i
+		help := DocsURL + "#" + Anchor(rule)
+		if rule.HelpURI != "" {
+			help = rule.HelpURI
+		}
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
 			ID:               rule.ID,
 			Name:             rule.Slug,
@@ -129,7 +168,7 @@ func SARIF(w io.Writer, r Findings) error {
 				Text:     rule.Rationale + "\n\nRemediation: " + rule.Remediation,
 				Markdown: ruleHelpMarkdown(rule),
 			},
-			HelpURI:              DocsURL + "#" + Anchor(rule),
+			HelpURI:              help,
 			DefaultConfiguration: sarifConfiguration{Level: sarifLevel(rule.Severity)},
 			Properties: sarifRuleProps{
 				Tags:             sarifTags(rule.Frameworks),
@@ -154,7 +193,7 @@ func SARIF(w io.Writer, r Findings) error {
 		}
 		loc := sarifLocation{LogicalLocations: []sarifLogical{{FullyQualifiedName: f.Element, Kind: "element"}}}
 		if f.File != "" {
-			loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: fileURI(f.File)}}
+			loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: artifact(f.File)}
 			if f.Line > 0 {
 				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Line, StartColumn: f.Column}
 			}
@@ -168,6 +207,35 @@ func SARIF(w io.Writer, r Findings) error {
 			res.Suppressions = []sarifSuppression{{Kind: kind, Justification: why}}
 		}
 		run.Results = append(run.Results, res)
+	}
+	if len(r.LoadErrors) > 0 {
+		i := len(run.Tool.Driver.Rules)
+		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
+			ID:                   LoadErrorRule,
+			Name:                 LoadErrorRule,
+			ShortDescription:     sarifText{"Policy directory failed to load"},
+			FullDescription:      sarifText{"The policy directory could not be loaded (a CUE or schema error, or an undefined reference), so none of its checks ran."},
+			Help:                 sarifHelp{Text: "Fix the error at the location given; agentctl vet DIR lists every load error.", Markdown: "Fix the error at the location given; `agentctl vet DIR` lists every load error."},
+			HelpURI:              "https://github.com/agentctl/agentctl/blob/main/docs/policy.md#load-errors",
+			DefaultConfiguration: sarifConfiguration{Level: "error"},
+			Properties:           sarifRuleProps{Tags: []string{"correctness"}, Precision: "very-high", SecuritySeverity: securitySeverity("high"), Severity: "high"},
+		})
+		for _, e := range r.LoadErrors {
+			res := sarifResult{
+				RuleID: LoadErrorRule, RuleIndex: i, Level: "error",
+				Message:             sarifText{e.Dir + ": " + e.Message},
+				PartialFingerprints: map[string]string{FingerprintKey: e.Dir + ":" + e.Message},
+				Properties:          map[string]string{"directory": e.Dir},
+			}
+			if e.File != "" {
+				loc := sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: artifact(e.File)}}
+				if e.Line > 0 {
+					loc.PhysicalLocation.Region = &sarifRegion{StartLine: e.Line, StartColumn: e.Column}
+				}
+				res.Locations = []sarifLocation{loc}
+			}
+			run.Results = append(run.Results, res)
+		}
 	}
 	return JSON(w, sarifLog{
 		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
@@ -225,6 +293,24 @@ func fileURI(name string) string {
 		return "file://" + name
 	}
 	return strings.TrimPrefix(name, "./")
+}
+
+// dirURI is the file URI of a directory, with the trailing slash SARIF base ids need.
+func dirURI(dir string) string {
+	u := fileURI(dir)
+	if !strings.HasPrefix(u, "file://") {
+		u = "file:///" + u
+	}
+	return strings.TrimSuffix(u, "/") + "/"
+}
+
+// semanticVersion returns version without its "v" when it is a semantic version ("" for a
+// development build).
+func semanticVersion(version string) string {
+	if !semver.IsValid(version) {
+		return ""
+	}
+	return strings.TrimPrefix(version, "v")
 }
 
 func ruleHelpMarkdown(r Rule) string {

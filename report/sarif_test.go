@@ -28,9 +28,15 @@ func sampleFindings() Findings {
 				Element: "agents.old.grants[1]", Frameworks: fw, Suppressed: true, Suppression: &Suppression{Kind: "baseline"}, Fingerprint: "2123456789abcdef"},
 			{Check: "AC050", Slug: "audit-disabled", Severity: "high", Message: "settings.audit.chains is false", Element: "settings.audit.chains",
 				Frameworks: fw, Fingerprint: "3123456789abcdef", Failing: true},
+			{Check: "AC010", Slug: "wildcard-grant", Severity: "medium", Message: `agent "bot" has a wildcard resource`, File: "estate/policy.cue", Line: 20, Column: 5,
+				Element: "agents.bot.grants[0]", Frameworks: fw, Fingerprint: "4123456789abcdef"},
 		},
-		Files:  []string{"estate/other.cue", "estate/policy.cue"},
-		FailOn: "high",
+		Files:   []string{"estate/other.cue", "estate/policy.cue"},
+		FailOn:  "high",
+		Version: "v1.2.3",
+		Root:    "/repo",
+		LoadErrors: []LoadError{{Dir: "broken", File: "broken/policy.cue", Line: 2, Column: 7,
+			Message: `agents.x.autonomy: invalid value "sometimes" (want "supervised" or "autonomous")`}},
 	}
 }
 
@@ -50,9 +56,12 @@ func TestSARIFValidates(t *testing.T) {
 	// The schema is permissive about the parts code scanning relies on: check them.
 	var log struct {
 		Runs []struct {
-			Tool struct {
+			AutomationDetails  struct{ ID string }
+			OriginalURIBaseIDs map[string]struct{ URI string } `json:"originalUriBaseIds"`
+			Tool               struct {
 				Driver struct {
-					Rules []struct {
+					Version, SemanticVersion string
+					Rules                    []struct {
 						ID         string
 						Help       struct{ Text, Markdown string }
 						Properties struct {
@@ -69,7 +78,7 @@ func TestSARIFValidates(t *testing.T) {
 				PartialFingerprints map[string]string
 				Locations           []struct {
 					PhysicalLocation *struct {
-						ArtifactLocation struct{ URI string }
+						ArtifactLocation struct{ URI, URIBaseID string }
 						Region           struct{ StartLine, StartColumn int }
 					}
 				}
@@ -89,10 +98,14 @@ func TestSARIFValidates(t *testing.T) {
 		t.Errorf("rule help or severity missing: %+v", rule)
 	}
 	r := run.Results
-	if len(r) != 4 {
-		t.Fatalf("%d results, want 4 (suppressed ones included)", len(r))
+	if len(r) != 6 {
+		t.Fatalf("%d results, want 6 (suppressed ones and the load error included)", len(r))
 	}
-	if loc := r[0].Locations[0].PhysicalLocation; loc == nil || loc.ArtifactLocation.URI != "estate/policy.cue" || loc.Region.StartLine != 3 || loc.Region.StartColumn != 5 {
+	d := run.Tool.Driver
+	if d.Version != "v1.2.3" || d.SemanticVersion != "1.2.3" || run.AutomationDetails.ID != "agentctl/" || run.OriginalURIBaseIDs["SRCROOT"].URI != "file:///repo/" {
+		t.Errorf("driver %+v, automation %+v, base ids %+v", d, run.AutomationDetails, run.OriginalURIBaseIDs)
+	}
+	if loc := r[0].Locations[0].PhysicalLocation; loc == nil || loc.ArtifactLocation.URI != "estate/policy.cue" || loc.ArtifactLocation.URIBaseID != "SRCROOT" || loc.Region.StartLine != 3 || loc.Region.StartColumn != 5 {
 		t.Errorf("result 0 location = %+v", r[0].Locations)
 	}
 	if r[0].PartialFingerprints[FingerprintKey] != "0123456789abcdef" || r[0].Level != "error" || len(r[0].Suppressions) != 0 {
@@ -106,5 +119,8 @@ func TestSARIFValidates(t *testing.T) {
 	}
 	if r[3].RuleIndex != 1 || r[3].Locations[0].PhysicalLocation != nil {
 		t.Errorf("result 3 = %+v", r[3])
+	}
+	if last := r[5]; last.RuleID != LoadErrorRule || last.RuleIndex != 2 || last.Level != "error" || last.Locations[0].PhysicalLocation.Region.StartLine != 2 {
+		t.Errorf("load error result = %+v", last)
 	}
 }

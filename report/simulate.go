@@ -66,7 +66,7 @@ func SimulateTable(w io.Writer, results []*simulate.Result, unicode bool) error 
 
 // simulateDoc is the contract's `simulate -o json` document.
 type simulateDoc struct {
-	SchemaVersion int                `json:"schema_version"`
+	SchemaVersion int                `json:"schema_version,omitempty"`
 	Scenarios     []*simulate.Result `json:"scenarios"`
 }
 
@@ -80,7 +80,11 @@ func SimulateJSON(w io.Writer, results []*simulate.Result) error {
 
 // SimulateJUnit writes one test suite per policy directory and one case per scenario.
 func SimulateJUnit(w io.Writer, results []*simulate.Result) error {
-	r := JUnit{Name: "agentctl simulate"}
+	return WriteJUnit(w, JUnit{Name: "agentctl simulate", Suites: simulateSuites(results)})
+}
+
+func simulateSuites(results []*simulate.Result) []JUnitSuite {
+	r := JUnit{}
 	idx := map[string]int{}
 	for _, res := range results {
 		i, ok := idx[res.Policy]
@@ -99,7 +103,7 @@ func SimulateJUnit(w io.Writer, results []*simulate.Result) error {
 		}
 		r.Suites[i].Cases = append(r.Suites[i].Cases, c)
 	}
-	return WriteJUnit(w, r)
+	return r.Suites
 }
 
 // CompareTable writes a baseline and a what-if side by side, then the capabilities that

@@ -77,7 +77,7 @@ func got(d policy.Decision) string {
 
 // TestsDocument is the JSON shape of `agentctl test -o json`.
 type TestsDocument struct {
-	SchemaVersion int          `json:"schema_version"`
+	SchemaVersion int          `json:"schema_version,omitempty"`
 	Tests         []TestJSON   `json:"tests"`
 	Summary       TestsSummary `json:"summary"`
 }
@@ -112,7 +112,13 @@ type TestsSummary struct {
 
 // TestsJSON writes the results as a TestsDocument.
 func TestsJSON(w io.Writer, runs []TestRun) error {
-	doc := TestsDocument{SchemaVersion: SchemaVersion, Tests: []TestJSON{}}
+	doc := testsDocument(runs)
+	doc.SchemaVersion = SchemaVersion
+	return JSON(w, doc)
+}
+
+func testsDocument(runs []TestRun) TestsDocument {
+	doc := TestsDocument{Tests: []TestJSON{}}
 	for _, run := range runs {
 		for _, r := range run.Results {
 			doc.Tests = append(doc.Tests, TestJSON{Policy: run.Policy, Name: r.Test.Name, File: r.Test.Pos.File,
@@ -126,12 +132,16 @@ func TestsJSON(w io.Writer, runs []TestRun) error {
 			}
 		}
 	}
-	return JSON(w, doc)
+	return doc
 }
 
 // TestsJUnit writes one suite per policy directory and one case per test.
 func TestsJUnit(w io.Writer, runs []TestRun) error {
-	doc := JUnit{Name: "agentctl test"}
+	return WriteJUnit(w, JUnit{Name: "agentctl test", Suites: testsSuites(runs)})
+}
+
+func testsSuites(runs []TestRun) []JUnitSuite {
+	doc := JUnit{}
 	for _, run := range runs {
 		s := JUnitSuite{Name: run.Policy}
 		for _, r := range run.Results {
@@ -141,7 +151,7 @@ func TestsJUnit(w io.Writer, runs []TestRun) error {
 				if !r.Agree {
 					typ = "engines-disagree"
 				}
-				c.Failure = &JUnitFailure{Message: r.Why, Type: typ,
+				c.Failure = &JUnitFailure{Message: policy.Escape(r.Why), Type: typ,
 					Text: r.Test.Pos.String() + ": expected " + expected(r.Test.Expect) + ", got " + got(r.Go) +
 						" (rego: " + got(r.Rego) + ")"}
 			}
@@ -149,5 +159,5 @@ func TestsJUnit(w io.Writer, runs []TestRun) error {
 		}
 		doc.Suites = append(doc.Suites, s)
 	}
-	return WriteJUnit(w, doc)
+	return doc.Suites
 }

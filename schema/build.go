@@ -22,7 +22,7 @@ type builder struct {
 }
 
 func (b *builder) errorf(path, format string, args ...any) {
-	b.errs = append(b.errs, Error{Pos: b.l.nearestPos(path), Msg: path + ": " + fmt.Sprintf(format, args...)})
+	b.errs = append(b.errs, Error{Pos: b.l.errPos(path), Msg: path + ": " + fmt.Sprintf(format, args...)})
 }
 
 func (b *builder) duration(path, s string) time.Duration {
@@ -63,7 +63,7 @@ func (b *builder) input(path string, v any) any {
 func (b *builder) name(path, kind, name string) {
 	if !nameRE.MatchString(name) {
 		shown := path[:len(path)-len(name)] + showKey(name)
-		b.errs = append(b.errs, Error{Pos: b.l.nearestPos(path),
+		b.errs = append(b.errs, Error{Pos: b.l.errPos(path),
 			Msg: fmt.Sprintf("%s: invalid %s name %q (names match ^[a-z][a-z0-9_-]{0,62}$)", shown, kind, name)})
 	}
 }
@@ -91,7 +91,8 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		for _, an := range slices.Sorted(maps.Keys(rt.Actions)) {
 			ra, apath := rt.Actions[an], path+".actions."+an
 			b.name(apath, "action", an)
-			t.Actions = append(t.Actions, &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data, Pos: l.positions[apath]})
+			t.Actions = append(t.Actions, &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data,
+				Pin: l.pin(apath+".pin", ra.Pin), Pos: l.positions[apath]})
 		}
 		p.Tools = append(p.Tools, t)
 	}
@@ -189,4 +190,14 @@ func (b *builder) grants(path string, rgs []rawGrant) []*policy.Grant {
 			JIT: *rg.JIT, Path: gp, Pos: b.l.positions[gp]})
 	}
 	return out
+}
+
+func (l *loader) pin(path string, rp *rawPin) *policy.Pin {
+	if rp == nil {
+		return nil
+	}
+	h := rp.Hints
+	return &policy.Pin{Tool: *rp.Tool, Description: rp.Description, InputSchema: rp.InputSchema,
+		Hints: policy.Hints{ReadOnly: *h.ReadOnly, Destructive: *h.Destructive, Idempotent: *h.Idempotent, OpenWorld: *h.OpenWorld},
+		Pos:   l.positions[path]}
 }

@@ -116,11 +116,7 @@ func (l *loader) fromCUE(err error) Errors {
 		g := groups[path]
 		pos := g.pos
 		if !pos.IsValid() {
-			pos = l.nearestPos(path)
-		}
-		if !pos.IsValid() {
-			// Every error about the policy's text names a place in it, if only its start.
-			pos = l.start
+			pos = l.errPos(path)
 		}
 		for _, m := range g.messages() {
 			out = append(out, Error{Pos: pos, Msg: m})

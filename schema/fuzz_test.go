@@ -34,6 +34,23 @@ func FuzzLoad(f *testing.F) {
 		}
 		f.Add(src)
 	}
+	// CUE the corpus does not exercise: references, cycles, comprehensions, patterns,
+	// constraints, imports, bytes, escapes in keys.
+	for _, src := range []string{
+		"_x: _x & {a: _x}",
+		"a: {b: a}",
+		"#D: {a: int}\nx: #D & {a: \"s\"}",
+		"{for i in [1, 2] {agents: \"A\\(i)\": grants: []}}",
+		"agents: [=~\"^a\"]: {owner: 5}\nagents: ab: grants: []",
+		"import \"strings\"\nagents: a: {grants: [], owner: strings.Repeat(\"x\", -1)}",
+		"agents: a: {grants: [], owner: 'bytes'}",
+		"agents: a: {grants: [], session: {max_actions: 1e3, max_duration: \"0.5ns\"}}",
+		"tests: \"t\\u0000\\n\\u202e\": {input: {a: [1e400, {b: null}]}, expect: outcome: \"allow\"}",
+		"approvals: r: {threshold: {attribute: \"a\", above: >1}, require: {role: \"x\", approvers: *2 | int}}",
+		"let x = 5\nsettings: max_chain_depth: x * 4",
+	} {
+		f.Add([]byte("package policy\n" + src + "\n"))
+	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "policy.cue")

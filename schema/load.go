@@ -60,6 +60,7 @@ type loader struct {
 	ignores   []policy.Ignore
 	srcBytes  int
 	start     policy.Pos // the start of the first file: where errors CUE places nowhere go
+	user      cue.Value  // the user's files evaluated without the schema, when CUE evaluated them
 }
 
 func (l *loader) load() (*policy.Policy, Errors) {
@@ -70,16 +71,27 @@ func (l *loader) load() (*policy.Policy, Errors) {
 	l.walkFiles(files)
 	raw, errs := l.evaluate(files)
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, l.placed(errs)
 	}
 	p, errs := l.build(raw)
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, l.placed(errs)
 	}
 	for _, f := range files {
 		p.Files = append(p.Files, f.Filename)
 	}
 	return p, nil
+}
+
+// placed gives every error about the policy's text a position in it: the start of the
+// first file for one that neither CUE nor errPos can place.
+func (l *loader) placed(errs Errors) Errors {
+	for i := range errs {
+		if !errs[i].Pos.IsValid() {
+			errs[i].Pos = l.start
+		}
+	}
+	return errs
 }
 
 // evaluate turns the files into the defaulted raw policy by the cheapest path that is
@@ -101,6 +113,7 @@ func (l *loader) evaluate(files []*ast.File) (*rawPolicy, Errors) {
 		}
 	}
 	user := ctx.BuildInstance(inst)
+	l.user = user
 	if !mayHoldBytes(files) {
 		if raw, ok := fastPath(user); ok {
 			return raw, nil
@@ -212,7 +225,7 @@ func (l *loader) parseFiles() ([]*ast.File, Errors) {
 	for _, e := range entries {
 		n := e.Name()
 		// Like cue's loader: files starting with . or _ are ignored.
-		if e.IsDir() || !strings.HasSuffix(n, ".cue") || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") {
+		if e.IsDir() || !IsPolicyFile(n) {
 			continue
 		}
 		names = append(names, filepath.Join(l.dir, n))
@@ -233,6 +246,9 @@ func (l *loader) parseFiles() ([]*ast.File, Errors) {
 		if err != nil {
 			errs = append(errs, Error{Msg: fmt.Sprintf("%s: %v", shownName, unwrapPathError(err))})
 			continue
+		}
+		if _, ok := copyRevision(src); ok {
+			continue // the schema copy for cue tooling: agentctl applies its own schema
 		}
 		l.srcBytes += len(src)
 		if off := invalidUTF8(src); off >= 0 {
@@ -360,6 +376,30 @@ func (l *loader) nearestPos(path string) policy.Pos {
 		path = path[:i]
 	}
 	return policy.Pos{}
+}
+
+// errPos is where a load error about path is shown: where path or its closest ancestor is
+// written, else where CUE's evaluation of the user's files places path (an element that only
+// a comprehension writes). placed gives what is left the start of the first file.
+func (l *loader) errPos(path string) policy.Pos {
+	if p := l.nearestPos(path); p.IsValid() || !l.user.Exists() {
+		return p
+	}
+	var sels []cue.Selector
+	for _, part := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		sels = append(sels, cue.Str(name))
+		for rest != "" {
+			idx, after, ok := strings.Cut(rest, "]")
+			n, err := strconv.Atoi(idx)
+			if !ok || err != nil {
+				return policy.Pos{} // a key holding "[": no path to look up
+			}
+			sels = append(sels, cue.Index(n))
+			rest = strings.TrimPrefix(after, "[")
+		}
+	}
+	return l.pos(l.user.LookupPath(cue.MakePath(sels...)).Pos())
 }
 
 // walkFiles records where each element is written and the @ignore attributes on it, from

@@ -259,7 +259,7 @@ func (f explainFlags) assume(p *policy.Policy, req map[string]any, now time.Time
 		if c := a.Credential; c != nil && c.HasTTL {
 			exp := now.Add(c.TTL).Format(time.RFC3339)
 			req["credential"] = map[string]any{"expires_at": exp}
-			set("credential.expires_at", exp, "a valid credential: now + ttl "+shortDuration(c.TTL))
+			set("credential.expires_at", exp, "a valid credential: now + ttl "+policy.FormatDuration(c.TTL))
 		}
 		if s := a.Session; s != nil && (s.MaxActions > 0 || s.HasMaxDuration) {
 			session := map[string]any{}
@@ -279,18 +279,6 @@ func (f explainFlags) assume(p *policy.Policy, req map[string]any, now time.Time
 		set("now", req["now"], "the current time")
 	}
 	return out
-}
-
-// shortDuration writes d as policies do: "1h", "15m", "1h30m" rather than "1h0m0s".
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }
 
 func readJSON(cmd *cobra.Command, path string) (any, error) {

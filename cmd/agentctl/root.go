@@ -92,8 +92,16 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 		newGraphCmd(),
 		newWatchCmd(),
 		newCompileCmd(), newTestCmd(), newExplainCmd(),
+		newFmtCmd(),
+		newImportCmd(),
+		newConfigCmd(),
 		newDiffCmd(),
 	)
+	root.Version = versionString()
+	root.SetVersionTemplate("agentctl {{.Version}}\n")
+	registerCompletions(root)
+	root.InitDefaultCompletionCmd()
+	plainBoolFlags(root)
 	return root
 }
 

@@ -7,10 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
-
-	"github.com/agentctl/agentctl/schema"
 )
 
 const failingPolicy = `package p
@@ -56,32 +52,25 @@ func TestRuntimeCommandsExitCodes(t *testing.T) {
 	}
 }
 
-func TestTestForCheck(t *testing.T) {
+// TestCheckCountsTests: check's verdict counts the request-level tests and fails on one.
+func TestCheckCountsTests(t *testing.T) {
 	bad := t.TempDir()
 	if err := os.WriteFile(filepath.Join(bad, "policy.cue"), []byte(failingPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
-		dir        string
-		wantFailed bool
-		summary    string
+		dir     string
+		code    int
+		verdict string
 	}{
-		{"../../scenarios/secure-baseline", false, "17 passed, 0 failed\n"},
-		{bad, true, "0 passed, 1 failed\n"},
+		{"../../scenarios/secure-baseline", 0, "PASS  lint: no findings · scenarios 5/5 passed · tests 17/17 passed · "},
+		{bad, 1, "tests 0/1 passed · "},
 	} {
-		p, err := schema.Load(tt.dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		cmd := &cobra.Command{}
-		cmd.SetOut(&out)
-		failed, err := testForCheck(cmd, p)
-		if err != nil || failed != tt.wantFailed {
-			t.Fatalf("%s: failed %v, err %v", tt.dir, failed, err)
-		}
-		if !strings.HasSuffix(out.String(), tt.summary) {
-			t.Errorf("%s: table:\n%s", tt.dir, out.String())
+		var out, errb bytes.Buffer
+		code := run([]string{"check", "--color", "never", tt.dir}, &out, &errb)
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if code != tt.code || !strings.Contains(lines[len(lines)-1], tt.verdict) {
+			t.Errorf("%s: exit %d, last line %q; stderr:\n%s", tt.dir, code, lines[len(lines)-1], errb.String())
 		}
 	}
 }

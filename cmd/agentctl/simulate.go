@@ -216,28 +216,22 @@ func (f simulateFlags) run(stdout io.Writer, dirs []string, policies []*policy.P
 	return nil
 }
 
-// simulateForCheck runs every scenario of one loaded policy, prints the default table and
-// reports whether an expectation failed. `agentctl check` calls it after vet and lint.
-func simulateForCheck(cmd *cobra.Command, p *policy.Policy) (failed bool, err error) {
+// runScenarios runs every scenario of one loaded policy as declared (check's simulate stage).
+func runScenarios(dir string, p *policy.Policy) ([]*simulate.Result, error) {
 	est, err := simulate.NewEstate(p)
 	if err != nil {
-		return false, err
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	var results []*simulate.Result
 	for _, sc := range p.Scenarios {
 		r, err := est.Run(sc)
 		if err != nil {
-			return false, err
+			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
-		r.Policy = p.Dir
+		r.Policy = dir
 		results = append(results, r)
-		failed = failed || !r.Passed
 	}
-	w := cmd.OutOrStdout()
-	if err := report.SimulateTable(w, results, isTerminal(w)); err != nil {
-		return false, fmt.Errorf("write simulate table: %w", err)
-	}
-	return failed, nil
+	return results, nil
 }
 
 func orNone(names []string) string {

@@ -6,15 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
-
-	"github.com/agentctl/agentctl/schema"
 )
 
-// TestSimulateForCheck checks the hook `agentctl check` calls: the default table on stdout
-// and failed set exactly when an expectation fails.
-func TestSimulateForCheck(t *testing.T) {
+// TestCheckScenarios: check prints the scenario table and fails exactly when an expectation
+// fails, saying so in the verdict.
+func TestCheckScenarios(t *testing.T) {
 	for _, c := range []struct {
 		expect string
 		failed bool
@@ -35,19 +31,14 @@ scenarios: s: {start: "a", expect: ` + c.expect + `}
 		if err := os.WriteFile(filepath.Join(dir, "policy.cue"), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		p, err := schema.Load(dir)
-		if err != nil {
-			t.Fatal(err)
+		var out, errb bytes.Buffer
+		code := run([]string{"check", "--checks", "AC010", dir}, &out, &errb)
+		verdict := "scenarios 1/1 passed · "
+		if c.failed {
+			verdict = "scenarios 0/1 passed · "
 		}
-		var out bytes.Buffer
-		cmd := &cobra.Command{}
-		cmd.SetOut(&out)
-		failed, err := simulateForCheck(cmd, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if failed != c.failed || !strings.Contains(out.String(), c.line) || !strings.HasPrefix(out.String(), "+----") {
-			t.Errorf("expect %s: failed=%v, output:\n%s", c.expect, failed, out.String())
+		if (code == 1) != c.failed || !strings.Contains(out.String(), c.line) || !strings.Contains(out.String(), verdict) {
+			t.Errorf("expect %s: exit %d, output:\n%s%s", c.expect, code, out.String(), errb.String())
 		}
 	}
 }

@@ -94,16 +94,3 @@ func renderTests(w io.Writer, output string, runs []report.TestRun) error {
 	}
 	return nil
 }
-
-// testForCheck runs one loaded policy's tests, prints the default table and reports whether
-// a test failed. `agentctl check` calls it after vet, lint and simulate.
-func testForCheck(cmd *cobra.Command, p *policy.Policy) (failed bool, err error) {
-	run, err := runTests(p.Dir, p)
-	if err != nil {
-		return false, err
-	}
-	if err := renderTests(cmd.OutOrStdout(), "table", []report.TestRun{run}); err != nil {
-		return false, err
-	}
-	return testsFailed(run), nil
-}

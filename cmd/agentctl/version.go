@@ -43,16 +43,21 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the agentctl version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, c, d := buildVersion()
-			out := "agentctl " + v
-			if c != "" {
-				out += " commit " + c
-			}
-			if d != "" {
-				out += " built " + d
-			}
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), out)
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "agentctl "+versionString())
 			return err
 		},
 	}
+}
+
+// versionString is what `agentctl version` and `agentctl --version` print after the name.
+func versionString() string {
+	v, c, d := buildVersion()
+	out := v
+	if c != "" {
+		out += " commit " + c
+	}
+	if d != "" {
+		out += " built " + d
+	}
+	return out
 }

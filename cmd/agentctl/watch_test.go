@@ -56,7 +56,7 @@ func TestWatchRerunsCheck(t *testing.T) {
 
 	var stdout, stderr testtool.SyncBuffer
 	root := newRootCmd(&stdout, &stderr)
-	root.SetArgs([]string{"watch", dir})
+	root.SetArgs([]string{"watch", dir, "--", "--elapsed=false"})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	done := make(chan error, 1)
@@ -80,7 +80,7 @@ func TestWatchRerunsCheck(t *testing.T) {
 		gotErr = gotErr[:m[0]] + gotErr[m[1]:]
 
 		var wantOut, wantErr bytes.Buffer
-		code := run([]string{"check", dir}, &wantOut, &wantErr)
+		code := run([]string{"check", "--elapsed=false", dir}, &wantOut, &wantErr)
 		if reason != wantReason {
 			t.Errorf("run %d: reason %q, want %q", n, reason, wantReason)
 		}

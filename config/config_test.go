@@ -1,0 +1,150 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"fail_on: severe\n", `.agentctl.yaml:1:10: fail_on: invalid value "severe" (want one of "critical", "high", "info", "low", "medium")`},
+		{"fail_on: high\nbogus: 1\n", ".agentctl.yaml:2:1: bogus: unknown key"},
+		{"checks:\n  skip: AC051\n", `.agentctl.yaml:2:9: checks.skip: wrong type: got string "AC051", want list`},
+		{"inline_suppressions: yes\n", `.agentctl.yaml:1:22: inline_suppressions: wrong type: got string "yes", want bool`},
+		{"output: [xml]\n", `.agentctl.yaml:1:10: output[0]: invalid value "xml" (out of bound =~"^(table|json|sarif|junit|github)(=.+)?$")`},
+		{"checks:\n  skip: [AC051, nope]\n", `.agentctl.yaml:2:17: checks.skip[1]: unknown check "nope" (see 'agentctl checks')`},
+		{"overrides:\n  - paths: [legacy]\n    checks: {severity: {AC999: low}}\n", `.agentctl.yaml:3:25: overrides[0].checks.severity.AC999: unknown check "AC999" (see 'agentctl checks')`},
+		{"overrides:\n  - fail_on: low\n", ".agentctl.yaml:2:5: overrides[0].paths: missing required key"},
+		{"overrides:\n  - paths: legacy\n", `.agentctl.yaml:2:12: overrides[0].paths: wrong type: got string "legacy", want list`},
+		{"fail_on: 3\n", `.agentctl.yaml:1:10: fail_on: invalid value 3 (want one of "critical", "high", "info", "low", "medium")`},
+		// CUE reports an unknown key next to another error of its struct only once that
+		// error is fixed: the second round names it.
+		{"overrides:\n  - paths: [a]\n    fail_on: 3\n    outputs: x\n", `.agentctl.yaml:3:14: overrides[0].fail_on: invalid value 3 (want one of "critical", "high", "info", "low", "medium")`},
+		{"overrides:\n  - paths: [a]\n    fail_on: low\n    outputs: x\n", ".agentctl.yaml:4:5: overrides[0].outputs: unknown key"},
+		{"fail_on: [\n", ".agentctl.yaml:1:1: did not find expected node content"},
+	} {
+		_, err := Parse(".agentctl.yaml", []byte(tc.src))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q:\n got %v\nwant %s", tc.src, err, tc.want)
+		}
+	}
+}
+
+func TestForOverrides(t *testing.T) {
+	dir := t.TempDir()
+	src := `fail_on: medium
+baseline: base.json
+checks:
+  skip: [AC051]
+  severity: {missing-owner: info}
+overrides:
+  - paths: ["legacy/**"]
+    fail_on: critical
+    inline_suppressions: false
+  - paths: ["legacy/old"]
+    checks: {skip: []}
+`
+	path := filepath.Join(dir, FileName)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.For(filepath.Join(dir, "legacy", "old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.FailOn.V != "critical" || s.FailOn.Source != path+":8:5" {
+		t.Errorf("fail_on = %+v", s.FailOn)
+	}
+	if s.InlineSuppressions.V || len(s.Skip.V) != 0 || s.Skip.Source != path+":11:14" {
+		t.Errorf("override not applied: %+v %+v", s.InlineSuppressions, s.Skip)
+	}
+	if s.Baseline.V != filepath.Join(dir, "base.json") || s.Severity["missing-owner"].V != "info" {
+		t.Errorf("baseline %+v severity %+v", s.Baseline, s.Severity)
+	}
+	top, _ := f.For(filepath.Join(dir, "current"))
+	if top.FailOn.V != "medium" || top.Skip.V[0] != "AC051" || !top.InlineSuppressions.V || top.InlineSuppressions.Source != Default {
+		t.Errorf("top-level settings: %+v", top)
+	}
+}
+
+func TestMatchGlob(t *testing.T) {
+	for _, tc := range []struct {
+		pat, name string
+		want      bool
+	}{
+		{"legacy/**", "legacy", true},
+		{"legacy/**", "legacy/a/b", true},
+		{"**/prod", "a/b/prod", true},
+		{"**/prod", "prod", true},
+		{"scenarios/*", "scenarios/x", true},
+		{"scenarios/*", "scenarios/x/y", false},
+		{"legacy", "legacy2", false},
+	} {
+		if got := MatchGlob(tc.pat, tc.name); got != tc.want {
+			t.Errorf("MatchGlob(%q, %q) = %v", tc.pat, tc.name, got)
+		}
+	}
+}
+
+func TestFindStopsAtRepoRoot(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	pol := filepath.Join(repo, "policies", "a")
+	for _, d := range []string{filepath.Join(repo, ".git"), pol} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A file above the repository root is not the repository's configuration.
+	if err := os.WriteFile(filepath.Join(dir, FileName), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Find(pol); err != nil || got != "" {
+		t.Fatalf("Find = %q, %v; want none", got, err)
+	}
+	want := filepath.Join(repo, FileName)
+	if err := os.WriteFile(want, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := Find(pol); got != want {
+		t.Errorf("Find = %q, want %q", got, want)
+	}
+	if got := RepoRoot(pol); got != repo {
+		t.Errorf("RepoRoot = %q, want %q", got, repo)
+	}
+}
+
+// TestDocsExample keeps the example in docs/ci.md valid, with the sources it shows.
+func TestDocsExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/ci.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n# .agentctl.yaml\n")
+	if !ok {
+		t.Fatal("docs/ci.md has no .agentctl.yaml example")
+	}
+	src, _, _ := strings.Cut(rest, "```")
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if err := os.WriteFile(path, []byte("# .agentctl.yaml\n"+src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(path)
+	if err != nil {
+		t.Fatalf("the documented example does not load: %v", err)
+	}
+	s, err := f.For(filepath.Join(dir, "policies", "legacy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.FailOn.V != "critical" || s.FailOn.Source != path+":16:5" || s.Skip.Source != path+":17:14" {
+		t.Errorf("docs/ci.md shows fail_on at .agentctl.yaml:16:5 and checks.skip at 17:14; got %+v %+v", s.FailOn, s.Skip)
+	}
+}
