@@ -196,30 +196,25 @@ func (r *Result) reach(d *delta, full bool) error {
 	}
 	// Scenarios: reach of those both versions declare; outcomes of all.
 	scb, sch := scenarioPairs(d.base, d.head)
-	run := func(scs []*policy.Scenario) func(side) ([]*simulate.Result, error) {
-		return func(s side) ([]*simulate.Result, error) {
-			out := make([]*simulate.Result, len(scs))
-			for i, sc := range scs {
-				if sc == nil {
-					continue
-				}
-				res, err := s.est.Run(sc)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", s.p.Dir, err)
-				}
-				out[i] = res
-			}
-			return out, nil
+	sbr, shr, err := both(b, h, func(s side) ([]*simulate.Result, error) {
+		scs := scb
+		if s.p == d.head {
+			scs = sch
 		}
-	}
-	var sbr, shr []*simulate.Result
-	var errB, errH error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); sbr, errB = run(scb)(b) }()
-	go func() { defer wg.Done(); shr, errH = run(sch)(h) }()
-	wg.Wait()
-	if err := cmp.Or(errB, errH); err != nil {
+		out := make([]*simulate.Result, len(scs))
+		for i, sc := range scs {
+			if sc == nil {
+				continue
+			}
+			res, err := s.est.Run(sc)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.p.Dir, err)
+			}
+			out[i] = res
+		}
+		return out, nil
+	})
+	if err != nil {
 		return err
 	}
 	for i := range scb {

@@ -99,10 +99,12 @@ func newDelta(base, head *policy.Policy, scope *Scope) *delta {
 	return d
 }
 
-// order sorts changes by kind (in the order of the language reference) then path.
+// kinds are the kinds of elements in the order of the language reference.
+var kinds = []string{"setting", "agent", "grant", "credential", "session", "tool", "action", "handoff", "approval", "scenario", "test"}
+
+// order sorts changes by kind, then path.
 func order(c Change) string {
-	rank := strings.Index("setting agent grant credential session tool action handoff approval scenario test", c.Kind)
-	return fmt.Sprintf("%03d %s", rank, c.Path)
+	return fmt.Sprintf("%02d %s", slices.Index(kinds, c.Kind), c.Path)
 }
 
 // note records which later stages an added, removed or changed element affects.

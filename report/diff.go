@@ -195,7 +195,8 @@ func DiffTable(w io.Writer, results []*diff.Result) error {
 			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "agentctl diff %s -> %s\n", r.Base, r.Head)
-		for _, s := range diffSections(r) {
+		sections := diffSections(r)
+		for _, s := range sections {
 			fmt.Fprintf(&b, "\n%s:\n", s.title)
 			for _, l := range s.lines {
 				fmt.Fprintf(&b, "  %s %s", l.sign, l.text)
@@ -205,7 +206,7 @@ func DiffTable(w io.Writer, results []*diff.Result) error {
 				b.WriteString("\n")
 			}
 		}
-		if len(diffSections(r)) == 0 {
+		if len(sections) == 0 {
 			b.WriteString("\nNo changes.\n")
 		}
 		fmt.Fprintf(&b, "\n%s\n", DiffSummaryLine(r.Summary))
