@@ -1,0 +1,62 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/agentctl/agentctl/diff"
+	"github.com/agentctl/agentctl/internal/testtool"
+	"github.com/agentctl/agentctl/lint"
+)
+
+func sampleDiff() *diff.Result {
+	return &diff.Result{SchemaVersion: 1, Base: "base", Head: "head",
+		Changes: []diff.Change{{Kind: "handoff", Op: diff.Added, Path: "handoffs[a->b]", After: map[string]any{"mode": "delegate"}, File: "head/p.cue", Line: 9}},
+		Reach: []diff.ReachChange{{Start: "a", Capability: "t.pay", Op: diff.Added, Escalation: true,
+			Chain: []string{"a", "b"}, Modes: []string{"delegate"}, File: "head/p.cue", Line: 3}},
+		Exfiltration: []diff.ExfilChange{{Start: "a", Op: diff.Added, Chain: []string{"a", "b"}, Modes: []string{"delegate"},
+			SensitiveRead: "b", Egress: "b", Capability: "mail.send", File: "head/p.cue", Line: 3}},
+		Approvals: []diff.ApprovalChange{{Op: diff.Weaker, Rule: "pay", Detail: "approvers 2 -> 1", File: "head/p.cue", Line: 12}},
+		Findings:  []diff.FindingChange{{Op: diff.New, Check: "AC031", Slug: "privilege-multiplying-handoff", Severity: "high", Message: "m", Element: "handoffs[0]", File: "head/p.cue", Line: 9, Column: 2}},
+		Scenarios: []diff.OutcomeChange{{Kind: "scenario", Name: "s", Before: diff.Pass, After: diff.Fail, File: "head/p.cue", Line: 20}},
+		Decisions: []diff.DecisionChange{{Request: map[string]any{"agent": "b", "tool": "t", "action": "pay", "chain": []any{"a", "b"}},
+			Before: diff.Verdict{Outcome: "deny", Code: "UNDECLARED_HANDOFF"}, After: diff.Verdict{Outcome: "allow"}, File: "head/p.cue", Line: 5}},
+	}
+}
+
+// TestDiffSARIFValidates checks the diff's SARIF against the official schema, with one
+// result per kind on HEAD's lines.
+func TestDiffSARIFValidates(t *testing.T) {
+	var b bytes.Buffer
+	if err := SARIF(&b, DiffFindings([]*diff.Result{sampleDiff()}, diff.DefaultFailOn, lint.High)); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range testtool.SARIFErrors(t, b.Bytes()) {
+		t.Errorf("SARIF schema: %s", e)
+	}
+	for _, id := range []string{"diff/change", "diff/new-escalation", "diff/new-exfiltration", "diff/weaker-approval",
+		"diff/new-finding", "diff/scenario-regression", "diff/decision-flip"} {
+		if !strings.Contains(b.String(), `"ruleId": "`+id+`"`) {
+			t.Errorf("no result of %s:\n%s", id, b.String())
+		}
+	}
+}
+
+// TestDiffGitHubLevels checks that kinds named in --fail-on are errors and the rest are not.
+func TestDiffGitHubLevels(t *testing.T) {
+	var b bytes.Buffer
+	if err := GitHub(&b, DiffFindings([]*diff.Result{sampleDiff()}, []string{diff.FailNewEscalation}, lint.High)); err != nil {
+		t.Fatal(err)
+	}
+	want := "::notice file=head/p.cue,line=9,col=1,title=diff/change::info: added handoff handoffs[a->b] (change)\n" +
+		"::error file=head/p.cue,line=3,col=1,title=diff/new-escalation::high: a now reaches t.pay via a -delegate-> b (new-escalation)\n" +
+		"::warning file=head/p.cue,line=3,col=1,title=diff/new-exfiltration::critical: a: new exfiltration path to mail.send at b via a -delegate-> b (sensitive read at b) (new-exfiltration)\n" +
+		"::warning file=head/p.cue,line=12,col=1,title=diff/weaker-approval::high: approvals.pay weaker: approvers 2 -> 1 (weaker-approval)\n" +
+		"::warning file=head/p.cue,line=9,col=1,title=diff/new-finding::high: AC031 privilege-multiplying-handoff: m (new-finding)\n" +
+		"::warning file=head/p.cue,line=20,col=1,title=diff/scenario-regression::high: scenario s: pass -> fail  (scenario-regression)\n" +
+		"::warning file=head/p.cue,line=5,col=1,title=diff/decision-flip::medium: t.pay by b (chain a -> b): deny UNDECLARED_HANDOFF -> allow (decision-flip)\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
