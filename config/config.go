@@ -64,7 +64,10 @@ func (es Errors) Error() string {
 // raw is the decoded file; pointers tell absent from zero.
 type raw struct {
 	rawSettings
-	Output    []string      `json:"output"`
+	Output []string `json:"output"`
+	Diff   *struct {
+		FailOn []string `json:"fail_on"`
+	} `json:"diff"`
 	Overrides []rawOverride `json:"overrides"`
 }
 
@@ -89,6 +92,15 @@ type File struct {
 	Path string // as found or given
 	raw  raw
 	pos  map[string]token.Pos // "fail_on", "overrides[0].checks.skip", ... -> where it is written
+}
+
+// DiffFailOn returns diff.fail_on and where it is written; ok is false when the file (which
+// may be nil) does not set it.
+func (f *File) DiffFailOn() (v Value[[]string], ok bool) {
+	if f == nil || f.raw.Diff == nil || f.raw.Diff.FailOn == nil {
+		return v, false
+	}
+	return Value[[]string]{f.raw.Diff.FailOn, f.where("diff.fail_on")}, true
 }
 
 // Dir is the directory of the file: relative paths in it are relative to this.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentctl/agentctl/config"
 	"github.com/agentctl/agentctl/diff"
 	"github.com/agentctl/agentctl/gitrev"
 	"github.com/agentctl/agentctl/lint"
@@ -29,6 +30,7 @@ type diffFlags struct {
 	noInline     bool
 	maxLines     int
 	maxDecisions int
+	config       string
 }
 
 func newDiffCmd() *cobra.Command {
@@ -64,13 +66,18 @@ collapsible sections), json, github (annotations on HEAD's lines) and sarif.
 
 --fail-on takes any of new-escalation, new-exfiltration, weaker-approval, new-finding (active
 findings at or above --severity, after --baseline), decision-flip and scenario-regression, or
-none. The default is new-escalation,new-exfiltration,weaker-approval,scenario-regression.
+none. The default is diff.fail_on of the repository configuration (.agentctl.yaml, found
+upward from HEAD's directory), else new-escalation,new-exfiltration,weaker-approval,
+scenario-regression.
 Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invocation is wrong.`,
 		Example: `  agentctl diff policies/main policies/pr
   agentctl diff --base origin/main
   agentctl diff --base HEAD~1 scenarios/support-refunds -o markdown
   agentctl diff --base main --fail-on new-escalation,new-finding --severity medium -o github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.configure(cmd, args); err != nil {
+				return err
+			}
 			conds, threshold, err := f.validate(args)
 			if err != nil {
 				return inputError(err)
@@ -81,13 +88,50 @@ Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invoc
 	fl := cmd.Flags()
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table, markdown, json, github or sarif")
 	fl.StringVar(&f.base, "base", "", "compare each DIR with the same directory at this git revision")
-	fl.StringSliceVar(&f.failOn, "fail-on", diff.DefaultFailOn, "exit 1 when any of these holds: "+strings.Join(diff.Conditions, ", ")+", or none")
+	fl.StringSliceVar(&f.failOn, "fail-on", diff.DefaultFailOn, "exit 1 when any of these holds: "+strings.Join(diff.Conditions, ", ")+", or none (default: diff.fail_on of "+config.FileName+", else as shown)")
+	fl.StringVar(&f.config, "config", "", "repository configuration file (default: the nearest "+config.FileName+" up to the repository root)")
 	fl.StringVar(&f.severity, "severity", "high", "least severity of a new finding that counts for --fail-on new-finding")
 	fl.StringVar(&f.baseline, "baseline", "", "treat the findings listed in this baseline file as accepted, on both sides")
 	fl.BoolVar(&f.noInline, "no-inline-suppressions", false, "ignore @ignore attributes")
 	fl.IntVar(&f.maxLines, "max-lines", 20, "markdown: at most this many lines per section")
 	fl.IntVar(&f.maxDecisions, "max-decisions", diff.DefaultMaxDecisions, "decide at most this many derived requests on each side")
 	return cmd
+}
+
+// configure takes --fail-on from the repository configuration when the flag is not given.
+func (f *diffFlags) configure(cmd *cobra.Command, args []string) error {
+	if cmd.Flags().Changed("fail-on") {
+		return nil
+	}
+	path := f.config
+	if path == "" {
+		dir := "."
+		if f.base == "" && len(args) == 2 {
+			dir = args[1]
+		} else if len(args) > 0 {
+			dir = args[0]
+		}
+		var err error
+		if path, err = config.Find(dir); err != nil {
+			return inputError(err)
+		}
+		if path == "" {
+			return nil
+		}
+	}
+	file, err := config.Load(path)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintln(cmd.ErrOrStderr(), errs.Error())
+			return errInputPrinted
+		}
+		return inputError(err)
+	}
+	if v, ok := file.DiffFailOn(); ok {
+		f.failOn = v.V
+	}
+	return nil
 }
 
 func (f diffFlags) validate(args []string) ([]string, lint.Severity, error) {
