@@ -124,9 +124,7 @@ type ApprovalChange struct {
 	After      []string `json:"after"`
 	Detail     string   `json:"detail"`
 	File       string   `json:"file,omitempty"`
-	Line       int      `json:"line,omitempty"`
-
-	onBase bool // File is BASE's
+	Line       int      `json:"line,omitempty"` // HEAD's
 }
 
 // FindingChange is a lint finding of one version only, matched by fingerprint.
@@ -212,9 +210,7 @@ func Run(base, head *policy.Policy, opts Options) (*Result, error) {
 	}
 	r.approvals(d)
 	r.findings(base, head, opts)
-	if err := r.outcomes(base, head); err != nil {
-		return nil, err
-	}
+	r.tests(base, head)
 	r.decisions(d, cmp.Or(opts.MaxDecisions, DefaultMaxDecisions))
 	r.normalize()
 	r.summarize()
@@ -309,11 +305,6 @@ func (r *Result) MapFiles(f func(string) string) {
 	for i := range r.Exfiltration {
 		if r.Exfiltration[i].Op == Removed {
 			r.Exfiltration[i].File = f(r.Exfiltration[i].File)
-		}
-	}
-	for i := range r.Approvals {
-		if r.Approvals[i].onBase {
-			r.Approvals[i].File = f(r.Approvals[i].File)
 		}
 	}
 	for i := range r.Findings {

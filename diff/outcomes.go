@@ -40,9 +40,9 @@ func outcome(present, passed bool) string {
 // the same fixed instant `agentctl test` uses, so results never depend on the day.
 var TestClock = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// outcomes fills the test changes: tests whose decision or pass/fail differs between the
+// tests fills the test changes: tests whose decision or pass/fail differs between the
 // versions, decided by the Go reference.
-func (r *Result) outcomes(base, head *policy.Policy) error {
+func (r *Result) tests(base, head *policy.Policy) {
 	tb, th := map[string]*policy.Test{}, map[string]*policy.Test{}
 	for _, t := range base.Tests {
 		tb[t.Name] = t
@@ -87,7 +87,6 @@ func (r *Result) outcomes(base, head *policy.Policy) error {
 		}
 		r.Scenarios = append(r.Scenarios, o)
 	}
-	return nil
 }
 
 // testPassed reports whether a decision meets a test's expectation, as `agentctl test` does.
