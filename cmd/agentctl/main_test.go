@@ -2,8 +2,10 @@ package main
 
 import (
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -33,10 +35,50 @@ func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: *update,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"mkfifo":   cmdMkfifo,
+			"filetype": cmdFiletype,
+		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPO", repo)
 			env.Setenv("CI", os.Getenv("CI"))
 			return nil
 		},
 	})
+}
+
+// cmdMkfifo creates a named pipe: mkfifo PATH.
+func cmdMkfifo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkfifo PATH")
+	}
+	ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o644))
+}
+
+// cmdFiletype asserts the type of a file without following a symbolic link:
+// filetype PATH regular|symlink|dir|fifo|chardev.
+func cmdFiletype(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: filetype PATH regular|symlink|dir|fifo|chardev")
+	}
+	fi, err := os.Lstat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	var got string
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		got = "regular"
+	case m&fs.ModeSymlink != 0:
+		got = "symlink"
+	case m.IsDir():
+		got = "dir"
+	case m&fs.ModeNamedPipe != 0:
+		got = "fifo"
+	case m&fs.ModeCharDevice != 0:
+		got = "chardev"
+	default:
+		got = m.Type().String()
+	}
+	if got != args[1] {
+		ts.Fatalf("%s is a %s, want %s", args[0], got, args[1])
+	}
 }
