@@ -70,10 +70,14 @@ func newLoop(cfg Config) (*loop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
+	// Clean names compare equal to the names in events.
+	cfg.Dirs = slices.Clone(cfg.Dirs)
+	for i, dir := range cfg.Dirs {
+		cfg.Dirs[i] = filepath.Clean(dir)
+	}
 	l := &loop{cfg: cfg, fw: fw, watched: map[string]bool{}, parents: map[string]bool{},
 		gone: map[string]bool{}, changed: map[string]bool{}, roots: map[string]string{}, strays: map[string]string{}}
 	for _, dir := range cfg.Dirs {
-		dir = filepath.Clean(dir)
 		if err := l.addTree(dir, nil); err != nil {
 			fw.Close()
 			return nil, err
@@ -154,8 +158,8 @@ type loop struct {
 	overflowed bool
 }
 
-// addTree watches dir and every non-hidden directory below it. The .cue files found below
-// dir's own level are reported to stray (a moved-in tree may hold some).
+// addTree watches root and every non-hidden directory below it. Every .cue file found is
+// passed to stray, when set (a subdirectory moved in whole may hold some).
 func (l *loop) addTree(root string, stray func(path string)) error {
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -200,19 +204,8 @@ func (l *loop) watchParent(dir string) {
 		}
 		parent = filepath.Dir(abs)
 	}
-	abs, err := filepath.Abs(parent)
-	if err != nil {
+	if l.hasWatch(parent) {
 		return
-	}
-	for p := range l.watched {
-		if a, err := filepath.Abs(p); err == nil && a == abs {
-			return
-		}
-	}
-	for p := range l.parents {
-		if a, err := filepath.Abs(p); err == nil && a == abs {
-			return
-		}
 	}
 	if err := l.fw.Add(parent); err != nil {
 		fmt.Fprintf(l.cfg.Log, "agentctl watch: %s will not be noticed if it is removed and restored: %v\n", dir, err)
@@ -221,10 +214,25 @@ func (l *loop) watchParent(dir string) {
 	l.parents[parent] = true
 }
 
+// hasWatch reports whether dir has a watch already, under any name.
+func (l *loop) hasWatch(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	for _, set := range []map[string]bool{l.watched, l.parents} {
+		for p := range set {
+			if a, err := filepath.Abs(p); err == nil && a == abs {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // rescan re-walks every root, adding directories whose Create event was lost.
 func (l *loop) rescan() {
 	for _, dir := range l.cfg.Dirs {
-		dir = filepath.Clean(dir)
 		if l.gone[dir] {
 			continue
 		}
@@ -257,7 +265,6 @@ func (l *loop) restore() bool {
 // root returns the watched policy directory that is name itself, or "" when there is none.
 func (l *loop) root(name string) string {
 	for _, dir := range l.cfg.Dirs {
-		dir = filepath.Clean(dir)
 		if name == dir {
 			return dir
 		}
@@ -316,6 +323,10 @@ func (l *loop) handle(ev fsnotify.Event) bool {
 		return false
 	}
 	if why := l.notPolicy(name); why != "" {
+		// Worth a note only when written: someone may think they edited the policy.
+		if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write) {
+			return false
+		}
 		l.strays[name] = why
 		return true
 	}
