@@ -60,7 +60,8 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		for _, an := range slices.Sorted(maps.Keys(rt.Actions)) {
 			ra, apath := rt.Actions[an], path+".actions."+an
 			b.name(apath, "action", an)
-			t.Actions = append(t.Actions, &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data, Pos: l.positions[apath]})
+			t.Actions = append(t.Actions, &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data,
+				Pin: l.pin(apath+".pin", ra.Pin), Pos: l.positions[apath]})
 		}
 		p.Tools = append(p.Tools, t)
 	}
@@ -157,4 +158,14 @@ func (b *builder) grants(path string, rgs []rawGrant) []*policy.Grant {
 			JIT: *rg.JIT, Path: gp, Pos: b.l.positions[gp]})
 	}
 	return out
+}
+
+func (l *loader) pin(path string, rp *rawPin) *policy.Pin {
+	if rp == nil {
+		return nil
+	}
+	h := rp.Hints
+	return &policy.Pin{Tool: *rp.Tool, Description: rp.Description, InputSchema: rp.InputSchema,
+		Hints: policy.Hints{ReadOnly: *h.ReadOnly, Destructive: *h.Destructive, Idempotent: *h.Idempotent, OpenWorld: *h.OpenWorld},
+		Pos:   l.positions[path]}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,7 +18,8 @@ var update = flag.Bool("update", false, "rewrite testscript expectations and gol
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"agentctl": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"agentctl":    func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"mcp-rugpull": func() { os.Exit(rugPull(os.Args[1:])) },
 	})
 }
 
@@ -27,6 +29,11 @@ func TestScript(t *testing.T) {
 	if testtool.RequireAll() {
 		// Scripts guard Graphviz steps with [exec:dot]; CI must not skip them silently.
 		testtool.Look(t, "dot")
+	}
+	// The real MCP server that import_mcp_npm.txtar imports (.ci/run installs it from npm).
+	mcpServer, mcpErr := testtool.NPMBin(npmMCPServer)
+	if mcpErr != nil && testtool.RequireAll() {
+		t.Fatalf("%v (%s=1 requires it)", mcpErr, testtool.RequireAllEnv)
 	}
 	repo, err := filepath.Abs("../..")
 	if err != nil {
@@ -42,7 +49,14 @@ func TestScript(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPO", repo)
 			env.Setenv("CI", os.Getenv("CI"))
+			env.Setenv("MCP_SERVER", mcpServer)
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "mcpserver" {
+				return mcpErr == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }

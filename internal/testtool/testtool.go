@@ -208,3 +208,25 @@ func Examples(t testing.TB) []Example {
 	}
 	return out
 }
+
+// NPMPrefixEnv names the directory .ci/run installs npm packages into (npm install --prefix
+// DIR), for tests that run a real MCP server.
+const NPMPrefixEnv = "AGENTCTL_NPM_PREFIX"
+
+// NPMBin returns the executable NAME that an npm package installed under $AGENTCTL_NPM_PREFIX
+// provides (node_modules/.bin/NAME), or an error saying why there is none. Callers skip on
+// the error, or fail when RequireAll.
+func NPMBin(name string) (string, error) {
+	prefix := os.Getenv(NPMPrefixEnv)
+	if prefix == "" {
+		return "", fmt.Errorf("%s is not set (.ci/run installs the npm packages tests need and sets it)", NPMPrefixEnv)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", fmt.Errorf("node is not installed: %w", err)
+	}
+	bin := filepath.Join(prefix, "node_modules", ".bin", name)
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("npm package executable %s: %w", name, err)
+	}
+	return bin, nil
+}
