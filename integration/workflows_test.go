@@ -79,6 +79,24 @@ func readmeTestCommand(t *testing.T, root string) string {
 	return ""
 }
 
+// npmPackages lists the package@version arguments of the npm install commands in a script
+// (continuation lines joined).
+func npmPackages(script string) []string {
+	var pkgs []string
+	for _, cmd := range strings.Split(strings.ReplaceAll(script, "\\\n", " "), "\n") {
+		f := strings.Fields(cmd)
+		if len(f) < 2 || f[0] != "npm" || f[1] != "install" {
+			continue
+		}
+		for _, a := range f[2:] {
+			if strings.LastIndex(a, "@") > 0 && !strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "$") && !strings.HasPrefix(a, `"`) {
+				pkgs = append(pkgs, a)
+			}
+		}
+	}
+	return pkgs
+}
+
 // TestWorkflows keeps .github/workflows in step with the README and the action: CI runs the
 // README's test command with Graphviz and pre-commit installed and nothing skipped, then the
 // repository's own action.yml on scenarios/secure-baseline; a tag runs CI, then GoReleaser
@@ -113,6 +131,22 @@ func TestWorkflows(t *testing.T) {
 					t.Errorf("ci.yml job %s: the action runs on %v, want scenarios/secure-baseline", name, d)
 				}
 			}
+		}
+	}
+	// What .ci/run installs from npm, ci.yml installs too, at the same versions.
+	ciRun, err := os.ReadFile(filepath.Join(root, ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ciSteps strings.Builder
+	for _, job := range ci.Jobs {
+		for _, s := range job.Steps {
+			ciSteps.WriteString(s.Run + "\n")
+		}
+	}
+	for _, pkg := range npmPackages(string(ciRun)) {
+		if !slices.Contains(npmPackages(ciSteps.String()), pkg) {
+			t.Errorf("ci.yml does not npm install %s, which .ci/run installs", pkg)
 		}
 	}
 	if !ranTests {
