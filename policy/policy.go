@@ -196,11 +196,19 @@ type Auth struct {
 
 // Action is one action of a tool.
 type Action struct {
-	Tool   string
-	Name   string
-	Effect string
-	Data   string
-	Pos    Pos
+	Tool      string
+	Name      string
+	Effect    string
+	Data      string
+	Arguments *Arguments // nil when the policy declares no argument mapping
+	Pos       Pos
+}
+
+// Arguments says where a recorded call's arguments hold the request's resource and
+// attributes (agentctl replay). Paths are argument names, dot-separated for nested objects.
+type Arguments struct {
+	Resource   string            // empty: the resource is not taken from the arguments
+	Attributes map[string]string // request attribute -> argument path
 }
 
 // Capability returns "tool.action".

@@ -60,7 +60,14 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		for _, an := range slices.Sorted(maps.Keys(rt.Actions)) {
 			ra, apath := rt.Actions[an], path+".actions."+an
 			b.name(apath, "action", an)
-			t.Actions = append(t.Actions, &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data, Pos: l.positions[apath]})
+			act := &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data, Pos: l.positions[apath]}
+			if m := ra.Arguments; m != nil {
+				act.Arguments = &policy.Arguments{Attributes: m.Attributes}
+				if m.Resource != nil {
+					act.Arguments.Resource = *m.Resource
+				}
+			}
+			t.Actions = append(t.Actions, act)
 		}
 		p.Tools = append(p.Tools, t)
 	}

@@ -58,6 +58,9 @@ func TestFastPathAgreesWithSchema(t *testing.T) {
 		"raw-bytes-owner":  `agents: a: {owner: #'x'#, grants: []}`,
 		"multiline":        "agents: a: {description: \"\"\"\n\tline\n\t\"\"\", grants: []}",
 		"escaped-null":     `agents: a: {description: "x:null", grants: []}`,
+		"argument-empty":   `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: resource: ""}}`,
+		"argument-dots":    `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: attributes: n: "a..b"}}`,
+		"argument-extra":   `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: resources: "a"}}`,
 	}
 	var dirs []string
 	for name, src := range tricky {

@@ -71,6 +71,10 @@ func TestLoadFull(t *testing.T) {
 	if a := mail.Action("send"); a.Effect != "export" || a.Data != "internal" {
 		t.Errorf("mail.send = %+v", a)
 	}
+	wantArgs := &policy.Arguments{Resource: "charge.id", Attributes: map[string]string{"amount": "amount_eur"}}
+	if a := p.Tool("payments").Action("refund"); !reflect.DeepEqual(a.Arguments, wantArgs) || mail.Action("send").Arguments != nil {
+		t.Errorf("payments.refund arguments = %+v", a.Arguments)
+	}
 	if h := p.Handoffs[0]; *h != (policy.Handoff{From: "triage", To: "billing", Mode: "delegate", Index: 0, Pos: policy.Pos{File: f, Line: 41, Col: 12}}) {
 		t.Errorf("handoff = %+v", h)
 	}

@@ -68,8 +68,12 @@ type rawTool struct {
 }
 
 type rawAction struct {
-	Effect string `json:"effect"`
-	Data   string `json:"data"`
+	Effect    string `json:"effect"`
+	Data      string `json:"data"`
+	Arguments *struct {
+		Resource   *string           `json:"resource"`
+		Attributes map[string]string `json:"attributes"`
+	} `json:"arguments"`
 }
 
 type rawHandoff struct {
@@ -271,7 +275,7 @@ func (r *rawPolicy) valid() bool {
 			return false
 		}
 		for _, a := range t.Actions {
-			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) {
+			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) || !a.argumentsValid() {
 				return false
 			}
 		}
@@ -309,6 +313,24 @@ func (r *rawPolicy) valid() bool {
 	}
 	for _, t := range r.Tests {
 		if t.Expect == nil || !oneOf(t.Expect.Outcome, "allow", "deny", "needs_approval") {
+			return false
+		}
+	}
+	return true
+}
+
+var argumentPathRE = regexp.MustCompile(`^[^.]+(\.[^.]+)*$`)
+
+func (a rawAction) argumentsValid() bool {
+	m := a.Arguments
+	if m == nil {
+		return true
+	}
+	if m.Resource != nil && !argumentPathRE.MatchString(*m.Resource) {
+		return false
+	}
+	for _, p := range m.Attributes {
+		if !argumentPathRE.MatchString(p) {
 			return false
 		}
 	}
