@@ -92,6 +92,7 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 		newGraphCmd(),
 		newWatchCmd(),
 		newCompileCmd(), newTestCmd(), newExplainCmd(),
+		newReplayCmd(),
 	)
 	return root
 }
