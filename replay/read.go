@@ -198,6 +198,8 @@ type Summary struct {
 	NeedsApproval int `json:"needs_approval"`
 	NotReplayable int `json:"not_replayable"`
 	Flips         int `json:"flips"`
+	// Assumed counts the calls whose request had a field filled by assumption, by field.
+	Assumed map[string]int `json:"assumed"`
 }
 
 // Add counts r.
@@ -215,5 +217,11 @@ func (s *Summary) Add(r *Result) {
 	}
 	if r.Flipped() {
 		s.Flips++
+	}
+	if s.Assumed == nil {
+		s.Assumed = map[string]int{}
+	}
+	for _, a := range r.Assumed {
+		s.Assumed[a]++
 	}
 }

@@ -48,8 +48,10 @@ func count(n int, word string) string {
 
 // ReplaySummary writes the summary line and what was assumed.
 func ReplaySummary(w io.Writer, run ReplayRun) error {
-	_, err := fmt.Fprintln(w, ReplaySummaryLine(run))
-	return err
+	if _, err := fmt.Fprintln(w, ReplaySummaryLine(run)); err != nil {
+		return err
+	}
+	return assumptions(w, run)
 }
 
 // ReplayTable writes a table per session (or the flips, one per line) and the summary.
@@ -84,20 +86,12 @@ func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 			}
 		}
 	}
-	if err := ReplaySummary(w, run); err != nil {
-		return err
-	}
-	return assumptions(w, run)
+	return ReplaySummary(w, run)
 }
 
 // assumptions says which request fields replay filled in because the recording lacked them.
 func assumptions(w io.Writer, run ReplayRun) error {
-	n := map[string]int{}
-	for _, r := range run.Results {
-		for _, a := range r.Assumed {
-			n[a]++
-		}
-	}
+	n := run.Summary.Assumed
 	var parts []string
 	for _, a := range []struct{ key, text string }{
 		{replay.AssumedIdentity, "the declared SPIFFE ID"},
@@ -241,6 +235,9 @@ type ReplayVerdict struct {
 func ReplayJSON(w io.Writer, run ReplayRun) error {
 	doc := ReplayDocument{SchemaVersion: SchemaVersion, Policy: run.Policy, Base: run.Base, Engine: run.Engine,
 		OnlyFlips: run.OnlyFlips, Calls: []ReplayCall{}, Summary: run.Summary}
+	if doc.Summary.Assumed == nil {
+		doc.Summary.Assumed = map[string]int{}
+	}
 	for _, r := range run.Results {
 		c := ReplayCall{Source: r.Call.Source, Session: r.Call.Session, Seq: r.Seq, Agent: r.Call.Agent,
 			Chain: r.Call.Chain, Name: r.Call.Name, Outcome: r.Outcome(), Verdict: r.Verdict, Logged: r.Call.Logged, Flipped: r.Flipped()}
@@ -267,6 +264,7 @@ func ReplayJUnit(w io.Writer, run ReplayRun) error {
 			case run.OnlyFlips:
 				c.Failure = &JUnitFailure{Message: flipLine(run.Head, r), Type: "flip", Text: r.Call.Source}
 			case r.Decision == nil:
+				c.Name += " (not replayable: " + r.NotReplayable + ")"
 				c.Skipped = &struct{}{}
 			case r.Decision.Outcome == policy.OutcomeDeny:
 				c.Failure = &JUnitFailure{Message: r.Decision.Reasons[0].Message, Type: r.Decision.Reasons[0].Code,
