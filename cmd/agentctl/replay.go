@@ -10,13 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentctl/agentctl/gitrev"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/replay"
 	"github.com/agentctl/agentctl/report"
 )
 
 type replayFlags struct {
-	output, against, engine, format, agent string
+	output, against, baseRef, engine, format, agent string
 	failOn                                 []string
 }
 
@@ -28,7 +29,7 @@ var (
 func newReplayCmd() *cobra.Command {
 	var f replayFlags
 	cmd := &cobra.Command{
-		Use:   "replay [DIR] TRACE... [--against BASE] [--fail-on deny|flip|not-replayable]",
+		Use:   "replay [DIR] TRACE... [--against BASE | --base REF] [--fail-on deny|flip|not-replayable]",
 		Short: "Decide recorded agent traffic (OTLP traces, OPA decision logs, MCP logs) with the policy",
 		Long: `Replay reads recorded tool calls and decides each one with the policy, as the runtime
 would have: OpenTelemetry traces in OTLP JSON (the Collector's file exporter), OPA decision
@@ -42,13 +43,15 @@ declares it; anything else is not replayable, with the reason. Sessions are rebu
 recording: the action count and start time; the declared identity and an unexpired
 credential are assumed unless the recording carries them, and the output says so.
 
---against BASE decides every call with the policy in BASE too and lists only the calls whose
-outcome flips. See docs/replay.md.
+--against BASE decides every call with the policy in directory BASE too and lists only the
+calls whose outcome flips; --base REF does the same with DIR as it is at git revision REF.
+See docs/replay.md.
 
 Exit status: 0, unless a --fail-on condition holds (1); 2 for bad input.`,
 		Example: `  agentctl replay scenarios/support-refunds traces.jsonl
   agentctl replay . decisions.log -o summary --fail-on deny
   agentctl replay new-policy traces.jsonl --against old-policy --fail-on flip
+  agentctl replay policy traces.jsonl --base origin/main -o markdown
   agentctl replay mcp.jsonl --format mcp --agent billing -o json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -68,6 +71,7 @@ Exit status: 0, unless a --fail-on condition holds (1); 2 for bad input.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: "+strings.Join(replayOutputs, ", "))
 	fl.StringVar(&f.against, "against", "", "a base policy directory: decide each call with both and list only the flips")
+	fl.StringVar(&f.baseRef, "base", "", "a git revision: decide each call with the policy directory as it is there too and list only the flips")
 	fl.StringVar(&f.engine, "engine", replay.EngineGo, "decision engine: go (the reference) or rego (the compiled bundle)")
 	fl.StringVar(&f.format, "format", "", "trace format: otlp, opa or mcp (default: detected per file)")
 	fl.StringVar(&f.agent, "agent", "", `MCP logs: the calling agent of messages whose _meta names none ("agentctl/agent")`)
@@ -84,6 +88,9 @@ func (f *replayFlags) validate() error {
 			return fmt.Errorf("unknown --fail-on %q (want %s)", c, strings.Join(replayFailOns, ", "))
 		}
 	}
+	if f.against != "" && f.baseRef != "" {
+		return fmt.Errorf("--against and --base both name a base policy: give one")
+	}
 	if f.engine != replay.EngineGo && f.engine != replay.EngineRego {
 		return fmt.Errorf("unknown engine %q (want go or rego)", f.engine)
 	}
@@ -96,8 +103,17 @@ func (f *replayFlags) validate() error {
 func (f *replayFlags) run(cmd *cobra.Command, dir string, traces []string) error {
 	ctx := context.Background()
 	dirs := []string{dir}
+	baseLabel := f.against
 	if f.against != "" {
 		dirs = append(dirs, f.against)
+	}
+	if f.baseRef != "" {
+		snap, err := gitrev.Extract(ctx, f.baseRef, []string{dir})
+		if err != nil {
+			return inputError(err)
+		}
+		defer snap.Close()
+		dirs, baseLabel = append(dirs, snap.Dir(dir)), f.baseRef
 	}
 	policies, err := loadAll(cmd.ErrOrStderr(), dirs)
 	if err != nil {
@@ -113,12 +129,12 @@ func (f *replayFlags) run(cmd *cobra.Command, dir string, traces []string) error
 	}
 	var base *replay.Side
 	run := report.ReplayRun{Policy: dir, Engine: f.engine, Head: policies[0]}
-	if f.against != "" {
+	if len(policies) > 1 {
 		b, err := side(policies[1])
 		if err != nil {
 			return err
 		}
-		base, run.Base, run.OnlyFlips = &b, f.against, true
+		base, run.Base, run.OnlyFlips = &b, baseLabel, true
 	}
 	rp := replay.New(head, base)
 	// Results are kept only for the formats that list them: -o summary streams in constant
