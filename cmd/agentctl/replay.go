@@ -18,7 +18,7 @@ import (
 
 type replayFlags struct {
 	output, against, baseRef, engine, format, agent string
-	failOn                                 []string
+	failOn                                          []string
 }
 
 var (
