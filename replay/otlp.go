@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
@@ -44,47 +45,108 @@ type otlpTrace struct {
 }
 
 // readOTLP reads OTLP JSON trace data: one ExportTraceServiceRequest per line (the
-// Collector's file exporter) or per file, through the Collector's own unmarshaler. A trace
-// is decided once the request holding its root span has been read (the root ends last, so
-// exporters write it last), or at the end of the input; so memory holds the traces in
-// flight, not the file.
-func readOTLP(r io.Reader, file string, emit func(Call) error) error {
-	dec := json.NewDecoder(r)
-	var um ptrace.JSONUnmarshaler
-	pending := map[pcommon.TraceID]*otlpTrace{}
-	var order []pcommon.TraceID
-	for n := 1; ; n++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err == io.EOF {
-			break
-		} else if err != nil {
-			return fmt.Errorf("%s: request %d: %w", file, n, err)
+// Collector's file exporter) or one, pretty-printed, per file, through the Collector's own
+// unmarshaler. A trace is decided once the request holding its root span has been read (the
+// root ends last, so exporters write it last), or at the end of the input; so memory holds
+// the traces in flight, not the file.
+func readOTLP(br *bufio.Reader, file string, emit func(Call) error) error {
+	o := otlpReader{file: file, emit: emit, pending: map[pcommon.TraceID]*otlpTrace{}}
+	var first []byte
+	n := 0
+	for len(bytes.TrimSpace(first)) == 0 {
+		n++
+		line, err := readLine(br)
+		if err == io.EOF {
+			return nil
 		}
-		td, err := um.UnmarshalTraces(raw)
 		if err != nil {
-			return fmt.Errorf("%s: request %d: %w", file, n, err)
+			return fmt.Errorf("%s:%d: %w", file, n, err)
 		}
-		for _, id := range addTraces(td, pending) {
-			order = append(order, id)
+		first = line
+	}
+	if td, uerr := o.um.UnmarshalTraces(first); uerr == nil {
+		// Line mode: the fast path, no second scan to split values.
+		if err := o.add(td); err != nil {
+			return err
 		}
-		kept := order[:0]
-		for _, id := range order {
-			if t := pending[id]; t.root {
-				if err := t.emit(file, emit); err != nil {
-					return err
-				}
-				delete(pending, id)
-			} else {
-				kept = append(kept, id)
+		for n++; ; n++ {
+			line, err := readLine(br)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%s:%d: %w", file, n, err)
+			}
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			td, err := o.um.UnmarshalTraces(line)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %w", file, n, err)
+			}
+			if err := o.add(td); err != nil {
+				return err
 			}
 		}
-		order = kept
+	} else {
+		// A request spread over lines: split the stream into JSON values.
+		dec := json.NewDecoder(io.MultiReader(bytes.NewReader(first), br))
+		for n := 1; ; n++ {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err == io.EOF {
+				break
+			} else if err != nil {
+				return fmt.Errorf("%s: request %d: %w", file, n, err)
+			}
+			td, err := o.um.UnmarshalTraces(raw)
+			if err != nil {
+				return fmt.Errorf("%s: request %d: %w", file, n, err)
+			}
+			if err := o.add(td); err != nil {
+				return err
+			}
+		}
 	}
-	for _, id := range order {
-		if err := pending[id].emit(file, emit); err != nil {
+	for _, id := range o.order {
+		if err := o.pending[id].emit(file, emit); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// readLine returns the next line, io.EOF only when nothing is left.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadBytes('\n')
+	if err == io.EOF && len(line) > 0 {
+		err = nil
+	}
+	return line, err
+}
+
+type otlpReader struct {
+	file    string
+	emit    func(Call) error
+	um      ptrace.JSONUnmarshaler
+	pending map[pcommon.TraceID]*otlpTrace
+	order   []pcommon.TraceID // pending traces, first seen first
+}
+
+// add files one request's spans and decides the traces whose root has been read.
+func (o *otlpReader) add(td ptrace.Traces) error {
+	o.order = append(o.order, addTraces(td, o.pending)...)
+	kept := o.order[:0]
+	for _, id := range o.order {
+		if t := o.pending[id]; t.root {
+			if err := t.emit(o.file, o.emit); err != nil {
+				return err
+			}
+			delete(o.pending, id)
+		} else {
+			kept = append(kept, id)
+		}
+	}
+	o.order = kept
 	return nil
 }
 
