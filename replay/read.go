@@ -93,19 +93,23 @@ func decodeLine(line []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// opaLogCall reads one OPA decision log entry. Entries of other queries than the agentctl
-// decision are skipped; the logged result is kept to compare with.
+// opaLogCall reads one OPA decision log entry (as the console or a log service receives
+// them). Other lines and entries of other queries than the agentctl decision are skipped;
+// the logged result is kept to compare with.
 func opaLogCall(line []byte, src, file string, emit func(Call) error) error {
 	var e struct {
-		Path      string         `json:"path"`
-		Input     map[string]any `json:"input"`
-		Result    any            `json:"result"`
-		Timestamp string         `json:"timestamp"`
+		DecisionID string         `json:"decision_id"`
+		Path       string         `json:"path"`
+		Input      map[string]any `json:"input"`
+		Result     any            `json:"result"`
+		Timestamp  string         `json:"timestamp"`
 	}
 	if err := decodeLine(line, &e); err != nil {
 		return fmt.Errorf("%s: decision log entry: %w", src, err)
 	}
-	if e.Path != "" && e.Path != "agentctl/decision" && e.Path != "data.agentctl.decision" {
+	// OPA's console log interleaves its own messages; only decision entries count, and only
+	// those of the agentctl decision.
+	if e.DecisionID == "" || e.Path != "" && e.Path != "agentctl/decision" && e.Path != "data.agentctl.decision" {
 		return nil
 	}
 	if e.Input == nil {
