@@ -58,6 +58,9 @@ func TestFastPathAgreesWithSchema(t *testing.T) {
 		"raw-bytes-owner":  `agents: a: {owner: #'x'#, grants: []}`,
 		"multiline":        "agents: a: {description: \"\"\"\n\tline\n\t\"\"\", grants: []}",
 		"escaped-null":     `agents: a: {description: "x:null", grants: []}`,
+		"flow-on-egress":   `settings: flow: on_egress: "block"`,
+		"flow-approvers":   `settings: flow: approvers: 0`,
+		"flow-exempt-int":  `agents: a: {flow_exempt: 1, grants: []}`,
 	}
 	var dirs []string
 	for name, src := range tricky {
