@@ -86,6 +86,9 @@ type Replayer struct {
 type session struct {
 	actions int
 	start   time.Time
+	// The flow labels the enforcement point would hold, per policy: threaded from each
+	// decision to the next call of the session.
+	headFlow, baseFlow policy.Flow
 }
 
 // New returns a Replayer deciding with head and, when base is not nil, with base too.
@@ -113,11 +116,11 @@ func (r *Replayer) Decide(ctx context.Context, c Call) (Result, error) {
 	}
 	res := Result{Call: c, Seq: s.actions + 1}
 	var err error
-	if res.Verdict, err = r.head.verdict(ctx, c, s); err != nil {
+	if res.Verdict, err = r.head.verdict(ctx, c, s, &s.headFlow); err != nil {
 		return res, err
 	}
 	if r.base != nil {
-		b, err := r.base.verdict(ctx, c, s)
+		b, err := r.base.verdict(ctx, c, s, &s.baseFlow)
 		if err != nil {
 			return res, err
 		}
@@ -130,7 +133,9 @@ func (r *Replayer) Decide(ctx context.Context, c Call) (Result, error) {
 // epoch is the clock for recordings without times, so replays stay deterministic.
 var epoch = time.Unix(0, 0).UTC()
 
-func (sd *side) verdict(ctx context.Context, c Call, s *session) (Verdict, error) {
+// verdict decides c with the session's state; flow holds the labels before the call and
+// is updated to those after it when the call would have run.
+func (sd *side) verdict(ctx context.Context, c Call, s *session, flow *policy.Flow) (Verdict, error) {
 	var v Verdict
 	now := c.Time
 	if c.Request != nil {
@@ -143,7 +148,7 @@ func (sd *side) verdict(ctx context.Context, c Call, s *session) (Verdict, error
 			now = epoch
 			v.Assumed = append(v.Assumed, AssumedTime)
 		}
-		if !sd.request(c, s, now, &v) {
+		if !sd.request(c, s, *flow, now, &v) {
 			return v, nil
 		}
 	}
@@ -152,12 +157,18 @@ func (sd *side) verdict(ctx context.Context, c Call, s *session) (Verdict, error
 		return v, fmt.Errorf("%s: decide: %w", c.Source, err)
 	}
 	v.Decision = &d
+	// The enforcement point keeps the labels of a call it runs: an allowed one, or one that
+	// needed approval (the recording shows it ran, so it was approved). A denied call never
+	// ran and leaves them as they were.
+	if d.Outcome != policy.OutcomeDeny {
+		*flow = d.Flow
+	}
 	return v, nil
 }
 
 // request rebuilds the runtime request of a recorded tool call, or marks it not
 // replayable.
-func (sd *side) request(c Call, s *session, now time.Time, v *Verdict) bool {
+func (sd *side) request(c Call, s *session, flow policy.Flow, now time.Time, v *Verdict) bool {
 	p := sd.Policy
 	tool, action, reason, detail := sd.capability(c.Name)
 	if reason == "" && c.Agent == "" {
@@ -174,8 +185,9 @@ func (sd *side) request(c Call, s *session, now time.Time, v *Verdict) bool {
 	}
 	req := map[string]any{
 		"agent": c.Agent, "tool": tool, "action": action, "chain": anySlice(chain),
-		"now":     now.UTC().Format(time.RFC3339Nano),
-		"session": map[string]any{"actions": s.actions, "started_at": sessionStart(s, now).UTC().Format(time.RFC3339Nano)},
+		"now": now.UTC().Format(time.RFC3339Nano),
+		"session": map[string]any{"actions": s.actions, "started_at": sessionStart(s, now).UTC().Format(time.RFC3339Nano),
+			"flow": map[string]any{"untrusted": flow.Untrusted, "sensitive": flow.Sensitive}},
 	}
 	// An undeclared action is decided as the runtime would: UNKNOWN_CAPABILITY.
 	if act := p.Tool(tool).Action(action); act != nil && act.Arguments != nil {

@@ -64,7 +64,7 @@ func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 		}
 	} else {
 		logged := slices.ContainsFunc(run.Results, func(r replay.Result) bool { return r.Call.Logged != nil })
-		header := []string{"#", "time", "agent", "chain", "capability", "decision", "reason"}
+		header := []string{"#", "time", "agent", "chain", "capability", "flow", "decision", "reason"}
 		if logged {
 			header = append(header, "logged")
 		}
@@ -75,7 +75,7 @@ func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 			rows := make([][]string, 0, len(s.results))
 			for _, r := range s.results {
 				row := []string{fmt.Sprint(r.Seq), timeOf(r.Call.Time), r.Call.Agent, chainOf(run.Head, r),
-					capabilityOf(r), outcomeText(r.Outcome()), reasonOf(r.Verdict)}
+					capabilityOf(r), flowOf(r.Verdict), outcomeText(r.Outcome()), reasonOf(r.Verdict)}
 				if logged {
 					row = append(row, loggedOf(r))
 				}
@@ -149,6 +149,23 @@ func capabilityOf(r replay.Result) string {
 		return r.Capability
 	}
 	return r.Call.Name
+}
+
+// flowOf is the flow labels the session held before the call: "untrusted", "sensitive",
+// both joined by "+", or "-".
+func flowOf(v replay.Verdict) string {
+	var labels []string
+	for _, l := range []string{"untrusted", "sensitive"} {
+		if x, _ := v.Request["session"].(map[string]any); x != nil {
+			if f, _ := x["flow"].(map[string]any); f != nil && f[l] == true {
+				labels = append(labels, l)
+			}
+		}
+	}
+	if len(labels) == 0 {
+		return "-"
+	}
+	return strings.Join(labels, "+")
 }
 
 func outcomeText(o string) string { return strings.ReplaceAll(o, "_", " ") }
@@ -294,10 +311,10 @@ func ReplayMarkdown(w io.Writer, run ReplayRun) error {
 		if run.OnlyFlips {
 			break
 		}
-		fmt.Fprintf(&b, "\n### Session `%s`\n\n| # | time | agent | chain | capability | decision | reason |\n|---|---|---|---|---|---|---|\n", s.name)
+		fmt.Fprintf(&b, "\n### Session `%s`\n\n| # | time | agent | chain | capability | flow | decision | reason |\n|---|---|---|---|---|---|---|---|\n", s.name)
 		for _, r := range s.results {
 			mdRow(&b, fmt.Sprint(r.Seq), timeOf(r.Call.Time), r.Call.Agent, chainOf(run.Head, r), capabilityOf(r),
-				outcomeText(r.Outcome()), reasonOf(r.Verdict))
+				flowOf(r.Verdict), outcomeText(r.Outcome()), reasonOf(r.Verdict))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -61,6 +61,9 @@ func TestFastPathAgreesWithSchema(t *testing.T) {
 		"argument-empty":   `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: resource: ""}}`,
 		"argument-dots":    `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: attributes: n: "a..b"}}`,
 		"argument-extra":   `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: resources: "a"}}`,
+		"flow-on-egress":   `settings: flow: on_egress: "block"`,
+		"flow-approvers":   `settings: flow: approvers: 0`,
+		"flow-exempt-int":  `agents: a: {flow_exempt: 1, grants: []}`,
 	}
 	var dirs []string
 	for name, src := range tricky {

@@ -19,6 +19,11 @@ type rawPolicy struct {
 			Approvals *bool `json:"approvals"`
 			Chains    *bool `json:"chains"`
 		} `json:"audit"`
+		Flow struct {
+			OnEgress  string  `json:"on_egress"`
+			Role      *string `json:"role"`
+			Approvers *int    `json:"approvers"`
+		} `json:"flow"`
 	} `json:"settings"`
 	Agents    map[string]rawAgent    `json:"agents"`
 	Tools     map[string]rawTool     `json:"tools"`
@@ -36,6 +41,7 @@ type rawAgent struct {
 	} `json:"identity"`
 	UntrustedInput *bool      `json:"untrusted_input"`
 	Autonomy       string     `json:"autonomy"`
+	FlowExempt     *string    `json:"flow_exempt"`
 	Grants         []rawGrant `json:"grants"`
 	Credential     *struct {
 		Kind            string  `json:"kind"`
@@ -68,9 +74,10 @@ type rawTool struct {
 }
 
 type rawAction struct {
-	Effect    string `json:"effect"`
-	Data      string `json:"data"`
-	Arguments *struct {
+	Effect     string  `json:"effect"`
+	Data       string  `json:"data"`
+	FlowExempt *string `json:"flow_exempt"`
+	Arguments  *struct {
 		Resource   *string           `json:"resource"`
 		Attributes map[string]string `json:"attributes"`
 	} `json:"arguments"`
@@ -177,6 +184,12 @@ func (r *rawPolicy) applyDefaults() {
 	boolDefault(&s.Audit.ToolCalls, true)
 	boolDefault(&s.Audit.Approvals, true)
 	boolDefault(&s.Audit.Chains, true)
+	orDefault(&s.Flow.OnEgress, "needs_approval")
+	if s.Flow.Role == nil {
+		role := "security-reviewer"
+		s.Flow.Role = &role
+	}
+	intDefault(&s.Flow.Approvers, 1)
 	for name, a := range r.Agents {
 		boolDefault(&a.UntrustedInput, false)
 		orDefault(&a.Autonomy, "supervised")
@@ -253,7 +266,8 @@ var (
 func (r *rawPolicy) valid() bool {
 	s := r.Settings
 	if !optOneOf(s.RiskTier, "high", "low") || (s.MaxCredentialTTL != "" && !duration(&s.MaxCredentialTTL)) ||
-		(s.MaxChainDepth != nil && (*s.MaxChainDepth < 1 || *s.MaxChainDepth > 16)) {
+		(s.MaxChainDepth != nil && (*s.MaxChainDepth < 1 || *s.MaxChainDepth > 16)) ||
+		!optOneOf(s.Flow.OnEgress, "needs_approval", "deny") || s.Flow.Approvers != nil && *s.Flow.Approvers < 1 {
 		return false
 	}
 	for _, a := range r.Agents {
