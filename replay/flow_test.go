@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/replay"
 )
 
@@ -32,7 +33,7 @@ tools: {
 	if err := os.WriteFile(filepath.Join(dir, "p.cue"), []byte(pol), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := load(t, dir)
+	p := testtool.Load(t, dir)
 	calls := []struct{ session, agent, tool, want string }{
 		{"s1", "assistant", "mail.send", "allow -"},                               // egress, no labels
 		{"s1", "assistant", "web.fetch", "allow -"},                               // external read: untrusted after

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agentctl/agentctl/internal/testtool"
 )
 
 var update = flag.Bool("update", false, "regenerate testdata traces")
@@ -33,20 +34,7 @@ const workflowTrace = "testdata/support-refunds.otlp.jsonl"
 // one line of OTLP JSON. With -update the file under testdata is rewritten; otherwise it
 // must be byte for byte what the SDK produces now.
 func TestGenerateWorkflowTrace(t *testing.T) {
-	got := recordWorkflow(t)
-	if *update {
-		if err := os.WriteFile(workflowTrace, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(workflowTrace)
-	if err != nil {
-		t.Fatalf("%v (run go test ./replay -run TestGenerateWorkflowTrace -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is not what the SDK records now; run with -update\ngot:\n%s", workflowTrace, got)
-	}
+	testtool.Golden(t, workflowTrace, recordWorkflow(t), *update)
 }
 
 // collector accepts OTLP/HTTP protobuf export requests and keeps each as a JSON line.

@@ -266,18 +266,9 @@ func argument(args map[string]any, path string) (string, bool) {
 	return "", false
 }
 
+// lookupPath reads the argument at a dot-separated path.
 func lookupPath(args map[string]any, path string) (any, bool) {
-	var v any = args
-	for _, k := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[k]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
+	return policy.Lookup(args, strings.Split(path, ".")...)
 }
 
 func anySlice(ss []string) []any {

@@ -156,10 +156,8 @@ func capabilityOf(r replay.Result) string {
 func flowOf(v replay.Verdict) string {
 	var labels []string
 	for _, l := range []string{"untrusted", "sensitive"} {
-		if x, _ := v.Request["session"].(map[string]any); x != nil {
-			if f, _ := x["flow"].(map[string]any); f != nil && f[l] == true {
-				labels = append(labels, l)
-			}
+		if f, _ := policy.Lookup(v.Request, "session", "flow", l); f == true {
+			labels = append(labels, l)
 		}
 	}
 	if len(labels) == 0 {
