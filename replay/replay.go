@@ -77,7 +77,8 @@ func newSide(s Side) *side {
 }
 
 // Replayer decides calls one by one, holding what the enforcement point would hold per
-// session: the action count and the start time.
+// session: the action count, the start time and the flow labels. Sessions are kept for the
+// whole replay (a few words each), since a conversation may span traces and files.
 type Replayer struct {
 	head, base *side
 	sessions   map[string]*session
