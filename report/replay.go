@@ -152,8 +152,11 @@ func capabilityOf(r replay.Result) string {
 }
 
 // flowOf is the flow labels the session held before the call: "untrusted", "sensitive",
-// both joined by "+", or "-".
+// both joined by "+", or "-"; nothing for a call that was not replayed.
 func flowOf(v replay.Verdict) string {
+	if v.Request == nil {
+		return ""
+	}
 	var labels []string
 	for _, l := range []string{"untrusted", "sensitive"} {
 		if f, _ := policy.Lookup(v.Request, "session", "flow", l); f == true {
