@@ -11,11 +11,11 @@ import (
 	"github.com/agentctl/agentctl/replay"
 )
 
-// ReplayRun is one replay: the calls to list (every call, or only the flips when Base or
-// a logged decision is compared) and the counts over every call.
+// ReplayRun is one replay: the calls to list (every call, or only the flips when comparing
+// with Base) and the counts over every call.
 type ReplayRun struct {
 	Policy    string // the policy directory
-	Base      string // the base policy (a directory or DIR@REF); empty without --against/--base
+	Base      string // the base policy: a directory or a git revision; empty without one
 	Engine    string
 	Head      *policy.Policy // for the hand-off modes shown in chains
 	Results   []replay.Result
@@ -63,7 +63,7 @@ func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 			}
 		}
 	} else {
-		logged := slices.ContainsFunc(run.Results, func(r replay.Result) bool { return r.Call.Logged != nil })
+		logged := run.Logged
 		header := []string{"#", "time", "agent", "chain", "capability", "flow", "decision", "reason"}
 		if logged {
 			header = append(header, "logged")
