@@ -205,6 +205,7 @@ type Action struct {
 	Data       string
 	FlowExempt string     // flow_exempt: why the flow rule does not stop it; "" when absent
 	Arguments  *Arguments // nil when the policy declares no argument mapping
+	Pin        *Pin       // nil when the action has no pin
 	Pos        Pos
 }
 
@@ -213,6 +214,26 @@ type Action struct {
 type Arguments struct {
 	Resource   string            // empty: the resource is not taken from the arguments
 	Attributes map[string]string // request attribute -> argument path
+}
+
+// Pin records what an MCP server told agents about the tool behind an action when it was
+// imported (agentctl import mcp): the tool's name, hashes of its description and input
+// schema, and its annotations with the MCP defaults applied. `import mcp --check` compares a
+// server's current tools/list with it.
+type Pin struct {
+	Tool        string // the tool's name on the server
+	Description string // "sha256:" + hex of the description
+	InputSchema string // "sha256:" + hex of the input schema's canonical JSON
+	Hints       Hints
+	Pos         Pos
+}
+
+// Hints are the MCP tool annotations, with the specification's defaults applied.
+type Hints struct {
+	ReadOnly    bool
+	Destructive bool
+	Idempotent  bool
+	OpenWorld   bool
 }
 
 // Capability returns "tool.action".

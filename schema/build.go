@@ -86,7 +86,7 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 			ra, apath := rt.Actions[an], path+".actions."+an
 			b.name(apath, "action", an)
 			act := &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data,
-				FlowExempt: b.reason(apath+".flow_exempt", ra.FlowExempt), Pos: l.positions[apath]}
+				FlowExempt: b.reason(apath+".flow_exempt", ra.FlowExempt), Pin: l.pin(apath+".pin", ra.Pin), Pos: l.positions[apath]}
 			if m := ra.Arguments; m != nil {
 				act.Arguments = &policy.Arguments{Attributes: m.Attributes}
 				if m.Resource != nil {
@@ -191,4 +191,14 @@ func (b *builder) grants(path string, rgs []rawGrant) []*policy.Grant {
 			JIT: *rg.JIT, Path: gp, Pos: b.l.positions[gp]})
 	}
 	return out
+}
+
+func (l *loader) pin(path string, rp *rawPin) *policy.Pin {
+	if rp == nil {
+		return nil
+	}
+	h := rp.Hints
+	return &policy.Pin{Tool: *rp.Tool, Description: rp.Description, InputSchema: rp.InputSchema,
+		Hints: policy.Hints{ReadOnly: *h.ReadOnly, Destructive: *h.Destructive, Idempotent: *h.Idempotent, OpenWorld: *h.OpenWorld},
+		Pos:   l.positions[path]}
 }

@@ -2,9 +2,11 @@ package schema
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"cuelang.org/go/cue/build"
@@ -57,6 +59,10 @@ func TestFastPathAgreesWithSchema(t *testing.T) {
 		"bytes-owner":      `agents: a: {owner: 'x', grants: []}`,
 		"raw-bytes-owner":  `agents: a: {owner: #'x'#, grants: []}`,
 		"multiline":        "agents: a: {description: \"\"\"\n\tline\n\t\"\"\", grants: []}",
+		"pin-no-hints":     `tools: t: {auth: kind: "static_key", actions: r: {effect: "read", pin: {tool: "r", description: "%[1]s", input_schema: "%[1]s"}}}`,
+		"pin-short-hash":   `tools: t: {auth: kind: "static_key", actions: r: {effect: "read", pin: {tool: "r", description: "sha256:00", input_schema: "%[1]s", hints: {read_only: true, destructive: true, idempotent: true, open_world: true}}}}`,
+		"pin-hint-missing": `tools: t: {auth: kind: "static_key", actions: r: {effect: "read", pin: {tool: "r", description: "%[1]s", input_schema: "%[1]s", hints: {read_only: true, destructive: true, idempotent: true}}}}`,
+		"pin-no-tool":      `tools: t: {auth: kind: "static_key", actions: r: {effect: "read", pin: {description: "%[1]s", input_schema: "%[1]s", hints: {read_only: true, destructive: true, idempotent: true, open_world: true}}}}`,
 		"escaped-null":     `agents: a: {description: "x:null", grants: []}`,
 		"argument-empty":   `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: resource: ""}}`,
 		"argument-dots":    `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: attributes: n: "a..b"}}`,
@@ -70,6 +76,9 @@ func TestFastPathAgreesWithSchema(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
+		}
+		if strings.Contains(src, "%[1]s") {
+			src = fmt.Sprintf(src, "sha256:"+strings.Repeat("0", 64))
 		}
 		if err := os.WriteFile(filepath.Join(dir, "p.cue"), []byte(src), 0o644); err != nil {
 			t.Fatal(err)

@@ -77,10 +77,34 @@ type rawAction struct {
 	Effect     string  `json:"effect"`
 	Data       string  `json:"data"`
 	FlowExempt *string `json:"flow_exempt"`
+	Pin        *rawPin `json:"pin"`
 	Arguments  *struct {
 		Resource   *string           `json:"resource"`
 		Attributes map[string]string `json:"attributes"`
 	} `json:"arguments"`
+}
+
+type rawPin struct {
+	Tool        *string `json:"tool"`
+	Description string  `json:"description"`
+	InputSchema string  `json:"input_schema"`
+	Hints       *struct {
+		ReadOnly    *bool `json:"read_only"`
+		Destructive *bool `json:"destructive"`
+		Idempotent  *bool `json:"idempotent"`
+		OpenWorld   *bool `json:"open_world"`
+	} `json:"hints"`
+}
+
+var pinHashRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+func (p *rawPin) valid() bool {
+	if p == nil {
+		return true
+	}
+	h := p.Hints
+	return p.Tool != nil && pinHashRE.MatchString(p.Description) && pinHashRE.MatchString(p.InputSchema) &&
+		h != nil && h.ReadOnly != nil && h.Destructive != nil && h.Idempotent != nil && h.OpenWorld != nil
 }
 
 type rawHandoff struct {
@@ -289,7 +313,7 @@ func (r *rawPolicy) valid() bool {
 			return false
 		}
 		for _, a := range t.Actions {
-			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) || !a.argumentsValid() {
+			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) || !a.argumentsValid() || !a.Pin.valid() {
 				return false
 			}
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,16 +16,22 @@ var update = flag.Bool("update", false, "rewrite testscript expectations and gol
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"agentctl": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"agentctl":    func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"mcp-rugpull": func() { os.Exit(rugPull(os.Args[1:])) },
 	})
 }
 
 // TestScript runs the CLI scenarios under testdata/script. $REPO points at the repository
 // root so scripts can use the bundled examples.
 func TestScript(t *testing.T) {
-	if os.Getenv("CI") == "true" {
+	if testtool.RequireAll() {
 		// Scripts guard Graphviz steps with [exec:dot]; CI must not skip them silently.
 		testtool.Look(t, "dot")
+	}
+	// The real MCP server that import_mcp_npm.txtar imports (.ci/run installs it from npm).
+	mcpServer, mcpErr := testtool.NPMBin(npmMCPServer)
+	if mcpErr != nil && testtool.RequireAll() {
+		t.Fatalf("%v (%s=1 requires it)", mcpErr, testtool.RequireAllEnv)
 	}
 	repo, err := filepath.Abs("../..")
 	if err != nil {
@@ -36,7 +43,14 @@ func TestScript(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPO", repo)
 			env.Setenv("CI", os.Getenv("CI"))
+			env.Setenv("MCP_SERVER", mcpServer)
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "mcpserver" {
+				return mcpErr == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }
