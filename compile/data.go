@@ -12,9 +12,18 @@ import (
 type model struct {
 	MaxChainDepth int                                `json:"max_chain_depth"`
 	Agents        map[string]agentData               `json:"agents"`
-	Principals    map[string]bool                    `json:"principals"` // agents' names and SPIFFE IDs: never approvers
+	Principals    map[string]bool                    `json:"principals"` // agents' canonical names and SPIFFE IDs: never approvers
 	Capabilities  map[string]capabilityData          `json:"capabilities"`
 	Handoffs      map[string]map[string]*handoffData `json:"handoffs"` // from -> to
+	Flow          flowData                           `json:"flow"`
+}
+
+// flowData is settings.flow, with the role's canonical form.
+type flowData struct {
+	OnEgress  string `json:"on_egress"`
+	Role      string `json:"role"`
+	RoleKey   string `json:"role_key"`
+	Approvers int    `json:"approvers"`
 }
 
 // handoffData is the declared hand-offs from one agent to another, merged: Held and Lacking
@@ -32,6 +41,8 @@ type agentData struct {
 	Caps          map[string]scopeData `json:"caps"` // the capabilities its own grants cover
 	CredentialTTL bool                 `json:"credential_ttl,omitempty"`
 	Session       *sessionData         `json:"session,omitempty"` // only when it sets a limit
+	Untrusted     bool                 `json:"untrusted_input,omitempty"`
+	FlowExempt    bool                 `json:"flow_exempt,omitempty"`
 }
 
 type sessionData struct {
@@ -47,10 +58,16 @@ type scopeData struct {
 	Patterns []string `json:"patterns"`
 }
 
+// capabilityData is a capability. Its flow classes (policy.ExternalRead, SensitiveRead,
+// Egress) and its opt-out are present only when true.
 type capabilityData struct {
-	Effect    string         `json:"effect"`
-	Data      string         `json:"data"`
-	Approvals []approvalData `json:"approvals,omitempty"` // the rules that may apply, omitted when none
+	Effect        string         `json:"effect"`
+	Data          string         `json:"data"`
+	Approvals     []approvalData `json:"approvals,omitempty"` // the rules that may apply, omitted when none
+	ExternalRead  bool           `json:"external_read,omitempty"`
+	SensitiveRead bool           `json:"sensitive_read,omitempty"`
+	Egress        bool           `json:"egress,omitempty"`
+	FlowExempt    bool           `json:"flow_exempt,omitempty"`
 }
 
 // approvalData is an approval rule matching the capability whatever the agent; Agents
@@ -59,6 +76,7 @@ type capabilityData struct {
 type approvalData struct {
 	Rule      string          `json:"rule"`
 	Role      string          `json:"role"`
+	RoleKey   string          `json:"role_key"` // the role's canonical form, "" when it has none
 	Approvers int             `json:"approvers"`
 	Agents    map[string]bool `json:"agents,omitempty"`
 	Threshold *thresholdData  `json:"threshold,omitempty"`
@@ -84,14 +102,19 @@ func buildModel(p *policy.Policy) model {
 		Capabilities:  map[string]capabilityData{},
 		Handoffs:      map[string]map[string]*handoffData{},
 	}
+	f := p.Flow()
+	m.Flow = flowData{OnEgress: f.OnEgress, Role: f.Role, RoleKey: canonical(f.Role), Approvers: f.Approvers}
 	ix := p.Caps()
 	for _, a := range p.Agents {
-		ad := agentData{Caps: map[string]scopeData{}}
-		m.Principals[a.Name] = true
+		ad := agentData{Caps: map[string]scopeData{}, Untrusted: a.UntrustedInput, FlowExempt: a.FlowExempt != ""}
+		for _, n := range []string{a.Name, a.SpiffeID} {
+			if c := canonical(n); c != "" {
+				m.Principals[c] = true
+			}
+		}
 		if a.SpiffeID != "" {
 			id := a.SpiffeID
 			ad.Identity = &id
-			m.Principals[id] = true
 		}
 		ad.CredentialTTL = a.Credential != nil && a.Credential.HasTTL
 		if s := a.Session; s != nil && (s.MaxActions > 0 || s.HasMaxDuration) {
@@ -113,12 +136,13 @@ func buildModel(p *policy.Policy) model {
 	}
 	for id := 0; id < ix.Len(); id++ {
 		act := ix.Action(id)
-		cd := capabilityData{Effect: act.Effect, Data: act.Data}
+		cd := capabilityData{Effect: act.Effect, Data: act.Data, ExternalRead: p.ExternalRead(act),
+			SensitiveRead: policy.SensitiveRead(act), Egress: p.Egress(act), FlowExempt: act.FlowExempt != ""}
 		for _, r := range p.Approvals {
 			if !r.Match.SelectsAction(act) {
 				continue
 			}
-			ad := approvalData{Rule: r.Name, Role: r.Require.Role, Approvers: r.Require.Approvers}
+			ad := approvalData{Rule: r.Name, Role: r.Require.Role, RoleKey: canonical(r.Require.Role), Approvers: r.Require.Approvers}
 			if t := r.Threshold; t != nil {
 				ad.Threshold = &thresholdData{t.Attribute, t.Above}
 			}
@@ -162,6 +186,13 @@ func buildModel(p *policy.Policy) model {
 		}
 	}
 	return m
+}
+
+// canonical is the canonical form of an approver or role name, "" when it has none (no
+// request can present such a name: the library rejects it as malformed).
+func canonical(name string) string {
+	c, _ := policy.CanonicalName(name)
+	return c
 }
 
 // scope merges every grant of a covering the action.

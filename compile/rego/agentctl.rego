@@ -13,14 +13,15 @@ import data.agentctl.model
 # only when it passes every check (cleared) and no approval rule that applies to it lacks
 # approvers. The rules explaining a denial (denials) are only evaluated for a denial, so an
 # allowed request costs the checks and nothing else.
-decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": []} if {
+decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": [], "flow": flow} if {
 	cleared
 	pending == {}
 } else := {
 	"allow": false,
 	"outcome": "needs_approval",
-	"reasons": [reason("APPROVAL_REQUIRED", message) | some message in sort(approval_messages)],
+	"reasons": ordered({pending_reason(entry) | some entry in pending}),
 	"approvals_required": [pending[name] | some name in sort(object.keys(pending))],
+	"flow": flow,
 } if {
 	cleared
 } else := {
@@ -28,11 +29,13 @@ decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_requir
 	"outcome": "deny",
 	"reasons": ordered(denials),
 	"approvals_required": [],
+	"flow": flow,
 }
 
-approval_messages contains sprintf("approval rule %q requires %d approver(s) with role %q", [rule.rule, rule.approvers, rule.role]) if {
-	some rule in pending
-}
+pending_reason(entry) := reason("FLOW_BLOCKED", msg) if {
+	entry.rule == flow_rule
+	msg := sprintf("egress after untrusted content and a sensitive read requires %d approver(s) with role %q", [entry.approvers, entry.role])
+} else := reason("APPROVAL_REQUIRED", sprintf("approval rule %q requires %d approver(s) with role %q", [entry.rule, entry.approvers, entry.role]))
 
 # Reasons are reported in evaluation order, then by message.
 rank := {
@@ -48,6 +51,7 @@ rank := {
 	"SESSION_LIMIT": 9,
 	"REVOKED": 10,
 	"APPROVAL_REQUIRED": 11,
+	"FLOW_BLOCKED": 12,
 }
 
 ordered(set) := [r | some r in set] if {
@@ -71,6 +75,7 @@ cleared if {
 	session_valid
 	not revoked_any
 	unreadable_thresholds == set()
+	not flow_denied
 }
 
 # well_formed holds when the request is an object whose top-level fields have their types,
@@ -134,6 +139,7 @@ session_valid if {
 	is_object(session)
 	non_negative(object.get(session, "actions", 0))
 	optional_timestamp(session, "started_at")
+	flow_well_formed
 	within_actions
 	within_duration
 }
@@ -238,11 +244,26 @@ now_ns := ns if {
 }
 
 approval_entry(entry) if {
-	approver := entry.approver
-	is_string(approver)
-	approver != ""
-	is_string(entry.role)
+	canonical(entry.approver)
+	canonical(entry.role)
 	is_boolean(object.get(entry, "human", false))
+}
+
+# canonical(name) is the canonical form of an approver or role name: PRECIS
+# UsernameCaseMapped restricted to printable ASCII without spaces, which on that repertoire
+# is lower-casing (policy.CanonicalName; a Go test holds the two to it). Undefined for any
+# other name, which makes the request malformed.
+canonical(name) := lower(name) if regex.match(`^[!-~]+$`, name)
+
+# flow_well_formed holds when session.flow is absent, or an object whose labels, where
+# present, are booleans.
+flow_well_formed if {
+	not has(session, "flow")
+} else if {
+	labels := session.flow
+	is_object(labels)
+	is_boolean(object.get(labels, "untrusted", false))
+	is_boolean(object.get(labels, "sensitive", false))
 }
 
 non_negative(value) if {
@@ -282,7 +303,7 @@ malformed contains "approvals must be an array" if {
 	not is_array(approvals)
 }
 
-malformed contains "approvals must hold objects with a non-empty string approver, a string role and, if present, a boolean human" if {
+malformed contains "approvals must hold objects with an approver and a role that are printable ASCII without spaces and, if present, a boolean human" if {
 	not well_formed
 	is_array(approvals)
 	some entry in approvals
@@ -322,6 +343,17 @@ malformed contains "credential.expires_at must be an RFC 3339 timestamp" if {
 malformed contains "session.started_at must be an RFC 3339 timestamp" if {
 	value := input.session.started_at
 	not timestamp_ns(value)
+}
+
+malformed contains "session.flow must be an object" if {
+	value := input.session.flow
+	not is_object(value)
+}
+
+malformed contains sprintf("session.flow.%s must be a boolean", [key]) if {
+	some key in ["untrusted", "sensitive"]
+	value := input.session.flow[key]
+	not is_boolean(value)
 }
 
 malformed contains "session.actions must be a non-negative number" if {
@@ -521,7 +553,7 @@ selects_agent(rule) if {
 pending[rule.rule] := {"rule": rule.rule, "role": rule.role, "approvers": rule.approvers} if {
 	some rule in selected_rules
 	applies(rule)
-	count(approvers(rule.role)) < rule.approvers
+	count(approvers(rule.role_key)) < rule.approvers
 }
 
 # A threshold attribute the request does not carry fails closed: the rule applies.
@@ -534,10 +566,67 @@ applies(rule) if {
 }
 
 # approvers(role) are the distinct human approvers holding role that are not agents of
-# the policy, by name or by SPIFFE ID.
-approvers(role) := {entry.approver |
+# the policy, by name or by SPIFFE ID, approvers and roles compared in canonical form.
+approvers(role) := {who |
 	some entry in approvals
-	entry.role == role
 	entry.human == true
-	not model.principals[entry.approver]
+	canonical(entry.role) == role
+	who := canonical(entry.approver)
+	not model.principals[who]
+}
+
+# Information flow ------------------------------------------------------------------------
+
+# flow is the pair of labels the enforcement point keeps for the task once this call has
+# executed: the request's session.flow labels, plus untrusted when an agent of the request
+# has untrusted_input or the call is an external read, plus sensitive when it is a
+# sensitive read (policy.ExternalRead, SensitiveRead and Egress classify the capabilities).
+flow := {"untrusted": untrusted, "sensitive": sensitive}
+
+default untrusted := false
+
+untrusted if input.session.flow.untrusted == true
+
+untrusted if {
+	some name in named
+	model.agents[name].untrusted_input
+}
+
+untrusted if model.capabilities[capability].external_read
+
+default sensitive := false
+
+sensitive if input.session.flow.sensitive == true
+
+sensitive if model.capabilities[capability].sensitive_read
+
+flow_rule := "flow:egress"
+
+# flow_blocked holds for egress once the session holds both labels, unless the executing
+# agent or the action opts out (flow_exempt, with a reason, in the policy).
+flow_blocked if {
+	model.capabilities[capability].egress
+	untrusted
+	sensitive
+	not flow_exempt
+}
+
+# A rule of its own, so that an absent agent (undefined inside `not`) is simply not exempt.
+flow_exempt if model.agents[input.agent].flow_exempt
+
+flow_exempt if model.capabilities[capability].flow_exempt
+
+flow_denied if {
+	model.flow.on_egress == "deny"
+	flow_blocked
+}
+
+denials contains reason("FLOW_BLOCKED", sprintf("%q is egress and the session holds untrusted content and a sensitive read", [capability])) if {
+	flow_denied
+}
+
+pending[flow_rule] := {"rule": flow_rule, "role": model.flow.role, "approvers": model.flow.approvers} if {
+	model.flow.on_egress == "needs_approval"
+	flow_blocked
+	count(approvers(model.flow.role_key)) < model.flow.approvers
 }
