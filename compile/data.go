@@ -45,7 +45,7 @@ type agentData struct {
 	AnyTool       map[string]scopeData `json:"any_tool,omitempty"` // by action name or "*": its grants on every tool, unexpanded
 	CredentialTTL bool                 `json:"credential_ttl,omitempty"`
 	Session       *sessionData         `json:"session,omitempty"` // only when it sets a limit
-	Untrusted     bool                 `json:"untrusted_input"` // explicit: the fast path reads it
+	Untrusted     bool                 `json:"untrusted_input"`   // explicit: the fast path reads it
 	FlowExempt    bool                 `json:"flow_exempt,omitempty"`
 }
 
