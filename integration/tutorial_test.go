@@ -66,7 +66,7 @@ func TestTutorial(t *testing.T) {
 // whose info string is `LANG file=PATH` (```cue file=example/policy.cue) is written to PATH
 // before the blocks after it run.
 func TestDocExamples(t *testing.T) {
-	for _, doc := range []string{"semantics.md", "policy.md"} {
+	for _, doc := range []string{"semantics.md", "policy.md", "import.md"} {
 		t.Run(doc, func(t *testing.T) { runDoc(t, doc, false, 1) })
 	}
 }

@@ -1,8 +1,6 @@
 package lint
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,30 +8,42 @@ import (
 	"sort"
 )
 
+// BaselineVersion is the schema_version NewBaseline writes. Version 1 keyed entries by
+// element path, list indices included ("agents.a.grants[0]"); version 2 keys them by
+// fingerprint, which survives inserting, deleting and reordering list elements.
+const BaselineVersion = 2
+
 // A Baseline lists accepted findings so that agentctl can be adopted on an existing estate:
 // findings it lists are reported as suppressed, new ones fail. Entries name the check and
-// the element, never a line, so edits that move lines keep them valid.
+// what the finding is about (Finding.Subject), never a line or a list index, so edits that
+// move lines or reorder grants, hand-offs or files keep them valid.
 type Baseline struct {
 	SchemaVersion int             `json:"schema_version"`
 	Findings      []BaselineEntry `json:"findings"`
+	// Notice is set when an older version was read: how it is matched and how to upgrade.
+	Notice string `json:"-"`
 }
 
-// BaselineEntry is one accepted finding. Message is kept for reviewers; matching uses only
-// Check and Element.
+// BaselineEntry is one accepted finding. Version 2 matches on Check and Fingerprint;
+// version 1 matched on Check and Element. Subject, Element and Message are for reviewers.
 type BaselineEntry struct {
 	Check       string `json:"check"`
-	Element     string `json:"element"`
 	Fingerprint string `json:"fingerprint"`
+	Subject     string `json:"subject,omitempty"`
+	Element     string `json:"element"`
 	Message     string `json:"message,omitempty"`
 }
 
-// Fingerprint identifies a finding across edits: a hash of the check ID and element path.
-func Fingerprint(check, element string) string {
-	sum := sha256.Sum256([]byte(check + "\x00" + element))
-	return hex.EncodeToString(sum[:8])
+// Name returns what the entry is about, for messages: its subject, else its element.
+func (e BaselineEntry) Name() string {
+	if e.Subject != "" {
+		return e.Subject
+	}
+	return e.Element
 }
 
-// ReadBaseline reads a baseline file.
+// ReadBaseline reads a baseline file. A version 1 file is read and matched as before (by
+// element path); its Notice says so and how to rewrite it.
 func ReadBaseline(path string) (*Baseline, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -43,30 +53,40 @@ func ReadBaseline(path string) (*Baseline, error) {
 	if err := json.Unmarshal(data, &b); err != nil {
 		return nil, fmt.Errorf("read baseline %s: %w", path, err)
 	}
-	if b.SchemaVersion != 1 {
-		return nil, fmt.Errorf("read baseline %s: unsupported schema_version %d (want 1)", path, b.SchemaVersion)
+	switch b.SchemaVersion {
+	case 1:
+		b.Notice = fmt.Sprintf("baseline %s has schema_version 1, whose entries name list indices "+
+			"(agents.a.grants[0]): inserting or reordering grants or hand-offs breaks them. "+
+			"Rewrite it as version %d with --write-baseline %s", path, BaselineVersion, path)
+	case BaselineVersion:
+	default:
+		return nil, fmt.Errorf("read baseline %s: unsupported schema_version %d: this agentctl reads 1 and %d; "+
+			"write a new baseline with --write-baseline", path, b.SchemaVersion, BaselineVersion)
 	}
 	for i, e := range b.Findings {
-		if e.Check == "" || e.Element == "" {
-			return nil, fmt.Errorf("read baseline %s: entry %d needs check and element", path, i)
+		if e.Check == "" || (b.SchemaVersion == 1 && e.Element == "") || (b.SchemaVersion > 1 && e.Fingerprint == "") {
+			key := "fingerprint"
+			if b.SchemaVersion == 1 {
+				key = "element"
+			}
+			return nil, fmt.Errorf("read baseline %s: entry %d needs check and %s", path, i, key)
 		}
 	}
 	return &b, nil
 }
 
-// NewBaseline returns a baseline accepting every finding not suppressed inline, sorted by
-// check and element, one entry per check and element.
+// NewBaseline returns a baseline accepting every finding not suppressed inline, one entry
+// per fingerprint, sorted by check and subject.
 func NewBaseline(findings []Finding) *Baseline {
-	b := &Baseline{SchemaVersion: 1, Findings: []BaselineEntry{}}
-	seen := map[[2]string]bool{}
+	b := &Baseline{SchemaVersion: BaselineVersion, Findings: []BaselineEntry{}}
+	seen := map[string]bool{}
 	for _, f := range findings {
-		key := [2]string{f.Check.ID, f.Element}
-		if seen[key] || (f.Suppression != nil && f.Suppression.Kind == SuppressedInline) {
+		if seen[f.Fingerprint] || (f.Suppression != nil && f.Suppression.Kind == SuppressedInline) {
 			continue
 		}
-		seen[key] = true
+		seen[f.Fingerprint] = true
 		b.Findings = append(b.Findings, BaselineEntry{
-			Check: f.Check.ID, Element: f.Element, Fingerprint: Fingerprint(f.Check.ID, f.Element), Message: f.Message,
+			Check: f.Check.ID, Fingerprint: f.Fingerprint, Subject: f.Subject, Element: f.Element, Message: f.Message,
 		})
 	}
 	sort.Slice(b.Findings, func(i, j int) bool {
@@ -74,7 +94,7 @@ func NewBaseline(findings []Finding) *Baseline {
 		if x.Check != y.Check {
 			return x.Check < y.Check
 		}
-		return x.Element < y.Element
+		return x.Subject < y.Subject
 	})
 	return b
 }
@@ -91,14 +111,20 @@ func (b *Baseline) Write(w io.Writer) error {
 // the checks that ran that matched no finding at all (stale: the problem was fixed or the
 // element renamed). Entries of checks that did not run are left alone.
 func (b *Baseline) Apply(findings []Finding, ran []*Check) (stale []BaselineEntry) {
+	key := func(check, fingerprint, element string) [2]string {
+		if b.SchemaVersion == 1 {
+			return [2]string{check, element}
+		}
+		return [2]string{check, fingerprint}
+	}
 	matched := make([]bool, len(b.Findings))
 	index := map[[2]string]int{}
 	for i, e := range b.Findings {
-		index[[2]string{e.Check, e.Element}] = i
+		index[key(e.Check, e.Fingerprint, e.Element)] = i
 	}
 	for i := range findings {
 		f := &findings[i]
-		j, ok := index[[2]string{f.Check.ID, f.Element}]
+		j, ok := index[key(f.Check.ID, f.Fingerprint, f.Element)]
 		if !ok {
 			continue
 		}

@@ -2,6 +2,8 @@ package lint_test
 
 import (
 	"bytes"
+	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,8 +87,10 @@ func TestReadBaselineErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, content := range map[string]string{
 		"bad-json.json":    `{"schema_version": 1, "findings": [}`,
-		"bad-version.json": `{"schema_version": 2, "findings": []}`,
+		"bad-version.json": `{"schema_version": 3, "findings": []}`,
+		"no-version.json":  `{"findings": []}`,
 		"bad-entry.json":   `{"schema_version": 1, "findings": [{"check": "AC001"}]}`,
+		"bad-entry2.json":  `{"schema_version": 2, "findings": [{"check": "AC001", "element": "agents.a"}]}`,
 	} {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -98,11 +102,128 @@ func TestReadBaselineErrors(t *testing.T) {
 	}
 }
 
-func TestFingerprintIgnoresPosition(t *testing.T) {
-	if lint.Fingerprint("AC010", "agents.a.grants[0]") == lint.Fingerprint("AC010", "agents.a.grants[1]") {
-		t.Error("different elements share a fingerprint")
+// editedPolicy has findings on grants, hand-offs, a cycle and chains that are too deep.
+const editedPolicy = `package policy
+
+settings: max_chain_depth: 1
+tools: crm: {auth: kind: "workload_identity", actions: {read: effect: "read", update: effect: "write", export: effect: "export"}}
+agents: {
+	a: grants: [{tool: "crm", actions: ["*"]}, {tool: "crm", actions: ["update"], resources: ["x/*"]}]
+	b: grants: [{tool: "crm", actions: ["export"]}]
+	c: grants: []
+	d: grants: []
+}
+handoffs: [
+	{from: "a", to: "b", mode: "delegate"},
+	{from: "d", to: "b", mode: "forward_credentials"},
+	{from: "b", to: "c", mode: "forward_credentials"},
+	{from: "c", to: "a", mode: "attenuate"},
+]
+`
+
+// TestBaselineSurvivesListEdits inserts, deletes and reorders grants and hand-offs: the
+// findings of every other element stay matched and only the deleted element's entries (and
+// those of a chain through it) go stale.
+func TestBaselineSurvivesListEdits(t *testing.T) {
+	b := lint.NewBaseline(lintSource(t, editedPolicy))
+	const (
+		handoffAB = "\t{from: \"a\", to: \"b\", mode: \"delegate\"},\n"
+		handoffDB = "\t{from: \"d\", to: \"b\", mode: \"forward_credentials\"},\n"
+		handoffCA = "\t{from: \"c\", to: \"a\", mode: \"attenuate\"},\n"
+	)
+	for _, tc := range []struct {
+		name, old, new string
+		stale, added   string
+	}{
+		{name: "insert grant", old: `a: grants: [`, new: `a: grants: [{tool: "crm", actions: ["read"]}, `},
+		{name: "delete grant", old: `, {tool: "crm", actions: ["update"], resources: ["x/*"]}`,
+			stale: "AC011 agents.a.grants{tool=crm actions=update resources=x/*}"},
+		{name: "reorder grants", old: `[{tool: "crm", actions: ["*"]}, {tool: "crm", actions: ["update"], resources: ["x/*"]}]`,
+			new: `[{tool: "crm", actions: ["update"], resources: ["x/*"]}, {tool: "crm", actions: ["*"]}]`},
+		{name: "insert hand-off", old: "handoffs: [\n", new: "handoffs: [\n\t{from: \"a\", to: \"c\", mode: \"attenuate\"},\n"},
+		{name: "delete hand-off", old: handoffDB,
+			stale: "AC030 handoffs{d->b}; AC031 handoffs{d->b}; AC033 handoffs.chain{from=d}"},
+		{name: "reorder hand-offs", old: handoffAB + handoffDB, new: handoffDB + handoffCA + handoffAB},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(editedPolicy, tc.old, tc.new, 1)
+			if tc.name == "reorder hand-offs" {
+				src = strings.Replace(src, "\t{from: \"b\", to: \"c\", mode: \"forward_credentials\"},\n"+handoffCA,
+					"\t{from: \"b\", to: \"c\", mode: \"forward_credentials\"},\n", 1)
+			}
+			if src == editedPolicy {
+				t.Fatal("edit did not apply")
+			}
+			fs := lintSource(t, src)
+			var stale, added []string
+			for _, e := range b.Apply(fs, lint.Checks()) {
+				stale = append(stale, e.Check+" "+e.Subject)
+			}
+			for _, f := range fs {
+				if !f.Suppressed() {
+					added = append(added, f.Check.ID+" "+f.Subject)
+				}
+			}
+			if got := strings.Join(stale, "; "); got != tc.stale {
+				t.Errorf("stale = %q, want %q", got, tc.stale)
+			}
+			if got := strings.Join(added, "; "); got != tc.added {
+				t.Errorf("new = %q, want %q", got, tc.added)
+			}
+		})
 	}
-	if got := lint.Fingerprint("AC010", "agents.a.grants[0]"); len(got) != 16 {
-		t.Errorf("fingerprint %q: want 16 hex digits", got)
+}
+
+// TestBaselineVersion1 reads a version 1 baseline (entries keyed by element path): it still
+// matches the findings of the unchanged policy and says how to rewrite it.
+func TestBaselineVersion1(t *testing.T) {
+	fs := lintSource(t, baselinePolicy)
+	var entries []string
+	for _, f := range fs {
+		entries = append(entries, `{"check": "`+f.Check.ID+`", "element": "`+f.Element+`", "fingerprint": "0000000000000000"}`)
+	}
+	path := filepath.Join(t.TempDir(), "old.json")
+	if err := os.WriteFile(path, []byte(`{"schema_version": 1, "findings": [`+strings.Join(entries, ",")+`]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := lint.ReadBaseline(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.Notice, "schema_version 1") || !strings.Contains(b.Notice, "--write-baseline "+path) {
+		t.Errorf("notice = %q", b.Notice)
+	}
+	if stale := b.Apply(fs, lint.Checks()); len(stale) != 0 {
+		t.Errorf("stale = %+v", stale)
+	}
+	for _, f := range fs {
+		if !f.Suppressed() {
+			t.Errorf("not matched: %s %s", f.Check.ID, f.Element)
+		}
+	}
+}
+
+func TestFingerprintIsFNV(t *testing.T) {
+	h := fnv.New64a()
+	h.Write([]byte("AC010\x00agents.a.grants{tool=crm actions=*}"))
+	if got, want := lint.Fingerprint("AC010", "agents.a.grants{tool=crm actions=*}"), fmt.Sprintf("%016x", h.Sum64()); got != want {
+		t.Errorf("Fingerprint = %s, want FNV-1a %s", got, want)
+	}
+}
+
+func TestFingerprintIgnoresPosition(t *testing.T) {
+	fs := lintSource(t, editedPolicy)
+	seen := map[string]string{}
+	for _, f := range fs {
+		if strings.ContainsAny(f.Subject, "[]") {
+			t.Errorf("%s subject %q holds a list index", f.Check.ID, f.Subject)
+		}
+		if f.Fingerprint != lint.Fingerprint(f.Check.ID, f.Subject) || len(f.Fingerprint) != 16 {
+			t.Errorf("%s %s: fingerprint %q", f.Check.ID, f.Subject, f.Fingerprint)
+		}
+		if prev, ok := seen[f.Fingerprint]; ok {
+			t.Errorf("%s %s shares a fingerprint with %s", f.Check.ID, f.Subject, prev)
+		}
+		seen[f.Fingerprint] = f.Check.ID + " " + f.Subject
 	}
 }

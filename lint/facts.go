@@ -29,10 +29,11 @@ type facts struct {
 	cover  *approvalCover
 	known  map[string]bool // every check ID and slug, for AC054
 	hg     *handoffGraph
+	subj   subjects
 }
 
 func newFacts(p *policy.Policy) *facts {
-	f := &facts{p: p, agent: make(map[string]int, len(p.Agents)), caps: make([]capSet, len(p.Agents))}
+	f := &facts{p: p, agent: make(map[string]int, len(p.Agents)), caps: make([]capSet, len(p.Agents)), subj: subjects{p: p}}
 	for i, a := range p.Agents {
 		f.agent[a.Name] = i
 	}

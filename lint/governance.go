@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -116,7 +117,8 @@ agents: ops: {
 	Run: func(pass *Pass) {
 		for _, ig := range pass.Policy.Ignores {
 			if strings.TrimSpace(ig.Reason) == "" {
-				pass.Reportf(ig.Path, ig.Pos, "@ignore(%q) on %s has no reason, so it suppresses nothing", ig.Check, pathLabel(ig.Path))
+				pass.reportAbout(pass.subject(ig.Path)+"@ignore("+ig.Check+")", ig.Path, ig.Pos,
+					fmt.Sprintf("@ignore(%q) on %s has no reason, so it suppresses nothing", ig.Check, pathLabel(ig.Path)))
 			}
 		}
 	},
@@ -136,7 +138,8 @@ var UnknownSuppression = &Check{
 	Run: func(pass *Pass) {
 		for _, ig := range pass.Policy.Ignores {
 			if !pass.facts.known[ig.Check] {
-				pass.Reportf(ig.Path, ig.Pos, "@ignore(%q) on %s names no known check", ig.Check, pathLabel(ig.Path))
+				pass.reportAbout(pass.subject(ig.Path)+"@ignore("+ig.Check+")", ig.Path, ig.Pos,
+					fmt.Sprintf("@ignore(%q) on %s names no known check", ig.Check, pathLabel(ig.Path)))
 			}
 		}
 	},

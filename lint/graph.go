@@ -127,6 +127,16 @@ func (g *handoffGraph) cyclic() [][]int {
 	return out
 }
 
+// sortedNames returns the names of the agents vs, sorted.
+func (g *handoffGraph) sortedNames(vs []int) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = g.names[v]
+	}
+	slices.Sort(out)
+	return out
+}
+
 // cycleWitness returns the first hand-off (in source order) inside comp and a cycle through
 // it, as agent names from the hand-off's sender back to it.
 func (g *handoffGraph) cycleWitness(comp []int) (edge int, cycle []string) {

@@ -102,7 +102,8 @@ handoffs: [
 			if len(comp) > len(cycle)-1 {
 				msg += fmt.Sprintf(" (part of a strongly connected group of %d agents)", len(comp))
 			}
-			pass.Report(h.Path(), h.Pos, msg)
+			// The cycle is its agents: which hand-off witnesses it depends on list order.
+			pass.reportAbout("handoffs.cycle{"+strings.Join(g.sortedNames(comp), ",")+"}", h.Path(), h.Pos, msg)
 		}
 	},
 }
@@ -153,8 +154,9 @@ handoffs: [
 				b.WriteString(g.names[g.ends[e][1]]) // the receiver of hand-off e
 			}
 			b.WriteString(tail)
+			// One finding per first sender; the longest path chosen depends on list order.
 			h := pass.Policy.Handoffs[path[0]]
-			pass.Report(h.Path(), h.Pos, b.String())
+			pass.reportAbout("handoffs.chain{from="+g.names[v]+"}", h.Path(), h.Pos, b.String())
 		}
 	},
 }

@@ -4,7 +4,8 @@ import (
 	"math/bits"
 	"sort"
 	"strings"
-	"time"
+
+	"github.com/agentctl/agentctl/policy"
 )
 
 const familyIdentity = "Identity and credentials"
@@ -111,7 +112,7 @@ var LongLivedCredential = &Check{
 			case !c.HasTTL:
 				reasons = append(reasons, "it has no ttl")
 			case maxTTL > 0 && c.TTL > maxTTL:
-				reasons = append(reasons, "ttl "+fmtDuration(c.TTL)+" exceeds max_credential_ttl "+fmtDuration(maxTTL))
+				reasons = append(reasons, "ttl "+policy.FormatDuration(c.TTL)+" exceeds max_credential_ttl "+policy.FormatDuration(maxTTL))
 				at = append(at, ".ttl")
 			}
 			reportCredential(pass, ai, "is long-lived", reasons, at)
@@ -230,16 +231,4 @@ func agentList(names []string, n int) string {
 		quoted[i] = q(names[i])
 	}
 	return joinAfter(nil, quoted, n)
-}
-
-// fmtDuration prints durations the way users write them: "1h", "1h30m", "90s".
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }

@@ -87,6 +87,12 @@ type Finding struct {
 	Message  string
 	Element  string     // element path, "agents.billing.grants[2]"
 	Pos      policy.Pos // where the element is written; zero when unknown
+	// Subject names what the finding is about without list indices or positions:
+	// "agents.triage.grants{tool=crm actions=read}", "handoffs{triage->billing}".
+	Subject string
+	// Fingerprint identifies the finding across edits: Fingerprint(check ID, Subject). It is
+	// the baseline key and SARIF's partial fingerprint; Run fills it.
+	Fingerprint string
 	// Suppression is nil for an active finding.
 	Suppression *Suppression
 }
@@ -120,6 +126,12 @@ type Pass struct {
 // back to the position recorded for element when it is zero. Checks with many findings
 // build msg by concatenation: on large estates formatting is most of lint's cost.
 func (p *Pass) Report(element string, pos policy.Pos, msg string) {
+	p.reportAbout("", element, pos, msg)
+}
+
+// reportAbout is Report for a finding whose subject is not derived from its element (see
+// Finding.Subject); an empty subject means the element's.
+func (p *Pass) reportAbout(subject, element string, pos policy.Pos, msg string) {
 	if !pos.IsValid() {
 		pos = p.Policy.Pos(element)
 	}
@@ -129,8 +141,12 @@ func (p *Pass) Report(element string, pos policy.Pos, msg string) {
 		Message:  msg,
 		Element:  element,
 		Pos:      pos,
+		Subject:  subject,
 	})
 }
+
+// subject returns the subject of an element path.
+func (p *Pass) subject(element string) string { return p.facts.subj.of(element) }
 
 // Reportf is Report with a formatted message.
 func (p *Pass) Reportf(element string, pos policy.Pos, format string, args ...any) {
@@ -198,7 +214,8 @@ type Options struct {
 }
 
 // Run applies the checks to p (which must be indexed) and returns the findings sorted by
-// position, check and element, with inline suppressions applied.
+// position, check and element, with subjects and fingerprints filled and inline
+// suppressions applied.
 func Run(p *policy.Policy, opts Options) []Finding {
 	checks := opts.Checks
 	if checks == nil {
@@ -210,6 +227,7 @@ func Run(p *policy.Policy, opts Options) []Finding {
 		c.Run(&Pass{Policy: p, Check: c, facts: f, findings: &bufs[i]})
 	}
 	findings := sorted(bufs)
+	fingerprint(&f.subj, findings)
 	if !opts.NoInlineSuppressions {
 		applyIgnores(p, findings)
 	}

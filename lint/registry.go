@@ -29,6 +29,7 @@ func Checks() []*Check {
 		LethalTrifecta,              // AC034
 
 		ThirdPartyToolWrite, // AC040
+		MCPToolUnpinned,     // AC041
 
 		AuditDisabled,            // AC050
 		MissingOwner,             // AC051

@@ -312,8 +312,26 @@ func TestExplain(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("hops\n%v\nwant\n%v", got, want)
 	}
-	if x.AllowedBy != p.Agent("billing").Grants[0] {
-		t.Errorf("allowed by %+v, want billing's grant", x.AllowedBy)
+	// Only an allow names the grant that allowed it.
+	if x.AllowedBy != nil || x.DeniedBy != nil {
+		t.Errorf("needs_approval names allowed by %+v, denied by %+v", x.AllowedBy, x.DeniedBy)
+	}
+	role := x.Approvals[0].Require.Role
+	in["approvals"] = []any{map[string]any{"approver": "dana", "role": role, "human": true},
+		map[string]any{"approver": "lee", "role": role, "human": true}}
+	if x = p.Explain(in, Env{}); x.Decision.Outcome != OutcomeAllow || x.AllowedBy != p.Agent("billing").Grants[0] {
+		t.Errorf("with approval: %+v, allowed by %+v, want allow by billing's grant", x.Decision, x.AllowedBy)
+	}
+	// A deny names what denied it, in the order of the reasons, and no grant.
+	in["chain"] = []any{"triage", "notifier"}
+	in["resource"] = "cards/1"
+	x = p.Explain(in, Env{Revocations: map[string]any{"agents": map[string]any{"triage": true}}})
+	var causes []string
+	for _, c := range x.DeniedBy {
+		causes = append(causes, c.Code+" "+c.Path)
+	}
+	if got, want := strings.Join(causes, "; "), "NOT_GRANTED agents.notifier.grants; REVOKED data.agentctl_revocations.agents.triage"; got != want || x.AllowedBy != nil {
+		t.Errorf("denied by %q, want %q; allowed by %+v", got, want, x.AllowedBy)
 	}
 }
 

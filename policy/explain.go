@@ -1,17 +1,32 @@
 package policy
 
+import "slices"
+
 // Explanation says why Decide decided as it did: the chain's effective authority hop by hop,
-// the grant that allowed the call, and the approval rules still unmet.
+// the grant that allowed the call (on an allow only), the approval rules still unmet, and on
+// a deny the rules that denied.
 type Explanation struct {
 	Decision Decision
 	// Chain is the request's chain ([agent] when absent), empty when it is malformed.
 	Chain []string
 	// Hops has one entry per chain agent when the chain and capability are declared.
 	Hops []Hop
-	// AllowedBy is the grant the capability (and resource) came from, when it is carried.
+	// AllowedBy is the grant the capability (and resource) came from, on an allow only.
 	AllowedBy *Grant
 	// Approvals are the unmet rules that make the outcome needs_approval.
 	Approvals []*Approval
+	// DeniedBy names, on a deny, what made each reason code, in the order of the reasons.
+	DeniedBy []Cause
+}
+
+// Cause is what made a deny reason: an element of the policy ("agents.billing.identity",
+// "settings.max_chain_depth", with its position when it is written) or of the revocations
+// ("data.agentctl_revocations.agents.billing"). For a reason that something is missing
+// (NOT_GRANTED, UNDECLARED_HANDOFF) it is where the missing element would be declared.
+type Cause struct {
+	Code string `json:"code"`
+	Path string `json:"path"`
+	Pos  Pos    `json:"-"`
 }
 
 // Hop is one agent of the chain.
@@ -43,6 +58,9 @@ func (p *Policy) Explain(input any, env Env) Explanation {
 			}
 		}
 	}
+	if x.Decision.Outcome == OutcomeDeny {
+		x.DeniedBy = d.causes(r)
+	}
 	if !d.walkable(r) {
 		return x
 	}
@@ -72,8 +90,72 @@ func (p *Policy) Explain(input any, env Env) Explanation {
 		h.HoldsResource = p.Carried(r.chain[:i+1], func(a *Agent) bool { return a.GrantFor(p, r.capability, resource, false) != nil })
 		x.Hops = append(x.Hops, h)
 	}
-	if last := x.Hops[len(x.Hops)-1]; last.HoldsResource {
+	if last := x.Hops[len(x.Hops)-1]; last.HoldsResource && x.Decision.Allow {
 		x.AllowedBy = x.Hops[decisive].Grant
 	}
 	return x
+}
+
+// causes returns the cause of each deny reason of the decision.
+func (d *decider) causes(r *request) []Cause {
+	p := d.p
+	var out []Cause
+	add := func(code, path string, fallback Pos) {
+		c := Cause{Code: code, Path: path, Pos: p.Pos(path)}
+		if !c.Pos.IsValid() {
+			c.Pos = fallback
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	agent := p.Agent(r.agent)
+	agentPath, agentPos := "agents", Pos{}
+	if agent != nil {
+		agentPath, agentPos = agent.Path(), agent.Pos
+	}
+	for _, reason := range d.reasons {
+		switch reason.Code {
+		case CodeUnknownAgent:
+			add(reason.Code, "agents", Pos{})
+		case CodeIdentityMismatch:
+			add(reason.Code, agentPath+".identity.spiffe_id", agentPos)
+		case CodeUnknownCapability:
+			if tool, _, _ := SplitCapability(r.capability); p.Tool(tool) != nil {
+				t := p.Tool(tool)
+				add(reason.Code, t.Path()+".actions", t.Pos)
+			} else {
+				add(reason.Code, "tools", Pos{})
+			}
+		case CodeUndeclaredHandoff:
+			add(reason.Code, "handoffs", Pos{})
+		case CodeChainTooDeep:
+			add(reason.Code, "settings.max_chain_depth", Pos{})
+		case CodeNotGranted:
+			add(reason.Code, agentPath+".grants", agentPos)
+		case CodeResourceNotGranted:
+			if agent == nil {
+				break
+			}
+			if g := agent.GrantFor(p, r.capability, nil, true); g != nil {
+				add(reason.Code, g.Path+".resources", g.Pos)
+			} else {
+				add(reason.Code, agentPath+".grants", agentPos)
+			}
+		case CodeCredentialExpired:
+			add(reason.Code, agentPath+".credential.ttl", agentPos)
+		case CodeSessionLimit:
+			add(reason.Code, agentPath+".session", agentPos)
+		case CodeRevoked:
+			for _, n := range r.names() {
+				if revoked(d.env.Revocations, revocationAgents, n) {
+					add(reason.Code, "data.agentctl_revocations."+revocationAgents+"."+n, Pos{})
+				}
+			}
+			if t, ok := r.in["task"].(string); ok && revoked(d.env.Revocations, revocationTasks, t) {
+				add(reason.Code, "data.agentctl_revocations."+revocationTasks+"."+t, Pos{})
+			}
+		}
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,7 +23,7 @@ func (p Pos) String() string {
 	if p.File == "" {
 		return "-"
 	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	return fmt.Sprintf("%s:%d:%d", Escape(p.File), p.Line, p.Col)
 }
 
 // IsValid reports whether the position names a file.
@@ -204,7 +205,28 @@ type Action struct {
 	Effect     string
 	Data       string
 	FlowExempt string // flow_exempt: why the flow rule does not stop it; "" when absent
+	Pin        *Pin   // nil when the action has no pin
 	Pos        Pos
+}
+
+// Pin records what an MCP server told agents about the tool behind an action when it was
+// imported (agentctl import mcp): the tool's name, hashes of its description and input
+// schema, and its annotations with the MCP defaults applied. `import mcp --check` compares a
+// server's current tools/list with it.
+type Pin struct {
+	Tool        string // the tool's name on the server
+	Description string // "sha256:" + hex of the description
+	InputSchema string // "sha256:" + hex of the input schema's canonical JSON
+	Hints       Hints
+	Pos         Pos
+}
+
+// Hints are the MCP tool annotations, with the specification's defaults applied.
+type Hints struct {
+	ReadOnly    bool
+	Destructive bool
+	Idempotent  bool
+	OpenWorld   bool
 }
 
 // Capability returns "tool.action".
@@ -359,3 +381,16 @@ func (p *Policy) Caps() *CapIndex { return p.caps }
 
 // Pos returns the source position of an element path, or the zero Pos.
 func (p *Policy) Pos(path string) Pos { return p.Positions[path] }
+
+// FormatDuration prints a duration the way policies write it: "1h", "1h30m", "90s" rather
+// than "1h0m0s".
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

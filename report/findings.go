@@ -61,6 +61,8 @@ type Rule struct {
 	Frameworks      Frameworks `json:"frameworks"`
 	Example         string     `json:"example"`
 	Fix             string     `json:"fix"`
+	// HelpURI overrides the link SARIF gives the rule (default: its section of docs/checks.md).
+	HelpURI string `json:"-"`
 }
 
 // Finding is one lint finding (contract shape of `lint -o json`, plus fingerprint and

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/agentctl/agentctl/policy"
 )
 
 // FindingsTable writes active findings as one table per file (severity, ID, location,
@@ -20,7 +22,7 @@ func FindingsTable(w io.Writer, r Findings, frameworks []string, unicode bool) e
 		if len(rows) == 0 {
 			return nil
 		}
-		name := file
+		name := policy.Escape(file) // a file name is user text
 		if name == "" {
 			name = noPosition
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/agentctl/agentctl/internal/testtool"
@@ -65,6 +66,18 @@ func TestGitHubEscaping(t *testing.T) {
 	want := "::warning file=dir%2Cx/a%3Ab.cue,line=2,col=3,title=AC010::medium: 50%25 of a,b:%0Anext (wildcard-grant)\n"
 	if b.String() != want {
 		t.Errorf("got %q\nwant %q", b.String(), want)
+	}
+}
+
+func TestFindingsTableEscapesFileNames(t *testing.T) {
+	var b bytes.Buffer
+	f := Findings{Findings: []Finding{{Check: "AC051", Slug: "missing-owner", Severity: "low",
+		Message: `agent "a" has no owner`, File: "pol/x\n\u202ey.cue", Line: 2, Column: 3}}}
+	if err := FindingsTable(&b, f, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(b.String(), "\n"); first != `pol/x\n\u202ey.cue` {
+		t.Errorf("file header = %q, want it escaped", first)
 	}
 }
 

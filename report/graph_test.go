@@ -12,7 +12,7 @@ import (
 )
 
 // TestGraphExamplesRenderWithDot renders every example estate, plain and per scenario,
-// through Graphviz's dot. It skips when dot is missing locally and fails under CI=true.
+// through Graphviz's dot. It skips when dot is missing, and fails under AGENTCTL_REQUIRE_ALL=1.
 func TestGraphExamplesRenderWithDot(t *testing.T) {
 	testtool.Look(t, "dot")
 	n := 0

@@ -37,7 +37,7 @@ func LintFindings(findings []lint.Finding, failOn lint.Severity) []Finding {
 			File: f.Pos.File, Line: f.Pos.Line, Column: f.Pos.Col, Element: f.Element,
 			Frameworks:  frameworks(f.Check.Frameworks),
 			Suppressed:  f.Suppressed(),
-			Fingerprint: lint.Fingerprint(f.Check.ID, f.Element),
+			Fingerprint: f.Fingerprint,
 			Failing:     !f.Suppressed() && f.Severity >= failOn,
 		}
 		if s := f.Suppression; s != nil {

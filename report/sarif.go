@@ -101,7 +101,7 @@ type sarifSuppression struct {
 }
 
 // FingerprintKey names agentctl's partial fingerprint in SARIF results.
-const FingerprintKey = "agentctlElement/v1"
+const FingerprintKey = "agentctlFinding/v2"
 
 // DocsURL is where the check catalogue is published; rules link to their section.
 const DocsURL = "https://github.com/agentctl/agentctl/blob/main/docs/checks.md"
@@ -120,6 +120,10 @@ func SARIF(w io.Writer, r Findings) error {
 	index := map[string]int{}
 	for i, rule := range r.Rules {
 		index[rule.ID] = i
+		help := DocsURL + "#" + Anchor(rule)
+		if rule.HelpURI != "" {
+			help = rule.HelpURI
+		}
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
 			ID:               rule.ID,
 			Name:             rule.Slug,
@@ -129,7 +133,7 @@ func SARIF(w io.Writer, r Findings) error {
 				Text:     rule.Rationale + "\n\nRemediation: " + rule.Remediation,
 				Markdown: ruleHelpMarkdown(rule),
 			},
-			HelpURI:              DocsURL + "#" + Anchor(rule),
+			HelpURI:              help,
 			DefaultConfiguration: sarifConfiguration{Level: sarifLevel(rule.Severity)},
 			Properties: sarifRuleProps{
 				Tags:             sarifTags(rule.Frameworks),

@@ -43,7 +43,8 @@ func TestsTable(w io.Writer, runs []TestRun, unicode bool) error {
 	for _, run := range runs {
 		for _, r := range run.Results {
 			if !r.Passed {
-				if _, err := fmt.Fprintf(w, "FAIL %s %s: %s\n", run.Policy, r.Test.Name, r.Why); err != nil {
+				// Why echoes the test's expected code and the request's values: user text.
+				if _, err := fmt.Fprintf(w, "FAIL %s %s: %s\n", run.Policy, r.Test.Name, policy.Escape(r.Why)); err != nil {
 					return err
 				}
 			}
@@ -57,7 +58,7 @@ func expected(e policy.TestExpect) string {
 	if e.Code == "" {
 		return e.Outcome
 	}
-	return e.Outcome + " " + e.Code
+	return e.Outcome + " " + policy.Escape(e.Code)
 }
 
 // got is the outcome and the distinct reason codes, in evaluation order.
@@ -140,7 +141,7 @@ func TestsJUnit(w io.Writer, runs []TestRun) error {
 				if !r.Agree {
 					typ = "engines-disagree"
 				}
-				c.Failure = &JUnitFailure{Message: r.Why, Type: typ,
+				c.Failure = &JUnitFailure{Message: policy.Escape(r.Why), Type: typ,
 					Text: r.Test.Pos.String() + ": expected " + expected(r.Test.Expect) + ", got " + got(r.Go) +
 						" (rego: " + got(r.Rego) + ")"}
 			}

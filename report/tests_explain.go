@@ -14,6 +14,15 @@ type Explained struct {
 	Capability  string
 	Rego        policy.Decision
 	Agree       bool
+	// Assumed lists the request values explain filled in itself (flag mode).
+	Assumed []Assumption
+}
+
+// Assumption is one request value explain assumed, and why.
+type Assumption struct {
+	Field string `json:"field"`
+	Value any    `json:"value"`
+	Why   string `json:"why"`
 }
 
 // ExplainText writes an explanation for people: decision, reasons, the chain hop by hop,
@@ -24,6 +33,12 @@ func ExplainText(w io.Writer, e Explained, unicode bool) error {
 	fmt.Fprintf(&b, "decision: %s\n", x.Decision.Outcome)
 	for _, r := range x.Decision.Reasons {
 		fmt.Fprintf(&b, "  %s: %s\n", r.Code, r.Message)
+	}
+	if len(e.Assumed) > 0 {
+		b.WriteString("assumed (not given by flags):\n")
+		for _, a := range e.Assumed {
+			fmt.Fprintf(&b, "  %s = %v (%s)\n", a.Field, a.Value, a.Why)
+		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
@@ -48,6 +63,13 @@ func ExplainText(w io.Writer, e Explained, unicode bool) error {
 	b.Reset()
 	if x.AllowedBy != nil {
 		fmt.Fprintf(&b, "allowed by: %s\n", grantRef(x.AllowedBy))
+	}
+	for _, c := range x.DeniedBy {
+		fmt.Fprintf(&b, "denied by: %s %s", c.Code, c.Path)
+		if c.Pos.IsValid() {
+			fmt.Fprintf(&b, " (%s)", c.Pos)
+		}
+		b.WriteByte('\n')
 	}
 	for _, a := range x.Approvals {
 		fmt.Fprintf(&b, "approval required: %s (%s): %d approver(s) with role %q\n", a.Path(), a.Pos, a.Require.Approvers, a.Require.Role)
@@ -86,7 +108,9 @@ type ExplainJSON struct {
 	Chain         []string        `json:"chain"`
 	Hops          []HopJSON       `json:"hops"`
 	AllowedBy     *GrantJSON      `json:"allowed_by"`
+	DeniedBy      []CauseJSON     `json:"denied_by"`
 	Approvals     []ApprovalJSON  `json:"approval_rules"`
+	Assumed       []Assumption    `json:"assumed"`
 	EnginesAgree  bool            `json:"engines_agree"`
 }
 
@@ -106,6 +130,16 @@ type GrantJSON struct {
 	File   string `json:"file"`
 	Line   int    `json:"line"`
 	Column int    `json:"column"`
+}
+
+// CauseJSON is what made one deny reason; file, line and column are empty when it is not
+// written in the policy.
+type CauseJSON struct {
+	Code   string `json:"code"`
+	Path   string `json:"path"`
+	File   string `json:"file,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
 }
 
 // ApprovalJSON is an unmet approval rule.
@@ -129,7 +163,14 @@ func grantJSON(g *policy.Grant) *GrantJSON {
 func ExplainJSONWrite(w io.Writer, e Explained) error {
 	x := e.Explanation
 	doc := ExplainJSON{SchemaVersion: SchemaVersion, Decision: x.Decision, Chain: x.Chain, Hops: []HopJSON{},
-		AllowedBy: grantJSON(x.AllowedBy), Approvals: []ApprovalJSON{}, EnginesAgree: e.Agree}
+		AllowedBy: grantJSON(x.AllowedBy), DeniedBy: []CauseJSON{}, Approvals: []ApprovalJSON{}, Assumed: e.Assumed,
+		EnginesAgree: e.Agree}
+	if doc.Assumed == nil {
+		doc.Assumed = []Assumption{}
+	}
+	for _, c := range x.DeniedBy {
+		doc.DeniedBy = append(doc.DeniedBy, CauseJSON{c.Code, c.Path, c.Pos.File, c.Pos.Line, c.Pos.Col})
+	}
 	if doc.Chain == nil {
 		doc.Chain = []string{}
 	}

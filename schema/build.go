@@ -1,10 +1,12 @@
 package schema
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,20 +23,49 @@ type builder struct {
 }
 
 func (b *builder) errorf(path, format string, args ...any) {
-	b.errs = append(b.errs, Error{Pos: b.l.nearestPos(path), Msg: path + ": " + fmt.Sprintf(format, args...)})
+	b.errs = append(b.errs, Error{Pos: b.l.errPos(path), Msg: path + ": " + fmt.Sprintf(format, args...)})
 }
 
 func (b *builder) duration(path, s string) time.Duration {
 	d, err := time.ParseDuration(s)
-	if err != nil {
+	switch {
+	case err != nil:
 		b.errorf(path, "invalid duration %q", s) // the schema already rejects these
+	case d <= 0:
+		// The schema rejects a sign and all-zero digits; this is what rounds to zero ("0.5ns").
+		b.errorf(path, "invalid duration %q %s", s, positiveDuration)
 	}
 	return d
 }
 
+// input converts a test input's numbers, decoded as json.Number, to float64 as the runtime
+// decodes a request, and reports the ones no float64 holds.
+func (b *builder) input(path string, v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			b.errorf(path, "number out of range (a number in a request must fit a 64-bit float, at most about 1.8e308 in magnitude)")
+		}
+		return f
+	case map[string]any:
+		for k, e := range v {
+			v[k] = b.input(path+"."+k, e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = b.input(path+"["+strconv.Itoa(i)+"]", e)
+		}
+	}
+	return v
+}
+
+// name checks the name of the element at path, which ends in it.
 func (b *builder) name(path, kind, name string) {
 	if !nameRE.MatchString(name) {
-		b.errorf(path, "invalid %s name %q (names match ^[a-z][a-z0-9_-]{0,62}$)", kind, name)
+		shown := path[:len(path)-len(name)] + showKey(name)
+		b.errs = append(b.errs, Error{Pos: b.l.errPos(path),
+			Msg: fmt.Sprintf("%s: invalid %s name %q (names match ^[a-z][a-z0-9_-]{0,62}$)", shown, kind, name)})
 	}
 }
 
@@ -86,7 +117,7 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 			ra, apath := rt.Actions[an], path+".actions."+an
 			b.name(apath, "action", an)
 			t.Actions = append(t.Actions, &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data,
-				FlowExempt: b.reason(apath+".flow_exempt", ra.FlowExempt), Pos: l.positions[apath]})
+				FlowExempt: b.reason(apath+".flow_exempt", ra.FlowExempt), Pin: l.pin(apath+".pin", ra.Pin), Pos: l.positions[apath]})
 		}
 		p.Tools = append(p.Tools, t)
 	}
@@ -165,7 +196,8 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		rt, path := raw.Tests[name], "tests."+name
 		b.name(path, "test", name)
 		// applyDefaults made a missing input an empty object.
-		p.Tests = append(p.Tests, &policy.Test{Name: name, Input: rt.Input, Pos: l.positions[path],
+		input := b.input(path+".input", rt.Input).(map[string]any)
+		p.Tests = append(p.Tests, &policy.Test{Name: name, Input: input, Pos: l.positions[path],
 			Expect: policy.TestExpect{Outcome: rt.Expect.Outcome, Code: rt.Expect.Code}})
 	}
 	p.Index()
@@ -184,4 +216,14 @@ func (b *builder) grants(path string, rgs []rawGrant) []*policy.Grant {
 			JIT: *rg.JIT, Path: gp, Pos: b.l.positions[gp]})
 	}
 	return out
+}
+
+func (l *loader) pin(path string, rp *rawPin) *policy.Pin {
+	if rp == nil {
+		return nil
+	}
+	h := rp.Hints
+	return &policy.Pin{Tool: *rp.Tool, Description: rp.Description, InputSchema: rp.InputSchema,
+		Hints: policy.Hints{ReadOnly: *h.ReadOnly, Destructive: *h.Destructive, Idempotent: *h.Idempotent, OpenWorld: *h.OpenWorld},
+		Pos:   l.positions[path]}
 }

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,11 +18,13 @@ type Error struct {
 	Msg string
 }
 
+// Error shows the message with user text escaped (policy.Escape): a key or value holding a
+// newline or a bidirectional override cannot split or reorder the line.
 func (e Error) Error() string {
 	if !e.Pos.IsValid() {
-		return e.Msg
+		return policy.Escape(e.Msg)
 	}
-	return e.Pos.String() + ": " + e.Msg
+	return e.Pos.String() + ": " + policy.Escape(e.Msg)
 }
 
 // Errors is every load error of a policy, sorted by position. Load reports all of them at
@@ -55,7 +58,8 @@ func (es Errors) sorted() Errors {
 
 // errGroup gathers the CUE errors of one path.
 type errGroup struct {
-	path      string
+	path      string // as the loader's position maps key it
+	shown     string // as messages show it (showKey)
 	pos       policy.Pos
 	disjunct  bool
 	conflicts [][2]string       // the two values of each "conflicting values" error
@@ -75,10 +79,10 @@ func (l *loader) fromCUE(err error) Errors {
 	var order []string
 	groups := map[string]*errGroup{}
 	for _, e := range errors.Errors(err) {
-		path := userPath(e.Path())
+		path, shown := userPath(e.Path())
 		g := groups[path]
 		if g == nil {
-			g = &errGroup{path: path}
+			g = &errGroup{path: path, shown: shown}
 			groups[path] = g
 			order = append(order, path)
 		}
@@ -112,7 +116,7 @@ func (l *loader) fromCUE(err error) Errors {
 		g := groups[path]
 		pos := g.pos
 		if !pos.IsValid() {
-			pos = l.nearestPos(path)
+			pos = l.errPos(path)
 		}
 		for _, m := range g.messages() {
 			out = append(out, Error{Pos: pos, Msg: m})
@@ -124,8 +128,8 @@ func (l *loader) fromCUE(err error) Errors {
 // messages words a group's errors for users.
 func (g *errGroup) messages() []string {
 	prefix := ""
-	if g.path != "" {
-		prefix = g.path + ": "
+	if g.shown != "" {
+		prefix = g.shown + ": "
 	}
 	if g.clash != nil {
 		return []string{fmt.Sprintf("%sconflicting values %s and %s (the other is at %s)", prefix, g.clash[0], g.clash[1], g.also)}
@@ -141,11 +145,21 @@ func (g *errGroup) messages() []string {
 			// "want 3 or int" reads badly: a default plus a type. Say the type.
 			allowed = kinds
 		}
+		if slices.Contains(allowed, durationValidator) {
+			allowed = []string{schemaShape(durationValidator)}
+		}
 		return []string{fmt.Sprintf("%sinvalid value %s (want %s)", prefix, got, strings.Join(allowed, " or "))}
 	}
 	var out []string
 	for _, c := range g.conflicts {
-		out = append(out, fmt.Sprintf("%sconflicting values %s and %s", prefix, c[0], c[1]))
+		// The schema's side of a conflict is CUE syntax full of definitions: say what it wants.
+		if want := schemaShape(c[1]); want != "" && schemaShape(c[0]) == "" {
+			out = append(out, fmt.Sprintf("%sinvalid value %s (want %s)", prefix, c[0], want))
+		} else if want := schemaShape(c[0]); want != "" && schemaShape(c[1]) == "" {
+			out = append(out, fmt.Sprintf("%sinvalid value %s (want %s)", prefix, c[1], want))
+		} else {
+			out = append(out, fmt.Sprintf("%sconflicting values %s and %s", prefix, c[0], c[1]))
+		}
 	}
 	for _, m := range g.others {
 		out = append(out, prefix+friendly(m))
@@ -181,6 +195,31 @@ func splitConflicts(cs [][2]string) (got string, allowed []string) {
 	return got, allowed
 }
 
+// durationValidator is how CUE prints #Duration's validator in a conflict.
+const durationValidator = "time.Duration()"
+
+// schemaShape says in the policy's words what a value from the schema wants: a struct, a list
+// or a duration. It returns "" for values that do not look like the schema's: concrete data
+// has no definitions, optional fields, defaults, patterns or open lists.
+func schemaShape(v string) string {
+	if v == durationValidator {
+		return `a duration string such as "15m"`
+	}
+	schemaLike := false
+	for _, mark := range []string{"#", "?:", "(*", "...", "=~", ":string", ":int", ":bool", ":number"} {
+		schemaLike = schemaLike || strings.Contains(v, mark)
+	}
+	switch {
+	case !schemaLike:
+		return ""
+	case strings.HasPrefix(v, "{"):
+		return "a struct"
+	case strings.HasPrefix(v, "["):
+		return "a list"
+	}
+	return ""
+}
+
 // bareKinds returns the entries of allowed that are CUE kinds rather than values.
 func bareKinds(allowed []string) []string {
 	var kinds []string
@@ -193,6 +232,11 @@ func bareKinds(allowed []string) []string {
 	return kinds
 }
 
+// durationBound ends CUE's message for a duration #Duration's pattern rejects.
+const durationBound = ` (out of bound =~"^[^-]*[1-9]")`
+
+const positiveDuration = `(durations must be positive, such as "15m" or "1h30m")`
+
 // friendly rewords the CUE messages users meet most.
 func friendly(m string) string {
 	switch {
@@ -202,6 +246,9 @@ func friendly(m string) string {
 		return "must not be empty"
 	case strings.HasPrefix(m, "incomplete value"):
 		return "missing required field"
+	case strings.HasSuffix(m, durationBound):
+		v := strings.TrimSuffix(strings.TrimPrefix(m, "invalid value "), durationBound)
+		return fmt.Sprintf("invalid duration %s %s", v, positiveDuration)
 	case strings.HasSuffix(m, "(does not satisfy time.Duration)"):
 		v := strings.TrimSuffix(strings.TrimPrefix(m, "invalid value "), " (does not satisfy time.Duration)")
 		return fmt.Sprintf("invalid duration %s (write a Go duration such as \"15m\" or \"1h30m\")", v)
@@ -210,25 +257,46 @@ func friendly(m string) string {
 }
 
 // userPath renders a CUE error path without the schema's #Policy root, with list indexes in
-// brackets: agents.billing.grants[2].tool.
-func userPath(sel []string) string {
+// brackets: agents.billing.grants[2].tool. path has the keys as written, for the position
+// maps; shown quotes the keys that are not plain (showKey), for messages.
+func userPath(sel []string) (path, shown string) {
 	if len(sel) > 0 && sel[0] == "#Policy" {
 		sel = sel[1:]
 	}
-	var b strings.Builder
+	var p, sh strings.Builder
 	for _, s := range sel {
-		if u, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
-			s = u
-		} else if isIndex(s) {
-			b.WriteString("[" + s + "]")
+		if isIndex(s) {
+			p.WriteString("[" + s + "]")
+			sh.WriteString("[" + s + "]")
 			continue
 		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
+		if u, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
+			s = u
 		}
-		b.WriteString(s)
+		if p.Len() > 0 {
+			p.WriteByte('.')
+			sh.WriteByte('.')
+		}
+		p.WriteString(s)
+		sh.WriteString(showKey(s))
 	}
-	return b.String()
+	return p.String(), sh.String()
+}
+
+// showKey quotes a key for a path shown in a message unless it is plain: letters, digits and
+// _ - # $ only, as names, hidden fields and definitions are.
+func showKey(k string) string {
+	for i := 0; i < len(k); i++ {
+		switch c := k[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-', c == '#', c == '$':
+		default:
+			return strconv.Quote(k)
+		}
+	}
+	if k == "" {
+		return `""`
+	}
+	return k
 }
 
 func isIndex(s string) bool {

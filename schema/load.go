@@ -59,6 +59,8 @@ type loader struct {
 	detail    map[string]policy.Pos // positions inside list elements, for load errors
 	ignores   []policy.Ignore
 	srcBytes  int
+	start     policy.Pos // the start of the first file: where errors CUE places nowhere go
+	user      cue.Value  // the user's files evaluated without the schema, when CUE evaluated them
 }
 
 func (l *loader) load() (*policy.Policy, Errors) {
@@ -69,16 +71,27 @@ func (l *loader) load() (*policy.Policy, Errors) {
 	l.walkFiles(files)
 	raw, errs := l.evaluate(files)
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, l.placed(errs)
 	}
 	p, errs := l.build(raw)
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, l.placed(errs)
 	}
 	for _, f := range files {
 		p.Files = append(p.Files, f.Filename)
 	}
 	return p, nil
+}
+
+// placed gives every error about the policy's text a position in it: the start of the
+// first file for one that neither CUE nor errPos can place.
+func (l *loader) placed(errs Errors) Errors {
+	for i := range errs {
+		if !errs[i].Pos.IsValid() {
+			errs[i].Pos = l.start
+		}
+	}
+	return errs
 }
 
 // evaluate turns the files into the defaulted raw policy by the cheapest path that is
@@ -100,6 +113,7 @@ func (l *loader) evaluate(files []*ast.File) (*rawPolicy, Errors) {
 		}
 	}
 	user := ctx.BuildInstance(inst)
+	l.user = user
 	if !mayHoldBytes(files) {
 		if raw, ok := fastPath(user); ok {
 			return raw, nil
@@ -156,6 +170,7 @@ func decodeStrict(data []byte) (*rawPolicy, bool) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
+	dec.UseNumber() // test inputs: the builder converts and bounds their numbers
 	var raw rawPolicy
 	if dec.Decode(&raw) != nil || !raw.valid() {
 		return nil, false
@@ -178,8 +193,11 @@ func (l *loader) schemaPath(ctx *cue.Context, user cue.Value) (*rawPolicy, Error
 	if err != nil {
 		return nil, l.fromCUE(err)
 	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
 	var raw rawPolicy
-	if err := json.Unmarshal(data, &raw); err != nil {
+	if err := dec.Decode(&raw); err != nil {
+		// The schema bounds every typed number, so this is a bug, not bad input.
 		return nil, Errors{{Msg: fmt.Sprintf("internal error: decode %s: %v", l.dir, err)}}
 	}
 	raw.applyDefaults()
@@ -207,7 +225,7 @@ func (l *loader) parseFiles() ([]*ast.File, Errors) {
 	for _, e := range entries {
 		n := e.Name()
 		// Like cue's loader: files starting with . or _ are ignored.
-		if e.IsDir() || !strings.HasSuffix(n, ".cue") || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") {
+		if e.IsDir() || !IsPolicyFile(n) {
 			continue
 		}
 		names = append(names, filepath.Join(l.dir, n))
@@ -229,6 +247,9 @@ func (l *loader) parseFiles() ([]*ast.File, Errors) {
 			errs = append(errs, Error{Msg: fmt.Sprintf("%s: %v", shownName, unwrapPathError(err))})
 			continue
 		}
+		if _, ok := copyRevision(src); ok {
+			continue // the schema copy for cue tooling: agentctl applies its own schema
+		}
 		l.srcBytes += len(src)
 		if off := invalidUTF8(src); off >= 0 {
 			errs = append(errs, Error{Pos: offsetPos(shownName, src, off), Msg: "invalid UTF-8 encoding (CUE files must be UTF-8)"})
@@ -249,6 +270,9 @@ func (l *loader) parseFiles() ([]*ast.File, Errors) {
 				})
 				continue
 			}
+		}
+		if len(files) == 0 {
+			l.start = policy.Pos{File: shownName, Line: 1, Col: 1}
 		}
 		files = append(files, f)
 	}
@@ -354,6 +378,30 @@ func (l *loader) nearestPos(path string) policy.Pos {
 	return policy.Pos{}
 }
 
+// errPos is where a load error about path is shown: where path or its closest ancestor is
+// written, else where CUE's evaluation of the user's files places path (an element that only
+// a comprehension writes). placed gives what is left the start of the first file.
+func (l *loader) errPos(path string) policy.Pos {
+	if p := l.nearestPos(path); p.IsValid() || !l.user.Exists() {
+		return p
+	}
+	var sels []cue.Selector
+	for _, part := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		sels = append(sels, cue.Str(name))
+		for rest != "" {
+			idx, after, ok := strings.Cut(rest, "]")
+			n, err := strconv.Atoi(idx)
+			if !ok || err != nil {
+				return policy.Pos{} // a key holding "[": no path to look up
+			}
+			sels = append(sels, cue.Index(n))
+			rest = strings.TrimPrefix(after, "[")
+		}
+	}
+	return l.pos(l.user.LookupPath(cue.MakePath(sels...)).Pos())
+}
+
 // walkFiles records where each element is written and the @ignore attributes on it, from
 // the syntax: cheap, and the positions are the user's own (never the schema's). Elements that
 // only exist through comprehensions or references get the position of the nearest written
@@ -364,60 +412,80 @@ func (l *loader) walkFiles(files []*ast.File) {
 	l.positions = make(map[string]policy.Pos, l.srcBytes/48)
 	l.detail = make(map[string]policy.Pos, l.srcBytes/48)
 	for _, f := range files {
-		l.walkDecls(f.Decls, "", false)
+		l.walkDecls(f.Decls, "", element)
 	}
 }
 
-func (l *loader) walkDecls(decls []ast.Decl, path string, nested bool) {
+// Where walkDecls records what it finds.
+type walkMode int
+
+const (
+	element walkMode = iota // a policy element: its position and @ignore attributes
+	nested                  // inside a list element: positions for load errors, and attributes
+	data                    // free-form data and hidden fields: positions for load errors only
+)
+
+func (l *loader) walkDecls(decls []ast.Decl, path string, mode walkMode) {
 	for _, d := range decls {
 		switch d := d.(type) {
 		case *ast.Field:
+			m := mode
 			name, ok := labelName(d.Label)
 			if !ok {
-				continue
+				// Hidden fields and definitions are no policy elements, but CUE reports
+				// errors inside them (a structural cycle) at their paths.
+				id, isIdent := d.Label.(*ast.Ident)
+				if !isIdent {
+					continue
+				}
+				name, m = id.Name, data
 			}
 			p := name
 			if path != "" {
 				p = path + "." + name
 			}
-			l.record(p, d.Label.Pos(), nested)
-			for _, a := range d.Attrs {
-				l.attribute(p, a)
+			l.record(p, d.Label.Pos(), m)
+			if m != data {
+				for _, a := range d.Attrs {
+					l.attribute(p, a)
+				}
 			}
 			// Test inputs are free-form request data.
-			if !(strings.HasPrefix(p, "tests.") && strings.HasSuffix(p, ".input")) {
-				l.walkExpr(d.Value, p, nested)
+			if strings.HasPrefix(p, "tests.") && strings.HasSuffix(p, ".input") {
+				m = data
 			}
+			l.walkExpr(d.Value, p, m)
 		case *ast.Attribute:
-			if path != "" {
+			if path != "" && mode != data {
 				l.attribute(path, d)
 			}
 		case *ast.EmbedDecl:
-			l.walkExpr(d.Expr, path, nested)
+			l.walkExpr(d.Expr, path, mode)
 		}
 	}
 }
 
-func (l *loader) walkExpr(e ast.Expr, path string, nested bool) {
+func (l *loader) walkExpr(e ast.Expr, path string, mode walkMode) {
 	switch e := e.(type) {
 	case *ast.StructLit:
-		l.walkDecls(e.Elts, path, nested)
+		l.walkDecls(e.Elts, path, mode)
 	case *ast.ListLit:
+		inner := max(mode, nested)
 		for i, el := range e.Elts {
 			if _, ok := el.(*ast.Ellipsis); ok {
 				break
 			}
 			p := path + "[" + strconv.Itoa(i) + "]"
-			l.record(p, el.Pos(), nested)
-			l.walkExpr(el, p, true)
+			l.record(p, el.Pos(), mode)
+			l.walkExpr(el, p, inner)
 		}
 	case *ast.BinaryExpr:
 		if e.Op == token.AND {
-			l.walkExpr(e.X, path, nested)
-			l.walkExpr(e.Y, path, nested)
+			l.walkExpr(e.X, path, mode)
+			l.walkExpr(e.Y, path, mode)
 		}
 	case *ast.ParenExpr:
-		l.walkExpr(e.X, path, nested)
+		l.walkExpr(e.X, path, mode)
 	}
 }
 
@@ -443,9 +511,9 @@ func labelName(label ast.Label) (string, bool) {
 // record notes where path is written. What lies inside a list element (a grant's fields, a
 // hand-off's ends) goes to detail, which only load errors use: the policy keeps the
 // element's own position, and large estates keep hundreds of thousands fewer entries alive.
-func (l *loader) record(path string, pos token.Pos, nested bool) {
+func (l *loader) record(path string, pos token.Pos, mode walkMode) {
 	m := l.positions
-	if nested {
+	if mode != element {
 		m = l.detail
 	}
 	if _, ok := m[path]; !ok {

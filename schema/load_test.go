@@ -84,6 +84,11 @@ func TestLoadFull(t *testing.T) {
 	if a := mail.Action("send"); a.Effect != "export" || a.Data != "internal" {
 		t.Errorf("mail.send = %+v", a)
 	}
+	wantPin := &policy.Pin{Tool: "read-mail", Description: "sha256:" + strings.Repeat("0", 64), InputSchema: "sha256:" + strings.Repeat("1", 64),
+		Hints: policy.Hints{ReadOnly: true, Idempotent: true, OpenWorld: true}, Pos: policy.Pos{File: f, Line: 68, Col: 29}}
+	if got := mail.Action("read").Pin; !reflect.DeepEqual(got, wantPin) || mail.Action("send").Pin != nil {
+		t.Errorf("mail.read.pin = %+v, want %+v", got, wantPin)
+	}
 	if h := p.Handoffs[0]; *h != (policy.Handoff{From: "triage", To: "billing", Mode: "delegate", Index: 0, Pos: policy.Pos{File: f, Line: 41, Col: 12}}) {
 		t.Errorf("handoff = %+v", h)
 	}
@@ -162,5 +167,18 @@ approvals: r: require: role: "zoë-team"
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+}
+
+// A file name is user text too: an error in it cannot split or reorder the line.
+func TestLoadErrorEscapesFileName(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x\n\u202ey.cue"), []byte("agents: 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(dir)
+	want := filepath.Join(dir, `x\n\u202ey.cue`) + ":1:9: agents: invalid value 5 (want a struct)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load error = %v, want %s", err, want)
 	}
 }

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"math"
 	"regexp"
 	"slices"
 	"time"
@@ -77,6 +78,30 @@ type rawAction struct {
 	Effect     string  `json:"effect"`
 	Data       string  `json:"data"`
 	FlowExempt *string `json:"flow_exempt"`
+	Pin        *rawPin `json:"pin"`
+}
+
+type rawPin struct {
+	Tool        *string `json:"tool"`
+	Description string  `json:"description"`
+	InputSchema string  `json:"input_schema"`
+	Hints       *struct {
+		ReadOnly    *bool `json:"read_only"`
+		Destructive *bool `json:"destructive"`
+		Idempotent  *bool `json:"idempotent"`
+		OpenWorld   *bool `json:"open_world"`
+	} `json:"hints"`
+}
+
+var pinHashRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+func (p *rawPin) valid() bool {
+	if p == nil {
+		return true
+	}
+	h := p.Hints
+	return p.Tool != nil && pinHashRE.MatchString(p.Description) && pinHashRE.MatchString(p.InputSchema) &&
+		h != nil && h.ReadOnly != nil && h.Destructive != nil && h.Idempotent != nil && h.OpenWorld != nil
 }
 
 type rawHandoff struct {
@@ -243,13 +268,30 @@ func allOneOf(ss []string, allowed ...string) bool {
 	return true
 }
 
+// durationRE is #Duration's pattern in schema.cue: no negative sign, some non-zero digit.
+var durationRE = regexp.MustCompile(`^[^-]*[1-9]`)
+
+// duration accepts an absent value or one #Duration accepts.
 func duration(s *string) bool {
 	if s == nil {
 		return true
 	}
 	_, err := time.ParseDuration(*s)
-	return err == nil
+	return err == nil && durationRE.MatchString(*s)
 }
+
+// maxCount is #Count's upper bound in schema.cue.
+const maxCount = 1<<31 - 1
+
+// count accepts an absent value or one #Count accepts that is at least min.
+func count(n *int, min int) bool { return n == nil || min <= *n && *n <= maxCount }
+
+// maxNumber is #Number's bound in schema.cue.
+const maxNumber = 1e300
+
+// number accepts a value #Number accepts. A float64 below the bound is the rounding of a
+// decimal below it; one equal to it may round a larger decimal, which the schema decides.
+func number(f float64) bool { return math.Abs(f) < maxNumber }
 
 var (
 	effects = []string{"read", "write", "delete", "export", "privilege_escalation", "payment", "deploy", "execute"}
@@ -263,7 +305,7 @@ func (r *rawPolicy) valid() bool {
 	s := r.Settings
 	if !optOneOf(s.RiskTier, "high", "low") || (s.MaxCredentialTTL != "" && !duration(&s.MaxCredentialTTL)) ||
 		(s.MaxChainDepth != nil && (*s.MaxChainDepth < 1 || *s.MaxChainDepth > 16)) ||
-		!optOneOf(s.Flow.OnEgress, "needs_approval", "deny") || s.Flow.Approvers != nil && *s.Flow.Approvers < 1 {
+		!optOneOf(s.Flow.OnEgress, "needs_approval", "deny") || !count(s.Flow.Approvers, 1) {
 		return false
 	}
 	for _, a := range r.Agents {
@@ -275,7 +317,7 @@ func (r *rawPolicy) valid() bool {
 			!optOneOf(c.Scope, "task", "session", "agent") || !duration(c.TTL)) {
 			return false
 		}
-		if ss := a.Session; ss != nil && (ss.MaxActions != nil && *ss.MaxActions <= 0 || !duration(ss.MaxDuration)) {
+		if ss := a.Session; ss != nil && (!count(ss.MaxActions, 1) || !duration(ss.MaxDuration)) {
 			return false
 		}
 	}
@@ -285,7 +327,7 @@ func (r *rawPolicy) valid() bool {
 			return false
 		}
 		for _, a := range t.Actions {
-			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) {
+			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) || !a.Pin.valid() {
 				return false
 			}
 		}
@@ -298,8 +340,8 @@ func (r *rawPolicy) valid() bool {
 	for _, a := range r.Approvals {
 		m := a.Match
 		if !allOneOf(m.Effects, effects...) || !allOneOf(m.Data, classes...) || !duration(a.Timeout) ||
-			a.Threshold != nil && (a.Threshold.Attribute == nil || a.Threshold.Above == nil) ||
-			a.Require == nil || a.Require.Role == nil || a.Require.Approvers != nil && *a.Require.Approvers < 1 {
+			a.Threshold != nil && (a.Threshold.Attribute == nil || a.Threshold.Above == nil || !number(*a.Threshold.Above)) ||
+			a.Require == nil || a.Require.Role == nil || !count(a.Require.Approvers, 1) {
 			return false
 		}
 	}
@@ -317,7 +359,7 @@ func (r *rawPolicy) valid() bool {
 				}
 			}
 		}
-		if e := s.Expect; e != nil && e.Escalations != nil && *e.Escalations < 0 {
+		if e := s.Expect; e != nil && !count(e.Escalations, 0) {
 			return false
 		}
 	}

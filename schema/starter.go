@@ -12,11 +12,16 @@ type File struct {
 }
 
 // Starter returns the files of a new policy: a commented policy that passes every check,
-// a CUE module file, and the schema under cue.mod so editors and cue tooling see it.
-func Starter() []File {
+// the schema copy (CopyName) so that cue tooling and editors apply the schema, and a CUE
+// module file so that they treat the directory as a module.
+func Starter() ([]File, error) {
+	cp, err := Copy("policy")
+	if err != nil {
+		return nil, err
+	}
 	return []File{
 		{Name: "policy.cue", Data: starterPolicy},
+		{Name: CopyName, Data: cp},
 		{Name: "cue.mod/module.cue", Data: []byte("module: \"example.com/agent-policy\"\nlanguage: version: \"v0.17.0\"\n")},
-		{Name: "cue.mod/pkg/agentctl.dev/schema/schema.cue", Data: Source},
-	}
+	}, nil
 }

@@ -146,10 +146,8 @@ func bruteForce(p *policy.Policy, sc *policy.Scenario) *oracle {
 		o.a0 = p.GrantCaps(sc.Authority)
 	}
 	o.a0.AndNot(o.revoked)
-	o.untrusted = p.Agent(sc.Start).UntrustedInput
-	if sc.UntrustedInput != nil {
-		o.untrusted = *sc.UntrustedInput
-	}
+	// The scenario's flag adds outsider content; it never clears the start agent's own.
+	o.untrusted = p.Agent(sc.Start).UntrustedInput || (sc.UntrustedInput != nil && *sc.UntrustedInput)
 	o.reach = ix.New()
 	exfil := map[string]bool{}
 	perAgent := map[string]policy.Bitset{}
@@ -204,8 +202,8 @@ func bruteForce(p *policy.Policy, sc *policy.Scenario) *oracle {
 }
 
 // taints reports whether agent a at position i of a walk makes the context untrusted by
-// itself. At the start the scenario's untrusted_input decides (it defaults to the start's
-// flag); an agent entered by a hand-off taints when it reads outsider content.
+// itself. At the start the scenario's untrusted_input or the start's own flag taints; an
+// agent entered by a hand-off taints when it reads outsider content.
 func (o *oracle) taints(p *policy.Policy, i int, a string) bool {
 	if o.comp[a] {
 		return true

@@ -113,10 +113,9 @@ func (e *Estate) run(sc *policy.Scenario) (*Result, *reach, error) {
 		a0 = p.GrantCaps(sc.Authority)
 		a0.AndNot(n.revoked)
 	}
-	untrusted := p.Agent(sc.Start).UntrustedInput
-	if sc.UntrustedInput != nil {
-		untrusted = *sc.UntrustedInput
-	}
+	// A scenario can add outsider content, never remove what the start agent declares it
+	// reads (AC034 treats the agent's flag the same way).
+	untrusted := p.Agent(sc.Start).UntrustedInput || (sc.UntrustedInput != nil && *sc.UntrustedInput)
 	r := n.run(start, a0, untrusted)
 	res := &Result{Name: sc.Name, Start: sc.Start}
 	ix := n.ix

@@ -123,9 +123,12 @@ func (r *lintRun) run(stdout, stderr io.Writer, policies []*policy.Policy) error
 		if err != nil {
 			return inputError(err)
 		}
+		if b.Notice != "" {
+			fmt.Fprintf(stderr, "agentctl: %s\n", b.Notice)
+		}
 		for _, e := range b.Apply(findings, r.checks) {
 			stale = append(stale, report.StaleEntry{Check: e.Check, Element: e.Element})
-			fmt.Fprintf(stderr, "agentctl: %s: stale baseline entry %s %s: no such finding any more, remove it\n", r.flags.baseline, e.Check, e.Element)
+			fmt.Fprintf(stderr, "agentctl: %s: stale baseline entry %s %s: no such finding any more, remove it\n", r.flags.baseline, e.Check, e.Name())
 		}
 	}
 	if r.flags.writeBaseline != "" {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -15,16 +17,22 @@ var update = flag.Bool("update", false, "rewrite testscript expectations and gol
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"agentctl": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"agentctl":    func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"mcp-rugpull": func() { os.Exit(rugPull(os.Args[1:])) },
 	})
 }
 
 // TestScript runs the CLI scenarios under testdata/script. $REPO points at the repository
 // root so scripts can use the bundled examples.
 func TestScript(t *testing.T) {
-	if os.Getenv("CI") == "true" {
+	if testtool.RequireAll() {
 		// Scripts guard Graphviz steps with [exec:dot]; CI must not skip them silently.
 		testtool.Look(t, "dot")
+	}
+	// The real MCP server that import_mcp_npm.txtar imports (.ci/run installs it from npm).
+	mcpServer, mcpErr := testtool.NPMBin(npmMCPServer)
+	if mcpErr != nil && testtool.RequireAll() {
+		t.Fatalf("%v (%s=1 requires it)", mcpErr, testtool.RequireAllEnv)
 	}
 	repo, err := filepath.Abs("../..")
 	if err != nil {
@@ -36,7 +44,26 @@ func TestScript(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPO", repo)
 			env.Setenv("CI", os.Getenv("CI"))
+			env.Setenv("MCP_SERVER", mcpServer)
 			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// cue runs the pinned cue binary (go.mod's tool directive), built on first use.
+			"cue": func(ts *testscript.TestScript, neg bool, args []string) {
+				err := ts.Exec(testtool.Go(t, "cuelang.org/go/cmd/cue"), args...)
+				if err != nil && !neg {
+					ts.Fatalf("cue %s: %v", strings.Join(args, " "), err)
+				}
+				if err == nil && neg {
+					ts.Fatalf("cue %s: unexpected success", strings.Join(args, " "))
+				}
+			},
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "mcpserver" {
+				return mcpErr == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }

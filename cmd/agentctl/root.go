@@ -92,6 +92,8 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 		newGraphCmd(),
 		newWatchCmd(),
 		newCompileCmd(), newTestCmd(), newExplainCmd(),
+		newFmtCmd(),
+		newImportCmd(),
 	)
 	return root
 }

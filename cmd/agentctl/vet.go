@@ -19,7 +19,9 @@ func newVetCmd() *cobra.Command {
 and checks every reference to agents, tools, actions and capabilities.
 
 All problems are reported at once, as file:line:col: message, and the exit status is 2.
-On success vet prints one summary line per directory.`,
+On success vet prints one summary line per directory. When the directory holds a schema
+copy for cue tooling (` + schema.CopyName + `, written by agentctl init) that differs from
+this agentctl's schema, vet says so on stderr and how to refresh it.`,
 		Example: "  agentctl vet\n  agentctl vet scenarios/support-refunds scenarios/secure-baseline",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dirs := dirsOrDot(args)
@@ -29,6 +31,12 @@ On success vet prints one summary line per directory.`,
 			}
 			for i, p := range policies {
 				fmt.Fprintln(cmd.OutOrStdout(), summary(dirs[i], p))
+				if path, err := schema.StaleCopy(dirs[i]); err != nil {
+					return inputError(err)
+				} else if path != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "agentctl: %s is older than this agentctl's schema (revision %s), so cue tooling checks the policy against an outdated schema; refresh it with: agentctl init --schema %s\n",
+						path, schema.Revision(), dirs[i])
+				}
 			}
 			return nil
 		},

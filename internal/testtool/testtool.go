@@ -1,6 +1,8 @@
-// Package testtool provides the external programs tests need (opa, cue, dot, pre-commit).
-// A test that cannot get one skips locally but fails under CI=true, so CI never silently
-// skips it.
+// Package testtool provides the external programs and files tests need (opa, cue, dot,
+// pre-commit, the SARIF schema). A test that cannot get one skips with a message, unless
+// AGENTCTL_REQUIRE_ALL=1 (exported by .ci/run) turns the skip into a failure so that this
+// project's CI never silently skips it. The switch is the project's own: GitHub Actions and
+// GitLab set CI=true in every job, and a fork's CI lacks files that live beside this checkout.
 package testtool
 
 import (
@@ -23,13 +25,20 @@ import (
 	"github.com/agentctl/agentctl/schema"
 )
 
-// SkipOrFail skips the test, or fails it under CI=true.
+// RequireAllEnv names the switch that turns skips into failures: AGENTCTL_REQUIRE_ALL=1.
+const RequireAllEnv = "AGENTCTL_REQUIRE_ALL"
+
+// RequireAll reports whether every external program and file must be present
+// (AGENTCTL_REQUIRE_ALL=1).
+func RequireAll() bool { return os.Getenv(RequireAllEnv) == "1" }
+
+// SkipOrFail skips the test, or fails it when RequireAll.
 func SkipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
+	if RequireAll() {
+		t.Fatalf(format+" ("+RequireAllEnv+"=1 requires it)", args...)
 	}
-	t.Skipf(format, args...)
+	t.Skipf(format+" (skipped; "+RequireAllEnv+"=1 makes this a failure)", args...)
 }
 
 // Look returns the path of an installed program (from Debian's packages, say).
@@ -115,18 +124,22 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
+// SARIFSchema is where SARIFErrors reads the official SARIF 2.1.0 JSON schema, relative to
+// the repository root (the CI workflow downloads it there).
+const SARIFSchema = "../shared/testdata/sarif-schema-2.1.0.json"
+
 // SARIFErrors validates a SARIF log against the official SARIF 2.1.0 schema, which lives in
 // ../shared/testdata beside the repository and is never copied into it. It skips when the
-// schema is missing, except under CI=true.
+// schema is missing (a fork's CI, a fresh clone), except when RequireAll.
 func SARIFErrors(t testing.TB, log []byte) []string {
 	t.Helper()
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema, err := os.ReadFile(filepath.Join(root, "..", "shared", "testdata", "sarif-schema-2.1.0.json"))
+	schema, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(SARIFSchema)))
 	if err != nil {
-		SkipOrFail(t, "SARIF schema not available: %v", err)
+		SkipOrFail(t, "the official SARIF 2.1.0 schema is not beside this checkout: %v", err)
 	}
 	res, err := gojsonschema.Validate(gojsonschema.NewBytesLoader(schema), gojsonschema.NewBytesLoader(log))
 	if err != nil {
@@ -194,4 +207,26 @@ func Examples(t testing.TB) []Example {
 		t.Fatal("no example estates under scenarios/")
 	}
 	return out
+}
+
+// NPMPrefixEnv names the directory .ci/run installs npm packages into (npm install --prefix
+// DIR), for tests that run a real MCP server.
+const NPMPrefixEnv = "AGENTCTL_NPM_PREFIX"
+
+// NPMBin returns the executable NAME that an npm package installed under $AGENTCTL_NPM_PREFIX
+// provides (node_modules/.bin/NAME), or an error saying why there is none. Callers skip on
+// the error, or fail when RequireAll.
+func NPMBin(name string) (string, error) {
+	prefix := os.Getenv(NPMPrefixEnv)
+	if prefix == "" {
+		return "", fmt.Errorf("%s is not set (.ci/run installs the npm packages tests need and sets it)", NPMPrefixEnv)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", fmt.Errorf("node is not installed: %w", err)
+	}
+	bin := filepath.Join(prefix, "node_modules", ".bin", name)
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("npm package executable %s: %w", name, err)
+	}
+	return bin, nil
 }
