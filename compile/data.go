@@ -7,7 +7,7 @@ import (
 	"github.com/agentctl/agentctl/policy"
 )
 
-// model is data.agentctl.model: the policy laid out for keyed lookups, so a decision never
+// model is data.agentctl_model: the policy laid out for keyed lookups, so a decision never
 // scans the agents. User strings only ever appear here, as data.
 type model struct {
 	MaxChainDepth int                                `json:"max_chain_depth"`
@@ -32,16 +32,20 @@ type handoffData struct {
 	Modes   []string `json:"modes"`
 	Held    string   `json:"held"`    // "set" or "keep": its effect when the receiver holds the capability
 	Lacking string   `json:"lacking"` // "keep" or "clear": its effect when the receiver lacks it
+	// Untrusted is whether the sender or the receiver has untrusted_input: the flow label
+	// the hop's agents add (the library's fast path reads it instead of both agents).
+	Untrusted bool `json:"untrusted"`
 }
 
 // agentData is an agent. Optional parts are omitted when unset, so a rule that needs one
 // fails at its first lookup for the agents without it.
 type agentData struct {
 	Identity      *string              `json:"identity,omitempty"`
-	Caps          map[string]scopeData `json:"caps"` // the capabilities its own grants cover
+	Caps          map[string]scopeData `json:"caps"`               // by capability: what its grants naming a tool cover
+	AnyTool       map[string]scopeData `json:"any_tool,omitempty"` // by action name or "*": its grants on every tool, unexpanded
 	CredentialTTL bool                 `json:"credential_ttl,omitempty"`
 	Session       *sessionData         `json:"session,omitempty"` // only when it sets a limit
-	Untrusted     bool                 `json:"untrusted_input,omitempty"`
+	Untrusted     bool                 `json:"untrusted_input"`   // explicit: the fast path reads it
 	FlowExempt    bool                 `json:"flow_exempt,omitempty"`
 }
 
@@ -58,15 +62,15 @@ type scopeData struct {
 	Patterns []string `json:"patterns"`
 }
 
-// capabilityData is a capability. Its flow classes (policy.ExternalRead, SensitiveRead,
-// Egress) and its opt-out are present only when true.
+// capabilityData is a capability, with its flow classes (policy.ExternalRead, SensitiveRead,
+// Egress); its opt-out is present only when true.
 type capabilityData struct {
 	Effect        string         `json:"effect"`
 	Data          string         `json:"data"`
 	Approvals     []approvalData `json:"approvals,omitempty"` // the rules that may apply, omitted when none
-	ExternalRead  bool           `json:"external_read,omitempty"`
-	SensitiveRead bool           `json:"sensitive_read,omitempty"`
-	Egress        bool           `json:"egress,omitempty"`
+	ExternalRead  bool           `json:"external_read"`
+	SensitiveRead bool           `json:"sensitive_read"`
+	Egress        bool           `json:"egress"`
 	FlowExempt    bool           `json:"flow_exempt,omitempty"`
 }
 
@@ -129,9 +133,25 @@ func buildModel(p *policy.Policy) model {
 			}
 			ad.Session = sd
 		}
-		p.C(a).Each(func(id int) {
-			ad.Caps[ix.Name(id)] = scope(a, ix.Action(id))
-		})
+		for _, g := range a.Grants {
+			if g.Tool == policy.Wildcard {
+				// Kept unexpanded, so the data grows with the policy's text, not with
+				// wildcard grants times tools.
+				for _, act := range g.Actions {
+					ad.AnyTool = addScope(ad.AnyTool, act, g)
+				}
+				continue
+			}
+			t := p.Tool(g.Tool)
+			if t == nil {
+				continue
+			}
+			for _, act := range t.Actions {
+				if g.Covers(act.Tool, act.Name) {
+					ad.Caps = addScope(ad.Caps, act.Capability(), g)
+				}
+			}
+		}
 		m.Agents[a.Name] = ad
 	}
 	for id := 0; id < ix.Len(); id++ {
@@ -167,7 +187,8 @@ func buildModel(p *policy.Policy) model {
 		}
 		hd := to[h.To]
 		if hd == nil {
-			hd = &handoffData{Modes: []string{}, Held: "keep", Lacking: "clear"}
+			hd = &handoffData{Modes: []string{}, Held: "keep", Lacking: "clear",
+				Untrusted: p.Agent(h.From).UntrustedInput || p.Agent(h.To).UntrustedInput}
 			to[h.To] = hd
 		}
 		if !slices.Contains(hd.Modes, h.Mode) {
@@ -195,25 +216,24 @@ func canonical(name string) string {
 	return c
 }
 
-// scope merges every grant of a covering the action.
-func scope(a *policy.Agent, act *policy.Action) scopeData {
-	s := scopeData{Patterns: []string{}}
-	for _, g := range a.Grants {
-		if !g.Covers(act.Tool, act.Name) {
-			continue
-		}
-		if g.AllResources() {
-			s.All = true
-		}
-		for _, r := range g.Resources {
-			re := policy.ResourceRegexp(r)
-			if !slices.Contains(s.Patterns, re) {
-				s.Patterns = append(s.Patterns, re)
-			}
+// addScope merges grant g into scopes[key]: every resource, or its patterns.
+func addScope(scopes map[string]scopeData, key string, g *policy.Grant) map[string]scopeData {
+	if scopes == nil {
+		scopes = map[string]scopeData{}
+	}
+	s, ok := scopes[key]
+	if !ok {
+		s.Patterns = []string{}
+	}
+	s.All = s.All || g.AllResources()
+	for _, r := range g.Resources {
+		re := policy.ResourceRegexp(r)
+		if i, found := slices.BinarySearch(s.Patterns, re); !found {
+			s.Patterns = slices.Insert(s.Patterns, i, re)
 		}
 	}
-	slices.Sort(s.Patterns)
-	return s
+	scopes[key] = s
+	return scopes
 }
 
 func buildCases(p *policy.Policy) []testCase {
@@ -228,10 +248,17 @@ func buildCases(p *policy.Policy) []testCase {
 	return out
 }
 
-// dataDocument is data.json: {"agentctl": {"model": ..., "cases": ...}}, decoded into plain
-// JSON values so OPA stores it as it would after reading the file.
+// dataDocument is data.json: {"agentctl": {"cases": ...}, "agentctl_model": ...}, decoded
+// into plain JSON values so OPA stores it as it would after reading the file.
 func dataDocument(p *policy.Policy) (map[string]any, error) {
-	doc := map[string]any{Root: map[string]any{"model": buildModel(p), "cases": buildCases(p)}}
+	// The library's fast path takes a declared hand-off as proof that its agents are declared,
+	// as the loader ensures.
+	for _, h := range p.Handoffs {
+		if p.Agent(h.From) == nil || p.Agent(h.To) == nil {
+			return nil, fmt.Errorf("%s: hand-off %s -> %s names an undefined agent", h.Path(), h.From, h.To)
+		}
+	}
+	doc := map[string]any{Root: map[string]any{"cases": buildCases(p)}, ModelRoot: buildModel(p)}
 	out, err := roundTrip(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode data.json: %w", err)

@@ -91,13 +91,34 @@ func TestDifferential(t *testing.T) {
 	outcomes := map[string]int{}
 	codes := map[string]int{}
 	flows := map[policy.Flow]int{}
+	ctx := context.Background()
 	for seed := range policies {
 		r := rand.New(rand.NewPCG(uint64(seed), 7))
 		p := randomPolicy(r)
 		e := newEngine(t, p)
+		fast, err := compile.NewFastEngine(ctx, compileBundle(t, p))
+		if err != nil {
+			t.Fatal(err)
+		}
 		for range perPolicy {
-			in, rev := randomRequest(r, p)
-			d := agree(t, p, e, roundTrip(t, in), roundTrip(t, rev))
+			req, revocations := randomRequest(r, p)
+			in, rev := roundTrip(t, req), roundTrip(t, revocations)
+			d := agree(t, p, e, in, rev)
+			// Whatever the fast path allows, the full rules allow with the same labels.
+			if err := fast.SetRevocations(ctx, rev); err != nil {
+				t.Fatal(err)
+			}
+			flow, ok, err := fast.FastFlow(ctx, in, policy.Env{Now: diffNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				outcomes["fast path"]++
+				if d.Outcome != policy.OutcomeAllow || flow != d.Flow {
+					raw, _ := json.Marshal(in)
+					t.Fatalf("fast path allows with %+v, the full decision is %+v\ninput: %s", flow, d, raw)
+				}
+			}
 			outcomes[d.Outcome]++
 			flows[d.Flow]++
 			for _, reason := range d.Reasons {
@@ -109,7 +130,7 @@ func TestDifferential(t *testing.T) {
 		}
 	}
 	// The generator must reach every outcome and code, or the agreement proves little.
-	for _, o := range []string{policy.OutcomeAllow, policy.OutcomeDeny, policy.OutcomeNeedsApproval} {
+	for _, o := range []string{policy.OutcomeAllow, policy.OutcomeDeny, policy.OutcomeNeedsApproval, "fast path"} {
 		if outcomes[o] == 0 {
 			t.Errorf("no random request had outcome %s (outcomes %v)", o, outcomes)
 		}

@@ -70,6 +70,9 @@ func randomPolicy(r *rand.Rand) *policy.Policy {
 		}
 		for range r.IntN(4) {
 			g := &policy.Grant{Tool: policy.Wildcard, Actions: []string{policy.Wildcard}}
+			if r.IntN(2) == 0 {
+				g.Actions = []string{pick(r, actionPool)} // a named action of every tool
+			}
 			if r.IntN(4) > 0 {
 				t := pick(r, p.Tools)
 				g.Tool = t.Name

@@ -309,7 +309,7 @@ func (r *rawPolicy) valid() bool {
 	s := r.Settings
 	if !optOneOf(s.RiskTier, "high", "low") || (s.MaxCredentialTTL != "" && !duration(&s.MaxCredentialTTL)) ||
 		(s.MaxChainDepth != nil && (*s.MaxChainDepth < 1 || *s.MaxChainDepth > 16)) ||
-		!optOneOf(s.Flow.OnEgress, "needs_approval", "deny") || s.Flow.Approvers != nil && *s.Flow.Approvers < 1 {
+		!optOneOf(s.Flow.OnEgress, "needs_approval", "deny") || !count(s.Flow.Approvers, 1) {
 		return false
 	}
 	for _, a := range r.Agents {
