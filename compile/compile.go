@@ -27,6 +27,7 @@ var Library []byte
 // Bundle layout.
 const (
 	Root          = "agentctl"
+	ModelRoot     = "agentctl_model"
 	Entrypoint    = "agentctl/decision"
 	Query         = "data.agentctl.decision"
 	LibraryPath   = "agentctl/decision.rego"
@@ -67,7 +68,7 @@ func Bundle(p *policy.Policy) (*bundle.Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	roots := []string{Root}
+	roots := []string{Root, ModelRoot}
 	version := regoVersionV1
 	b.Manifest = bundle.Manifest{Revision: rev, Roots: &roots, RegoVersion: &version}
 	b.Manifest.Metadata = map[string]any{"entrypoint": Entrypoint}

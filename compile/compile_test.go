@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
@@ -192,4 +194,33 @@ func TestTestRuleNames(t *testing.T) {
 func goldenFile(t *testing.T, name string, got []byte) {
 	t.Helper()
 	testtool.Golden(t, filepath.Join("testdata", name), got, *update)
+}
+
+// TestWildcardGrantsUnexpanded: a grant on every tool is kept as written, so an agent's
+// compiled data does not grow with the number of tools (it used to hold every capability).
+func TestWildcardGrantsUnexpanded(t *testing.T) {
+	p := &policy.Policy{}
+	for i := range 200 {
+		name := fmt.Sprintf("tool%d", i)
+		tool := &policy.Tool{Name: name}
+		for _, a := range []string{"read", "write"} {
+			tool.Actions = append(tool.Actions, &policy.Action{Tool: name, Name: a, Effect: a, Data: "internal"})
+		}
+		p.Tools = append(p.Tools, tool)
+	}
+	p.Agents = []*policy.Agent{{Name: "root", Grants: []*policy.Grant{
+		{Tool: "*", Actions: []string{"*"}},
+		{Tool: "*", Actions: []string{"read"}, Resources: []string{"docs/*"}},
+		{Tool: "tool7", Actions: []string{"write"}},
+	}}}
+	p.Index()
+	b := compileBundle(t, p)
+	got, err := json.Marshal(b.Data[compile.ModelRoot].(map[string]any)["agents"].(map[string]any)["root"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"any_tool":{"*":{"all":true,"patterns":[]},"read":{"all":false,"patterns":["(?s)^docs/.*$"]}},"caps":{"tool7.write":{"all":true,"patterns":[]}},"untrusted_input":false}`
+	if string(got) != want {
+		t.Errorf("agent root compiles to\n%s\nwant\n%s", got, want)
+	}
 }

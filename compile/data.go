@@ -7,14 +7,23 @@ import (
 	"github.com/agentctl/agentctl/policy"
 )
 
-// model is data.agentctl.model: the policy laid out for keyed lookups, so a decision never
+// model is data.agentctl_model: the policy laid out for keyed lookups, so a decision never
 // scans the agents. User strings only ever appear here, as data.
 type model struct {
 	MaxChainDepth int                                `json:"max_chain_depth"`
 	Agents        map[string]agentData               `json:"agents"`
-	Principals    map[string]bool                    `json:"principals"` // agents' names and SPIFFE IDs: never approvers
+	Principals    map[string]bool                    `json:"principals"` // agents' canonical names and SPIFFE IDs: never approvers
 	Capabilities  map[string]capabilityData          `json:"capabilities"`
 	Handoffs      map[string]map[string]*handoffData `json:"handoffs"` // from -> to
+	Flow          flowData                           `json:"flow"`
+}
+
+// flowData is settings.flow, with the role's canonical form.
+type flowData struct {
+	OnEgress  string `json:"on_egress"`
+	Role      string `json:"role"`
+	RoleKey   string `json:"role_key"`
+	Approvers int    `json:"approvers"`
 }
 
 // handoffData is the declared hand-offs from one agent to another, merged: Held and Lacking
@@ -23,15 +32,21 @@ type handoffData struct {
 	Modes   []string `json:"modes"`
 	Held    string   `json:"held"`    // "set" or "keep": its effect when the receiver holds the capability
 	Lacking string   `json:"lacking"` // "keep" or "clear": its effect when the receiver lacks it
+	// Untrusted is whether the sender or the receiver has untrusted_input: the flow label
+	// the hop's agents add (the library's fast path reads it instead of both agents).
+	Untrusted bool `json:"untrusted"`
 }
 
 // agentData is an agent. Optional parts are omitted when unset, so a rule that needs one
 // fails at its first lookup for the agents without it.
 type agentData struct {
 	Identity      *string              `json:"identity,omitempty"`
-	Caps          map[string]scopeData `json:"caps"` // the capabilities its own grants cover
+	Caps          map[string]scopeData `json:"caps"`               // by capability: what its grants naming a tool cover
+	AnyTool       map[string]scopeData `json:"any_tool,omitempty"` // by action name or "*": its grants on every tool, unexpanded
 	CredentialTTL bool                 `json:"credential_ttl,omitempty"`
 	Session       *sessionData         `json:"session,omitempty"` // only when it sets a limit
+	Untrusted     bool                 `json:"untrusted_input"`   // explicit: the fast path reads it
+	FlowExempt    bool                 `json:"flow_exempt,omitempty"`
 }
 
 type sessionData struct {
@@ -47,10 +62,16 @@ type scopeData struct {
 	Patterns []string `json:"patterns"`
 }
 
+// capabilityData is a capability, with its flow classes (policy.ExternalRead, SensitiveRead,
+// Egress); its opt-out is present only when true.
 type capabilityData struct {
-	Effect    string         `json:"effect"`
-	Data      string         `json:"data"`
-	Approvals []approvalData `json:"approvals,omitempty"` // the rules that may apply, omitted when none
+	Effect        string         `json:"effect"`
+	Data          string         `json:"data"`
+	Approvals     []approvalData `json:"approvals,omitempty"` // the rules that may apply, omitted when none
+	ExternalRead  bool           `json:"external_read"`
+	SensitiveRead bool           `json:"sensitive_read"`
+	Egress        bool           `json:"egress"`
+	FlowExempt    bool           `json:"flow_exempt,omitempty"`
 }
 
 // approvalData is an approval rule matching the capability whatever the agent; Agents
@@ -59,6 +80,7 @@ type capabilityData struct {
 type approvalData struct {
 	Rule      string          `json:"rule"`
 	Role      string          `json:"role"`
+	RoleKey   string          `json:"role_key"` // the role's canonical form, "" when it has none
 	Approvers int             `json:"approvers"`
 	Agents    map[string]bool `json:"agents,omitempty"`
 	Threshold *thresholdData  `json:"threshold,omitempty"`
@@ -84,14 +106,19 @@ func buildModel(p *policy.Policy) model {
 		Capabilities:  map[string]capabilityData{},
 		Handoffs:      map[string]map[string]*handoffData{},
 	}
+	f := p.Flow()
+	m.Flow = flowData{OnEgress: f.OnEgress, Role: f.Role, RoleKey: canonical(f.Role), Approvers: f.Approvers}
 	ix := p.Caps()
 	for _, a := range p.Agents {
-		ad := agentData{Caps: map[string]scopeData{}}
-		m.Principals[a.Name] = true
+		ad := agentData{Caps: map[string]scopeData{}, Untrusted: a.UntrustedInput, FlowExempt: a.FlowExempt != ""}
+		for _, n := range []string{a.Name, a.SpiffeID} {
+			if c := canonical(n); c != "" {
+				m.Principals[c] = true
+			}
+		}
 		if a.SpiffeID != "" {
 			id := a.SpiffeID
 			ad.Identity = &id
-			m.Principals[id] = true
 		}
 		ad.CredentialTTL = a.Credential != nil && a.Credential.HasTTL
 		if s := a.Session; s != nil && (s.MaxActions > 0 || s.HasMaxDuration) {
@@ -106,19 +133,36 @@ func buildModel(p *policy.Policy) model {
 			}
 			ad.Session = sd
 		}
-		p.C(a).Each(func(id int) {
-			ad.Caps[ix.Name(id)] = scope(a, ix.Action(id))
-		})
+		for _, g := range a.Grants {
+			if g.Tool == policy.Wildcard {
+				// Kept unexpanded, so the data grows with the policy's text, not with
+				// wildcard grants times tools.
+				for _, act := range g.Actions {
+					ad.AnyTool = addScope(ad.AnyTool, act, g)
+				}
+				continue
+			}
+			t := p.Tool(g.Tool)
+			if t == nil {
+				continue
+			}
+			for _, act := range t.Actions {
+				if g.Covers(act.Tool, act.Name) {
+					ad.Caps = addScope(ad.Caps, act.Capability(), g)
+				}
+			}
+		}
 		m.Agents[a.Name] = ad
 	}
 	for id := 0; id < ix.Len(); id++ {
 		act := ix.Action(id)
-		cd := capabilityData{Effect: act.Effect, Data: act.Data}
+		cd := capabilityData{Effect: act.Effect, Data: act.Data, ExternalRead: p.ExternalRead(act),
+			SensitiveRead: policy.SensitiveRead(act), Egress: p.Egress(act), FlowExempt: act.FlowExempt != ""}
 		for _, r := range p.Approvals {
 			if !r.Match.SelectsAction(act) {
 				continue
 			}
-			ad := approvalData{Rule: r.Name, Role: r.Require.Role, Approvers: r.Require.Approvers}
+			ad := approvalData{Rule: r.Name, Role: r.Require.Role, RoleKey: canonical(r.Require.Role), Approvers: r.Require.Approvers}
 			if t := r.Threshold; t != nil {
 				ad.Threshold = &thresholdData{t.Attribute, t.Above}
 			}
@@ -143,7 +187,8 @@ func buildModel(p *policy.Policy) model {
 		}
 		hd := to[h.To]
 		if hd == nil {
-			hd = &handoffData{Modes: []string{}, Held: "keep", Lacking: "clear"}
+			hd = &handoffData{Modes: []string{}, Held: "keep", Lacking: "clear",
+				Untrusted: p.Agent(h.From).UntrustedInput || p.Agent(h.To).UntrustedInput}
 			to[h.To] = hd
 		}
 		if !slices.Contains(hd.Modes, h.Mode) {
@@ -164,25 +209,31 @@ func buildModel(p *policy.Policy) model {
 	return m
 }
 
-// scope merges every grant of a covering the action.
-func scope(a *policy.Agent, act *policy.Action) scopeData {
-	s := scopeData{Patterns: []string{}}
-	for _, g := range a.Grants {
-		if !g.Covers(act.Tool, act.Name) {
-			continue
-		}
-		if g.AllResources() {
-			s.All = true
-		}
-		for _, r := range g.Resources {
-			re := policy.ResourceRegexp(r)
-			if !slices.Contains(s.Patterns, re) {
-				s.Patterns = append(s.Patterns, re)
-			}
+// canonical is the canonical form of an approver or role name, "" when it has none (no
+// request can present such a name: the library rejects it as malformed).
+func canonical(name string) string {
+	c, _ := policy.CanonicalName(name)
+	return c
+}
+
+// addScope merges grant g into scopes[key]: every resource, or its patterns.
+func addScope(scopes map[string]scopeData, key string, g *policy.Grant) map[string]scopeData {
+	if scopes == nil {
+		scopes = map[string]scopeData{}
+	}
+	s, ok := scopes[key]
+	if !ok {
+		s.Patterns = []string{}
+	}
+	s.All = s.All || g.AllResources()
+	for _, r := range g.Resources {
+		re := policy.ResourceRegexp(r)
+		if i, found := slices.BinarySearch(s.Patterns, re); !found {
+			s.Patterns = slices.Insert(s.Patterns, i, re)
 		}
 	}
-	slices.Sort(s.Patterns)
-	return s
+	scopes[key] = s
+	return scopes
 }
 
 func buildCases(p *policy.Policy) []testCase {
@@ -197,10 +248,17 @@ func buildCases(p *policy.Policy) []testCase {
 	return out
 }
 
-// dataDocument is data.json: {"agentctl": {"model": ..., "cases": ...}}, decoded into plain
-// JSON values so OPA stores it as it would after reading the file.
+// dataDocument is data.json: {"agentctl": {"cases": ...}, "agentctl_model": ...}, decoded
+// into plain JSON values so OPA stores it as it would after reading the file.
 func dataDocument(p *policy.Policy) (map[string]any, error) {
-	doc := map[string]any{Root: map[string]any{"model": buildModel(p), "cases": buildCases(p)}}
+	// The library's fast path takes a declared hand-off as proof that its agents are declared,
+	// as the loader ensures.
+	for _, h := range p.Handoffs {
+		if p.Agent(h.From) == nil || p.Agent(h.To) == nil {
+			return nil, fmt.Errorf("%s: hand-off %s -> %s names an undefined agent", h.Path(), h.From, h.To)
+		}
+	}
+	doc := map[string]any{Root: map[string]any{"cases": buildCases(p)}, ModelRoot: buildModel(p)}
 	out, err := roundTrip(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode data.json: %w", err)

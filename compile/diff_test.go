@@ -90,26 +90,57 @@ func TestDifferential(t *testing.T) {
 	}
 	outcomes := map[string]int{}
 	codes := map[string]int{}
+	flows := map[policy.Flow]int{}
+	ctx := context.Background()
 	for seed := range policies {
 		r := rand.New(rand.NewPCG(uint64(seed), 7))
 		p := randomPolicy(r)
 		e := newEngine(t, p)
+		fast, err := compile.NewFastEngine(ctx, compileBundle(t, p))
+		if err != nil {
+			t.Fatal(err)
+		}
 		for range perPolicy {
-			in, rev := randomRequest(r, p)
-			d := agree(t, p, e, roundTrip(t, in), roundTrip(t, rev))
+			req, revocations := randomRequest(r, p)
+			in, rev := roundTrip(t, req), roundTrip(t, revocations)
+			d := agree(t, p, e, in, rev)
+			// Whatever the fast path allows, the full rules allow with the same labels.
+			if err := fast.SetRevocations(ctx, rev); err != nil {
+				t.Fatal(err)
+			}
+			flow, ok, err := fast.FastFlow(ctx, in, policy.Env{Now: diffNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				outcomes["fast path"]++
+				if d.Outcome != policy.OutcomeAllow || flow != d.Flow {
+					raw, _ := json.Marshal(in)
+					t.Fatalf("fast path allows with %+v, the full decision is %+v\ninput: %s", flow, d, raw)
+				}
+			}
 			outcomes[d.Outcome]++
+			flows[d.Flow]++
 			for _, reason := range d.Reasons {
 				codes[reason.Code]++
+				if reason.Code == policy.CodeFlowBlocked {
+					codes[reason.Code+" "+d.Outcome]++
+				}
 			}
 		}
 	}
 	// The generator must reach every outcome and code, or the agreement proves little.
-	for _, o := range []string{policy.OutcomeAllow, policy.OutcomeDeny, policy.OutcomeNeedsApproval} {
+	for _, o := range []string{policy.OutcomeAllow, policy.OutcomeDeny, policy.OutcomeNeedsApproval, "fast path"} {
 		if outcomes[o] == 0 {
 			t.Errorf("no random request had outcome %s (outcomes %v)", o, outcomes)
 		}
 	}
-	for _, c := range policy.ReasonCodes {
+	for _, f := range []policy.Flow{{}, {Untrusted: true}, {Sensitive: true}, {Untrusted: true, Sensitive: true}} {
+		if flows[f] == 0 {
+			t.Errorf("no random request returned flow %+v (flows %v)", f, flows)
+		}
+	}
+	for _, c := range append(policy.ReasonCodes, "FLOW_BLOCKED deny", "FLOW_BLOCKED needs_approval") {
 		if codes[c] == 0 {
 			t.Errorf("no random request produced %s (codes %v)", c, codes)
 		}
@@ -131,6 +162,10 @@ func FuzzDifferential(f *testing.F) {
 	}
 	f.Add(uint64(1), []byte(`[]`), []byte(`null`))
 	f.Add(uint64(2), []byte(`{"agent":"agent0","tool":"crm","action":"read","chain":["agent0"]}`), []byte(`{"agents":{"agent0":false}}`))
+	// Flow labels, and approvers that are one person, an agent, or no canonical name at all.
+	f.Add(uint64(3), []byte(`{"agent":"agent1","tool":"crm","action":"write","session":{"flow":{"untrusted":true,"sensitive":true}},"approvals":[{"approver":"Dana","role":"Security-Reviewer","human":true},{"approver":"dana","role":"security-reviewer","human":true}]}`), []byte(`null`))
+	f.Add(uint64(4), []byte(`{"agent":"agent2","tool":"kb","action":"export","session":{"flow":{"untrusted":"yes"}},"approvals":[{"approver":"fraud\u2011review","role":"sre","human":true},{"approver":"AGENT0","role":"sre","human":true}]}`), []byte(`null`))
+	f.Add(uint64(5), []byte(`{"agent":"agent3","tool":"payments","action":"refund","session":{"flow":[]},"approvals":[{"approver":"dana ","role":"sre"}]}`), []byte(`null`))
 	engines := map[uint64]*compile.Engine{}
 	f.Fuzz(func(t *testing.T, seed uint64, raw, rraw []byte) {
 		seed %= 64

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -127,7 +128,7 @@ func TestOPAServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := filepath.Join(t.TempDir(), "bundle.tar.gz")
-			if err := compile.WriteFile(path, archive); err != nil {
+			if err := os.WriteFile(path, archive, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			for _, args := range [][]string{{"test", path}, {"check", "--strict", "--bundle", path}} {

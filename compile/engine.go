@@ -24,6 +24,10 @@ type Engine struct {
 
 // NewEngine prepares the bundle's decision query.
 func NewEngine(ctx context.Context, b *bundle.Bundle) (*Engine, error) {
+	return newEngine(ctx, b, Query)
+}
+
+func newEngine(ctx context.Context, b *bundle.Bundle, query string) (*Engine, error) {
 	// Values are stored as AST, so lookups into the model are not converted on every read.
 	store := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 	var q rego.PreparedEvalQuery
@@ -32,7 +36,7 @@ func NewEngine(ctx context.Context, b *bundle.Bundle) (*Engine, error) {
 	err := storage.Txn(ctx, store, storage.WriteParams, func(txn storage.Transaction) error {
 		var err error
 		q, err = rego.New(
-			rego.Query(Query),
+			rego.Query(query),
 			rego.ParsedBundle("agentctl", b),
 			rego.Store(store),
 			rego.Transaction(txn),
@@ -40,7 +44,7 @@ func NewEngine(ctx context.Context, b *bundle.Bundle) (*Engine, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", Query, err)
+		return nil, fmt.Errorf("prepare %s: %w", query, err)
 	}
 	return &Engine{query: q, store: store}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -59,4 +60,40 @@ func (e *Engine) Work(ctx context.Context, input any, env policy.Env) (policy.De
 		w.Rules = int(n)
 	}
 	return d, w, err
+}
+
+// NewFastEngine prepares the library's fast path (data.agentctl.fast_flow) instead of the
+// decision, to test that whatever it allows the full rules allow too.
+func NewFastEngine(ctx context.Context, b *bundle.Bundle) (*Engine, error) {
+	return newEngine(ctx, b, "data.agentctl.fast_flow")
+}
+
+// NewQueryEngine prepares query on the bundle as NewEngine prepares the decision, for
+// benchmarks that compare the decision with a single lookup on the same store.
+func NewQueryEngine(ctx context.Context, b *bundle.Bundle, query string) (*Engine, error) {
+	return newEngine(ctx, b, query)
+}
+
+// Defined evaluates the prepared query on input and reports whether it is defined.
+func (e *Engine) Defined(ctx context.Context, input ast.Value) (bool, error) {
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(input))
+	return len(rs) > 0, err
+}
+
+// FastFlow evaluates the fast path on input: the flow labels and true when it allows the
+// request, false when it leaves the request to the full rules.
+func (e *Engine) FastFlow(ctx context.Context, input any, env policy.Env) (policy.Flow, bool, error) {
+	var f policy.Flow
+	v, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return f, false, err
+	}
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(v), rego.EvalTime(env.Now))
+	if err != nil || len(rs) == 0 {
+		return f, false, err
+	}
+	m, _ := rs[0].Expressions[0].Value.(map[string]any)
+	f.Untrusted, _ = m["untrusted"].(bool)
+	f.Sensitive, _ = m["sensitive"].(bool)
+	return f, true, nil
 }

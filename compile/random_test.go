@@ -18,10 +18,14 @@ var (
 	effects    = []string{"read", "write", "delete", "export", "privilege_escalation", "payment", "deploy", "execute"}
 	dataPool   = []string{"public", "internal", "confidential", "regulated"}
 	modes      = []string{policy.ModeAttenuate, policy.ModeDelegate, policy.ModeForwardCredentials}
-	roles      = []string{"finance-lead", "sre", `role "q"`, "import"}
-	people     = []string{"dana", "erin", "frank", `o"brien`, "zoë"}
-	patterns   = []string{"accounts/*", "accounts/4*2", "*", "a*b*c", "x.y", "(re)+", "acc\nounts/*", `q"\}*`, "Ünïcode/*", "default", ""}
-	resources  = []string{"accounts/42", "accounts/", "accounts/4x2", "abc", "x.y", "xzy", "(re)+", "rere", "acc\nounts/1", `q"\}z`, "Ünïcode/é", "default", ""}
+	roles      = []string{"finance-lead", "sre", `role"q"`, "import", "Finance-Lead"}
+	// Approver names with one canonical form (case variants of one person, and agents'
+	// names and SPIFFE IDs spelt differently) and names without one (spaces, non-ASCII,
+	// a U+2011 hyphen, fullwidth letters), which make a request malformed.
+	people    = []string{"dana", "Dana", "DANA", "erin", "frank", `o"brien`, "AGENT1", "SPIFFE://ACME.EXAMPLE/agent1/0\"}"}
+	badNames  = []string{"zoë", "dana ", "fraud\u2011review", "ｄａｎａ", "", `role "q"`}
+	patterns  = []string{"accounts/*", "accounts/4*2", "*", "a*b*c", "x.y", "(re)+", "acc\nounts/*", `q"\}*`, "Ünïcode/*", "default", ""}
+	resources = []string{"accounts/42", "accounts/", "accounts/4x2", "abc", "x.y", "xzy", "(re)+", "rere", "acc\nounts/1", `q"\}z`, "Ünïcode/é", "default", ""}
 )
 
 const randomAgentCount = 5
@@ -45,19 +49,30 @@ func subset(r *rand.Rand, xs []string) []string {
 func randomPolicy(r *rand.Rand) *policy.Policy {
 	p := &policy.Policy{Settings: policy.Settings{RiskTier: "high", MaxCredentialTTL: time.Hour, MaxChainDepth: 1 + r.IntN(3)}}
 	for _, tn := range toolNames[:1+r.IntN(len(toolNames))] {
-		t := &policy.Tool{Name: tn, Source: "internal", Auth: policy.Auth{Kind: "workload_identity"}}
+		t := &policy.Tool{Name: tn, Source: "internal", Auth: policy.Auth{Kind: "workload_identity"}, External: r.IntN(2) == 0}
 		for _, an := range actionPool[:1+r.IntN(len(actionPool))] {
-			t.Actions = append(t.Actions, &policy.Action{Tool: tn, Name: an, Effect: pick(r, effects), Data: pick(r, dataPool)})
+			act := &policy.Action{Tool: tn, Name: an, Effect: pick(r, effects), Data: pick(r, dataPool)}
+			if r.IntN(8) == 0 {
+				act.FlowExempt = "replies to the sender only"
+			}
+			t.Actions = append(t.Actions, act)
 		}
 		p.Tools = append(p.Tools, t)
 	}
 	for i := range randomAgentCount {
-		a := &policy.Agent{Name: agentName(i), Autonomy: "supervised", Description: "Desc \"}\n default import"}
+		a := &policy.Agent{Name: agentName(i), Autonomy: "supervised", Description: "Desc \"}\n default import",
+			UntrustedInput: r.IntN(4) == 0}
+		if r.IntN(8) == 0 {
+			a.FlowExempt = "posts to the customer's own account only"
+		}
 		if r.IntN(4) > 0 {
 			a.SpiffeID = fmt.Sprintf("spiffe://acme.example/%s/%d\"}", a.Name, r.IntN(2))
 		}
 		for range r.IntN(4) {
 			g := &policy.Grant{Tool: policy.Wildcard, Actions: []string{policy.Wildcard}}
+			if r.IntN(2) == 0 {
+				g.Actions = []string{pick(r, actionPool)} // a named action of every tool
+			}
 			if r.IntN(4) > 0 {
 				t := pick(r, p.Tools)
 				g.Tool = t.Name
@@ -89,8 +104,15 @@ func randomPolicy(r *rand.Rand) *policy.Policy {
 		from, to := r.IntN(randomAgentCount), r.IntN(randomAgentCount)
 		p.Handoffs = append(p.Handoffs, &policy.Handoff{From: agentName(from), To: agentName(to), Mode: pick(r, modes), Index: i})
 	}
+	switch r.IntN(3) {
+	case 0: // the defaults
+	case 1:
+		p.Settings.Flow = policy.FlowSettings{OnEgress: policy.FlowDeny}
+	default:
+		p.Settings.Flow = policy.FlowSettings{OnEgress: policy.FlowNeedsApproval, Role: pick(r, roles), Approvers: 1 + r.IntN(2)}
+	}
 	for i := range r.IntN(4) {
-		ap := &policy.Approval{Name: fmt.Sprintf("rule-%d", i), Require: policy.Require{Approvers: 1 + r.IntN(2), Role: pick(r, roles)}}
+		ap := &policy.Approval{Name: fmt.Sprintf("rule-%d", i), Require: policy.Require{Approvers: 1 + r.IntN(2), Role: pick(r, append(roles, "zoë-team"))}}
 		if r.IntN(2) == 0 {
 			ap.Match.Effects = subset(r, effects)
 		}
@@ -186,8 +208,10 @@ func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
 	if r.IntN(3) > 0 {
 		list := []any{}
 		for range r.IntN(4) {
-			e := map[string]any{"approver": pick(r, append(people, agentName(0), "spiffe://acme.example/agent1/0\"}")), "role": pick(r, roles), "human": r.IntN(4) > 0}
+			e := map[string]any{"approver": pick(r, append(people, agentName(0), "spiffe://acme.example/agent1/0\"}")), "role": pick(r, append(roles, p.Flow().Role)), "human": r.IntN(4) > 0}
 			switch {
+			case bad(6):
+				e[pick(r, []string{"approver", "role"})] = pick(r, badNames)
 			case r.IntN(12) == 0:
 				delete(e, "human")
 			case bad(8):
@@ -228,6 +252,15 @@ func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
 		}
 		if r.IntN(4) == 0 {
 			delete(s, "started_at")
+		}
+		if r.IntN(3) > 0 {
+			s["flow"] = map[string]any{"untrusted": r.IntN(2) == 0, "sensitive": r.IntN(3) > 0}
+			switch {
+			case bad(6):
+				s["flow"] = pick(r, []any{true, []any{}, map[string]any{"untrusted": "yes"}, map[string]any{"sensitive": 1}})
+			case r.IntN(4) == 0:
+				delete(s["flow"].(map[string]any), "untrusted")
+			}
 		}
 		in["session"] = s
 	}

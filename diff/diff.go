@@ -101,6 +101,7 @@ type ExfilChange struct {
 	SensitiveRead string   `json:"sensitive_read"`
 	Egress        string   `json:"egress"`
 	Capability    string   `json:"capability"`
+	Runtime       string   `json:"runtime"` // what the runtime flow rule does to the egress (docs/runtime.md)
 	File          string   `json:"file,omitempty"`
 	Line          int      `json:"line,omitempty"`
 }

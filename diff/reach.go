@@ -301,7 +301,7 @@ func (r *Result) compareReach(b, h side, start, scenario string, vb, vh view) {
 			for _, x := range v.Exfiltration(extra) {
 				r.Exfiltration = append(r.Exfiltration, ExfilChange{Start: start, Scenario: scenario, Op: op,
 					Chain: x.Chain, Modes: x.Modes, SensitiveRead: x.SensitiveRead, Egress: x.Egress,
-					Capability: x.Capability, File: file, Line: line})
+					Capability: x.Capability, Runtime: x.Runtime, File: file, Line: line})
 			}
 		}
 	}

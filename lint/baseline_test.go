@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/lint"
 )
 
@@ -27,7 +28,7 @@ func lintSource(t *testing.T, src string) []lint.Finding {
 	if err := os.WriteFile(filepath.Join(dir, "policy.cue"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return lint.Run(load(t, dir), lint.Options{})
+	return lint.Run(testtool.Load(t, dir), lint.Options{})
 }
 
 func TestBaseline(t *testing.T) {

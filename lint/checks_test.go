@@ -9,8 +9,6 @@ import (
 
 	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/lint"
-	"github.com/agentctl/agentctl/policy"
-	"github.com/agentctl/agentctl/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -40,17 +38,8 @@ func TestChecks(t *testing.T) {
 	}
 }
 
-func load(t testing.TB, dir string) *policy.Policy {
-	t.Helper()
-	p, err := schema.Load(dir)
-	if err != nil {
-		t.Fatalf("load %s: %v", dir, err)
-	}
-	return p
-}
-
 func runCheck(t *testing.T, dir string, c *lint.Check) []lint.Finding {
-	return lint.Run(load(t, dir), lint.Options{Checks: []*lint.Check{c}})
+	return lint.Run(testtool.Load(t, dir), lint.Options{Checks: []*lint.Check{c}})
 }
 
 // format renders findings one per line: "policy.cue:3:2: AC001 high agents.a: message",
@@ -71,7 +60,7 @@ func format(fs []lint.Finding) string {
 // TestToolNamesSharingAPrefix: a tool whose name extends another's with "-" sorts its
 // capabilities first; findings must still name the right tool and capabilities.
 func TestToolNamesSharingAPrefix(t *testing.T) {
-	p := load(t, "testdata/prefix-tools")
+	p := testtool.Load(t, "testdata/prefix-tools")
 	got := format(lint.Run(p, lint.Options{Checks: []*lint.Check{lint.SharedToolToken, lint.WriteWithoutJIT, lint.HighRiskWithoutApproval}}))
 	want := "policy.cue:5:14: AC005 high tools.crm.auth: tool \"crm\" authenticates with a static_key used by 2 agents: \"a\", \"b\"\n"
 	if got != want {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/lint"
 )
 
@@ -21,7 +22,7 @@ func TestDocExamples(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(dir, "policy.cue"), []byte("package policy\n\n"+tc.src+"\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				fs := lint.Run(load(t, dir), lint.Options{Checks: []*lint.Check{c}})
+				fs := lint.Run(testtool.Load(t, dir), lint.Options{Checks: []*lint.Check{c}})
 				if fired := len(fs) > 0; fired != tc.fire {
 					t.Errorf("%s: fired = %v, want %v:\n%s\nfindings:\n%s", tc.name, fired, tc.fire, tc.src, format(fs))
 				}

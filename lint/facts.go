@@ -315,21 +315,20 @@ func (f *facts) capMasks() *capMasks {
 		isRead := a.Effect == policy.EffectRead
 		if isRead {
 			m.read.Set(id)
-			if a.Data == policy.DataConfidential || a.Data == policy.DataRegulated {
-				m.sensitiveRead.Set(id)
-			}
 		} else {
 			m.nonRead.Set(id)
+		}
+		if policy.SensitiveRead(a) {
+			m.sensitiveRead.Set(id)
 		}
 		if isHighRisk(a.Effect) {
 			m.highRisk.Set(id)
 		}
-		if t.External {
-			if isRead {
-				m.externalRead.Set(id)
-			} else {
-				m.externalNonRead.Set(id)
-			}
+		if f.p.ExternalRead(a) {
+			m.externalRead.Set(id)
+		}
+		if f.p.Egress(a) {
+			m.externalNonRead.Set(id)
 		}
 		if !isRead && (t.Source == "mcp" || t.Source == "third_party") {
 			m.thirdPartyNonRead.Set(id)

@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/lint"
 )
 
 func TestSuppressions(t *testing.T) {
 	dir := filepath.Join("testdata", "suppress")
-	p := load(t, dir)
+	p := testtool.Load(t, dir)
 	goldenFile(t, filepath.Join(dir, "want"), format(lint.Run(p, lint.Options{})))
 
 	// --no-inline-suppressions: the same findings, none suppressed.

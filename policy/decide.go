@@ -28,20 +28,21 @@ const (
 	CodeSessionLimit        = "SESSION_LIMIT"
 	CodeRevoked             = "REVOKED"
 	CodeApprovalRequired    = "APPROVAL_REQUIRED"
+	CodeFlowBlocked         = "FLOW_BLOCKED"
 	OutcomeAllow            = "allow"
 	OutcomeDeny             = "deny"
 	OutcomeNeedsApproval    = "needs_approval"
 	defaultMaxChainDepth    = 3
 	revocationAgents        = "agents"
 	revocationTasks         = "tasks"
-	approvalFieldsMalformed = "approvals must hold objects with a non-empty string approver, a string role and, if present, a boolean human"
+	approvalFieldsMalformed = "approvals must hold objects with an approver and a role that are printable ASCII without spaces and, if present, a boolean human"
 )
 
 // ReasonCodes lists every reason code in evaluation order.
 var ReasonCodes = []string{
 	CodeMalformedRequest, CodeUnknownAgent, CodeIdentityMismatch, CodeUnknownCapability,
 	CodeUndeclaredHandoff, CodeChainTooDeep, CodeNotGranted, CodeResourceNotGranted,
-	CodeCredentialExpired, CodeSessionLimit, CodeRevoked, CodeApprovalRequired,
+	CodeCredentialExpired, CodeSessionLimit, CodeRevoked, CodeApprovalRequired, CodeFlowBlocked,
 }
 
 // Decision is the runtime verdict on one tool call (contract shape).
@@ -50,6 +51,9 @@ type Decision struct {
 	Outcome           string             `json:"outcome"`
 	Reasons           []Reason           `json:"reasons"`
 	ApprovalsRequired []RequiredApproval `json:"approvals_required"`
+	// Flow holds the labels the enforcement point must keep for the task once this call
+	// has executed (whatever the outcome: it only matters if the call runs).
+	Flow Flow `json:"flow"`
 }
 
 // Reason explains a deny or a needs_approval.
@@ -94,6 +98,7 @@ type decider struct {
 	env     Env
 	reasons []Reason
 	pending []RequiredApproval
+	flow    Flow
 }
 
 func (d *decider) deny(code, format string, args ...any) {
@@ -131,6 +136,7 @@ func (d *decider) run(input any) *request {
 	d.checkSession(&r)
 	d.checkRevoked(&r)
 	d.checkApprovals(&r)
+	d.checkFlow(&r)
 	return &r
 }
 
@@ -193,6 +199,18 @@ func (d *decider) checkShape(r *request) {
 			d.deny(CodeMalformedRequest, "session.actions must be a non-negative number")
 		}
 	}
+	if v, ok := lookup(in, "session", "flow"); ok {
+		if _, isObj := v.(map[string]any); !isObj {
+			d.deny(CodeMalformedRequest, "session.flow must be an object")
+		}
+	}
+	for _, k := range []string{"untrusted", "sensitive"} {
+		if v, ok := lookup(in, "session", "flow", k); ok {
+			if _, isBool := v.(bool); !isBool {
+				d.deny(CodeMalformedRequest, "session.flow.%s must be a boolean", k)
+			}
+		}
+	}
 	if v, ok := in["now"]; ok {
 		r.nowNS, r.hasNow = timestampNS(v)
 	} else {
@@ -235,11 +253,7 @@ func wellFormedApproval(e any) bool {
 	if !ok {
 		return false
 	}
-	approver, ok := m["approver"].(string)
-	if !ok || approver == "" {
-		return false
-	}
-	if _, ok := m["role"].(string); !ok {
+	if !canonicalField(m, "approver") || !canonicalField(m, "role") {
 		return false
 	}
 	if h, ok := m["human"]; ok {
@@ -248,6 +262,15 @@ func wellFormedApproval(e any) bool {
 		}
 	}
 	return true
+}
+
+// canonicalField reports whether m[key] is a string with a canonical form.
+func canonicalField(m map[string]any, key string) bool {
+	s, ok := m[key].(string)
+	if ok {
+		_, ok = CanonicalName(s)
+	}
+	return ok
 }
 
 // names returns the agent and every string element of the request's chain: the agents the
@@ -526,17 +549,20 @@ func (d *decider) thresholdApplies(r *request, rule *Approval) bool {
 }
 
 // approverCount counts the distinct human approvers holding role that are not agents of
-// the policy (by name or by SPIFFE ID).
+// the policy (by name or by SPIFFE ID), approvers and roles compared in canonical form. It
+// is only called once the request is well-formed, so every entry has canonical names.
 func (d *decider) approverCount(r *request, role string) int {
+	want, ok := CanonicalName(role)
+	if !ok {
+		return 0 // no request can present a role without a canonical form
+	}
 	list, _ := r.in["approvals"].([]any)
 	seen := map[string]bool{}
 	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok || m["role"] != role || m["human"] != true {
-			continue
-		}
-		who, ok := m["approver"].(string)
-		if !ok || who == "" || d.p.Agent(who) != nil || d.isAgentIdentity(who) {
+		m, _ := e.(map[string]any)
+		has, _ := CanonicalName(fmt.Sprint(m["role"]))
+		who, _ := CanonicalName(fmt.Sprint(m["approver"]))
+		if has != want || m["human"] != true || d.p.IsPrincipal(who) {
 			continue
 		}
 		seen[who] = true
@@ -544,21 +570,50 @@ func (d *decider) approverCount(r *request, role string) int {
 	return len(seen)
 }
 
-func (d *decider) isAgentIdentity(id string) bool {
-	// Declared SPIFFE IDs all start so (schema); other approvers need no scan.
-	if !strings.HasPrefix(id, "spiffe://") {
-		return false
-	}
-	for _, a := range d.p.Agents {
-		if a.SpiffeID == id {
-			return true
+// flowLabel is the request's session.flow label, set only when it is true.
+func flowLabel(in map[string]any, label string) bool {
+	v, _ := lookup(in, "session", "flow", label)
+	return v == true
+}
+
+// checkFlow computes the flow labels after the call, and stops egress in a session that
+// holds both: an agent of the request with untrusted_input, or an external read, sets
+// untrusted; a sensitive read sets sensitive.
+func (d *decider) checkFlow(r *request) {
+	d.flow.Untrusted = flowLabel(r.in, "untrusted")
+	d.flow.Sensitive = flowLabel(r.in, "sensitive")
+	for _, n := range r.names() {
+		if a := d.p.Agent(n); a != nil && a.UntrustedInput {
+			d.flow.Untrusted = true
 		}
 	}
-	return false
+	id, ok := d.p.Caps().ID(r.capability)
+	if !r.hasCapability || !ok {
+		return
+	}
+	act := d.p.Caps().Action(id)
+	d.flow.Untrusted = d.flow.Untrusted || d.p.ExternalRead(act)
+	d.flow.Sensitive = d.flow.Sensitive || SensitiveRead(act)
+	if !d.p.Egress(act) || !d.flow.Untrusted || !d.flow.Sensitive {
+		return
+	}
+	var agent *Agent
+	if r.hasAgent {
+		agent = d.p.Agent(r.agent)
+	}
+	f := d.p.Flow()
+	switch d.p.FlowVerdict(agent, act) {
+	case FlowDeny:
+		d.deny(CodeFlowBlocked, "%q is egress and the session holds untrusted content and a sensitive read", r.capability)
+	case FlowNeedsApproval:
+		if d.approverCount(r, f.Role) < f.Approvers {
+			d.pending = append(d.pending, RequiredApproval{FlowRule, f.Role, f.Approvers})
+		}
+	}
 }
 
 func (d *decider) decision() Decision {
-	out := Decision{Outcome: OutcomeDeny, Reasons: []Reason{}, ApprovalsRequired: []RequiredApproval{}}
+	out := Decision{Outcome: OutcomeDeny, Reasons: []Reason{}, ApprovalsRequired: []RequiredApproval{}, Flow: d.flow}
 	switch {
 	case len(d.reasons) > 0:
 		out.Reasons = d.reasons
@@ -567,8 +622,7 @@ func (d *decider) decision() Decision {
 		out.ApprovalsRequired = d.pending
 		slices.SortFunc(out.ApprovalsRequired, func(a, b RequiredApproval) int { return strings.Compare(a.Rule, b.Rule) })
 		for _, a := range d.pending {
-			out.Reasons = append(out.Reasons, Reason{CodeApprovalRequired,
-				fmt.Sprintf("approval rule %q requires %d approver(s) with role %q", a.Rule, a.Approvers, a.Role)})
+			out.Reasons = append(out.Reasons, a.reason())
 		}
 	default:
 		out.Outcome, out.Allow = OutcomeAllow, true
@@ -580,6 +634,14 @@ func (d *decider) decision() Decision {
 		return strings.Compare(a.Message, b.Message)
 	})
 	return out
+}
+
+// reason explains a pending approval: a rule's, or the flow rule's.
+func (a RequiredApproval) reason() Reason {
+	if a.Rule == FlowRule {
+		return Reason{CodeFlowBlocked, fmt.Sprintf("egress after untrusted content and a sensitive read requires %d approver(s) with role %q", a.Approvers, a.Role)}
+	}
+	return Reason{CodeApprovalRequired, fmt.Sprintf("approval rule %q requires %d approver(s) with role %q", a.Rule, a.Approvers, a.Role)}
 }
 
 // lookup follows keys through nested JSON objects; anything that is not an object on the way

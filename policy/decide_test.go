@@ -98,9 +98,21 @@ func TestDecide(t *testing.T) {
 		{name: "not an object", input: `["billing"]`, outcome: OutcomeDeny,
 			reasons: []string{"MALFORMED_REQUEST: action must be a string", "MALFORMED_REQUEST: agent must be a string", "MALFORMED_REQUEST: request must be a JSON object", "MALFORMED_REQUEST: tool must be a string"}},
 		{name: "malformed fields", input: `{"agent": "notifier", "tool": "mail", "action": "send", "chain": ["triage"], "approvals": [{"approver": ""}], "now": "noon", "session": {"actions": -1}, "attributes": 3}`, outcome: OutcomeDeny,
-			reasons: []string{"MALFORMED_REQUEST: approvals must hold objects with a non-empty string approver, a string role and, if present, a boolean human",
+			reasons: []string{"MALFORMED_REQUEST: approvals must hold objects with an approver and a role that are printable ASCII without spaces and, if present, a boolean human",
 				"MALFORMED_REQUEST: attributes must be an object", "MALFORMED_REQUEST: chain must end with the agent", "MALFORMED_REQUEST: now must be an RFC 3339 timestamp",
 				"MALFORMED_REQUEST: session.actions must be a non-negative number"}},
+		{name: "one person in two spellings is one approver", input: `{` + okBilling + `, "attributes": {"amount": 101}, "approvals": [
+			{"approver": "dana", "role": "finance-lead", "human": true}, {"approver": "Dana", "role": "FINANCE-LEAD", "human": true},
+			{"approver": "BILLING", "role": "finance-lead", "human": true}, {"approver": "SPIFFE://ACME/TRIAGE", "role": "finance-lead", "human": true}]}`,
+			outcome:   OutcomeNeedsApproval,
+			reasons:   []string{`APPROVAL_REQUIRED: approval rule "big-refund" requires 2 approver(s) with role "finance-lead"`},
+			approvals: []RequiredApproval{{"big-refund", "finance-lead", 2}}},
+		{name: "roles compare in canonical form", input: `{` + okBilling + `, "attributes": {"amount": 101}, "approvals": [
+			{"approver": "dana", "role": "Finance-Lead", "human": true}, {"approver": "erin", "role": "finance-lead", "human": true}]}`, outcome: OutcomeAllow},
+		{name: "a trailing space is not a name", input: `{` + okBilling + `, "attributes": {"amount": 101}, "approvals": [{"approver": "dana ", "role": "finance-lead", "human": true}]}`,
+			outcome: OutcomeDeny, reasons: []string{"MALFORMED_REQUEST: approvals must hold objects with an approver and a role that are printable ASCII without spaces and, if present, a boolean human"}},
+		{name: "a look-alike hyphen is not a name", input: `{` + okBilling + `, "attributes": {"amount": 101}, "approvals": [{"approver": "fraud\u2011review", "role": "finance-lead", "human": true}]}`,
+			outcome: OutcomeDeny, reasons: []string{"MALFORMED_REQUEST: approvals must hold objects with an approver and a role that are printable ASCII without spaces and, if present, a boolean human"}},
 		{name: "non-numeric threshold attribute", input: `{` + okBilling + `, "attributes": {"amount": "lots"}}`, outcome: OutcomeDeny,
 			reasons: []string{`MALFORMED_REQUEST: attribute "amount" must be a number`}},
 	}
@@ -134,6 +146,110 @@ func TestDecide(t *testing.T) {
 				t.Errorf("approvals_required %v, want %v", d.ApprovalsRequired, want)
 			}
 		})
+	}
+}
+
+// flowFixture: an assistant reads a web inbox (external) and customer records (regulated),
+// and may post to an external webhook and reply through an exempt action.
+func flowFixture(f FlowSettings) *Policy {
+	p := &Policy{
+		Settings: Settings{MaxChainDepth: 2, Flow: f},
+		Tools: []*Tool{
+			{Name: "inbox", External: true, Actions: []*Action{{Tool: "inbox", Name: "read", Effect: EffectRead, Data: DataInternal}}},
+			{Name: "crm", Actions: []*Action{{Tool: "crm", Name: "lookup", Effect: EffectRead, Data: DataRegulated}}},
+			{Name: "webhook", External: true, Actions: []*Action{
+				{Tool: "webhook", Name: "post", Effect: EffectWrite, Data: DataConfidential},
+				{Tool: "webhook", Name: "reply", Effect: EffectWrite, Data: DataConfidential, FlowExempt: "answers the sender only"},
+			}},
+		},
+		Agents: []*Agent{
+			{Name: "assistant", Grants: []*Grant{{Tool: "*", Actions: []string{"*"}}}},
+			{Name: "mailer", UntrustedInput: true, Grants: []*Grant{{Tool: "webhook", Actions: []string{"*"}}}},
+			{Name: "courier", FlowExempt: "posts to the customer's own account", Grants: []*Grant{{Tool: "webhook", Actions: []string{"*"}}}},
+		},
+	}
+	p.Index()
+	return p
+}
+
+func TestDecideFlow(t *testing.T) {
+	type call struct {
+		policy               FlowSettings
+		input                string
+		outcome              string
+		reasons              []string
+		approvals            []RequiredApproval
+		untrusted, sensitive bool
+	}
+	blocked := `FLOW_BLOCKED: egress after untrusted content and a sensitive read requires 1 approver(s) with role "security-reviewer"`
+	tests := map[string]call{
+		// The three calls of one session, each carrying the labels the previous returned.
+		"1 external read sets untrusted": {input: `{"agent": "assistant", "tool": "inbox", "action": "read"}`, outcome: OutcomeAllow, untrusted: true},
+		"2 sensitive read sets sensitive": {input: `{"agent": "assistant", "tool": "crm", "action": "lookup", "session": {"flow": {"untrusted": true, "sensitive": false}}}`,
+			outcome: OutcomeAllow, untrusted: true, sensitive: true},
+		"3 egress needs approval by default": {input: `{"agent": "assistant", "tool": "webhook", "action": "post", "session": {"flow": {"untrusted": true, "sensitive": true}}}`,
+			outcome: OutcomeNeedsApproval, reasons: []string{blocked}, approvals: []RequiredApproval{{FlowRule, "security-reviewer", 1}}, untrusted: true, sensitive: true},
+		"3 egress approved": {input: `{"agent": "assistant", "tool": "webhook", "action": "post", "session": {"flow": {"untrusted": true, "sensitive": true}},
+			"approvals": [{"approver": "Sam", "role": "Security-Reviewer", "human": true}]}`, outcome: OutcomeAllow, untrusted: true, sensitive: true},
+		"3 egress denied": {policy: FlowSettings{OnEgress: FlowDeny}, input: `{"agent": "assistant", "tool": "webhook", "action": "post", "session": {"flow": {"untrusted": true, "sensitive": true}},
+			"approvals": [{"approver": "sam", "role": "security-reviewer", "human": true}]}`, outcome: OutcomeDeny,
+			reasons: []string{`FLOW_BLOCKED: "webhook.post" is egress and the session holds untrusted content and a sensitive read`}, untrusted: true, sensitive: true},
+		"two approvers of another role": {policy: FlowSettings{Role: "dpo", Approvers: 2}, input: `{"agent": "assistant", "tool": "webhook", "action": "post", "session": {"flow": {"untrusted": true, "sensitive": true}},
+			"approvals": [{"approver": "sam", "role": "DPO", "human": true}, {"approver": "SAM", "role": "dpo", "human": true}]}`, outcome: OutcomeNeedsApproval,
+			reasons: []string{`FLOW_BLOCKED: egress after untrusted content and a sensitive read requires 2 approver(s) with role "dpo"`}, approvals: []RequiredApproval{{FlowRule, "dpo", 2}}, untrusted: true, sensitive: true},
+		"untrusted agent needs only the sensitive label": {policy: FlowSettings{OnEgress: FlowDeny}, input: `{"agent": "mailer", "tool": "webhook", "action": "post", "session": {"flow": {"sensitive": true}}}`,
+			outcome: OutcomeDeny, reasons: []string{`FLOW_BLOCKED: "webhook.post" is egress and the session holds untrusted content and a sensitive read`}, untrusted: true, sensitive: true},
+		"one label is not enough": {input: `{"agent": "assistant", "tool": "webhook", "action": "post", "session": {"flow": {"sensitive": true}}}`, outcome: OutcomeAllow, sensitive: true},
+		"exempt action":           {input: `{"agent": "assistant", "tool": "webhook", "action": "reply", "session": {"flow": {"untrusted": true, "sensitive": true}}}`, outcome: OutcomeAllow, untrusted: true, sensitive: true},
+		"exempt agent":            {input: `{"agent": "courier", "tool": "webhook", "action": "post", "session": {"flow": {"untrusted": true, "sensitive": true}}}`, outcome: OutcomeAllow, untrusted: true, sensitive: true},
+		"malformed labels": {input: `{"agent": "assistant", "tool": "crm", "action": "lookup", "session": {"flow": {"untrusted": "yes"}}}`, outcome: OutcomeDeny,
+			reasons: []string{"MALFORMED_REQUEST: session.flow.untrusted must be a boolean"}, sensitive: true},
+		"malformed flow": {input: `{"agent": "assistant", "tool": "inbox", "action": "read", "session": {"flow": true}}`, outcome: OutcomeDeny,
+			reasons: []string{"MALFORMED_REQUEST: session.flow must be an object"}, untrusted: true},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var in any
+			if err := json.Unmarshal([]byte(tt.input), &in); err != nil {
+				t.Fatal(err)
+			}
+			d := flowFixture(tt.policy).Decide(in, Env{Now: time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)})
+			var reasons []string
+			for _, r := range d.Reasons {
+				reasons = append(reasons, r.Code+": "+r.Message)
+			}
+			want := tt.approvals
+			if want == nil {
+				want = []RequiredApproval{}
+			}
+			if d.Outcome != tt.outcome || !reflect.DeepEqual(reasons, tt.reasons) || !reflect.DeepEqual(d.ApprovalsRequired, want) ||
+				d.Flow != (Flow{tt.untrusted, tt.sensitive}) {
+				t.Errorf("got %s %q %v flow %+v\nwant %s %q %v flow %+v", d.Outcome, reasons, d.ApprovalsRequired, d.Flow,
+					tt.outcome, tt.reasons, want, Flow{tt.untrusted, tt.sensitive})
+			}
+		})
+	}
+}
+
+// TestCanonicalNameIsASCIILower holds the Rego library's formulation (lower after a
+// [!-~]+ match) to the PRECIS profile, on every printable ASCII character and on strings.
+func TestCanonicalNameIsASCIILower(t *testing.T) {
+	var names []string
+	for c := byte('!'); c <= '~'; c++ {
+		names = append(names, string(c), "a"+string(c)+"Z", string(c)+string(c))
+	}
+	names = append(names, "Dana", "o\"Brien", "SPIFFE://Acme.Example/Agents/Billing", "-", "1", "x.y@Example.COM")
+	printable := regexp.MustCompile(`^[!-~]+$`)
+	for _, n := range names {
+		got, ok := CanonicalName(n)
+		if !ok || got != strings.ToLower(n) || !printable.MatchString(n) {
+			t.Errorf("CanonicalName(%q) = %q, %v; want %q, true", n, got, ok, strings.ToLower(n))
+		}
+	}
+	for _, n := range []string{"", "dana ", " dana", "da na", "zoë", "fraud\u2011review", "ｄａｎａ", "d\u0430na", "dana\u200b", "tab\t", "\x7f"} {
+		if got, ok := CanonicalName(n); ok {
+			t.Errorf("CanonicalName(%q) = %q, want no canonical form", n, got)
+		}
 	}
 }
 

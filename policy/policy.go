@@ -86,10 +86,11 @@ type Policy struct {
 	// are paths inside list elements ("handoffs[0].from"): use the element's position.
 	Positions map[string]Pos
 
-	agents   map[string]*Agent
-	tools    map[string]*Tool
-	handoffs map[Edge][]string
-	caps     *CapIndex
+	agents     map[string]*Agent
+	tools      map[string]*Tool
+	handoffs   map[Edge][]string
+	caps       *CapIndex
+	principals map[string]bool // canonical agent names and SPIFFE IDs
 }
 
 // Settings are the estate-wide settings.
@@ -98,6 +99,7 @@ type Settings struct {
 	MaxCredentialTTL time.Duration
 	MaxChainDepth    int
 	Audit            Audit
+	Flow             FlowSettings
 }
 
 // Audit switches.
@@ -126,6 +128,7 @@ type Agent struct {
 	Grants         []*Grant
 	Credential     *Credential // nil when absent
 	Session        *Session    // nil when absent
+	FlowExempt     string      // flow_exempt: why the flow rule does not stop its egress; "" when absent
 	Pos            Pos
 }
 
@@ -197,12 +200,21 @@ type Auth struct {
 
 // Action is one action of a tool.
 type Action struct {
-	Tool   string
-	Name   string
-	Effect string
-	Data   string
-	Pin    *Pin // nil when the action has no pin
-	Pos    Pos
+	Tool       string
+	Name       string
+	Effect     string
+	Data       string
+	FlowExempt string     // flow_exempt: why the flow rule does not stop it; "" when absent
+	Arguments  *Arguments // nil when the policy declares no argument mapping
+	Pin        *Pin       // nil when the action has no pin
+	Pos        Pos
+}
+
+// Arguments says where a recorded call's arguments hold the request's resource and
+// attributes (agentctl replay). Paths are argument names, dot-separated for nested objects.
+type Arguments struct {
+	Resource   string            // empty: the resource is not taken from the arguments
+	Attributes map[string]string // request attribute -> argument path
 }
 
 // Pin records what an MCP server told agents about the tool behind an action when it was
@@ -340,8 +352,14 @@ func (p *Policy) Index() {
 	sort.Slice(p.Scenarios, func(i, j int) bool { return p.Scenarios[i].Name < p.Scenarios[j].Name })
 	sort.Slice(p.Tests, func(i, j int) bool { return p.Tests[i].Name < p.Tests[j].Name })
 	p.agents = make(map[string]*Agent, len(p.Agents))
+	p.principals = make(map[string]bool, 2*len(p.Agents))
 	for _, a := range p.Agents {
 		p.agents[a.Name] = a
+		for _, n := range []string{a.Name, a.SpiffeID} {
+			if c, ok := CanonicalName(n); ok {
+				p.principals[c] = true
+			}
+		}
 	}
 	p.tools = make(map[string]*Tool, len(p.Tools))
 	for _, t := range p.Tools {

@@ -118,8 +118,8 @@ func diffSections(r *diff.Result) []diffSection {
 	add("Reach", ls)
 	ls = nil
 	for _, x := range r.Exfiltration {
-		text := fmt.Sprintf("%s ⇒ %s at %s via %s (sensitive read at %s)", startLabel(x.Start, x.Scenario), x.Capability,
-			x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead)
+		text := fmt.Sprintf("%s ⇒ %s at %s via %s (sensitive read at %s; runtime: %s)", startLabel(x.Start, x.Scenario), x.Capability,
+			x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead, x.Runtime)
 		ls = append(ls, diffLine{sign(x.Op), text, where(x.File, x.Line)})
 	}
 	add("Exfiltration", ls)
@@ -306,7 +306,7 @@ func DiffFindings(results []*diff.Result, failOn []string, threshold lint.Severi
 		}
 		for _, x := range r.Exfiltration {
 			if x.Op == diff.Added {
-				add(diff.FailNewExfiltration, "critical", fmt.Sprintf("%s: new exfiltration path to %s at %s via %s (sensitive read at %s)", startLabel(x.Start, x.Scenario), x.Capability, x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead),
+				add(diff.FailNewExfiltration, "critical", fmt.Sprintf("%s: new exfiltration path to %s at %s via %s (sensitive read at %s; runtime: %s)", startLabel(x.Start, x.Scenario), x.Capability, x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead, x.Runtime),
 					x.Start+"=>"+x.Egress, x.File, x.Line)
 			}
 		}

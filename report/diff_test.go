@@ -16,7 +16,7 @@ func sampleDiff() *diff.Result {
 		Reach: []diff.ReachChange{{Start: "a", Capability: "t.pay", Op: diff.Added, Escalation: true,
 			Chain: []string{"a", "b"}, Modes: []string{"delegate"}, File: "head/p.cue", Line: 3}},
 		Exfiltration: []diff.ExfilChange{{Start: "a", Op: diff.Added, Chain: []string{"a", "b"}, Modes: []string{"delegate"},
-			SensitiveRead: "b", Egress: "b", Capability: "mail.send", File: "head/p.cue", Line: 3}},
+			SensitiveRead: "b", Egress: "b", Capability: "mail.send", Runtime: "deny", File: "head/p.cue", Line: 3}},
 		Approvals: []diff.ApprovalChange{{Op: diff.Weaker, Rule: "pay", Detail: "approvers 2 -> 1", File: "head/p.cue", Line: 12}},
 		Findings:  []diff.FindingChange{{Op: diff.New, Check: "AC031", Slug: "privilege-multiplying-handoff", Severity: "high", Message: "m", Element: "handoffs[0]", File: "head/p.cue", Line: 9, Column: 2}},
 		Scenarios: []diff.OutcomeChange{{Kind: "scenario", Name: "s", Before: diff.Pass, After: diff.Fail, File: "head/p.cue", Line: 20}},
@@ -51,7 +51,7 @@ func TestDiffGitHubLevels(t *testing.T) {
 	}
 	want := "::notice file=head/p.cue,line=9,col=1,title=diff/change::info: added handoff handoffs[a->b] (change)\n" +
 		"::error file=head/p.cue,line=3,col=1,title=diff/new-escalation::high: a now reaches t.pay via a -delegate-> b (new-escalation)\n" +
-		"::warning file=head/p.cue,line=3,col=1,title=diff/new-exfiltration::critical: a: new exfiltration path to mail.send at b via a -delegate-> b (sensitive read at b) (new-exfiltration)\n" +
+		"::warning file=head/p.cue,line=3,col=1,title=diff/new-exfiltration::critical: a: new exfiltration path to mail.send at b via a -delegate-> b (sensitive read at b; runtime: deny) (new-exfiltration)\n" +
 		"::warning file=head/p.cue,line=12,col=1,title=diff/weaker-approval::high: approvals.pay weaker: approvers 2 -> 1 (weaker-approval)\n" +
 		"::warning file=head/p.cue,line=9,col=1,title=diff/new-finding::high: AC031 privilege-multiplying-handoff: m (new-finding)\n" +
 		"::warning file=head/p.cue,line=20,col=1,title=diff/scenario-regression::high: scenario s: pass -> fail  (scenario-regression)\n" +

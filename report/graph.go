@@ -2,12 +2,14 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/agentctl/agentctl/simulate"
 )
@@ -146,20 +148,28 @@ func GraphMermaid(w io.Writer, g *simulate.Graph) error {
 // ErrNoGraphviz means the dot program needed for SVG output is not installed.
 var ErrNoGraphviz = errors.New("-o svg needs Graphviz's dot program, which is not on PATH: install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz) or use -o dot and render it elsewhere")
 
-// GraphSVG renders g to SVG with Graphviz's dot.
-func GraphSVG(w io.Writer, g *simulate.Graph) error {
+// GraphSVG renders g to SVG with Graphviz's dot, which is stopped when ctx ends (dot can
+// take minutes on a dense graph): the error then wraps ctx.Err(). Nothing is written to w
+// unless dot succeeds.
+func GraphSVG(ctx context.Context, w io.Writer, g *simulate.Graph) error {
 	dot, err := exec.LookPath("dot")
 	if err != nil {
 		return ErrNoGraphviz
 	}
-	var in, stderr bytes.Buffer
+	var in, out, stderr bytes.Buffer
 	if err := GraphDOT(&in, g); err != nil {
 		return err
 	}
-	cmd := exec.Command(dot, "-Tsvg")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = &in, w, &stderr
+	cmd := exec.CommandContext(ctx, dot, "-Tsvg")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = &in, &out, &stderr
+	// A killed dot's children could hold the pipes open; do not wait for them.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("dot -Tsvg: %w", ctx.Err())
+		}
 		return fmt.Errorf("dot -Tsvg: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return nil
+	_, err = w.Write(out.Bytes())
+	return err
 }

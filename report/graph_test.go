@@ -2,9 +2,13 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/policy"
@@ -24,7 +28,7 @@ func TestGraphExamplesRenderWithDot(t *testing.T) {
 				t.Fatalf("%s: %v", dir, err)
 			}
 			var svg bytes.Buffer
-			if err := GraphSVG(&svg, g); err != nil {
+			if err := GraphSVG(context.Background(), &svg, g); err != nil {
 				t.Fatalf("%s %v: %v", dir, sc != nil, err)
 			}
 			out := svg.String()
@@ -40,9 +44,33 @@ func TestGraphExamplesRenderWithDot(t *testing.T) {
 	}
 }
 
+// TestGraphSVGTimeout stops a dot that does not finish when the context ends, and writes
+// nothing.
+func TestGraphSVGTimeout(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "dot"), []byte("#!/bin/sh\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var out bytes.Buffer
+	start := time.Now()
+	err := GraphSVG(ctx, &out, &simulate.Graph{Agents: []simulate.GraphAgent{{Name: "a"}}})
+	if !errors.Is(err, context.DeadlineExceeded) || err.Error() != "dot -Tsvg: context deadline exceeded" {
+		t.Fatalf("err = %v, want dot -Tsvg: context deadline exceeded", err)
+	}
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("GraphSVG returned after %s, long after its deadline", elapsed)
+	}
+	if out.Len() != 0 {
+		t.Errorf("wrote %q", out.String())
+	}
+}
+
 func TestGraphSVGWithoutDot(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	err := GraphSVG(&bytes.Buffer{}, &simulate.Graph{})
+	err := GraphSVG(context.Background(), &bytes.Buffer{}, &simulate.Graph{})
 	if !errors.Is(err, ErrNoGraphviz) {
 		t.Fatalf("err = %v, want ErrNoGraphviz", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agentctl/agentctl/policy"
@@ -68,6 +69,28 @@ func (b *builder) name(path, kind, name string) {
 	}
 }
 
+// reason returns a flow_exempt reason, reporting an empty one: an opt-out says why.
+func (b *builder) reason(path string, s *string) string {
+	if s == nil {
+		return ""
+	}
+	if strings.TrimSpace(*s) == "" {
+		b.errorf(path, "empty reason (say why this egress may follow untrusted content and a sensitive read)")
+		return ""
+	}
+	return *s
+}
+
+// role reports a role that no request can present: approvals name roles in canonical form.
+func (b *builder) role(path, role string) {
+	switch _, ok := policy.CanonicalName(role); {
+	case strings.TrimSpace(role) == "":
+		b.errorf(path, "empty role (name the human role that approves)")
+	case !ok:
+		b.errorf(path, "role %q is not printable ASCII without spaces: approvals compare roles in canonical form (PRECIS UsernameCaseMapped), so no approval could match it", role)
+	}
+}
+
 func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 	p := &policy.Policy{Dir: l.dir, Positions: l.positions, Ignores: l.ignores}
 	b := &builder{l: l, p: p}
@@ -77,7 +100,9 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		MaxCredentialTTL: b.duration("settings.max_credential_ttl", s.MaxCredentialTTL),
 		MaxChainDepth:    *s.MaxChainDepth,
 		Audit:            policy.Audit{ToolCalls: *s.Audit.ToolCalls, Approvals: *s.Audit.Approvals, Chains: *s.Audit.Chains},
+		Flow:             policy.FlowSettings{OnEgress: s.Flow.OnEgress, Role: *s.Flow.Role, Approvers: *s.Flow.Approvers},
 	}
+	b.role("settings.flow.role", p.Settings.Flow.Role)
 
 	// Tools first: grants refer to them.
 	for _, name := range slices.Sorted(maps.Keys(raw.Tools)) {
@@ -91,8 +116,15 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		for _, an := range slices.Sorted(maps.Keys(rt.Actions)) {
 			ra, apath := rt.Actions[an], path+".actions."+an
 			b.name(apath, "action", an)
-			t.Actions = append(t.Actions, &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data,
-				Pin: l.pin(apath+".pin", ra.Pin), Pos: l.positions[apath]})
+			act := &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data,
+				FlowExempt: b.reason(apath+".flow_exempt", ra.FlowExempt), Pin: l.pin(apath+".pin", ra.Pin), Pos: l.positions[apath]}
+			if m := ra.Arguments; m != nil {
+				act.Arguments = &policy.Arguments{Attributes: m.Attributes}
+				if m.Resource != nil {
+					act.Arguments.Resource = *m.Resource
+				}
+			}
+			t.Actions = append(t.Actions, act)
 		}
 		p.Tools = append(p.Tools, t)
 	}
@@ -100,7 +132,8 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		ra, path := raw.Agents[name], "agents."+name
 		b.name(path, "agent", name)
 		a := &policy.Agent{Name: name, Description: ra.Description, Owner: ra.Owner,
-			UntrustedInput: *ra.UntrustedInput, Autonomy: ra.Autonomy, Pos: l.positions[path]}
+			UntrustedInput: *ra.UntrustedInput, Autonomy: ra.Autonomy, FlowExempt: b.reason(path+".flow_exempt", ra.FlowExempt),
+			Pos: l.positions[path]}
 		if ra.Identity != nil {
 			a.SpiffeID = *ra.Identity.SpiffeID
 		}

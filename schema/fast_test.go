@@ -77,6 +77,12 @@ func TestFastPathAgreesWithSchema(t *testing.T) {
 		"above-over-bound": `approvals: r: {threshold: {attribute: "x", above: 1.0000000000000000001e300}, require: role: "x"}`,
 		"above-huge":       `approvals: r: {threshold: {attribute: "x", above: 1e400}, require: role: "x"}`,
 		"input-huge":       `tests: t: {input: attributes: amount: 1e400, expect: outcome: "allow"}`,
+		"argument-empty":   `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: resource: ""}}`,
+		"argument-dots":    `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: attributes: n: "a..b"}}`,
+		"argument-extra":   `tools: t: {auth: kind: "workload_identity", actions: r: {effect: "read", arguments: resources: "a"}}`,
+		"flow-on-egress":   `settings: flow: on_egress: "block"`,
+		"flow-approvers":   `settings: flow: approvers: 0`,
+		"flow-exempt-int":  `agents: a: {flow_exempt: 1, grants: []}`,
 	}
 	var dirs []string
 	for name, src := range tricky {

@@ -23,12 +23,13 @@ func mustLoad(t *testing.T, dir string) *policy.Policy {
 func TestLoadDefaults(t *testing.T) {
 	p := mustLoad(t, "testdata/minimal")
 	want := policy.Settings{RiskTier: "high", MaxCredentialTTL: time.Hour, MaxChainDepth: 3,
-		Audit: policy.Audit{ToolCalls: true, Approvals: true, Chains: true}}
+		Audit: policy.Audit{ToolCalls: true, Approvals: true, Chains: true},
+		Flow:  policy.FlowSettings{OnEgress: "needs_approval", Role: "security-reviewer", Approvers: 1}}
 	if p.Settings != want {
 		t.Errorf("settings = %+v, want %+v", p.Settings, want)
 	}
 	a := p.Agent("solo")
-	if a.Autonomy != "supervised" || a.UntrustedInput || a.Credential != nil || a.Session != nil || a.SpiffeID != "" {
+	if a.Autonomy != "supervised" || a.UntrustedInput || a.Credential != nil || a.Session != nil || a.SpiffeID != "" || a.FlowExempt != "" {
 		t.Errorf("agent defaults = %+v", a)
 	}
 	g := a.Grants[0]
@@ -49,6 +50,15 @@ func TestLoadFull(t *testing.T) {
 	const f = "testdata/full/policy.cue"
 	if p.Settings.RiskTier != "low" || p.Settings.MaxCredentialTTL != 30*time.Minute || p.Settings.Audit.Chains || !p.Settings.Audit.ToolCalls {
 		t.Errorf("settings = %+v", p.Settings)
+	}
+	if want := (policy.FlowSettings{OnEgress: "deny", Role: "Data-Owner", Approvers: 2}); p.Settings.Flow != want {
+		t.Errorf("settings.flow = %+v, want %+v", p.Settings.Flow, want)
+	}
+	if got := p.Agent("billing").FlowExempt; got != "refunds go to the customer's own account only" {
+		t.Errorf("billing flow_exempt = %q", got)
+	}
+	if got := p.Tool("mail").Action("send").FlowExempt; got != "replies only to the ticket's sender" || p.Tool("mail").Action("read").FlowExempt != "" {
+		t.Errorf("mail.send flow_exempt = %q", got)
 	}
 	tr := p.Agent("triage")
 	if tr.Description != "Reads mail" || tr.SpiffeID != "spiffe://acme.example/agents/triage" || !tr.UntrustedInput || tr.Autonomy != "autonomous" {
@@ -73,6 +83,10 @@ func TestLoadFull(t *testing.T) {
 	}
 	if a := mail.Action("send"); a.Effect != "export" || a.Data != "internal" {
 		t.Errorf("mail.send = %+v", a)
+	}
+	wantArgs := &policy.Arguments{Resource: "charge.id", Attributes: map[string]string{"amount": "amount_eur"}}
+	if a := p.Tool("payments").Action("refund"); !reflect.DeepEqual(a.Arguments, wantArgs) || mail.Action("send").Arguments != nil {
+		t.Errorf("payments.refund arguments = %+v", a.Arguments)
 	}
 	wantPin := &policy.Pin{Tool: "read-mail", Description: "sha256:" + strings.Repeat("0", 64), InputSchema: "sha256:" + strings.Repeat("1", 64),
 		Hints: policy.Hints{ReadOnly: true, Idempotent: true, OpenWorld: true}, Pos: policy.Pos{File: f, Line: 68, Col: 29}}
@@ -141,5 +155,34 @@ func TestLoadErrorEscapesFileName(t *testing.T) {
 	want := filepath.Join(dir, `x\n\u202ey.cue`) + ":1:9: agents: invalid value 5 (want a struct)"
 	if err == nil || err.Error() != want {
 		t.Errorf("Load error = %v, want %s", err, want)
+	}
+}
+
+// TestLoadFlowErrors: an opt-out says why, and roles have a canonical form (approvals compare
+// roles so), each reported at the element.
+func TestLoadFlowErrors(t *testing.T) {
+	dir := t.TempDir()
+	src := `package p
+settings: flow: role: "security reviewer"
+tools: t: {auth: kind: "workload_identity", actions: a: {effect: "write", flow_exempt: " "}}
+agents: a: {flow_exempt: "", grants: []}
+approvals: r: require: role: "zoë-team"
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.cue"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(dir)
+	if err == nil {
+		t.Fatal("loaded")
+	}
+	for _, want := range []string{
+		`p.cue:2:17: settings.flow.role: role "security reviewer" is not printable ASCII without spaces`,
+		`p.cue:3:75: tools.t.actions.a.flow_exempt: empty reason`,
+		`p.cue:4:13: agents.a.flow_exempt: empty reason`,
+		`p.cue:5:24: approvals.r.require.role: role "zoë-team" is not printable ASCII without spaces`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
 	}
 }

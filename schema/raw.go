@@ -20,6 +20,11 @@ type rawPolicy struct {
 			Approvals *bool `json:"approvals"`
 			Chains    *bool `json:"chains"`
 		} `json:"audit"`
+		Flow struct {
+			OnEgress  string  `json:"on_egress"`
+			Role      *string `json:"role"`
+			Approvers *int    `json:"approvers"`
+		} `json:"flow"`
 	} `json:"settings"`
 	Agents    map[string]rawAgent    `json:"agents"`
 	Tools     map[string]rawTool     `json:"tools"`
@@ -37,6 +42,7 @@ type rawAgent struct {
 	} `json:"identity"`
 	UntrustedInput *bool      `json:"untrusted_input"`
 	Autonomy       string     `json:"autonomy"`
+	FlowExempt     *string    `json:"flow_exempt"`
 	Grants         []rawGrant `json:"grants"`
 	Credential     *struct {
 		Kind            string  `json:"kind"`
@@ -69,9 +75,14 @@ type rawTool struct {
 }
 
 type rawAction struct {
-	Effect string  `json:"effect"`
-	Data   string  `json:"data"`
-	Pin    *rawPin `json:"pin"`
+	Effect     string  `json:"effect"`
+	Data       string  `json:"data"`
+	FlowExempt *string `json:"flow_exempt"`
+	Pin        *rawPin `json:"pin"`
+	Arguments  *struct {
+		Resource   *string           `json:"resource"`
+		Attributes map[string]string `json:"attributes"`
+	} `json:"arguments"`
 }
 
 type rawPin struct {
@@ -198,6 +209,12 @@ func (r *rawPolicy) applyDefaults() {
 	boolDefault(&s.Audit.ToolCalls, true)
 	boolDefault(&s.Audit.Approvals, true)
 	boolDefault(&s.Audit.Chains, true)
+	orDefault(&s.Flow.OnEgress, "needs_approval")
+	if s.Flow.Role == nil {
+		role := "security-reviewer"
+		s.Flow.Role = &role
+	}
+	intDefault(&s.Flow.Approvers, 1)
 	for name, a := range r.Agents {
 		boolDefault(&a.UntrustedInput, false)
 		orDefault(&a.Autonomy, "supervised")
@@ -291,7 +308,8 @@ var (
 func (r *rawPolicy) valid() bool {
 	s := r.Settings
 	if !optOneOf(s.RiskTier, "high", "low") || (s.MaxCredentialTTL != "" && !duration(&s.MaxCredentialTTL)) ||
-		(s.MaxChainDepth != nil && (*s.MaxChainDepth < 1 || *s.MaxChainDepth > 16)) {
+		(s.MaxChainDepth != nil && (*s.MaxChainDepth < 1 || *s.MaxChainDepth > 16)) ||
+		!optOneOf(s.Flow.OnEgress, "needs_approval", "deny") || !count(s.Flow.Approvers, 1) {
 		return false
 	}
 	for _, a := range r.Agents {
@@ -313,7 +331,7 @@ func (r *rawPolicy) valid() bool {
 			return false
 		}
 		for _, a := range t.Actions {
-			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) || !a.Pin.valid() {
+			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) || !a.argumentsValid() || !a.Pin.valid() {
 				return false
 			}
 		}
@@ -351,6 +369,24 @@ func (r *rawPolicy) valid() bool {
 	}
 	for _, t := range r.Tests {
 		if t.Expect == nil || !oneOf(t.Expect.Outcome, "allow", "deny", "needs_approval") {
+			return false
+		}
+	}
+	return true
+}
+
+var argumentPathRE = regexp.MustCompile(`^[^.]+(\.[^.]+)*$`)
+
+func (a rawAction) argumentsValid() bool {
+	m := a.Arguments
+	if m == nil {
+		return true
+	}
+	if m.Resource != nil && !argumentPathRE.MatchString(*m.Resource) {
+		return false
+	}
+	for _, p := range m.Attributes {
+		if !argumentPathRE.MatchString(p) {
 			return false
 		}
 	}

@@ -30,9 +30,7 @@ func (b *builder) checkRefs() {
 		for i, a := range ap.Match.Agents {
 			b.agentRef(fmt.Sprintf("%s.agents[%d]", path, i), a)
 		}
-		if strings.TrimSpace(ap.Require.Role) == "" {
-			b.errorf(ap.Path()+".require.role", "empty role (name the human role that approves)")
-		}
+		b.role(ap.Path()+".require.role", ap.Require.Role)
 		if ap.Threshold != nil && strings.TrimSpace(ap.Threshold.Attribute) == "" {
 			b.errorf(ap.Path()+".threshold.attribute", "empty attribute (name the request attribute to compare)")
 		}

@@ -114,3 +114,28 @@ func NewGraph(p *policy.Policy, sc *policy.Scenario) (*Graph, error) {
 	})
 	return g, nil
 }
+
+// Witnesses returns the scenario view of a scenario graph, for estates too large to draw
+// whole: the start agent, the hijacked agents, and the agents and hand-offs on escalation
+// and exfiltration witness chains, plus removed hand-offs between the agents kept.
+func (g *Graph) Witnesses() *Graph {
+	keep := map[string]bool{}
+	for _, e := range g.Edges {
+		if e.Escalation || e.Exfiltration {
+			keep[e.From], keep[e.To] = true, true
+		}
+	}
+	w := &Graph{Scenario: g.Scenario}
+	for _, a := range g.Agents {
+		if a.Start || a.Compromised || keep[a.Name] {
+			keep[a.Name] = true
+			w.Agents = append(w.Agents, a)
+		}
+	}
+	for _, e := range g.Edges {
+		if e.Escalation || e.Exfiltration || (e.Removed && keep[e.From] && keep[e.To]) {
+			w.Edges = append(w.Edges, e)
+		}
+	}
+	return w
+}

@@ -102,17 +102,14 @@ func NewEstate(p *policy.Policy) (*Estate, error) {
 	e.sens, e.extRead, e.egress = ix.New(), ix.New(), ix.New()
 	for id := 0; id < ix.Len(); id++ {
 		a := ix.Action(id)
-		t := p.Tool(a.Tool)
-		read := a.Effect == policy.EffectRead
-		if read && (a.Data == policy.DataConfidential || a.Data == policy.DataRegulated) {
+		if policy.SensitiveRead(a) {
 			e.sens.Set(id)
 		}
-		if t != nil && t.External {
-			if read {
-				e.extRead.Set(id)
-			} else {
-				e.egress.Set(id)
-			}
+		if p.ExternalRead(a) {
+			e.extRead.Set(id)
+		}
+		if p.Egress(a) {
+			e.egress.Set(id)
 		}
 	}
 	return e, nil

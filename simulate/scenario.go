@@ -46,6 +46,10 @@ type Exfiltration struct {
 	SensitiveRead string   `json:"sensitive_read"` // the first agent holding a sensitive read
 	Egress        string   `json:"egress"`         // the agent holding the egress capability
 	Capability    string   `json:"capability"`     // that egress capability
+	// Runtime is what the runtime flow rule does to that egress once the enforcement point
+	// holds both flow labels: "deny" or "needs_approval" (FLOW_BLOCKED, settings.flow), or
+	// "exempt" when the agent or the action opts out (flow_exempt).
+	Runtime string `json:"runtime"`
 }
 
 // ApprovalNeed is a reached capability that approval rules match for an agent executing it.
@@ -128,15 +132,7 @@ func (e *Estate) run(sc *policy.Scenario) (*Result, *reach, error) {
 		}
 		return r.escalation(id), true
 	}
-	for _, x := range r.exfiltration() {
-		res.Exfiltration = append(res.Exfiltration, Exfiltration{
-			Chain:         n.agentNames(x.agents),
-			Modes:         modeStrings(x.modes),
-			SensitiveRead: n.names[x.sensitive],
-			Egress:        n.names[x.agents[len(x.agents)-1]],
-			Capability:    n.capName(x.egress),
-		})
-	}
+	res.Exfiltration = r.exfilPaths(nil)
 	sort.Slice(res.Exfiltration, func(i, j int) bool {
 		a, b := res.Exfiltration[i], res.Exfiltration[j]
 		if a.Egress != b.Egress {
@@ -309,7 +305,7 @@ func check(ex *policy.Expect, res *Result, ix *policy.CapIndex) []string {
 		case !*ex.Exfiltration && got:
 			var items []string
 			for _, x := range res.Exfiltration {
-				items = append(items, fmt.Sprintf("+ %s via %s (sensitive read at %s)", x.Capability, FormatChain(x.Chain, x.Modes), x.SensitiveRead))
+				items = append(items, fmt.Sprintf("+ %s via %s (sensitive read at %s; runtime: %s)", x.Capability, FormatChain(x.Chain, x.Modes), x.SensitiveRead, x.Runtime))
 			}
 			fails = append(fails, fmt.Sprintf("expected no exfiltration, got %s: %s",
 				plural(len(items), "path"), joinCapped(items)))

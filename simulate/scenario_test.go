@@ -88,9 +88,18 @@ func TestRunRefunds(t *testing.T) {
 	}
 	for i := range wantX {
 		g, w := r.Exfiltration[i], wantX[i]
-		if !slices.Equal(g.Chain, w.Chain) || !slices.Equal(g.Modes, w.Modes) || g.SensitiveRead != w.SensitiveRead || g.Egress != w.Egress || g.Capability != w.Capability {
+		if !slices.Equal(g.Chain, w.Chain) || !slices.Equal(g.Modes, w.Modes) || g.SensitiveRead != w.SensitiveRead || g.Egress != w.Egress || g.Capability != w.Capability ||
+			g.Runtime != policy.FlowNeedsApproval {
 			t.Errorf("exfiltration[%d] = %+v, want %+v", i, g, w)
 		}
+	}
+	// What the runtime flow rule does to each path follows settings.flow and the opt-outs.
+	p := refunds()
+	p.Settings.Flow.OnEgress = policy.FlowDeny
+	p.Agent("notifier").FlowExempt = "mails the ticket's sender only"
+	r = run1(t, p, &policy.Scenario{Name: "mail", Start: "triage"})
+	if len(r.Exfiltration) != 2 || r.Exfiltration[0].Runtime != policy.FlowDeny || r.Exfiltration[1].Runtime != policy.FlowExempt {
+		t.Errorf("with on_egress deny and an exempt notifier: %+v", r.Exfiltration)
 	}
 	// The threshold rule still matches; "money" only for the notifier; "billing-closes" never
 	// (billing does not hold tickets.close on any chain).
@@ -126,7 +135,7 @@ func TestExpectMessages(t *testing.T) {
 		"expected tickets.close unreachable, got it via triage -delegate-> billing -forward_credentials-> notifier",
 		"expected payments.get_charge unreachable, got it via triage -delegate-> billing",
 		"expected needs_approval [inbox.read, tickets.close], got [payments.refund]: - inbox.read (no approval rule matches it), - tickets.close (no approval rule matches it), + payments.refund (rules money, refunds)",
-		"expected no exfiltration, got 2 paths: + payments.refund via triage -delegate-> billing (sensitive read at triage), + inbox.reply via triage -delegate-> billing -forward_credentials-> notifier (sensitive read at triage)",
+		"expected no exfiltration, got 2 paths: + payments.refund via triage -delegate-> billing (sensitive read at triage; runtime: needs_approval), + inbox.reply via triage -delegate-> billing -forward_credentials-> notifier (sensitive read at triage; runtime: needs_approval)",
 	}
 	if !slices.Equal(r.Failures, want) {
 		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(r.Failures, "\n"), strings.Join(want, "\n"))

@@ -59,9 +59,17 @@ func (x *Reach) Egress() []string {
 }
 
 // Exfiltration returns the exfiltration paths that end at the egress agents named (all when
-// nil), as Run reports them, sorted by egress agent.
+// nil), as Run reports them.
 func (x *Reach) Exfiltration(egress []string) []Exfiltration {
-	r, n := x.r, x.r.n
+	out := x.r.exfilPaths(egress)
+	sort.Slice(out, func(i, j int) bool { return out[i].Egress < out[j].Egress })
+	return out
+}
+
+// exfilPaths turns the exfiltration witnesses ending at the egress agents named (all when
+// nil) into results.
+func (r *reach) exfilPaths(egress []string) []Exfiltration {
+	n, p := r.n, r.n.p
 	var out []Exfiltration
 	for _, w := range r.exfiltration() {
 		at := n.names[w.agents[len(w.agents)-1]]
@@ -69,8 +77,8 @@ func (x *Reach) Exfiltration(egress []string) []Exfiltration {
 			continue
 		}
 		out = append(out, Exfiltration{Chain: n.agentNames(w.agents), Modes: modeStrings(w.modes),
-			SensitiveRead: n.names[w.sensitive], Egress: at, Capability: n.capName(w.egress)})
+			SensitiveRead: n.names[w.sensitive], Egress: at, Capability: n.capName(w.egress),
+			Runtime: p.FlowVerdict(p.Agent(at), n.ix.Action(w.egress))})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Egress < out[j].Egress })
 	return out
 }

@@ -1,6 +1,10 @@
-// Package watch re-runs a command whenever files under some directories change. It watches
-// the directories recursively with fsnotify, debounces bursts of events (editors write a file
-// in several steps), and ignores editor temporary files and permission-only changes.
+// Package watch re-runs a command whenever the policy files under some directories change.
+// It watches the directories recursively with fsnotify, debounces bursts of events (editors
+// write a file in several steps), and ignores editor temporary files and permission-only
+// changes. A policy is the .cue files directly in its directory: a .cue file in a
+// subdirectory (or named _x.cue or .x.cue) is reported as not part of the policy instead of
+// triggering a run. Each directory's parent is watched too, so that a directory removed or
+// moved away and then restored is noticed and watched again.
 package watch
 
 import (
@@ -24,12 +28,14 @@ const DefaultDebounce = 100 * time.Millisecond
 
 // Config says what to watch and what to run.
 type Config struct {
-	// Dirs are the directories to watch, with every subdirectory (hidden ones excepted).
+	// Dirs are the policy directories to watch, with every subdirectory (hidden ones
+	// excepted).
 	Dirs []string
 	// Run runs the command once and returns its exit status. It is called once at start
 	// and again after each burst of changes; never concurrently.
 	Run func(ctx context.Context) int
-	// Log receives one status line per run and any watcher error.
+	// Log receives one status line per run (or per burst of changes that are not part of a
+	// policy) and any watcher error.
 	Log io.Writer
 	// Clear, when set, is called before each run (the CLI clears a terminal screen).
 	Clear func()
@@ -64,12 +70,19 @@ func newLoop(cfg Config) (*loop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch: %w", err)
 	}
-	l := &loop{cfg: cfg, fw: fw, watched: map[string]bool{}, changed: map[string]bool{}}
+	// Clean names compare equal to the names in events.
+	cfg.Dirs = slices.Clone(cfg.Dirs)
+	for i, dir := range cfg.Dirs {
+		cfg.Dirs[i] = filepath.Clean(dir)
+	}
+	l := &loop{cfg: cfg, fw: fw, watched: map[string]bool{}, parents: map[string]bool{},
+		gone: map[string]bool{}, changed: map[string]bool{}, roots: map[string]string{}, strays: map[string]string{}}
 	for _, dir := range cfg.Dirs {
-		if err := l.addTree(dir); err != nil {
+		if err := l.addTree(dir, nil); err != nil {
 			fw.Close()
 			return nil, err
 		}
+		l.watchParent(dir)
 	}
 	return l, nil
 }
@@ -120,8 +133,11 @@ func (l *loop) serve(ctx context.Context) error {
 			}
 			fmt.Fprintf(l.cfg.Log, "agentctl watch: %v\n", err)
 		case <-fire:
-			if len(l.changed) > 0 || l.overflowed {
+			switch {
+			case len(l.changed) > 0 || len(l.roots) > 0 || l.overflowed:
 				l.run(ctx, l.reason())
+			case len(l.strays) > 0:
+				fmt.Fprintf(l.cfg.Log, "agentctl watch: %s: not re-checked; %s\n", l.strayNote(), l.watching())
 			}
 		}
 	}
@@ -130,14 +146,21 @@ func (l *loop) serve(ctx context.Context) error {
 type loop struct {
 	cfg     Config
 	fw      *fsnotify.Watcher
-	watched map[string]bool // directories with a watch
-	changed map[string]bool // paths changed since the last run
+	watched map[string]bool // directories of the policy trees with a watch
+	parents map[string]bool // parents of the Dirs with a watch of their own, to see them return
+	gone    map[string]bool // Dirs removed or moved away, waiting to come back
+	// Since the last run: policy files changed, Dirs that went or came back (what happened),
+	// and .cue files that are not part of a policy (why not).
+	changed map[string]bool
+	roots   map[string]string
+	strays  map[string]string
 	// overflowed: the kernel dropped events since the last run, so changed is incomplete.
 	overflowed bool
 }
 
-// addTree watches dir and every non-hidden directory below it.
-func (l *loop) addTree(root string) error {
+// addTree watches root and every non-hidden directory below it. Every .cue file found is
+// passed to stray, when set (a subdirectory moved in whole may hold some).
+func (l *loop) addTree(root string, stray func(path string)) error {
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if path != root && errors.Is(err, fs.ErrNotExist) {
@@ -146,6 +169,9 @@ func (l *loop) addTree(root string) error {
 			return fmt.Errorf("watch %s: %w", path, err)
 		}
 		if !d.IsDir() {
+			if stray != nil && filepath.Ext(path) == ".cue" && !Ignored(path) {
+				stray(path)
+			}
 			return nil
 		}
 		if path != root && strings.HasPrefix(d.Name(), ".") {
@@ -165,54 +191,195 @@ func (l *loop) addTree(root string) error {
 	})
 }
 
+// watchParent watches the directory holding dir, so that dir coming back after a removal or
+// a move is seen (a watch on dir itself ends with it). A parent that is already watched as
+// part of a tree needs no second watch (one inode has one watch, and its events would be
+// renamed).
+func (l *loop) watchParent(dir string) {
+	parent := filepath.Dir(dir)
+	if parent == dir || filepath.Base(dir) == ".." {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return
+		}
+		parent = filepath.Dir(abs)
+	}
+	if l.hasWatch(parent) {
+		return
+	}
+	if err := l.fw.Add(parent); err != nil {
+		fmt.Fprintf(l.cfg.Log, "agentctl watch: %s will not be noticed if it is removed and restored: %v\n", dir, err)
+		return
+	}
+	l.parents[parent] = true
+}
+
+// hasWatch reports whether dir has a watch already, under any name.
+func (l *loop) hasWatch(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	for _, set := range []map[string]bool{l.watched, l.parents} {
+		for p := range set {
+			if a, err := filepath.Abs(p); err == nil && a == abs {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // rescan re-walks every root, adding directories whose Create event was lost.
 func (l *loop) rescan() {
 	for _, dir := range l.cfg.Dirs {
-		if err := l.addTree(dir); err != nil {
+		if l.gone[dir] {
+			continue
+		}
+		if err := l.addTree(dir, nil); err != nil {
 			fmt.Fprintf(l.cfg.Log, "agentctl watch: %v\n", err)
+		}
+	}
+	l.restore()
+}
+
+// restore watches again every root that was gone and is a directory again.
+func (l *loop) restore() bool {
+	back := false
+	for dir := range l.gone {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := l.addTree(dir, nil); err != nil {
+			fmt.Fprintf(l.cfg.Log, "agentctl watch: %v\n", err)
+			continue
+		}
+		delete(l.gone, dir)
+		l.watchParent(dir)
+		l.roots[dir] = "came back"
+		back = true
+	}
+	return back
+}
+
+// root returns the watched policy directory that is name itself, or "" when there is none.
+func (l *loop) root(name string) string {
+	for _, dir := range l.cfg.Dirs {
+		if name == dir {
+			return dir
+		}
+		// Events of a parent watched by its absolute path name the root absolutely.
+		if filepath.IsAbs(name) != filepath.IsAbs(dir) {
+			a, err1 := filepath.Abs(name)
+			b, err2 := filepath.Abs(dir)
+			if err1 == nil && err2 == nil && a == b {
+				return dir
+			}
+		}
+	}
+	return ""
+}
+
+// within reports whether name lies inside a watched tree (not merely in a watched parent).
+func (l *loop) within(name string) bool {
+	return l.watched[filepath.Dir(name)]
+}
+
+// handle updates the watch list for ev and reports whether ev should trigger a run or a
+// status line.
+func (l *loop) handle(ev fsnotify.Event) bool {
+	name := filepath.Clean(ev.Name)
+	if ev.Op == fsnotify.Chmod || Ignored(name) {
+		return false
+	}
+	if dir := l.root(name); dir != "" {
+		return l.handleRoot(dir, ev)
+	}
+	if !l.within(name) {
+		return false // a sibling of a watched directory, seen through the parent's watch
+	}
+	switch {
+	case ev.Has(fsnotify.Create):
+		if fi, err := os.Lstat(name); err == nil && fi.IsDir() {
+			if strings.HasPrefix(filepath.Base(name), ".") {
+				return false
+			}
+			// A new directory may already hold files and subdirectories (mkdir -p, mv, git
+			// checkout): watch all of it. It is not part of any policy, nor its files.
+			found := false
+			err := l.addTree(name, func(path string) { l.strays[path] = inSubdirectory; found = true })
+			if err != nil {
+				fmt.Fprintf(l.cfg.Log, "agentctl watch: %v\n", err)
+			}
+			return found
+		}
+	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
+		if l.watched[name] {
+			l.unwatch(name) // a moved directory comes back through its new name's Create
+			return false
+		}
+	}
+	if filepath.Ext(name) != ".cue" {
+		return false
+	}
+	if why := l.notPolicy(name); why != "" {
+		// Worth a note only when written: someone may think they edited the policy.
+		if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write) {
+			return false
+		}
+		l.strays[name] = why
+		return true
+	}
+	l.changed[name] = true
+	return true
+}
+
+// handleRoot handles an event on a watched policy directory itself, seen by its parent.
+func (l *loop) handleRoot(dir string, ev fsnotify.Event) bool {
+	switch {
+	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
+		// Even when dir is back already (mv pol away; mv away pol), its watch ended with
+		// the move: forget it now, and the Create that follows watches it again.
+		if l.gone[dir] {
+			return false
+		}
+		l.unwatch(dir)
+		l.gone[dir] = true
+		l.roots[dir] = "was removed"
+		return true
+	case ev.Has(fsnotify.Create):
+		return l.restore()
+	}
+	return false
+}
+
+// unwatch forgets dir and every watched directory below it.
+func (l *loop) unwatch(dir string) {
+	for p := range l.watched {
+		if p == dir || strings.HasPrefix(p, dir+string(filepath.Separator)) {
+			if !l.parents[p] {
+				_ = l.fw.Remove(p) // may already be gone with the directory
+			}
+			delete(l.watched, p)
 		}
 	}
 }
 
-// handle updates the watch list for ev and reports whether ev should trigger a run.
-func (l *loop) handle(ev fsnotify.Event) bool {
-	if ev.Op == fsnotify.Chmod || Ignored(ev.Name) {
-		return false
+// notPolicy says why the .cue file name is not part of the policy of its directory, or ""
+// when it is: the loader reads the .cue files directly in the directory whose names do not
+// start with . or _.
+func (l *loop) notPolicy(name string) string {
+	if l.root(filepath.Dir(name)) == "" {
+		return inSubdirectory
 	}
-	switch {
-	case ev.Has(fsnotify.Create):
-		if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
-			if strings.HasPrefix(filepath.Base(ev.Name), ".") {
-				return false
-			}
-			// A new directory may already hold files and subdirectories (mkdir -p, mv, git
-			// checkout): watch all of it; this run picks up what is inside.
-			if err := l.addTree(ev.Name); err != nil {
-				fmt.Fprintf(l.cfg.Log, "agentctl watch: %v\n", err)
-			}
-			l.changed[ev.Name] = true
-			return true
-		}
-	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
-		if l.watched[ev.Name] {
-			// A watched directory went away or moved: forget it and what was below it. A
-			// moved directory comes back through the Create event of its new name.
-			for p := range l.watched {
-				if p == ev.Name || strings.HasPrefix(p, ev.Name+string(filepath.Separator)) {
-					_ = l.fw.Remove(p) // may already be gone with the directory
-					delete(l.watched, p)
-				}
-			}
-			l.changed[ev.Name] = true
-			return true
-		}
+	if b := filepath.Base(name); strings.HasPrefix(b, ".") || strings.HasPrefix(b, "_") {
+		return "files starting with . or _ are not loaded"
 	}
-	if filepath.Ext(ev.Name) != ".cue" {
-		return false
-	}
-	l.changed[ev.Name] = true
-	return true
+	return ""
 }
+
+// inSubdirectory is why a .cue file below a policy directory is not part of the policy.
+const inSubdirectory = "a policy is the .cue files directly in its directory, not in subdirectories"
 
 // Ignored reports whether name is an editor's temporary or backup file, whose changes never
 // trigger a run: Emacs lock files (.#x), backups (x~), Vim swap files (.x.swp, .x.swx) and
@@ -232,19 +399,64 @@ func Ignored(name string) bool {
 	return false
 }
 
-// reason names what changed since the last run, for the status line.
+// reason names what changed since the last run, for the status line, and forgets it.
 func (l *loop) reason() string {
-	paths := slices.Sorted(maps.Keys(l.changed))
-	clear(l.changed)
 	if l.overflowed {
 		l.overflowed = false
+		clear(l.changed)
+		clear(l.roots)
+		clear(l.strays)
 		return "rescan after lost events"
 	}
+	var parts []string
+	for _, dir := range slices.Sorted(maps.Keys(l.roots)) {
+		parts = append(parts, dir+" "+l.roots[dir])
+	}
+	clear(l.roots)
+	if len(l.changed) > 0 {
+		parts = append(parts, list(slices.Sorted(maps.Keys(l.changed)))+" changed")
+		clear(l.changed)
+	}
+	if len(l.strays) > 0 {
+		parts = append(parts, l.strayNote())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// strayNote says which .cue files changed that are not part of a policy, and forgets them.
+func (l *loop) strayNote() string {
+	paths := slices.Sorted(maps.Keys(l.strays))
+	why := l.strays[paths[0]]
+	for _, p := range paths[1:] {
+		if l.strays[p] != why {
+			why = "only the .cue files directly in a policy directory, not starting with . or _, are loaded"
+			break
+		}
+	}
+	clear(l.strays)
+	verb := " is"
+	if len(paths) > 1 {
+		verb = " are"
+	}
+	return list(paths) + verb + " not part of a policy (" + why + ")"
+}
+
+// list joins up to three paths, then counts the rest.
+func list(paths []string) string {
 	const show = 3
 	if len(paths) > show {
-		return strings.Join(paths[:show], ", ") + fmt.Sprintf(" and %d more changed", len(paths)-show)
+		return strings.Join(paths[:show], ", ") + fmt.Sprintf(" and %d more", len(paths)-show)
 	}
-	return strings.Join(paths, ", ") + " changed"
+	return strings.Join(paths, ", ")
+}
+
+// watching is the end of a status line: what is watched, and what is awaited.
+func (l *loop) watching() string {
+	s := "watching " + plural(len(l.watched), "directory", "directories")
+	if len(l.gone) > 0 {
+		s += ", waiting for " + strings.Join(slices.Sorted(maps.Keys(l.gone)), ", ") + " to come back"
+	}
+	return s + " (Ctrl-C to stop)"
 }
 
 func (l *loop) run(ctx context.Context, reason string) {
@@ -257,8 +469,7 @@ func (l *loop) run(ctx context.Context, reason string) {
 	start := l.cfg.Now()
 	code := l.cfg.Run(ctx)
 	elapsed := l.cfg.Now().Sub(start)
-	fmt.Fprintf(l.cfg.Log, "agentctl watch: %s: exit status %d after %s; watching %s (Ctrl-C to stop)\n",
-		reason, code, round(elapsed), plural(len(l.watched), "directory", "directories"))
+	fmt.Fprintf(l.cfg.Log, "agentctl watch: %s: exit status %d after %s; %s\n", reason, code, round(elapsed), l.watching())
 }
 
 // round keeps durations readable: 1.234s, 87ms, 450µs.

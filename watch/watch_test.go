@@ -115,6 +115,35 @@ func (h *harness) expectQuiet() {
 	}
 }
 
+// until waits for a run that saw want, skipping runs that saw an intermediate state (rm -rf
+// removes files one by one, which a loaded machine may split into several bursts).
+func (h *harness) until(want string) {
+	h.t.Helper()
+	for got := h.next(); got != want; got = h.next() {
+	}
+	h.expectQuiet()
+}
+
+// expectStatus waits for want to be the log's last line, with no run meanwhile. want must
+// differ from the line before, which it cannot tell from a new one.
+func (h *harness) expectStatus(want string) {
+	h.t.Helper()
+	deadline := time.Now().Add(wait)
+	for !strings.HasSuffix(h.log.String(), "\n"+want+"\n") {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("log does not end with\n%s\nlog:\n%s", want, h.log.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	h.expectQuiet()
+}
+
+// lastLine is the log's last line.
+func (h *harness) lastLine() string {
+	lines := strings.Split(strings.TrimSuffix(h.log.String(), "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
 func (h *harness) path(rel string) string { return filepath.Join(h.dir, filepath.FromSlash(rel)) }
 
 func writeFile(t *testing.T, path, content string) {
@@ -125,6 +154,9 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func snapshot(t *testing.T, dir string) string {
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		return "(no directory)"
+	}
 	var lines []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -188,19 +220,24 @@ func TestDeleteAndRecreate(t *testing.T) {
 	h.expectRun("policy.cue=again")
 }
 
+// TestNewDirectories: subdirectories are watched as they appear, but a .cue file in one is
+// not part of the policy: the status line says so and nothing is re-checked.
 func TestNewDirectories(t *testing.T) {
-	h := start(t, nil)
+	// Writes that must land in one burst get a generous quiet period (see
+	// TestBurstOfWritesRunsOnce).
+	h := startWith(t, nil, 500*time.Millisecond)
+	const why = " is not part of a policy (a policy is the .cue files directly in its directory, not in subdirectories): not re-checked; "
 
-	// mkdir, then a file in it: the Create of the directory adds its watch.
+	// mkdir alone changes no policy.
 	if err := os.Mkdir(h.path("team"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h.next() // the directory itself triggers a run; the file may or may not be in it yet
+	h.expectQuiet()
 	writeFile(t, h.path("team/a.cue"), "a1")
-	h.expectRun("policy.cue=v1\nteam/a.cue=a1")
+	h.expectStatus("agentctl watch: " + h.path("team/a.cue") + why + "watching 2 directories (Ctrl-C to stop)")
 
-	// A tree moved in whole already holds files and subdirectories: all get watched and
-	// the run picks up what is inside.
+	// A tree moved in whole already holds files and subdirectories: all get watched, and
+	// the .cue files inside are reported.
 	outside := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(outside, "ops", "deep"), 0o755); err != nil {
 		t.Fatal(err)
@@ -209,21 +246,97 @@ func TestNewDirectories(t *testing.T) {
 	if err := os.Rename(filepath.Join(outside, "ops"), h.path("ops")); err != nil {
 		t.Fatal(err)
 	}
-	h.expectRun("ops/deep/b.cue=b1\npolicy.cue=v1\nteam/a.cue=a1")
+	h.expectStatus("agentctl watch: " + h.path("ops/deep/b.cue") + why + "watching 4 directories (Ctrl-C to stop)")
 	writeFile(t, h.path("ops/deep/b.cue"), "b2")
-	h.expectRun("ops/deep/b.cue=b2\npolicy.cue=v1\nteam/a.cue=a1")
+	writeFile(t, h.path("ops/deep/d.cue"), "d1")
+	h.expectStatus("agentctl watch: " + h.path("ops/deep/b.cue") + ", " + h.path("ops/deep/d.cue") + " are" + strings.TrimPrefix(why, " is") + "watching 4 directories (Ctrl-C to stop)")
 
-	// A removed directory triggers a run, and a re-created one is watched again.
+	// A policy file changed together with a stray one: one run, whose status line names both.
+	writeFile(t, h.path("policy.cue"), "v2")
+	writeFile(t, h.path("team/a.cue"), "a2")
+	h.expectRun("ops/deep/b.cue=b2\nops/deep/d.cue=d1\npolicy.cue=v2\nteam/a.cue=a2")
+	if got, want := h.lastLine(), "agentctl watch: "+h.path("policy.cue")+" changed; "+h.path("team/a.cue")+
+		" is not part of a policy (a policy is the .cue files directly in its directory, not in subdirectories): exit status 0 after 0s; watching 4 directories (Ctrl-C to stop)"; got != want {
+		t.Errorf("status line\n%s\nwant\n%s", got, want)
+	}
+
+	// Files the loader skips (_x.cue, .x.cue) are not part of the policy either.
+	writeFile(t, h.path("_draft.cue"), "d")
+	h.expectStatus("agentctl watch: " + h.path("_draft.cue") + " is not part of a policy (files starting with . or _ are not loaded): not re-checked; watching 4 directories (Ctrl-C to stop)")
+
+	// A removed subdirectory is forgotten without a run or a note, and a re-created one is
+	// watched again.
 	if err := os.RemoveAll(h.path("ops")); err != nil {
 		t.Fatal(err)
 	}
-	h.expectRun("policy.cue=v1\nteam/a.cue=a1")
+	h.expectQuiet()
 	if err := os.MkdirAll(h.path("ops/deep"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h.next()
 	writeFile(t, h.path("ops/deep/c.cue"), "c1")
-	h.expectRun("ops/deep/c.cue=c1\npolicy.cue=v1\nteam/a.cue=a1")
+	h.expectStatus("agentctl watch: " + h.path("ops/deep/c.cue") + why + "watching 4 directories (Ctrl-C to stop)")
+	writeFile(t, h.path("policy.cue"), "v3")
+	h.expectRun("_draft.cue=d\nops/deep/c.cue=c1\npolicy.cue=v3\nteam/a.cue=a2")
+}
+
+// TestDirectoryRemovedAndRestored: `mv pol away; mv away pol` used to leave watch watching
+// 0 directories and ignoring every later edit. The parent's watch sees it come back.
+func TestDirectoryRemovedAndRestored(t *testing.T) {
+	h := startWith(t, nil, 300*time.Millisecond)
+	away := h.dir + ".away"
+	if err := os.Mkdir(h.path("team"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.expectQuiet()
+	status := func(reason, watching string) string {
+		return "agentctl watch: " + reason + ": exit status 0 after 0s; watching " + watching + " (Ctrl-C to stop)"
+	}
+
+	if err := os.Rename(h.dir, away); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRun("(no directory)")
+	if got, want := h.lastLine(), status(h.dir+" was removed", "0 directories, waiting for "+h.dir+" to come back"); got != want {
+		t.Errorf("status line\n%s\nwant\n%s", got, want)
+	}
+	if err := os.Rename(away, h.dir); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRun("policy.cue=v1")
+	if got, want := h.lastLine(), status(h.dir+" came back", "2 directories"); got != want {
+		t.Errorf("status line\n%s\nwant\n%s", got, want)
+	}
+	writeFile(t, h.path("policy.cue"), "v2")
+	h.expectRun("policy.cue=v2")
+	writeFile(t, h.path("team/x.cue"), "x")
+	h.expectStatus("agentctl watch: " + h.path("team/x.cue") + " is not part of a policy (a policy is the .cue files directly in its directory, not in subdirectories): not re-checked; watching 2 directories (Ctrl-C to stop)")
+
+	// Moved away and back at once (usually within one debounce period, so one run): edits
+	// still count.
+	if err := os.Rename(h.dir, away); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(away, h.dir); err != nil {
+		t.Fatal(err)
+	}
+	h.until("policy.cue=v2\nteam/x.cue=x")
+	writeFile(t, h.path("policy.cue"), "v3")
+	h.expectRun("policy.cue=v3\nteam/x.cue=x")
+
+	// Removed for good, then made again from scratch.
+	if err := os.RemoveAll(h.dir); err != nil {
+		t.Fatal(err)
+	}
+	h.until("(no directory)")
+	if err := os.Mkdir(h.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.next() // the directory came back; policy.cue may or may not be in it yet
+	writeFile(t, h.path("policy.cue"), "v4")
+	h.expectRun("policy.cue=v4")
+	if got, want := h.lastLine(), status(h.path("policy.cue")+" changed", "1 directory"); got != want {
+		t.Errorf("status line\n%s\nwant\n%s", got, want)
+	}
 }
 
 func TestIgnoredChanges(t *testing.T) {

@@ -29,7 +29,7 @@ policy (vet), lints it (active findings at or above --fail-on fail), runs its sc
 directory that does not load is reported and the others are still checked.
 
 It ends with one verdict line naming what failed and why, for example
-  FAIL  lint: 14 findings at or above high (4 critical, 10 high) · scenarios 5/5 passed · tests 16/16 passed · 0.31s
+  FAIL  lint: 14 findings at or above high (4 critical, 10 high) · scenarios 5/5 passed · tests 17/17 passed · 0.31s
 It goes to stdout, or to stderr when stdout carries a document (-o json, sarif or junit).
 
 Settings come from the repository configuration (.agentctl.yaml, the nearest one up to the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agentctl/agentctl/config"
+	"github.com/agentctl/agentctl/internal/outfile"
 	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
@@ -181,7 +183,7 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs, formats []string, writeBas
 	if g.policies, g.loadErrs, err = loadEach(cmd.ErrOrStderr(), dirs); err != nil {
 		return nil, err
 	}
-	if g.lint, err = lintDirs(cmd.ErrOrStderr(), g.runs, g.policies, g.loadErrs, writeBaseline); err != nil {
+	if g.lint, err = lintDirs(cmd.OutOrStdout(), cmd.ErrOrStderr(), g.runs, g.policies, g.loadErrs, writeBaseline); err != nil {
 		return nil, err
 	}
 	return &g, nil
@@ -214,6 +216,8 @@ func parseOutputs(values []string, formats []string) ([]output, error) {
 		} else if info, err := os.Stat(filepath.Dir(path)); err != nil || !info.IsDir() {
 			// Fail before any work rather than after the first outputs were written.
 			return nil, fmt.Errorf("-o %s: directory %s does not exist", v, filepath.Dir(path))
+		} else if err := outfile.Check(path, outfile.Options{}); err != nil {
+			return nil, fmt.Errorf("-o %s: %w", v, err)
 		}
 		out = append(out, o)
 	}
@@ -235,7 +239,8 @@ func orList(items []string) string {
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
-// writeOutputs renders each output to stdout or its file.
+// writeOutputs renders each output to stdout or its file. Files go through outfile, like
+// every file a user names: never a .cue file, a directory or a special file.
 func writeOutputs(stdout io.Writer, outs []output, render func(w io.Writer, format string) error) error {
 	for _, o := range outs {
 		if o.path == "" {
@@ -244,16 +249,12 @@ func writeOutputs(stdout io.Writer, outs []output, render func(w io.Writer, form
 			}
 			continue
 		}
-		f, err := os.Create(o.path)
-		if err != nil {
-			return inputError(fmt.Errorf("-o %s=%s: %w", o.format, o.path, err))
-		}
-		err = render(f, o.format)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		var buf bytes.Buffer
+		if err := render(&buf, o.format); err != nil {
 			return fmt.Errorf("write %s: %w", o.path, err)
+		}
+		if err := outfile.Write(stdout, o.path, buf.Bytes(), outfile.Options{}); err != nil {
+			return inputError(fmt.Errorf("-o %s=%s: %w", o.format, o.path, err))
 		}
 	}
 	return nil
@@ -294,7 +295,7 @@ type lintResult struct {
 // lintDirs lints every loaded policy with its directory's settings and applies baselines:
 // directories sharing a baseline file are matched against it together, so an entry is stale
 // only when no directory has its finding. writeBaseline, when set, records every finding.
-func lintDirs(stderr io.Writer, runs []dirRun, policies []*policy.Policy, loadErrs [][]report.LoadError, writeBaseline string) (*lintResult, error) {
+func lintDirs(stdout, stderr io.Writer, runs []dirRun, policies []*policy.Policy, loadErrs [][]report.LoadError, writeBaseline string) (*lintResult, error) {
 	found := make([][]lint.Finding, len(runs))
 	byBaseline := map[string][]int{}
 	var baselines []string
@@ -335,7 +336,7 @@ func lintDirs(stderr io.Writer, runs []dirRun, policies []*policy.Policy, loadEr
 	}
 	if writeBaseline != "" {
 		b := lint.NewBaseline(slices.Concat(found...))
-		if err := writeBaselineFile(writeBaseline, b); err != nil {
+		if err := writeBaselineFile(stdout, writeBaseline, b); err != nil {
 			return nil, inputError(err)
 		}
 		for i := range found {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentctl/agentctl/config"
+	"github.com/agentctl/agentctl/internal/outfile"
 	"github.com/agentctl/agentctl/mcp"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
@@ -323,7 +324,9 @@ func writeImport(cmd *cobra.Command, path string, out []byte, element string) er
 		_, err := cmd.OutOrStdout().Write(out)
 		return err
 	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
+	// The output is CUE on purpose (re-importing replaces the earlier file); the rest of the
+	// outfile rules hold: no FIFOs, devices or directories, links written through, atomic.
+	if err := outfile.Write(cmd.OutOrStdout(), path, out, outfile.Options{CUE: true}); err != nil {
 		return inputError(err)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "agentctl: wrote %s: %s; review the lines marked \"review\"\n", path, element)

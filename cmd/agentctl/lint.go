@@ -1,14 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentctl/agentctl/internal/outfile"
 	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
@@ -122,17 +123,12 @@ func frameworkName(fw string) (string, error) {
 	return fw, nil
 }
 
-func writeBaselineFile(path string, b *lint.Baseline) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write baseline: %w", err)
-	}
-	if err := b.Write(f); err != nil {
-		f.Close()
+// writeBaselineFile writes the baseline through outfile: the baseline usually lives in the
+// policy directory and is rewritten there, so only the rules every output follows apply.
+func writeBaselineFile(stdout io.Writer, path string, b *lint.Baseline) error {
+	var buf bytes.Buffer
+	if err := b.Write(&buf); err != nil {
 		return fmt.Errorf("write baseline %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write baseline %s: %w", path, err)
-	}
-	return nil
+	return outfile.Write(stdout, path, buf.Bytes(), outfile.Options{})
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -43,11 +45,12 @@ func TestScript(t *testing.T) {
 		UpdateScripts: *update,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPO", repo)
-			env.Setenv("CI", os.Getenv("CI"))
 			env.Setenv("MCP_SERVER", mcpServer)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"mkfifo":   cmdMkfifo,
+			"filetype": cmdFiletype,
 			// cue runs the pinned cue binary (go.mod's tool directive), built on first use.
 			"cue": func(ts *testscript.TestScript, neg bool, args []string) {
 				err := ts.Exec(testtool.Go(t, "cuelang.org/go/cmd/cue"), args...)
@@ -66,4 +69,40 @@ func TestScript(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
+}
+
+// cmdMkfifo creates a named pipe: mkfifo PATH.
+func cmdMkfifo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkfifo PATH")
+	}
+	ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o644))
+}
+
+// cmdFiletype asserts the type of a file without following a symbolic link:
+// filetype PATH regular|symlink|dir|fifo|chardev.
+func cmdFiletype(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: filetype PATH regular|symlink|dir|fifo|chardev")
+	}
+	fi, err := os.Lstat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	var got string
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		got = "regular"
+	case m&fs.ModeSymlink != 0:
+		got = "symlink"
+	case m.IsDir():
+		got = "dir"
+	case m&fs.ModeNamedPipe != 0:
+		got = "fifo"
+	case m&fs.ModeCharDevice != 0:
+		got = "chardev"
+	default:
+		got = m.Type().String()
+	}
+	if got != args[1] {
+		ts.Fatalf("%s is a %s, want %s", args[0], got, args[1])
+	}
 }

@@ -93,6 +93,7 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 		newWatchCmd(),
 		newCompileCmd(), newTestCmd(), newExplainCmd(),
 		newFmtCmd(),
+		newReplayCmd(),
 		newImportCmd(),
 		newConfigCmd(),
 		newDiffCmd(),

@@ -43,6 +43,8 @@ func TestRuntimeCommandsExitCodes(t *testing.T) {
 		{[]string{"compile", bad, "-o", filepath.Join(tmp, "bad.tar.gz"), "--verify"}, exitFailed},
 		{[]string{"compile", bad, "-o", filepath.Join(tmp, "bad.tar.gz")}, exitOK},
 		{[]string{"compile", filepath.Join(tmp, "none")}, exitUsage},
+		{[]string{"compile", bad, "-o", tmp}, exitUsage},
+		{[]string{"compile", bad, "-o", filepath.Join(bad, "policy.cue")}, exitUsage},
 		{[]string{"explain", good, "--agent", "billing", "--tool", "payments", "--action", "get_charge"}, exitOK},
 		{[]string{"explain", good, "--agent", "billing"}, exitUsage},
 	} {

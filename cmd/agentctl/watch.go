@@ -19,9 +19,13 @@ func newWatchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "watch [DIR...] [-- CHECK-FLAGS...]",
 		Short: "Re-run check whenever a policy file changes",
-		Long: `Watch runs 'agentctl check' on the policy directories, then again each time a .cue file
-under them is written, created, renamed or removed. Directories are watched recursively and
-new subdirectories are picked up as they appear; hidden directories (.git) are skipped.
+		Long: `Watch runs 'agentctl check' on the policy directories, then again each time one of their
+.cue files is written, created, renamed or removed. A policy is the .cue files directly in
+its directory: a .cue file written in a subdirectory (or named _x.cue or .x.cue) is not part
+of it, and the status line says so instead of re-running check. Subdirectories are watched
+as they appear; hidden directories (.git) are skipped. A policy directory that is removed
+or moved away is waited for: when it comes back (restored, moved back, checked out again)
+it is watched again and check re-runs.
 
 Bursts of changes (an editor saving several files, git checkout) are collapsed into one run
 once the tree has been quiet for --debounce. Editor temporary files (.#x, x~, .x.swp, 4913)

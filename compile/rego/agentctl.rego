@@ -2,25 +2,30 @@
 # title: agentctl runtime decision
 # description: |
 #   Decides one tool call of an AI agent against the policy that agentctl compiled into
-#   data.agentctl.model. Operators revoke agents and tasks at data.agentctl_revocations,
-#   a root this bundle does not own. The Go reference is policy.Decide; docs/runtime.md
-#   states the rules, which both engines implement.
+#   data.agentctl_model (a root of the bundle that holds no rules: lookups there are
+#   cheaper than under this package). Operators revoke agents and tasks at
+#   data.agentctl_revocations, a root this bundle does not own. The Go reference is
+#   policy.Decide; docs/runtime.md states the rules, which both engines implement.
 package agentctl
 
-import data.agentctl.model
+import data.agentctl_model as model
 
 # decision is the verdict on input (contract shape). Deny by default: a request is allowed
 # only when it passes every check (cleared) and no approval rule that applies to it lacks
-# approvers. The rules explaining a denial (denials) are only evaluated for a denial, so an
-# allowed request costs the checks and nothing else.
-decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": []} if {
+# approvers. The common allowed request is recognised first by the fast path (fast_flow,
+# below), in one linear pass; only when that fails are the full checks evaluated, and the
+# rules explaining a denial (denials) only for a denial.
+decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": [], "flow": fast_flow} if {
+	fast_flow
+} else := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": [], "flow": flow} if {
 	cleared
 	pending == {}
 } else := {
 	"allow": false,
 	"outcome": "needs_approval",
-	"reasons": [reason("APPROVAL_REQUIRED", message) | some message in sort(approval_messages)],
+	"reasons": ordered({pending_reason(entry) | some entry in pending}),
 	"approvals_required": [pending[name] | some name in sort(object.keys(pending))],
+	"flow": flow,
 } if {
 	cleared
 } else := {
@@ -28,11 +33,13 @@ decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_requir
 	"outcome": "deny",
 	"reasons": ordered(denials),
 	"approvals_required": [],
+	"flow": flow,
 }
 
-approval_messages contains sprintf("approval rule %q requires %d approver(s) with role %q", [rule.rule, rule.approvers, rule.role]) if {
-	some rule in pending
-}
+pending_reason(entry) := reason("FLOW_BLOCKED", msg) if {
+	entry.rule == flow_rule
+	msg := sprintf("egress after untrusted content and a sensitive read requires %d approver(s) with role %q", [entry.approvers, entry.role])
+} else := reason("APPROVAL_REQUIRED", sprintf("approval rule %q requires %d approver(s) with role %q", [entry.rule, entry.approvers, entry.role]))
 
 # Reasons are reported in evaluation order, then by message.
 rank := {
@@ -48,6 +55,7 @@ rank := {
 	"SESSION_LIMIT": 9,
 	"REVOKED": 10,
 	"APPROVAL_REQUIRED": 11,
+	"FLOW_BLOCKED": 12,
 }
 
 ordered(set) := [r | some r in set] if {
@@ -57,6 +65,130 @@ ordered(set) := [r | some r in set] if {
 ]
 
 reason(code, message) := {"code": code, "message": message}
+
+# The fast path ---------------------------------------------------------------------------
+
+# fast_flow is the flow labels after the call, defined only when the request is allowed by a
+# shortcut of the checks below. Each line implies the check named beside it, so whenever
+# fast_flow is defined, cleared holds and pending is empty: the full rules would allow with
+# the same labels. It never decides a denial: any line that fails (an agent without a SPIFFE
+# ID, a long chain or one whose last hop attenuates, a revocation, a flow the rule stops,
+# approvals lacking...) hands the request to the full rules, which decide and explain.
+# Request fields are read inline (object.get on input) rather than through the helper rules
+# below: each rule evaluated costs about as much as a few expressions.
+fast_flow := {"untrusted": untrusted_after, "sensitive": sensitive_after} if {
+	input.identity == agent.identity # UNKNOWN_AGENT, IDENTITY_MISMATCH; agent is a string
+	properties := model.capabilities[capability] # UNKNOWN_CAPABILITY; tool, action strings
+	held_on_resource(agent) # NOT_GRANTED, RESOURCE_NOT_GRANTED: the executing agent holds it
+	hops := fast_chain # the chain is declared, unrevoked, and its last hop alone carries it
+	hops.count <= model.max_chain_depth # CHAIN_TOO_DEEP
+	task := object.get(input, "task", "")
+	is_string(task) # MALFORMED_REQUEST: task
+	object.filter(revoked_tasks, [task]) == {} # REVOKED: task
+	is_string(object.get(input, "resource", "")) # MALFORMED_REQUEST: resource
+	is_object(object.get(input, "attributes", {})) # MALFORMED_REQUEST: attributes
+	time.parse_rfc3339_ns(object.get(input, "now", "2026-01-01T00:00:00Z")) # MALFORMED_REQUEST: now
+	fast_limits # CREDENTIAL_EXPIRED, SESSION_LIMIT, MALFORMED_REQUEST: credential, session
+	fast_approved # MALFORMED_REQUEST: approvals, thresholds; APPROVAL_REQUIRED
+	untrusted_after := true in [object.get(input, ["session", "flow", "untrusted"], false), hops.untrusted, properties.external_read]
+	sensitive_after := true in [object.get(input, ["session", "flow", "sensitive"], false), properties.sensitive_read]
+	false in [properties.egress, untrusted_after, sensitive_after] # FLOW_BLOCKED
+}
+
+# fast_chain is {count: hand-offs, untrusted: whether an agent of the chain has
+# untrusted_input} for a chain of at most three hand-offs whose agents and hand-offs are
+# declared (compile guarantees hand-offs join declared agents), none revoked, and whose
+# last hand-off alone carries the capability: a direct call, or a delegate or
+# forward_credentials hand-off (held: "set") into the executing agent, which holds it. That
+# hand-off sets the carried authority whatever came before it (see carries), so earlier
+# hops need only be declared. Each hand-off records whether one of its agents has
+# untrusted_input. No agent of the chain may appear among the revocations, even as false
+# (rare; the full rules then decide). Other chains are left to the full rules.
+fast_chain := {"count": 0, "untrusted": agent.untrusted_input} if {
+	object.get(input, "chain", set()) == set() # absent: the chain is [agent] (input holds no sets)
+	object.filter(revoked_agents, [input.agent]) == {}
+} else := {"count": 0, "untrusted": agent.untrusted_input} if {
+	input.chain == [input.agent]
+	object.filter(revoked_agents, [input.agent]) == {}
+} else := {"count": 1, "untrusted": h1.untrusted} if {
+	[a, last] := input.chain
+	last == input.agent
+	h1 := model.handoffs[a][last]
+	h1.held == "set"
+	object.filter(revoked_agents, input.chain) == {}
+} else := {"count": 2, "untrusted": true in [h1.untrusted, h2.untrusted]} if {
+	[a, b, last] := input.chain
+	last == input.agent
+	h1 := model.handoffs[a][b]
+	h2 := model.handoffs[b][last]
+	h2.held == "set"
+	object.filter(revoked_agents, input.chain) == {}
+} else := {"count": 3, "untrusted": true in [h1.untrusted, h2.untrusted, h3.untrusted]} if {
+	[a, b, c, last] := input.chain
+	last == input.agent
+	h1 := model.handoffs[a][b]
+	h2 := model.handoffs[b][c]
+	h3 := model.handoffs[c][last]
+	h3.held == "set"
+	object.filter(revoked_agents, input.chain) == {}
+}
+
+# The revocations pushed by operators, each an object when present (else the fast path
+# fails and the full rules decide).
+default revoked_agents := {}
+
+revoked_agents := data.agentctl_revocations.agents
+
+default revoked_tasks := {}
+
+revoked_tasks := data.agentctl_revocations.tasks
+
+# fast_limits holds when credential_valid and session_valid do, in a few expressions when
+# the request carries neither and the agent needs neither.
+fast_limits if {
+	object.get(input, "credential", set()) == set()
+	object.get(input, "session", set()) == set()
+	not agent.credential_ttl
+	not agent.session
+} else if {
+	credential_valid
+	session_valid
+}
+
+# fast_approved holds when the approvals are absent, or an array of well-formed entries
+# (approval_entry, with canonical inlined: a function call per entry costs more than the
+# entry), and every approval rule of the capability is met: it does not select the agent,
+# its threshold is not exceeded, or enough distinct human non-agent approvers hold its
+# role (pending has no rule).
+fast_approved if {
+	object.get(input, "approvals", set()) == set()
+	not model.capabilities[capability].approvals
+} else if {
+	is_array(input.approvals)
+	entries := [[lower(entry.role), lower(entry.approver), human] |
+		some entry in input.approvals
+		regex.match(`^[!-~]+$`, entry.role)
+		regex.match(`^[!-~]+$`, entry.approver)
+		human := object.get(entry, "human", false)
+		is_boolean(human)
+	]
+	count(entries) == count(input.approvals)
+	every rule in object.get(model.capabilities[capability], "approvals", []) {
+		fast_rule_met(rule, entries)
+	}
+}
+
+fast_rule_met(rule, entries) if {
+	rule.agents
+	not rule.agents[input.agent]
+} else if {
+	count({who | some [role, who, true] in entries; role == rule.role_key; not model.principals[who]}) >= rule.approvers
+	is_number(object.get(input, ["attributes", object.get(rule, ["threshold", "attribute"], "")], 0)) # readable
+} else if {
+	value := input.attributes[rule.threshold.attribute]
+	is_number(value)
+	value <= rule.threshold.above
+}
 
 # The checks -----------------------------------------------------------------------------
 
@@ -71,6 +203,7 @@ cleared if {
 	session_valid
 	not revoked_any
 	unreadable_thresholds == set()
+	not flow_denied
 }
 
 # well_formed holds when the request is an object whose top-level fields have their types,
@@ -134,6 +267,7 @@ session_valid if {
 	is_object(session)
 	non_negative(object.get(session, "actions", 0))
 	optional_timestamp(session, "started_at")
+	flow_well_formed
 	within_actions
 	within_duration
 }
@@ -238,11 +372,26 @@ now_ns := ns if {
 }
 
 approval_entry(entry) if {
-	approver := entry.approver
-	is_string(approver)
-	approver != ""
-	is_string(entry.role)
+	canonical(entry.approver)
+	canonical(entry.role)
 	is_boolean(object.get(entry, "human", false))
+}
+
+# canonical(name) is the canonical form of an approver or role name: PRECIS
+# UsernameCaseMapped restricted to printable ASCII without spaces, which on that repertoire
+# is lower-casing (policy.CanonicalName; a Go test holds the two to it). Undefined for any
+# other name, which makes the request malformed.
+canonical(name) := lower(name) if regex.match(`^[!-~]+$`, name)
+
+# flow_well_formed holds when session.flow is absent, or an object whose labels, where
+# present, are booleans.
+flow_well_formed if {
+	not has(session, "flow")
+} else if {
+	labels := session.flow
+	is_object(labels)
+	is_boolean(object.get(labels, "untrusted", false))
+	is_boolean(object.get(labels, "sensitive", false))
 }
 
 non_negative(value) if {
@@ -282,7 +431,7 @@ malformed contains "approvals must be an array" if {
 	not is_array(approvals)
 }
 
-malformed contains "approvals must hold objects with a non-empty string approver, a string role and, if present, a boolean human" if {
+malformed contains "approvals must hold objects with an approver and a role that are printable ASCII without spaces and, if present, a boolean human" if {
 	not well_formed
 	is_array(approvals)
 	some entry in approvals
@@ -322,6 +471,17 @@ malformed contains "credential.expires_at must be an RFC 3339 timestamp" if {
 malformed contains "session.started_at must be an RFC 3339 timestamp" if {
 	value := input.session.started_at
 	not timestamp_ns(value)
+}
+
+malformed contains "session.flow must be an object" if {
+	value := input.session.flow
+	not is_object(value)
+}
+
+malformed contains sprintf("session.flow.%s must be a boolean", [key]) if {
+	some key in ["untrusted", "sensitive"]
+	value := input.session.flow[key]
+	not is_boolean(value)
 }
 
 malformed contains "session.actions must be a non-negative number" if {
@@ -457,38 +617,60 @@ resource_message := sprintf("resource %q is not granted for %q along the chain %
 # The first element has no hand-off into it (chain[-1] is undefined). A step is missing
 # when its agent or the hand-off into it is not declared.
 resource_steps := array.concat(
-	[origin[resource_holding(names[0], cap)]],
-	[handoff[resource_holding(name, cap)] | some i, name in names; handoff := model.handoffs[names[i - 1]][name]],
+	[origin[resource_holding(names[0])]],
+	[handoff[resource_holding(name)] | some i, name in names; handoff := model.handoffs[names[i - 1]][name]],
 ) if {
 	names := chain
-	cap := capability
+	capability
 }
 
 capability_steps := array.concat(
-	[origin[capability_holding(names[0], cap)]],
-	[handoff[capability_holding(name, cap)] | some i, name in names; handoff := model.handoffs[names[i - 1]][name]],
+	[origin[capability_holding(names[0])]],
+	[handoff[capability_holding(name)] | some i, name in names; handoff := model.handoffs[names[i - 1]][name]],
 ) if {
 	names := chain
-	cap := capability
+	capability
 }
 
 origin := {"held": "set", "lacking": "clear"}
 
 # resource_holding(name) tells whether agent name's own grants cover the capability on the
-# request's resource: one without a resource list does, one with a pattern matching it does.
-resource_holding(name, cap) := "held" if {
-	model.agents[name].caps[cap].all
-} else := "held" if {
-	some pattern in model.agents[name].caps[cap].patterns
-	regex.match(pattern, input.resource)
+# request's resource, capability_holding(name) whether they cover the capability.
+resource_holding(name) := "held" if {
+	held_on_resource(model.agents[name])
 } else := "lacking" if {
 	model.agents[name]
 }
 
-capability_holding(name, cap) := "held" if {
-	model.agents[name].caps[cap]
+capability_holding(name) := "held" if {
+	model.agents[name].caps[capability]
+} else := "held" if {
+	model.agents[name].any_tool[input.action]
+} else := "held" if {
+	model.agents[name].any_tool["*"]
 } else := "lacking" if {
 	model.agents[name]
+}
+
+# held_on_resource(x) holds when agent x's own grants cover the capability on the request's
+# resource: a grant without a resource list does, one with a pattern matching it does. The
+# grants naming the capability's tool are in x.caps, by capability; grants on every tool
+# ("*") are kept unexpanded in x.any_tool, by action name, "*" for every action.
+held_on_resource(x) if {
+	x.caps[capability].all
+} else if {
+	some pattern in x.caps[capability].patterns
+	regex.match(pattern, input.resource)
+} else if {
+	x.any_tool[input.action].all
+} else if {
+	some pattern in x.any_tool[input.action].patterns
+	regex.match(pattern, input.resource)
+} else if {
+	x.any_tool["*"].all
+} else if {
+	some pattern in x.any_tool["*"].patterns
+	regex.match(pattern, input.resource)
 }
 
 # carries(steps) holds when the capability survives the chain: the last step that sets or
@@ -521,7 +703,7 @@ selects_agent(rule) if {
 pending[rule.rule] := {"rule": rule.rule, "role": rule.role, "approvers": rule.approvers} if {
 	some rule in selected_rules
 	applies(rule)
-	count(approvers(rule.role)) < rule.approvers
+	count(approvers(rule.role_key)) < rule.approvers
 }
 
 # A threshold attribute the request does not carry fails closed: the rule applies.
@@ -534,10 +716,67 @@ applies(rule) if {
 }
 
 # approvers(role) are the distinct human approvers holding role that are not agents of
-# the policy, by name or by SPIFFE ID.
-approvers(role) := {entry.approver |
+# the policy, by name or by SPIFFE ID, approvers and roles compared in canonical form.
+approvers(role) := {who |
 	some entry in approvals
-	entry.role == role
 	entry.human == true
-	not model.principals[entry.approver]
+	canonical(entry.role) == role
+	who := canonical(entry.approver)
+	not model.principals[who]
+}
+
+# Information flow ------------------------------------------------------------------------
+
+# flow is the pair of labels the enforcement point keeps for the task once this call has
+# executed: the request's session.flow labels, plus untrusted when an agent of the request
+# has untrusted_input or the call is an external read, plus sensitive when it is a
+# sensitive read (policy.ExternalRead, SensitiveRead and Egress classify the capabilities).
+flow := {"untrusted": untrusted, "sensitive": sensitive}
+
+default untrusted := false
+
+untrusted if input.session.flow.untrusted == true
+
+untrusted if {
+	some name in named
+	model.agents[name].untrusted_input
+}
+
+untrusted if model.capabilities[capability].external_read
+
+default sensitive := false
+
+sensitive if input.session.flow.sensitive == true
+
+sensitive if model.capabilities[capability].sensitive_read
+
+flow_rule := "flow:egress"
+
+# flow_blocked holds for egress once the session holds both labels, unless the executing
+# agent or the action opts out (flow_exempt, with a reason, in the policy).
+flow_blocked if {
+	model.capabilities[capability].egress
+	untrusted
+	sensitive
+	not flow_exempt
+}
+
+# A rule of its own, so that an absent agent (undefined inside `not`) is simply not exempt.
+flow_exempt if model.agents[input.agent].flow_exempt
+
+flow_exempt if model.capabilities[capability].flow_exempt
+
+flow_denied if {
+	model.flow.on_egress == "deny"
+	flow_blocked
+}
+
+denials contains reason("FLOW_BLOCKED", sprintf("%q is egress and the session holds untrusted content and a sensitive read", [capability])) if {
+	flow_denied
+}
+
+pending[flow_rule] := {"rule": flow_rule, "role": model.flow.role, "approvers": model.flow.approvers} if {
+	model.flow.on_egress == "needs_approval"
+	flow_blocked
+	count(approvers(model.flow.role_key)) < model.flow.approvers
 }

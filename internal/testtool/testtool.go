@@ -197,16 +197,22 @@ func Examples(t testing.TB) []Example {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			continue
 		}
-		p, err := schema.Load(dir)
-		if err != nil {
-			t.Fatalf("load %s: %v", dir, err)
-		}
-		out = append(out, Example{Dir: dir, Policy: p})
+		out = append(out, Example{Dir: dir, Policy: Load(t, dir)})
 	}
 	if len(out) == 0 {
 		t.Fatal("no example estates under scenarios/")
 	}
 	return out
+}
+
+// Load loads the policy in dir; it fails the test when the policy does not load.
+func Load(t testing.TB, dir string) *policy.Policy {
+	t.Helper()
+	p, err := schema.Load(dir)
+	if err != nil {
+		t.Fatalf("load %s: %v", dir, err)
+	}
+	return p
 }
 
 // NPMPrefixEnv names the directory .ci/run installs npm packages into (npm install --prefix

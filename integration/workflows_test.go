@@ -1,0 +1,199 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/encoding/yaml"
+)
+
+// workflow is the part of a GitHub Actions workflow file the test reads.
+type workflow struct {
+	On   map[string]any `json:"on"`
+	Jobs map[string]struct {
+		Needs any               `json:"needs"`
+		Uses  string            `json:"uses"`
+		Env   map[string]string `json:"env"`
+		Steps []step            `json:"steps"`
+	} `json:"jobs"`
+}
+
+type step struct {
+	Name string            `json:"name"`
+	Uses string            `json:"uses"`
+	Run  string            `json:"run"`
+	Env  map[string]string `json:"env"`
+	With map[string]any    `json:"with"`
+}
+
+// readWorkflow decodes a workflow through CUE's YAML encoding (YAML 1.2: `on` stays a key).
+func readWorkflow(t *testing.T, path string) workflow {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := yaml.Extract(path, src)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	v := cuecontext.New().BuildFile(f)
+	var w workflow
+	if err := v.Decode(&w); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return w
+}
+
+// readmeTestCommand is the test command of the README's first code block: the line that
+// runs `go test`, without its comment.
+func readmeTestCommand(t *testing.T, root string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := bufio.NewScanner(bytes.NewReader(b))
+	fenced := false
+	for s.Scan() {
+		line := s.Text()
+		if strings.HasPrefix(line, "```") {
+			if fenced {
+				break // only the first block
+			}
+			fenced = true
+			continue
+		}
+		if fenced && strings.HasPrefix(line, "go test") {
+			cmd, _, _ := strings.Cut(line, "#")
+			return strings.TrimSpace(cmd)
+		}
+	}
+	t.Fatal("README.md: no `go test` line in the first code block")
+	return ""
+}
+
+// npmPackages lists the package@version arguments of the npm install commands in a script
+// (continuation lines joined).
+func npmPackages(script string) []string {
+	var pkgs []string
+	for _, cmd := range strings.Split(strings.ReplaceAll(script, "\\\n", " "), "\n") {
+		f := strings.Fields(cmd)
+		if len(f) < 2 || f[0] != "npm" || f[1] != "install" {
+			continue
+		}
+		for _, a := range f[2:] {
+			if strings.LastIndex(a, "@") > 0 && !strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "$") && !strings.HasPrefix(a, `"`) {
+				pkgs = append(pkgs, a)
+			}
+		}
+	}
+	return pkgs
+}
+
+// TestWorkflows keeps .github/workflows in step with the README and the action: CI runs the
+// README's test command with Graphviz and pre-commit installed and nothing skipped, then the
+// repository's own action.yml on scenarios/secure-baseline; a tag runs CI, then GoReleaser
+// with .goreleaser.yaml.
+func TestWorkflows(t *testing.T) {
+	root := repoRoot(t)
+	testCmd := readmeTestCommand(t, root)
+
+	ci := readWorkflow(t, filepath.Join(root, ".github", "workflows", "ci.yml"))
+	for _, ev := range []string{"push", "pull_request", "workflow_call"} {
+		if _, ok := ci.On[ev]; !ok {
+			t.Errorf("ci.yml: not run on %s", ev)
+		}
+	}
+	var ranTests, installed, ranAction bool
+	for name, job := range ci.Jobs {
+		installedHere := false
+		for _, s := range job.Steps {
+			if strings.Contains(s.Run, "graphviz") && strings.Contains(s.Run, "pre-commit") {
+				installedHere = true
+			}
+			if slices.Contains(strings.Split(s.Run, "\n"), testCmd) {
+				ranTests = true
+				installed = installedHere
+				if s.Env["AGENTCTL_REQUIRE_ALL"] != "1" && job.Env["AGENTCTL_REQUIRE_ALL"] != "1" {
+					t.Errorf("ci.yml job %s: %q runs without AGENTCTL_REQUIRE_ALL=1, so missing programs are skipped", name, testCmd)
+				}
+			}
+			if s.Uses == "./" {
+				ranAction = true
+				if d := s.With["directories"]; d != "scenarios/secure-baseline" {
+					t.Errorf("ci.yml job %s: the action runs on %v, want scenarios/secure-baseline", name, d)
+				}
+			}
+		}
+	}
+	// What .ci/run installs from npm, ci.yml installs too, at the same versions.
+	ciRun, err := os.ReadFile(filepath.Join(root, ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ciSteps strings.Builder
+	for _, job := range ci.Jobs {
+		for _, s := range job.Steps {
+			ciSteps.WriteString(s.Run + "\n")
+		}
+	}
+	for _, pkg := range npmPackages(string(ciRun)) {
+		if !slices.Contains(npmPackages(ciSteps.String()), pkg) {
+			t.Errorf("ci.yml does not npm install %s, which .ci/run installs", pkg)
+		}
+	}
+	if !ranTests {
+		t.Errorf("ci.yml: no step runs the README's test command %q", testCmd)
+	} else if !installed {
+		t.Errorf("ci.yml: the job running %q does not install graphviz and pre-commit before it", testCmd)
+	}
+	if !ranAction {
+		t.Error("ci.yml: no step uses the repository's own action (uses: ./)")
+	}
+	if _, err := os.Stat(filepath.Join(root, "action.yml")); err != nil {
+		t.Errorf("uses: ./ needs action.yml at the repository root: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "scenarios", "secure-baseline")); err != nil {
+		t.Errorf("the action's example estate: %v", err)
+	}
+
+	rel := readWorkflow(t, filepath.Join(root, ".github", "workflows", "release.yml"))
+	push, _ := rel.On["push"].(map[string]any)
+	if tags, _ := push["tags"].([]any); len(tags) == 0 {
+		t.Errorf("release.yml: not run on pushed tags (on: %v)", rel.On)
+	}
+	var released bool
+	for name, job := range rel.Jobs {
+		for _, s := range job.Steps {
+			if !strings.HasPrefix(s.Uses, "goreleaser/goreleaser-action@") {
+				continue
+			}
+			released = true
+			args, _ := s.With["args"].(string)
+			if !strings.HasPrefix(args, "release ") || !strings.Contains(args, "--config .goreleaser.yaml") {
+				t.Errorf("release.yml job %s: goreleaser args %q, want release ... --config .goreleaser.yaml", name, args)
+			}
+			if s.Env["GITHUB_TOKEN"] == "" {
+				t.Errorf("release.yml job %s: goreleaser has no GITHUB_TOKEN", name)
+			}
+			// The release waits for a job that runs ci.yml on the tag.
+			needs, _ := job.Needs.(string)
+			if dep, ok := rel.Jobs[needs]; !ok || dep.Uses != "./.github/workflows/ci.yml" {
+				t.Errorf("release.yml job %s: needs %v, want a job running ./.github/workflows/ci.yml", name, job.Needs)
+			}
+		}
+	}
+	if !released {
+		t.Error("release.yml: no step uses goreleaser/goreleaser-action")
+	}
+	if _, err := os.Stat(filepath.Join(root, ".goreleaser.yaml")); err != nil {
+		t.Errorf("release.yml names .goreleaser.yaml: %v", err)
+	}
+}

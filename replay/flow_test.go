@@ -1,0 +1,93 @@
+package replay_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentctl/agentctl/internal/testtool"
+	"github.com/agentctl/agentctl/replay"
+)
+
+// TestFlowLabelsThreaded replays sessions call by call: the labels each decision returns
+// are what the next request of the session carries, so an exfiltration sequence is stopped
+// at its egress, a denied call (which never ran) leaves the labels as they were, and another
+// session starts clean.
+func TestFlowLabelsThreaded(t *testing.T) {
+	dir := t.TempDir()
+	const pol = `package p
+settings: flow: on_egress: "deny"
+agents: {
+	assistant: grants: [{tool: "web", actions: ["fetch"]}, {tool: "mail", actions: ["send"]}, {tool: "db", actions: ["read_public", "read_secret"]}]
+	intern: grants: [{tool: "db", actions: ["read_public"]}]
+}
+tools: {
+	web: {external: true, auth: kind: "workload_identity", actions: fetch: effect: "read"}
+	mail: {external: true, auth: kind: "workload_identity", actions: send: effect: "write"}
+	db: {auth: kind: "workload_identity", actions: {read_secret: {effect: "read", data: "confidential"}, read_public: {effect: "read", data: "public"}}}
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.cue"), []byte(pol), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testtool.Load(t, dir)
+	calls := []struct{ session, agent, tool, want string }{
+		{"s1", "assistant", "mail.send", "allow -"},                               // egress, no labels
+		{"s1", "assistant", "web.fetch", "allow -"},                               // external read: untrusted after
+		{"s1", "intern", "db.read_secret", "deny untrusted"},                      // not granted: never ran
+		{"s1", "assistant", "mail.send", "allow untrusted"},                       // still only untrusted
+		{"s1", "assistant", "db.read_public", "allow untrusted"},                  // public: not sensitive
+		{"s2", "assistant", "mail.send", "allow -"},                               // another session: clean
+		{"s3", "assistant", "web.fetch", "allow -"},                               //
+		{"s3", "assistant", "db.read_secret", "allow untrusted"},                  // sensitive after
+		{"s3", "assistant", "mail.send", "deny untrusted+sensitive FLOW_BLOCKED"}, // the exfiltration
+	}
+	var log strings.Builder
+	for i, c := range calls {
+		fmt.Fprintf(&log, `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"_meta":{"agentctl/agent":%q,"agentctl/session":%q}}}`+"\n",
+			i, c.tool, c.agent, c.session)
+	}
+	ctx := context.Background()
+	d, err := replay.NewDecider(ctx, p, replay.EngineGo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := replay.New(replay.Side{Policy: p, Decider: d}, nil)
+	i := 0
+	err = replay.Read(strings.NewReader(log.String()), "mcp", replay.ReadOptions{}, func(c replay.Call) error {
+		r, err := rp.Decide(ctx, c)
+		if err != nil {
+			return err
+		}
+		got := r.Outcome() + " " + flowText(r.Request["session"].(map[string]any)["flow"].(map[string]any))
+		for _, x := range r.Decision.Reasons {
+			if x.Code == "FLOW_BLOCKED" {
+				got += " FLOW_BLOCKED"
+			}
+		}
+		if got != calls[i].want {
+			t.Errorf("call %d (%s %s in %s): got %q, want %q", i, calls[i].agent, calls[i].tool, calls[i].session, got, calls[i].want)
+		}
+		i++
+		return nil
+	})
+	if err != nil || i != len(calls) {
+		t.Fatalf("replayed %d calls of %d: %v", i, len(calls), err)
+	}
+}
+
+func flowText(f map[string]any) string {
+	var l []string
+	for _, k := range []string{"untrusted", "sensitive"} {
+		if f[k] == true {
+			l = append(l, k)
+		}
+	}
+	if len(l) == 0 {
+		return "-"
+	}
+	return strings.Join(l, "+")
+}

@@ -1,0 +1,300 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/agentctl/agentctl/compile"
+	"github.com/agentctl/agentctl/policy"
+)
+
+// Engines.
+const (
+	EngineGo   = "go"
+	EngineRego = "rego"
+)
+
+// Decider decides one runtime request: the Go reference or the compiled bundle.
+type Decider interface {
+	Decide(ctx context.Context, request map[string]any, env policy.Env) (policy.Decision, error)
+}
+
+type goDecider struct{ p *policy.Policy }
+
+func (g goDecider) Decide(_ context.Context, in map[string]any, env policy.Env) (policy.Decision, error) {
+	return g.p.Decide(in, env), nil
+}
+
+type regoDecider struct{ e *compile.Engine }
+
+func (r regoDecider) Decide(ctx context.Context, in map[string]any, env policy.Env) (policy.Decision, error) {
+	return r.e.Decide(ctx, in, env)
+}
+
+// NewDecider returns the engine's decider for p: EngineGo (the reference) or EngineRego
+// (the compiled bundle, evaluated in-process as OPA would).
+func NewDecider(ctx context.Context, p *policy.Policy, engine string) (Decider, error) {
+	switch engine {
+	case EngineGo:
+		return goDecider{p}, nil
+	case EngineRego:
+		b, err := compile.Bundle(p)
+		if err != nil {
+			return nil, fmt.Errorf("compile %s: %w", p.Dir, err)
+		}
+		e, err := compile.NewEngine(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		return regoDecider{e}, nil
+	}
+	return nil, fmt.Errorf("unknown engine %q (want go or rego)", engine)
+}
+
+// Side is one policy replay decides with, and its decider.
+type Side struct {
+	Policy  *policy.Policy
+	Decider Decider
+}
+
+type side struct {
+	Side
+	byAction map[string][]string // action name -> the tools declaring it, sorted
+}
+
+func newSide(s Side) *side {
+	out := &side{Side: s, byAction: map[string][]string{}}
+	for _, t := range s.Policy.Tools { // sorted by name
+		for _, a := range t.Actions {
+			out.byAction[a.Name] = append(out.byAction[a.Name], t.Name)
+		}
+	}
+	return out
+}
+
+// Replayer decides calls one by one, holding what the enforcement point would hold per
+// session: the action count, the start time and the flow labels. Sessions are kept for the
+// whole replay (a few words each), since a conversation may span traces and files.
+type Replayer struct {
+	head, base *side
+	sessions   map[string]*session
+}
+
+type session struct {
+	actions int
+	start   time.Time
+	// The flow labels the enforcement point would hold, per policy: threaded from each
+	// decision to the next call of the session.
+	headFlow, baseFlow policy.Flow
+}
+
+// New returns a Replayer deciding with head and, when base is not nil, with base too.
+func New(head Side, base *Side) *Replayer {
+	r := &Replayer{head: newSide(head), sessions: map[string]*session{}}
+	if base != nil {
+		r.base = newSide(*base)
+	}
+	return r
+}
+
+// Decide decides the next call of the recording. Calls of a session must come in the
+// order they were made.
+func (r *Replayer) Decide(ctx context.Context, c Call) (Result, error) {
+	s := r.sessions[c.Session]
+	if s == nil {
+		s = &session{start: c.SessionStart}
+		r.sessions[c.Session] = s
+	}
+	// A recording without a session start (MCP logs) starts the session at its first call.
+	for _, t := range []time.Time{c.SessionStart, c.Time} {
+		if !t.IsZero() && (s.start.IsZero() || t.Before(s.start)) {
+			s.start = t
+		}
+	}
+	res := Result{Call: c, Seq: s.actions + 1}
+	var err error
+	if res.Verdict, err = r.head.verdict(ctx, c, s, &s.headFlow); err != nil {
+		return res, err
+	}
+	if r.base != nil {
+		b, err := r.base.verdict(ctx, c, s, &s.baseFlow)
+		if err != nil {
+			return res, err
+		}
+		res.Base = &b
+	}
+	s.actions++
+	return res, nil
+}
+
+// epoch is the clock for recordings without times, so replays stay deterministic.
+var epoch = time.Unix(0, 0).UTC()
+
+// verdict decides c with the session's state; flow holds the labels before the call and
+// is updated to those after it when the call would have run.
+func (sd *side) verdict(ctx context.Context, c Call, s *session, flow *policy.Flow) (Verdict, error) {
+	var v Verdict
+	now := c.Time
+	if c.Request != nil {
+		v.Request = c.Request
+		tool, _ := c.Request["tool"].(string)
+		action, _ := c.Request["action"].(string)
+		v.Capability = tool + "." + action
+	} else {
+		if now.IsZero() {
+			now = epoch
+			v.Assumed = append(v.Assumed, AssumedTime)
+		}
+		if !sd.request(c, s, *flow, now, &v) {
+			return v, nil
+		}
+	}
+	d, err := sd.Decider.Decide(ctx, v.Request, policy.Env{Now: now})
+	if err != nil {
+		return v, fmt.Errorf("%s: decide: %w", c.Source, err)
+	}
+	v.Decision = &d
+	// The enforcement point keeps the labels of a call it runs: an allowed one, or one that
+	// needed approval (the recording shows it ran, so it was approved). A denied call never
+	// ran and leaves them as they were.
+	if d.Outcome != policy.OutcomeDeny {
+		*flow = d.Flow
+	}
+	return v, nil
+}
+
+// request rebuilds the runtime request of a recorded tool call, or marks it not
+// replayable.
+func (sd *side) request(c Call, s *session, flow policy.Flow, now time.Time, v *Verdict) bool {
+	p := sd.Policy
+	tool, action, reason, detail := sd.capability(c.Name)
+	if reason == "" && c.Agent == "" {
+		reason, detail = NoAgent, "the recording names no agent for the call"
+	}
+	if reason != "" {
+		v.NotReplayable, v.Detail = reason, detail
+		return false
+	}
+	v.Capability = tool + "." + action
+	chain := c.Chain
+	if len(chain) == 0 {
+		chain = []string{c.Agent}
+	}
+	req := map[string]any{
+		"agent": c.Agent, "tool": tool, "action": action, "chain": anySlice(chain),
+		"now": now.UTC().Format(time.RFC3339Nano),
+		"session": map[string]any{"actions": s.actions, "started_at": sessionStart(s, now).UTC().Format(time.RFC3339Nano),
+			"flow": map[string]any{"untrusted": flow.Untrusted, "sensitive": flow.Sensitive}},
+	}
+	// An undeclared action is decided as the runtime would: UNKNOWN_CAPABILITY.
+	if act := p.Tool(tool).Action(action); act != nil && act.Arguments != nil {
+		args := act.Arguments
+		if args.Resource != "" {
+			res, ok := argument(c.Arguments, args.Resource)
+			if !ok {
+				v.NotReplayable = MissingArgument
+				v.Detail = fmt.Sprintf("%s declares its resource in argument %q, which the call lacks or holds no string or number in", v.Capability, args.Resource)
+				return false
+			}
+			req["resource"] = res
+		}
+		attrs := map[string]any{}
+		for name, path := range args.Attributes {
+			if val, ok := lookupPath(c.Arguments, path); ok {
+				attrs[name] = val
+			}
+		}
+		if len(attrs) > 0 {
+			req["attributes"] = attrs
+		}
+	}
+	a := p.Agent(c.Agent)
+	switch {
+	case c.Identity != "":
+		req["identity"] = c.Identity
+	case a != nil && a.SpiffeID != "":
+		req["identity"] = a.SpiffeID
+		v.Assumed = append(v.Assumed, AssumedIdentity)
+	}
+	if a != nil && a.Credential != nil && a.Credential.HasTTL {
+		req["credential"] = map[string]any{"expires_at": now.Add(a.Credential.TTL).UTC().Format(time.RFC3339Nano)}
+		v.Assumed = append(v.Assumed, AssumedCredential)
+	}
+	v.Request = req
+	return true
+}
+
+func sessionStart(s *session, now time.Time) time.Time {
+	if s.start.IsZero() || now.Before(s.start) {
+		return now
+	}
+	return s.start
+}
+
+// capability maps a recorded tool name to a declared tool and action: "tool.action" when
+// the name has that form and names a declared tool, else the action of that name on the
+// single tool declaring one. It never guesses: anything else is not replayable.
+func (sd *side) capability(name string) (tool, action, reason, detail string) {
+	if t, a, ok := policy.SplitCapability(name); ok && sd.Policy.Tool(t) != nil {
+		return t, a, "", ""
+	}
+	switch tools := sd.byAction[name]; len(tools) {
+	case 0:
+		return "", "", UnknownTool, fmt.Sprintf("no tool declares %q, and no tool declares an action of that name", name)
+	case 1:
+		return tools[0], name, "", ""
+	default:
+		return "", "", AmbiguousTool, fmt.Sprintf("%q is an action of %d tools: %s", name, len(tools), strings.Join(tools, ", "))
+	}
+}
+
+// argument returns the resource argument at path as a string; numbers keep their JSON text.
+func argument(args map[string]any, path string) (string, bool) {
+	v, ok := lookupPath(args, path)
+	if !ok {
+		return "", false
+	}
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	}
+	return "", false
+}
+
+// lookupPath reads the argument at a dot-separated path.
+func lookupPath(args map[string]any, path string) (any, bool) {
+	return policy.Lookup(args, strings.Split(path, ".")...)
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// Via renders a chain with the hand-off modes between its agents, as
+// "triage -delegate-> billing"; an undeclared hand-off shows as "-?->".
+func Via(p *policy.Policy, chain []string) string {
+	var b strings.Builder
+	for i, n := range chain {
+		if i > 0 {
+			modes := slices.Clone(p.HandoffModes(chain[i-1], n))
+			slices.Sort(modes)
+			m := strings.Join(modes, "|")
+			if m == "" {
+				m = "?"
+			}
+			b.WriteString(" -" + m + "-> ")
+		}
+		b.WriteString(n)
+	}
+	return b.String()
+}
