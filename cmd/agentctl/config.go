@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentctl/agentctl/config"
+	"github.com/agentctl/agentctl/diff"
 	"github.com/agentctl/agentctl/report"
 )
 
@@ -55,7 +56,11 @@ The keys are documented in docs/ci.md ("Repository configuration").`,
 						return inputError(err)
 					}
 				}
-				out = append(out, configDir{Dir: r.dir, File: file, Settings: settingRows(r.settings)})
+				rows, err := withDiffFailOn(settingRows(r.settings), file)
+				if err != nil {
+					return inputError(err)
+				}
+				out = append(out, configDir{Dir: r.dir, File: file, Settings: rows})
 			}
 			if format == "json" {
 				return report.JSON(cmd.OutOrStdout(), struct {
@@ -105,6 +110,22 @@ func settingRows(s config.Settings) []configSetting {
 		configSetting{"inline_suppressions", s.InlineSuppressions.V, s.InlineSuppressions.Source},
 		configSetting{"output", list(s.Output.V), s.Output.Source},
 	)
+}
+
+// withDiffFailOn adds agentctl diff's gate, diff.fail_on, which is repository-wide (no
+// overrides) and defaults to diff.DefaultFailOn.
+func withDiffFailOn(rows []configSetting, file string) ([]configSetting, error) {
+	v := config.Value[[]string]{V: diff.DefaultFailOn, Source: config.Default}
+	if file != "" {
+		f, err := config.Load(file)
+		if err != nil {
+			return nil, err
+		}
+		if fv, ok := f.DiffFailOn(); ok {
+			v = fv
+		}
+	}
+	return append(rows, configSetting{"diff.fail_on", v.V, v.Source}), nil
 }
 
 func configTable(w io.Writer, dirs []configDir) error {
