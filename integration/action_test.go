@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/agentctl/agentctl/internal/testtool"
 )
 
@@ -27,27 +25,21 @@ func TestActionScripts(t *testing.T) {
 	}
 	bash := testtool.Look(t, "bash")
 	root := repoRoot(t)
-	b, err := os.ReadFile(filepath.Join(root, "action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var a struct {
 		Inputs map[string]struct {
-			Default string `yaml:"default"`
-		} `yaml:"inputs"`
+			Default string `json:"default"`
+		} `json:"inputs"`
 		Runs struct {
-			Using string `yaml:"using"`
+			Using string `json:"using"`
 			Steps []struct {
-				ID   string            `yaml:"id"`
-				Name string            `yaml:"name"`
-				Env  map[string]string `yaml:"env"`
-				Run  string            `yaml:"run"`
-			} `yaml:"steps"`
-		} `yaml:"runs"`
+				ID   string            `json:"id"`
+				Name string            `json:"name"`
+				Env  map[string]string `json:"env"`
+				Run  string            `json:"run"`
+			} `json:"steps"`
+		} `json:"runs"`
 	}
-	if err := yaml.Unmarshal(b, &a); err != nil {
-		t.Fatalf("action.yml: %v", err)
-	}
+	readYAML(t, filepath.Join(root, "action.yml"), &a)
 	if a.Runs.Using != "composite" {
 		t.Fatalf("runs.using = %q, want composite", a.Runs.Using)
 	}

@@ -32,8 +32,17 @@ type step struct {
 	With map[string]any    `json:"with"`
 }
 
-// readWorkflow decodes a workflow through CUE's YAML encoding (YAML 1.2: `on` stays a key).
+// readWorkflow decodes a workflow file.
 func readWorkflow(t *testing.T, path string) workflow {
+	t.Helper()
+	var w workflow
+	readYAML(t, path, &w)
+	return w
+}
+
+// readYAML decodes a YAML file into v (json field tags) through CUE's YAML encoding
+// (YAML 1.2: `on` stays a key), the one YAML reader of the project.
+func readYAML(t *testing.T, path string, v any) {
 	t.Helper()
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -43,12 +52,9 @@ func readWorkflow(t *testing.T, path string) workflow {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	v := cuecontext.New().BuildFile(f)
-	var w workflow
-	if err := v.Decode(&w); err != nil {
+	if err := cuecontext.New().BuildFile(f).Decode(v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	return w
 }
 
 // readmeTestCommand is the test command of the README's first code block: the line that
