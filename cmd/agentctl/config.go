@@ -50,17 +50,11 @@ The keys are documented in docs/ci.md ("Repository configuration").`,
 			}
 			var out []configDir
 			for _, r := range runs {
-				file := f.config
-				if file == "" {
-					if file, err = config.Find(r.dir); err != nil {
-						return inputError(err)
-					}
+				var file string
+				if r.file != nil {
+					file = r.file.Path
 				}
-				rows, err := withDiffFailOn(settingRows(r.settings), file)
-				if err != nil {
-					return inputError(err)
-				}
-				out = append(out, configDir{Dir: r.dir, File: file, Settings: rows})
+				out = append(out, configDir{Dir: r.dir, File: file, Settings: settingRows(r.settings, r.file)})
 			}
 			if format == "json" {
 				return report.JSON(cmd.OutOrStdout(), struct {
@@ -89,8 +83,10 @@ type configSetting struct {
 	Source string `json:"source"`
 }
 
-// settingRows lists the settings in the order of the configuration file's schema.
-func settingRows(s config.Settings) []configSetting {
+// settingRows lists the settings in the order of the configuration file's schema, then
+// agentctl diff's gate, diff.fail_on, which is repository-wide (no overrides) and defaults
+// to diff.DefaultFailOn. file may be nil.
+func settingRows(s config.Settings, file *config.File) []configSetting {
 	list := func(v []string) any {
 		if v == nil {
 			return []string{}
@@ -105,27 +101,16 @@ func settingRows(s config.Settings) []configSetting {
 	for _, k := range s.SeverityKeys() {
 		rows = append(rows, configSetting{"checks.severity." + k, s.Severity[k].V, s.Severity[k].Source})
 	}
+	failOn, ok := file.DiffFailOn()
+	if !ok {
+		failOn = config.Value[[]string]{V: diff.DefaultFailOn, Source: config.Default}
+	}
 	return append(rows,
 		configSetting{"baseline", s.Baseline.V, s.Baseline.Source},
 		configSetting{"inline_suppressions", s.InlineSuppressions.V, s.InlineSuppressions.Source},
 		configSetting{"output", list(s.Output.V), s.Output.Source},
+		configSetting{"diff.fail_on", failOn.V, failOn.Source},
 	)
-}
-
-// withDiffFailOn adds agentctl diff's gate, diff.fail_on, which is repository-wide (no
-// overrides) and defaults to diff.DefaultFailOn.
-func withDiffFailOn(rows []configSetting, file string) ([]configSetting, error) {
-	v := config.Value[[]string]{V: diff.DefaultFailOn, Source: config.Default}
-	if file != "" {
-		f, err := config.Load(file)
-		if err != nil {
-			return nil, err
-		}
-		if fv, ok := f.DiffFailOn(); ok {
-			v = fv
-		}
-	}
-	return append(rows, configSetting{"diff.fail_on", v.V, v.Source}), nil
 }
 
 func configTable(w io.Writer, dirs []configDir) error {

@@ -119,14 +119,9 @@ func (f *diffFlags) configure(cmd *cobra.Command, args []string) error {
 			return nil
 		}
 	}
-	file, err := config.Load(path)
+	file, err := loadConfig(cmd.ErrOrStderr(), path)
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			fmt.Fprintln(cmd.ErrOrStderr(), errs.Error())
-			return errInputPrinted
-		}
-		return inputError(err)
+		return err
 	}
 	if v, ok := file.DiffFailOn(); ok {
 		f.failOn = v.V

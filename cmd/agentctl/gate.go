@@ -58,6 +58,7 @@ func (f *gateFlags) registerSelection(fl *pflag.FlagSet) {
 // dirRun is one policy directory with its effective settings.
 type dirRun struct {
 	dir        string
+	file       *config.File // the configuration file applied, nil for none
 	settings   config.Settings
 	failOn     lint.Severity
 	checks     []*lint.Check
@@ -70,11 +71,11 @@ func (f *gateFlags) settings(cmd *cobra.Command, dirs []string) ([]dirRun, error
 	files := map[string]*config.File{}
 	var out []dirRun
 	for _, dir := range dirs {
-		s, err := f.settingsFor(cmd, dir, files)
+		file, s, err := f.settingsFor(cmd, dir, files)
 		if err != nil {
 			return nil, err
 		}
-		r := dirRun{dir: dir, settings: s, severities: map[string]lint.Severity{}}
+		r := dirRun{dir: dir, file: file, settings: s, severities: map[string]lint.Severity{}}
 		if r.failOn, err = lint.ParseSeverity(s.FailOn.V); err != nil {
 			return nil, inputError(fmt.Errorf("%s: fail_on: %w", s.FailOn.Source, err))
 		}
@@ -96,38 +97,35 @@ func (f *gateFlags) settings(cmd *cobra.Command, dirs []string) ([]dirRun, error
 	return out, nil
 }
 
-func (f *gateFlags) settingsFor(cmd *cobra.Command, dir string, files map[string]*config.File) (config.Settings, error) {
+// settingsFor applies the configuration file of dir (loaded once per path into files) and
+// the flags the user set.
+func (f *gateFlags) settingsFor(cmd *cobra.Command, dir string, files map[string]*config.File) (*config.File, config.Settings, error) {
 	path := f.config
 	if path == "" {
 		var err error
 		if path, err = config.Find(dir); err != nil {
-			return config.Settings{}, inputError(err)
+			return nil, config.Settings{}, inputError(err)
 		}
 	}
 	var file *config.File
 	if path != "" {
 		if file = files[path]; file == nil {
 			var err error
-			if file, err = config.Load(path); err != nil {
-				var errs config.Errors
-				if errors.As(err, &errs) {
-					fmt.Fprintln(cmd.ErrOrStderr(), errs.Error())
-					return config.Settings{}, errInputPrinted
-				}
-				return config.Settings{}, inputError(err)
+			if file, err = loadConfig(cmd.ErrOrStderr(), path); err != nil {
+				return nil, config.Settings{}, err
 			}
 			files[path] = file
 		}
 	}
 	s, err := file.For(dir)
 	if err != nil {
-		return s, inputError(err)
+		return nil, s, inputError(err)
 	}
 	fl := cmd.Flags()
 	flag := func(name string) (bool, string) { return fl.Changed(name), "flag --" + name }
 	if ok, src := flag("fail-on"); ok {
 		if _, err := lint.ParseSeverity(f.failOn); err != nil {
-			return s, inputError(fmt.Errorf("--fail-on: %w", err))
+			return nil, s, inputError(fmt.Errorf("--fail-on: %w", err))
 		}
 		s.FailOn = config.Value[string]{V: f.failOn, Source: src}
 	}
@@ -146,7 +144,22 @@ func (f *gateFlags) settingsFor(cmd *cobra.Command, dir string, files map[string
 	if ok, src := flag("output"); ok && f.hasOutputs {
 		s.Output = config.Value[[]string]{V: f.outputs, Source: src}
 	}
-	return s, nil
+	return file, s, nil
+}
+
+// loadConfig loads a configuration file. Its errors, one per line with file:line:col, are
+// printed to stderr as they are (errInputPrinted).
+func loadConfig(stderr io.Writer, path string) (*config.File, error) {
+	file, err := config.Load(path)
+	var errs config.Errors
+	switch {
+	case errors.As(err, &errs):
+		fmt.Fprintln(stderr, errs.Error())
+		return nil, errInputPrinted
+	case err != nil:
+		return nil, inputError(err)
+	}
+	return file, nil
 }
 
 // gate is a lint or check run after its settings, outputs and root are resolved, its
