@@ -1,9 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -44,31 +44,17 @@ this agentctl's schema, vet says so on stderr and how to refresh it.`,
 }
 
 // loadAll loads every directory; on any failure it prints all load errors of all
-// directories to stderr and returns errInputPrinted, so no partial output is written.
+// directories to stderr (loadEach) and returns errInputPrinted, so no partial output is
+// written.
 func loadAll(stderr io.Writer, dirs []string) ([]*policy.Policy, error) {
-	var (
-		out    []*policy.Policy
-		failed bool
-	)
-	for _, dir := range dirs {
-		stop := busy(stderr, "loading "+dir)
-		p, err := schema.Load(dir)
-		stop()
-		if err != nil {
-			var errs schema.Errors
-			if !errors.As(err, &errs) {
-				return nil, inputError(fmt.Errorf("load %s: %w", dir, err))
-			}
-			fmt.Fprintln(stderr, errs.Error())
-			failed = true
-			continue
-		}
-		out = append(out, p)
+	policies, _, err := loadEach(stderr, dirs)
+	if err != nil {
+		return nil, err
 	}
-	if failed {
+	if slices.Contains(policies, nil) {
 		return nil, errInputPrinted
 	}
-	return out, nil
+	return policies, nil
 }
 
 func summary(dir string, p *policy.Policy) string {
