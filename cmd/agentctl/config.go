@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -35,8 +34,8 @@ The keys are documented in docs/ci.md ("Repository configuration").`,
   agentctl config policies/legacy
   agentctl config --fail-on critical -o json policies/*`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains([]string{"table", "json"}, format) {
-				return inputError(fmt.Errorf("unknown output format %q (want table or json)", format))
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return inputError(err)
 			}
 			dirs := dirsOrDot(args)
 			for _, d := range dirs {

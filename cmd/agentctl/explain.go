@@ -67,8 +67,8 @@ whatever the decision.`,
   agentctl explain --input request.json -o json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.output != "table" && f.output != "json" {
-				return inputError(fmt.Errorf("unknown output format %q (want table or json)", f.output))
+			if err := checkFormat(f.output, "table", "json"); err != nil {
+				return inputError(err)
 			}
 			now, err := f.clock()
 			if err != nil {

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -29,4 +33,20 @@ func plainBoolFlags(cmd *cobra.Command) {
 	for _, c := range cmd.Commands() {
 		plainBoolFlags(c)
 	}
+}
+
+// checkFormat rejects an output format that is not one of formats.
+func checkFormat(format string, formats ...string) error {
+	if slices.Contains(formats, format) {
+		return nil
+	}
+	return fmt.Errorf("unknown output format %q (want %s)", format, orList(formats))
+}
+
+// orList writes "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }

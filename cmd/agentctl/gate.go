@@ -214,8 +214,8 @@ func parseOutputs(values []string, formats []string) ([]output, error) {
 	var out, onStdout []output
 	for _, v := range values {
 		format, path, hasPath := strings.Cut(v, "=")
-		if !slices.Contains(formats, format) {
-			return nil, fmt.Errorf("unknown output format %q (want %s)", format, orList(formats))
+		if err := checkFormat(format, formats...); err != nil {
+			return nil, err
 		}
 		if hasPath && path == "" {
 			return nil, fmt.Errorf("-o %s: empty file name after '='", v)
@@ -242,14 +242,6 @@ func parseOutputs(values []string, formats []string) ([]output, error) {
 		}
 	}
 	return out, nil
-}
-
-// orList writes "a, b or c".
-func orList(items []string) string {
-	if len(items) < 2 {
-		return strings.Join(items, "")
-	}
-	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
 // writeOutputs renders each output to stdout or its file. Files go through outfile, like

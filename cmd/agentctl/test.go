@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -27,8 +26,8 @@ expect.code is given, a reason carrying that code. Inputs without "now" are deci
 Exit status: 0 all tests pass, 1 a test failed or the engines disagree, 2 bad input.`,
 		Example: "  agentctl test\n  agentctl test scenarios/* -o junit > tests.xml",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains([]string{"table", "json", "junit"}, output) {
-				return inputError(fmt.Errorf("unknown output format %q (want table, json or junit)", output))
+			if err := checkFormat(output, "table", "json", "junit"); err != nil {
+				return inputError(err)
 			}
 			dirs := dirsOrDot(args)
 			policies, err := loadAll(cmd.ErrOrStderr(), dirs)
