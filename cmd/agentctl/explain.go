@@ -223,13 +223,7 @@ func (f explainFlags) missing() string {
 			names = append(names, fl.name)
 		}
 	}
-	switch len(names) {
-	case 0:
-		return ""
-	case 1:
-		return names[0]
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return wordList(names, "and")
 }
 
 // clock is --now, else the current time to the second.

@@ -40,13 +40,13 @@ func checkFormat(format string, formats ...string) error {
 	if slices.Contains(formats, format) {
 		return nil
 	}
-	return fmt.Errorf("unknown output format %q (want %s)", format, orList(formats))
+	return fmt.Errorf("unknown output format %q (want %s)", format, wordList(formats, "or"))
 }
 
-// orList writes "a, b or c".
-func orList(items []string) string {
+// wordList writes "a, b or c" (conj "or") or "a, b and c".
+func wordList(items []string, conj string) string {
 	if len(items) < 2 {
 		return strings.Join(items, "")
 	}
-	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+	return strings.Join(items[:len(items)-1], ", ") + " " + conj + " " + items[len(items)-1]
 }
