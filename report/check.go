@@ -95,9 +95,9 @@ func Verdict(c Check, elapsed time.Duration, color bool) string {
 	case len(t.loadFailed) == len(c.Dirs):
 		// Nothing loaded: no gate ran.
 	case t.failing.Total > 0:
-		parts = append(parts, fmt.Sprintf("lint: %s at or above %s (%s)", findingCount(t.failing.Total), t.threshold, severityCounts(t.failing)))
+		parts = append(parts, fmt.Sprintf("lint: %s at or above %s (%s)", plural(t.failing.Total, "finding"), t.threshold, severityCounts(t.failing)))
 	case t.below.Total > 0:
-		parts = append(parts, fmt.Sprintf("lint: %s, all below %s (%s)", findingCount(t.below.Total), t.threshold, severityCounts(t.below)))
+		parts = append(parts, fmt.Sprintf("lint: %s, all below %s (%s)", plural(t.below.Total, "finding"), t.threshold, severityCounts(t.below)))
 	default:
 		parts = append(parts, "lint: no findings")
 	}

@@ -229,12 +229,12 @@ func (s *Summary) count(severity string) {
 	}
 }
 
-// findingCount writes "1 finding" or "N findings".
-func findingCount(n int) string {
+// plural writes "1 finding" or "N findings".
+func plural(n int, word string) string {
 	if n == 1 {
-		return "1 finding"
+		return "1 " + word
 	}
-	return fmt.Sprintf("%d findings", n)
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // severityCounts writes the non-zero counts, most severe first: "4 critical, 10 high".

@@ -70,7 +70,7 @@ func SummaryLine(s Summary) string {
 	if s.Total == 0 {
 		b.WriteString("no findings")
 	} else {
-		b.WriteString(findingCount(s.Total))
+		b.WriteString(plural(s.Total, "finding"))
 	}
 	if c := severityCounts(s); c != "" {
 		b.WriteString(": " + c)

@@ -29,21 +29,14 @@ type ReplayRun struct {
 func ReplaySummaryLine(run ReplayRun) string {
 	s := run.Summary
 	line := fmt.Sprintf("%s: %d allow, %d deny, %d needs approval, %d not replayable",
-		count(s.Calls, "call"), s.Allow, s.Deny, s.NeedsApproval, s.NotReplayable)
+		plural(s.Calls, "call"), s.Allow, s.Deny, s.NeedsApproval, s.NotReplayable)
 	switch {
 	case run.Base != "":
-		line += fmt.Sprintf("; %s against %s", count(s.Flips, "flip"), run.Base)
+		line += fmt.Sprintf("; %s against %s", plural(s.Flips, "flip"), run.Base)
 	case run.Logged:
 		line += fmt.Sprintf("; %d differ from the logged decision", s.Flips)
 	}
 	return line
-}
-
-func count(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // ReplaySummary writes the summary line and what was assumed.
@@ -69,7 +62,7 @@ func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 			header = append(header, "logged")
 		}
 		for _, s := range sessions(run.Results) {
-			if _, err := fmt.Fprintf(w, "session %s (%s)\n", s.name, count(len(s.results), "call")); err != nil {
+			if _, err := fmt.Fprintf(w, "session %s (%s)\n", s.name, plural(len(s.results), "call")); err != nil {
 				return err
 			}
 			rows := make([][]string, 0, len(s.results))
@@ -99,7 +92,7 @@ func assumptions(w io.Writer, run ReplayRun) error {
 		{replay.AssumedTime, "the time (the recording has none)"},
 	} {
 		if n[a.key] > 0 {
-			parts = append(parts, fmt.Sprintf("%s (%s)", a.text, count(n[a.key], "call")))
+			parts = append(parts, fmt.Sprintf("%s (%s)", a.text, plural(n[a.key], "call")))
 		}
 	}
 	if len(parts) == 0 {

@@ -60,7 +60,7 @@ func SimulateTable(w io.Writer, results []*simulate.Result, unicode bool) error 
 		}
 	}
 	_, err := fmt.Fprintf(w, "%s: %d passed, %d failed, %d without expectations\n",
-		simCount(len(results), "scenario"), passed, failed, unchecked)
+		plural(len(results), "scenario"), passed, failed, unchecked)
 	return err
 }
 
@@ -159,11 +159,4 @@ func CompareJSON(w io.Writer, comps []*simulate.Comparison) error {
 		comps = []*simulate.Comparison{}
 	}
 	return JSON(w, compareDoc{SchemaVersion: SchemaVersion, Comparisons: comps})
-}
-
-func simCount(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
