@@ -125,13 +125,7 @@ func diffSections(r *diff.Result) []diffSection {
 	add("Exfiltration", ls)
 	ls = nil
 	for _, x := range r.Approvals {
-		text := x.Detail
-		if x.Rule != "" {
-			text = "approvals." + x.Rule + " " + x.Op + ": " + x.Detail
-		} else {
-			text = x.Op + " approval: " + x.Detail
-		}
-		ls = append(ls, diffLine{sign(x.Op), text, where(x.File, x.Line)})
+		ls = append(ls, diffLine{sign(x.Op), approvalText(x), where(x.File, x.Line)})
 	}
 	add("Approvals", ls)
 	ls = nil
@@ -167,6 +161,15 @@ func diffSections(r *diff.Result) []diffSection {
 	}
 	add("Decisions", ls)
 	return out
+}
+
+// approvalText is one approval change: of a rule ("approvals.R weaker: ...") or of an
+// agent's capability ("lost approval: ...").
+func approvalText(x diff.ApprovalChange) string {
+	if x.Rule != "" {
+		return "approvals." + x.Rule + " " + x.Op + ": " + x.Detail
+	}
+	return x.Op + " approval: " + x.Detail
 }
 
 func requestText(in map[string]any) string {
@@ -312,11 +315,7 @@ func DiffFindings(results []*diff.Result, failOn []string, threshold lint.Severi
 		}
 		for _, x := range r.Approvals {
 			if x.Op == diff.Weaker || x.Op == diff.Lost {
-				what := "approvals." + x.Rule + " " + x.Op + ": "
-				if x.Rule == "" {
-					what = x.Op + " approval: "
-				}
-				add(diff.FailWeakerApproval, "high", what+x.Detail, x.Rule+x.Agent+"."+x.Capability, x.File, x.Line)
+				add(diff.FailWeakerApproval, "high", approvalText(x), x.Rule+x.Agent+"."+x.Capability, x.File, x.Line)
 			}
 		}
 		for _, f := range r.Findings {
