@@ -300,15 +300,13 @@ func ReplayMarkdown(w io.Writer, run ReplayRun) error {
 		for _, r := range run.Results {
 			mdRow(&b, outcomeText(r.Was()), outcomeText(r.Outcome()), r.Call.Agent, capabilityOf(r), chainOf(run.Head, r), flipReason(r), r.Call.Source)
 		}
-	}
-	for _, s := range sessions(run.Results) {
-		if run.OnlyFlips {
-			break
-		}
-		fmt.Fprintf(&b, "\n### Session `%s`\n\n| # | time | agent | chain | capability | flow | decision | reason |\n|---|---|---|---|---|---|---|---|\n", s.name)
-		for _, r := range s.results {
-			mdRow(&b, fmt.Sprint(r.Seq), timeOf(r.Call.Time), r.Call.Agent, chainOf(run.Head, r), capabilityOf(r),
-				flowOf(r.Verdict), outcomeText(r.Outcome()), reasonOf(r.Verdict))
+	} else {
+		for _, s := range sessions(run.Results) {
+			fmt.Fprintf(&b, "\n### Session `%s`\n\n| # | time | agent | chain | capability | flow | decision | reason |\n|---|---|---|---|---|---|---|---|\n", s.name)
+			for _, r := range s.results {
+				mdRow(&b, fmt.Sprint(r.Seq), timeOf(r.Call.Time), r.Call.Agent, chainOf(run.Head, r), capabilityOf(r),
+					flowOf(r.Verdict), outcomeText(r.Outcome()), reasonOf(r.Verdict))
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())
