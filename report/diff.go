@@ -11,8 +11,8 @@ import (
 	"github.com/agentctl/agentctl/simulate"
 )
 
-// DiffSummaryLine is the closing line of a diff: "Reach: 2 added, 0 removed · escalations +2
-// · exfiltration +0 · findings +1 −3 · decisions 4 flipped".
+// DiffSummaryLine is the closing line of a diff: "Changes: 5 · Reach: 2 added, 0 removed ·
+// escalations +2 −0 · ... · decisions 4 flipped".
 func DiffSummaryLine(s diff.Summary) string {
 	return fmt.Sprintf("Changes: %d · Reach: %d added, %d removed · escalations +%d −%d · exfiltration +%d −%d · approvals weaker %d, stronger %d · findings +%d −%d · scenarios %d regressed · decisions %d flipped",
 		s.Changes, s.ReachAdded, s.ReachRemoved, s.EscalationsAdded, s.EscalationsGone, s.ExfilAdded, s.ExfilRemoved,
