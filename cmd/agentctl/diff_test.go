@@ -11,8 +11,8 @@ import (
 
 	"github.com/agentctl/agentctl/diff"
 	"github.com/agentctl/agentctl/internal/gen"
+	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/report"
-	"github.com/agentctl/agentctl/schema"
 )
 
 // TestDiffDerivedBase checks that `agentctl diff`, which derives the base version from head
@@ -60,15 +60,7 @@ func TestDiffDerivedBase(t *testing.T) {
 			if code := run([]string{"diff", "--fail-on", "none", "-o", "json", "base", "head"}, &got, &stderr); code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
-			bp, err := schema.Load("base")
-			if err != nil {
-				t.Fatal(err)
-			}
-			hp, err := schema.Load("head")
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := diff.Run(bp, hp, diff.Options{MaxDecisions: diff.DefaultMaxDecisions})
+			res, err := diff.Run(testtool.Load(t, "base"), testtool.Load(t, "head"), diff.Options{MaxDecisions: diff.DefaultMaxDecisions})
 			if err != nil {
 				t.Fatal(err)
 			}
