@@ -214,19 +214,13 @@ func (f *importMCPFlags) runCheck(cmd *cobra.Command, args []string) error {
 	doc.Version, _, _ = buildVersion()
 	root := config.RepoRoot(p.Dir) // code scanning maps repository-relative paths only
 	w := cmd.OutOrStdout()
-	switch f.output {
-	case "json":
-		err = report.FindingsJSON(w, doc)
-	case "sarif":
-		err = report.SARIF(w, doc.RelativeTo(root))
-	case "github":
-		err = report.GitHub(w, doc.RelativeTo(root))
+	ok, err := findingsDocument(w, f.output, doc, root)
+	switch {
+	case ok: // json, sarif or github: written
+	case len(drift) == 0:
+		_, err = fmt.Fprintf(w, "no drift: %s matches its %d pinned tools\n", t.Path(), pinCount(t))
 	default:
-		if len(drift) == 0 {
-			_, err = fmt.Fprintf(w, "no drift: %s matches its %d pinned tools\n", t.Path(), pinCount(t))
-		} else {
-			err = report.FindingsTable(w, doc, nil, isTerminal(w))
-		}
+		err = report.FindingsTable(w, doc, nil, isTerminal(w))
 	}
 	if err != nil {
 		return fmt.Errorf("write %s output: %w", f.output, err)

@@ -88,15 +88,8 @@ func (f *lintFlags) run(cmd *cobra.Command, dirs []string) error {
 	}
 	doc, root := g.lint.all, g.root
 	err = writeOutputs(cmd.OutOrStdout(), g.outs, func(w io.Writer, format string) error {
-		switch format {
-		case "json":
-			return report.FindingsJSON(w, doc)
-		case "sarif":
-			return report.SARIF(w, doc.RelativeTo(root))
-		case "junit":
-			return report.FindingsJUnit(w, doc.RelativeTo(root))
-		case "github":
-			return report.GitHub(w, doc.RelativeTo(root))
+		if ok, err := findingsDocument(w, format, doc, root); ok {
+			return err
 		}
 		if !slices.ContainsFunc(g.policies, func(p *policy.Policy) bool { return p != nil }) {
 			return nil // nothing loaded: the errors on stderr are the whole report
@@ -112,6 +105,23 @@ func (f *lintFlags) run(cmd *cobra.Command, dirs []string) error {
 		return errPolicyFailed
 	}
 	return nil
+}
+
+// findingsDocument writes findings in a document format (json, sarif, junit, github), with
+// locations relative to the repository root where code scanning or CI needs them. ok is
+// false for any other format: each command writes its table its own way.
+func findingsDocument(w io.Writer, format string, doc report.Findings, root string) (ok bool, err error) {
+	switch format {
+	case "json":
+		return true, report.FindingsJSON(w, doc)
+	case "sarif":
+		return true, report.SARIF(w, doc.RelativeTo(root))
+	case "junit":
+		return true, report.FindingsJUnit(w, doc.RelativeTo(root))
+	case "github":
+		return true, report.GitHub(w, doc.RelativeTo(root))
+	}
+	return false, nil
 }
 
 // frameworkName normalises one --framework value of lint or checks and rejects unknown ones.
