@@ -12,16 +12,7 @@ import (
 // error of a directory that failed to load is an error titled "agentctl load error".
 func GitHub(w io.Writer, r Findings) error {
 	for _, e := range r.LoadErrors {
-		var props []string
-		if e.File != "" {
-			props = append(props, "file="+escapeProperty(e.File))
-			if e.Line > 0 {
-				props = append(props, fmt.Sprintf("line=%d,col=%d", e.Line, e.Column))
-			}
-		}
-		props = append(props, "title="+escapeProperty("agentctl load error"))
-		msg := fmt.Sprintf("%s: %s", e.Dir, e.Message)
-		if _, err := fmt.Fprintf(w, "::error %s::%s\n", strings.Join(props, ","), escapeData(msg)); err != nil {
+		if err := annotation(w, "error", e.File, e.Line, e.Column, "agentctl load error", e.Dir+": "+e.Message); err != nil {
 			return err
 		}
 	}
@@ -36,20 +27,27 @@ func GitHub(w io.Writer, r Findings) error {
 		case f.Severity == "info":
 			level = "notice"
 		}
-		var props []string
-		if f.File != "" {
-			props = append(props, "file="+escapeProperty(f.File))
-			if f.Line > 0 {
-				props = append(props, fmt.Sprintf("line=%d,col=%d", f.Line, f.Column))
-			}
-		}
-		props = append(props, "title="+escapeProperty(f.Check))
 		msg := fmt.Sprintf("%s: %s (%s)", f.Severity, f.Message, f.Slug)
-		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", level, strings.Join(props, ","), escapeData(msg)); err != nil {
+		if err := annotation(w, level, f.File, f.Line, f.Column, f.Check, msg); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// annotation writes one workflow command: "::level file=F,line=L,col=C,title=T::msg", the
+// position left out as far as it is unknown.
+func annotation(w io.Writer, level, file string, line, col int, title, msg string) error {
+	var props []string
+	if file != "" {
+		props = append(props, "file="+escapeProperty(file))
+		if line > 0 {
+			props = append(props, fmt.Sprintf("line=%d,col=%d", line, col))
+		}
+	}
+	props = append(props, "title="+escapeProperty(title))
+	_, err := fmt.Fprintf(w, "::%s %s::%s\n", level, strings.Join(props, ","), escapeData(msg))
+	return err
 }
 
 // escapeData escapes a workflow command's message.
