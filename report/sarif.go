@@ -145,12 +145,19 @@ func SARIF(w io.Writer, r Findings) error {
 	if r.Root != "" {
 		run.OriginalURIBaseIDs = map[string]sarifArtifact{SRCROOT: {URI: dirURI(r.Root)}}
 	}
-	artifact := func(file string) sarifArtifact {
-		a := sarifArtifact{URI: fileURI(file)}
-		if r.Root != "" && !strings.HasPrefix(a.URI, "file://") {
-			a.URIBaseID = SRCROOT
+	// physical is the location of a file position, nil without a file.
+	physical := func(file string, line, col int) *sarifPhysical {
+		if file == "" {
+			return nil
 		}
-		return a
+		p := &sarifPhysical{ArtifactLocation: sarifArtifact{URI: fileURI(file)}}
+		if r.Root != "" && !strings.HasPrefix(p.ArtifactLocation.URI, "file://") {
+			p.ArtifactLocation.URIBaseID = SRCROOT
+		}
+		if line > 0 {
+			p.Region = &sarifRegion{StartLine: line, StartColumn: col}
+		}
+		return p
 	}
 	index := map[string]int{}
 	for i, rule := range r.Rules {
@@ -191,14 +198,8 @@ func SARIF(w io.Writer, r Findings) error {
 			PartialFingerprints: map[string]string{FingerprintKey: f.Fingerprint},
 			Properties:          map[string]string{"severity": f.Severity, "element": f.Element},
 		}
-		loc := sarifLocation{LogicalLocations: []sarifLogical{{FullyQualifiedName: f.Element, Kind: "element"}}}
-		if f.File != "" {
-			loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: artifact(f.File)}
-			if f.Line > 0 {
-				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Line, StartColumn: f.Column}
-			}
-		}
-		res.Locations = []sarifLocation{loc}
+		res.Locations = []sarifLocation{{PhysicalLocation: physical(f.File, f.Line, f.Column),
+			LogicalLocations: []sarifLogical{{FullyQualifiedName: f.Element, Kind: "element"}}}}
 		if s := f.Suppression; s != nil {
 			kind, why := "inSource", s.Reason
 			if s.Kind == "baseline" {
@@ -227,12 +228,8 @@ func SARIF(w io.Writer, r Findings) error {
 				PartialFingerprints: map[string]string{FingerprintKey: e.Dir + ":" + e.Message},
 				Properties:          map[string]string{"directory": e.Dir},
 			}
-			if e.File != "" {
-				loc := sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: artifact(e.File)}}
-				if e.Line > 0 {
-					loc.PhysicalLocation.Region = &sarifRegion{StartLine: e.Line, StartColumn: e.Column}
-				}
-				res.Locations = []sarifLocation{loc}
+			if p := physical(e.File, e.Line, e.Column); p != nil {
+				res.Locations = []sarifLocation{{PhysicalLocation: p}}
 			}
 			run.Results = append(run.Results, res)
 		}
