@@ -12,9 +12,6 @@ import (
 	"github.com/agentctl/agentctl/simulate"
 )
 
-// checkFormats are the output formats of check.
-var checkFormats = []string{"table", "json", "sarif", "junit", "github"}
-
 func newCheckCmd() *cobra.Command {
 	var (
 		f       gateFlags
@@ -54,7 +51,7 @@ invocation is wrong.`,
 			return runCheck(cmd, &f, dirsOrDot(args), elapsed)
 		},
 	}
-	f.register(cmd.Flags(), checkFormats)
+	f.register(cmd.Flags())
 	cmd.Flags().StringVar(&f.color, "color", "auto", "colour the verdict: auto (on a terminal, unless NO_COLOR is set), always or never")
 	cmd.Flags().BoolVar(&elapsed, "elapsed", true, "end the verdict with the elapsed time (--elapsed=false for byte-identical logs)")
 	return cmd
@@ -63,7 +60,7 @@ invocation is wrong.`,
 func runCheck(cmd *cobra.Command, f *gateFlags, dirs []string, elapsed bool) error {
 	start := time.Now()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	g, err := f.lintAll(cmd, dirs, checkFormats, "")
+	g, err := f.lintAll(cmd, dirs, "")
 	if err != nil {
 		return err
 	}

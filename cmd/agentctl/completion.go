@@ -17,9 +17,9 @@ var severityNames = []string{"critical", "high", "medium", "low", "info"}
 // completions lists the flag values shell completion suggests, per command and flag; a flag
 // a command does not have is skipped.
 var completions = map[string]map[string]cobra.CompletionFunc{
-	"check": {"output": outputValues(checkFormats...), "fail-on": fixedValues(severityNames...),
+	"check": {"output": outputValues(gateFormats...), "fail-on": fixedValues(severityNames...),
 		"checks": completeChecks, "skip": completeChecks, "color": fixedValues("auto", "always", "never")},
-	"lint": {"output": outputValues(lintFormats...), "fail-on": fixedValues(severityNames...),
+	"lint": {"output": outputValues(gateFormats...), "fail-on": fixedValues(severityNames...),
 		"checks": completeChecks, "skip": completeChecks, "framework": listValues(report.FrameworkNames()...)},
 	"config": {"output": fixedValues("table", "json"), "fail-on": fixedValues(severityNames...),
 		"checks": completeChecks, "skip": completeChecks},

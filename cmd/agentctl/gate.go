@@ -37,10 +37,14 @@ type gateFlags struct {
 	hasOutputs bool
 }
 
+// gateFormats are the output formats of lint and check, which share the configuration
+// file's output list.
+var gateFormats = []string{"table", "json", "sarif", "junit", "github"}
+
 // register adds the selection flags, the repeatable -o and --root.
-func (f *gateFlags) register(fl *pflag.FlagSet, formats []string) {
+func (f *gateFlags) register(fl *pflag.FlagSet) {
 	f.hasOutputs = true
-	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "output `FORMAT[=FILE]`, repeatable: "+strings.Join(formats, ", ")+"; a format alone goes to stdout (default: output of "+config.FileName+", else table)")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "output `FORMAT[=FILE]`, repeatable: "+strings.Join(gateFormats, ", ")+"; a format alone goes to stdout (default: output of "+config.FileName+", else table)")
 	fl.StringVar(&f.root, "root", "", "repository root that SARIF, GitHub and JUnit locations are relative to (default: the git top-level)")
 	f.registerSelection(fl)
 }
@@ -173,10 +177,10 @@ type gate struct {
 	lint     *lintResult
 }
 
-// lintAll resolves the settings of dirs, validates the outputs against formats, then loads
+// lintAll resolves the settings of dirs, validates the outputs, then loads
 // and lints every directory (recording every finding in writeBaseline when set). Input
 // errors come first, before any directory is read.
-func (f *gateFlags) lintAll(cmd *cobra.Command, dirs, formats []string, writeBaseline string) (*gate, error) {
+func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline string) (*gate, error) {
 	var (
 		g   gate
 		err error
@@ -184,7 +188,7 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs, formats []string, writeBas
 	if g.runs, err = f.settings(cmd, dirs); err != nil {
 		return nil, err
 	}
-	if g.outs, err = parseOutputs(g.runs[0].settings.Output.V, formats); err != nil {
+	if g.outs, err = parseOutputs(g.runs[0].settings.Output.V, gateFormats); err != nil {
 		return nil, inputError(err)
 	}
 	if g.root, err = f.repoRoot(dirs[0]); err != nil {

@@ -15,9 +15,6 @@ import (
 	"github.com/agentctl/agentctl/report"
 )
 
-// lintFormats are the output formats of lint.
-var lintFormats = []string{"table", "json", "sarif", "junit", "github"}
-
 // lintFlags are the flags of `agentctl lint`.
 type lintFlags struct {
 	gateFlags
@@ -62,7 +59,7 @@ not load or the invocation is wrong.`,
 		},
 	}
 	fl := cmd.Flags()
-	f.register(fl, lintFormats)
+	f.register(fl)
 	fl.StringSliceVar(&f.frameworks, "framework", nil, "show the mapped references of these frameworks in the table: asi, nhi, maestro, nist")
 	fl.StringVar(&f.writeBaseline, "write-baseline", "", "write the current findings to this baseline file")
 	return cmd
@@ -82,7 +79,7 @@ func (f *lintFlags) run(cmd *cobra.Command, dirs []string) error {
 			frameworks = append(frameworks, name)
 		}
 	}
-	g, err := f.lintAll(cmd, dirs, lintFormats, f.writeBaseline)
+	g, err := f.lintAll(cmd, dirs, f.writeBaseline)
 	if err != nil {
 		return err
 	}
