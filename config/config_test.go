@@ -147,4 +147,7 @@ func TestDocsExample(t *testing.T) {
 	if s.FailOn.V != "critical" || s.FailOn.Source != path+":16:5" || s.Skip.Source != path+":17:14" {
 		t.Errorf("docs/ci.md shows fail_on at .agentctl.yaml:16:5 and checks.skip at 17:14; got %+v %+v", s.FailOn, s.Skip)
 	}
+	if v, _ := f.DiffFailOn(); v.Source != path+":19:3" {
+		t.Errorf("docs/ci.md shows diff.fail_on at .agentctl.yaml:19:3; got %+v", v)
+	}
 }
