@@ -21,13 +21,13 @@ var completions = map[string]map[string]cobra.CompletionFunc{
 		"checks": completeChecks, "skip": completeChecks, "color": fixedValues("auto", "always", "never")},
 	"lint": {"output": outputValues(gateFormats...), "fail-on": fixedValues(severityNames...),
 		"checks": completeChecks, "skip": completeChecks, "framework": listValues(report.FrameworkNames()...)},
-	"config": {"output": fixedValues("table", "json"), "fail-on": fixedValues(severityNames...),
+	"config": {"output": fixedValues(configFormats...), "fail-on": fixedValues(severityNames...),
 		"checks": completeChecks, "skip": completeChecks},
 	"checks":   {"output": fixedValues("table", "json", "markdown"), "framework": listValues(report.FrameworkNames()...)},
 	"simulate": {"output": fixedValues("table", "json", "junit"), "scenario": completeScenarios, "from": completeAgents, "compromise": completeAgentList, "mode": fixedValues(policy.ModeAttenuate, policy.ModeDelegate, policy.ModeForwardCredentials)},
 	"graph":    {"output": fixedValues("dot", "mermaid", "svg"), "scenario": completeScenarios},
-	"test":     {"output": fixedValues("table", "json", "junit")},
-	"explain":  {"output": fixedValues("table", "json"), "agent": completeAgents, "chain": completeAgentList},
+	"test":     {"output": fixedValues(testFormats...)},
+	"explain":  {"output": fixedValues(explainFormats...), "agent": completeAgents, "chain": completeAgentList},
 }
 
 // registerCompletions attaches the completion functions above to the commands of root.

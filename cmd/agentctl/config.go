@@ -13,6 +13,9 @@ import (
 	"github.com/agentctl/agentctl/report"
 )
 
+// configFormats are the output formats of config.
+var configFormats = []string{"table", "json"}
+
 func newConfigCmd() *cobra.Command {
 	var (
 		f      gateFlags
@@ -34,7 +37,7 @@ The keys are documented in docs/ci.md ("Repository configuration").`,
   agentctl config policies/legacy
   agentctl config --fail-on critical -o json policies/*`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, "table", "json"); err != nil {
+			if err := checkFormat(format, configFormats...); err != nil {
 				return inputError(err)
 			}
 			dirs := dirsOrDot(args)
@@ -65,7 +68,7 @@ The keys are documented in docs/ci.md ("Repository configuration").`,
 		},
 	}
 	f.registerSelection(cmd.Flags())
-	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: "+wordList(configFormats, "or"))
 	return cmd
 }
 

@@ -26,6 +26,9 @@ type explainFlags struct {
 	input, revocations, output           string
 }
 
+// explainFormats are the output formats of explain.
+var explainFormats = []string{"table", "json"}
+
 func newExplainCmd() *cobra.Command {
 	var f explainFlags
 	cmd := &cobra.Command{
@@ -67,7 +70,7 @@ whatever the decision.`,
   agentctl explain --input request.json -o json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(f.output, "table", "json"); err != nil {
+			if err := checkFormat(f.output, explainFormats...); err != nil {
 				return inputError(err)
 			}
 			now, err := f.clock()
@@ -138,7 +141,7 @@ whatever the decision.`,
 	fl.StringArrayVar(&f.attributes, "attribute", nil, "a request attribute, KEY=VALUE; VALUE is a number when it parses as one (repeatable)")
 	fl.StringVar(&f.input, "input", "", `a JSON file holding the runtime request ("-" reads stdin)`)
 	fl.StringVar(&f.revocations, "revocations", "", "a JSON file holding data.agentctl_revocations")
-	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: "+wordList(explainFormats, "or"))
 	return cmd
 }
 

@@ -12,6 +12,9 @@ import (
 	"github.com/agentctl/agentctl/report"
 )
 
+// testFormats are the output formats of test.
+var testFormats = []string{"table", "json", "junit"}
+
 func newTestCmd() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
@@ -26,7 +29,7 @@ expect.code is given, a reason carrying that code. Inputs without "now" are deci
 Exit status: 0 all tests pass, 1 a test failed or the engines disagree, 2 bad input.`,
 		Example: "  agentctl test\n  agentctl test scenarios/* -o junit > tests.xml",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(output, "table", "json", "junit"); err != nil {
+			if err := checkFormat(output, testFormats...); err != nil {
 				return inputError(err)
 			}
 			dirs := dirsOrDot(args)
@@ -53,7 +56,7 @@ Exit status: 0 all tests pass, 1 a test failed or the engines disagree, 2 bad in
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or junit")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: "+wordList(testFormats, "or"))
 	return cmd
 }
 
