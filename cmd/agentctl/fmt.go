@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentctl/agentctl/internal/outfile"
 	"github.com/agentctl/agentctl/schema"
 )
 
@@ -69,11 +71,9 @@ func formatFile(path string, check bool) (bool, error) {
 		return false, err
 	}
 	if !check {
-		info, err := os.Stat(path)
-		if err != nil {
-			return false, err
-		}
-		if err := os.WriteFile(path, out, info.Mode().Perm()); err != nil {
+		// Atomically, keeping the mode, like every file agentctl writes: an interrupted
+		// fmt never leaves half a policy file.
+		if err := outfile.Write(io.Discard, path, out, outfile.Options{CUE: true}); err != nil {
 			return false, err
 		}
 	}
