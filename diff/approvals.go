@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ var highRisk = map[string]bool{
 // approvals fills the approval changes: rules made weaker or stronger, and high-risk
 // capabilities an agent holds that gain their first matching rule or lose their last.
 func (r *Result) approvals(d *delta) {
-	for _, name := range sortedKeys(d.rules) {
+	for _, name := range slices.Sorted(maps.Keys(d.rules)) {
 		b, h := rule(d.base, name), rule(d.head, name)
 		if b == nil || h == nil {
 			continue // added and removed rules show as coverage gained or lost
@@ -42,7 +43,7 @@ func (r *Result) approvals(d *delta) {
 		for a := range d.decide {
 			set[a] = true
 		}
-		agents = sortedKeys(set)
+		agents = slices.Sorted(maps.Keys(set))
 	}
 	for _, a := range agents {
 		ab, ah := d.base.Agent(a), d.head.Agent(a)
@@ -50,7 +51,7 @@ func (r *Result) approvals(d *delta) {
 			continue // the agent's grants are structural changes
 		}
 		cb, ch := heldHighRisk(d.base, ab), heldHighRisk(d.head, ah)
-		for _, c := range sortedKeys(ch) {
+		for _, c := range slices.Sorted(maps.Keys(ch)) {
 			if _, ok := cb[c]; !ok {
 				continue // a new grant: AC020 says whether it lacks approval
 			}

@@ -2,6 +2,8 @@ package diff
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/agentctl/agentctl/policy"
@@ -50,7 +52,7 @@ func (r *Result) tests(base, head *policy.Policy) {
 	for _, t := range head.Tests {
 		th[t.Name] = t
 	}
-	names := sortedKeys(tb)
+	names := slices.Sorted(maps.Keys(tb))
 	for n := range th {
 		if tb[n] == nil {
 			names = append(names, n)
