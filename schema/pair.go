@@ -254,7 +254,7 @@ func sameFiles(baseDir string, names []string, b *loader) bool {
 	n := 0
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".cue") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+		if e.IsDir() || !IsPolicyFile(name) {
 			continue
 		}
 		if !slices.Contains(names, b.rel(filepath.Join(baseDir, name))) {
