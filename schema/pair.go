@@ -31,16 +31,12 @@ func LoadPair(baseDir, headDir string) (base, head *policy.Policy, changed *Chan
 	var (
 		hp    *policy.Policy
 		files []*ast.File
-		raw   *rawPolicy
 		errs  Errors
 	)
 	files, errs = h.parseFiles()
 	if len(errs) == 0 {
 		h.walkFiles(files)
-		if data, ok := literalJSON(files); ok {
-			raw, _ = decodeStrict(data)
-		}
-		plain := raw != nil
+		raw, plain := plainData(files)
 		if !plain {
 			raw, errs = h.evaluate(files)
 		}
