@@ -10,12 +10,6 @@ import (
 	"github.com/agentctl/agentctl/policy"
 )
 
-// highRisk is what AC020 asks approval rules for.
-var highRisk = map[string]bool{
-	policy.EffectPayment: true, policy.EffectDeploy: true, policy.EffectPrivilegeEscalation: true,
-	policy.EffectExport: true, policy.EffectDelete: true,
-}
-
 // approvals fills the approval changes: rules made weaker or stronger, and high-risk
 // capabilities an agent holds that gain their first matching rule or lose their last.
 func (r *Result) approvals(d *delta) {
@@ -94,7 +88,7 @@ func heldHighRisk(p *policy.Policy, a *policy.Agent) map[string]*policy.Action {
 	out := map[string]*policy.Action{}
 	ix := p.Caps()
 	p.C(a).Each(func(id int) {
-		if act := ix.Action(id); highRisk[act.Effect] {
+		if act := ix.Action(id); policy.HighRisk(act.Effect) {
 			out[act.Capability()] = act
 		}
 	})
