@@ -68,15 +68,7 @@ func (r *Result) approvals(d *delta) {
 }
 
 func rule(p *policy.Policy, name string) *policy.Approval {
-	i, ok := slices.BinarySearchFunc(p.Approvals, name, func(a *policy.Approval, n string) int {
-		switch {
-		case a.Name < n:
-			return -1
-		case a.Name > n:
-			return 1
-		}
-		return 0
-	})
+	i, ok := slices.BinarySearchFunc(p.Approvals, name, func(a *policy.Approval, n string) int { return strings.Compare(a.Name, n) })
 	if !ok {
 		return nil
 	}
