@@ -155,7 +155,7 @@ func (d *decider) checkShape(r *request) {
 		d.deny(CodeMalformedRequest, "action must be a string")
 	}
 	if okTool && okAction {
-		r.capability, r.hasCapability = tool+"."+action, true
+		r.capability, r.hasCapability = Capability(tool, action), true
 	}
 	for _, k := range []string{"identity", "resource", "task"} {
 		if v, ok := in[k]; ok {

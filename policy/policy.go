@@ -248,7 +248,7 @@ type Hints struct {
 }
 
 // Capability returns "tool.action".
-func (a *Action) Capability() string { return a.Tool + "." + a.Name }
+func (a *Action) Capability() string { return Capability(a.Tool, a.Name) }
 
 // Handoff lets one agent pass a task to another.
 type Handoff struct {

@@ -144,7 +144,7 @@ func (sd *side) verdict(ctx context.Context, c Call, s *session, flow *policy.Fl
 		v.Request = c.Request
 		tool, _ := c.Request["tool"].(string)
 		action, _ := c.Request["action"].(string)
-		v.Capability = tool + "." + action
+		v.Capability = policy.Capability(tool, action)
 	} else {
 		if now.IsZero() {
 			now = epoch
@@ -180,7 +180,7 @@ func (sd *side) request(c Call, s *session, flow policy.Flow, now time.Time, v *
 		v.NotReplayable, v.Detail = reason, detail
 		return false
 	}
-	v.Capability = tool + "." + action
+	v.Capability = policy.Capability(tool, action)
 	chain := c.Chain
 	if len(chain) == 0 {
 		chain = []string{c.Agent}
