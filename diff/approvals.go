@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -9,16 +10,10 @@ import (
 	"github.com/agentctl/agentctl/policy"
 )
 
-// highRisk is what AC020 asks approval rules for.
-var highRisk = map[string]bool{
-	policy.EffectPayment: true, policy.EffectDeploy: true, policy.EffectPrivilegeEscalation: true,
-	policy.EffectExport: true, policy.EffectDelete: true,
-}
-
 // approvals fills the approval changes: rules made weaker or stronger, and high-risk
 // capabilities an agent holds that gain their first matching rule or lose their last.
 func (r *Result) approvals(d *delta) {
-	for _, name := range sortedKeys(d.rules) {
+	for _, name := range slices.Sorted(maps.Keys(d.rules)) {
 		b, h := rule(d.base, name), rule(d.head, name)
 		if b == nil || h == nil {
 			continue // added and removed rules show as coverage gained or lost
@@ -42,7 +37,7 @@ func (r *Result) approvals(d *delta) {
 		for a := range d.decide {
 			set[a] = true
 		}
-		agents = sortedKeys(set)
+		agents = slices.Sorted(maps.Keys(set))
 	}
 	for _, a := range agents {
 		ab, ah := d.base.Agent(a), d.head.Agent(a)
@@ -50,7 +45,7 @@ func (r *Result) approvals(d *delta) {
 			continue // the agent's grants are structural changes
 		}
 		cb, ch := heldHighRisk(d.base, ab), heldHighRisk(d.head, ah)
-		for _, c := range sortedKeys(ch) {
+		for _, c := range slices.Sorted(maps.Keys(ch)) {
 			if _, ok := cb[c]; !ok {
 				continue // a new grant: AC020 says whether it lacks approval
 			}
@@ -73,15 +68,7 @@ func (r *Result) approvals(d *delta) {
 }
 
 func rule(p *policy.Policy, name string) *policy.Approval {
-	i, ok := slices.BinarySearchFunc(p.Approvals, name, func(a *policy.Approval, n string) int {
-		switch {
-		case a.Name < n:
-			return -1
-		case a.Name > n:
-			return 1
-		}
-		return 0
-	})
+	i, ok := slices.BinarySearchFunc(p.Approvals, name, func(a *policy.Approval, n string) int { return strings.Compare(a.Name, n) })
 	if !ok {
 		return nil
 	}
@@ -93,7 +80,7 @@ func heldHighRisk(p *policy.Policy, a *policy.Agent) map[string]*policy.Action {
 	out := map[string]*policy.Action{}
 	ix := p.Caps()
 	p.C(a).Each(func(id int) {
-		if act := ix.Action(id); highRisk[act.Effect] {
+		if act := ix.Action(id); policy.HighRisk(act.Effect) {
 			out[act.Capability()] = act
 		}
 	})

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -34,7 +35,7 @@ func (r *Result) decisions(d *delta, max int) {
 		for x := range d.edges {
 			set[x.To] = true
 		}
-		agents = sortedKeys(set)
+		agents = slices.Sorted(maps.Keys(set))
 	}
 	preds := predecessors(d.base, d.head)
 	var reqs []request
@@ -53,7 +54,7 @@ func (r *Result) decisions(d *delta, max int) {
 		}
 		from := slices.Clone(preds[a])
 		slices.Sort(from)
-		for _, c := range sortedKeys(caps) {
+		for _, c := range slices.Sorted(maps.Keys(caps)) {
 			reqs = append(reqs, request{agent: a, capability: c, chain: []string{a}})
 			for _, x := range slices.Compact(from) {
 				reqs = append(reqs, request{agent: a, capability: c, chain: []string{x, a}})

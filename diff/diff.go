@@ -7,7 +7,6 @@ package diff
 
 import (
 	"cmp"
-	"slices"
 
 	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
@@ -321,12 +320,3 @@ func (r *Result) MapFiles(f func(string) string) {
 }
 
 func posOf(p policy.Pos) (string, int) { return p.File, p.Line }
-
-func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/agentctl/agentctl/lint"
@@ -30,11 +31,7 @@ func ParseConditions(list []string) ([]string, error) {
 		return []string{}, nil
 	}
 	for _, c := range list {
-		ok := false
-		for _, k := range Conditions {
-			ok = ok || c == k
-		}
-		if !ok {
+		if !slices.Contains(Conditions, c) {
 			return nil, fmt.Errorf("unknown --fail-on condition %q (want %s, or none)", c, strings.Join(Conditions, ", "))
 		}
 	}

@@ -2,6 +2,8 @@ package diff
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/agentctl/agentctl/policy"
@@ -50,15 +52,10 @@ func (r *Result) tests(base, head *policy.Policy) {
 	for _, t := range head.Tests {
 		th[t.Name] = t
 	}
-	names := sortedKeys(tb)
-	for n := range th {
-		if tb[n] == nil {
-			names = append(names, n)
-		}
-	}
-	names = sortedCopy(names)
+	either := maps.Clone(tb)
+	maps.Copy(either, th)
 	env := policy.Env{Now: TestClock}
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(either)) {
 		b, h := tb[n], th[n]
 		var before, after, db, dh string
 		if b != nil {

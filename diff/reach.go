@@ -3,6 +3,7 @@ package diff
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -73,7 +74,7 @@ func (d *delta) affectedStarts() (starts []string, all bool) {
 			}
 		}
 	}
-	starts = sortedKeys(budget)
+	starts = slices.Sorted(maps.Keys(budget))
 	return starts, false
 }
 
@@ -252,7 +253,7 @@ func agentNames(ps ...*policy.Policy) []string {
 			set[a.Name] = true
 		}
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 // scenarioPairs lists the scenarios of either version by name, nil on the side without it.
@@ -266,7 +267,7 @@ func scenarioPairs(base, head *policy.Policy) (bs, hs []*policy.Scenario) {
 		x[1] = s
 		byName[s.Name] = x
 	}
-	for _, name := range sortedKeys(byName) {
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
 		bs, hs = append(bs, byName[name][0]), append(hs, byName[name][1])
 	}
 	return bs, hs

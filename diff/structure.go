@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/agentctl/agentctl/policy"
 )
@@ -178,18 +177,6 @@ func equal(x, y any) bool {
 	return x == y
 }
 
-func dur(d time.Duration) string {
-	s := d.String()
-	// Go writes 1h0m0s; users write 1h.
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 func sortedCopy(s []string) []string {
 	if s == nil {
 		return nil
@@ -211,7 +198,7 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 		s := p.Settings
 		st := add(&element{kind: "setting", key: "settings", pos: p.Pos("settings")})
 		st.set("risk_tier", s.RiskTier)
-		st.set("max_credential_ttl", dur(s.MaxCredentialTTL))
+		st.set("max_credential_ttl", policy.FormatDuration(s.MaxCredentialTTL))
 		st.set("max_chain_depth", p.MaxChainDepth())
 		st.set("audit.tool_calls", s.Audit.ToolCalls)
 		st.set("audit.approvals", s.Audit.Approvals)
@@ -246,7 +233,7 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 			ce.set("kind", c.Kind)
 			ce.set("scope", c.Scope)
 			if c.HasTTL {
-				ce.set("ttl", dur(c.TTL))
+				ce.set("ttl", policy.FormatDuration(c.TTL))
 			}
 			ce.set("revoke_on_task_end", c.RevokeOnTaskEnd)
 		}
@@ -256,7 +243,7 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 				se.set("max_actions", ss.MaxActions)
 			}
 			if ss.HasMaxDuration {
-				se.set("max_duration", dur(ss.MaxDuration))
+				se.set("max_duration", policy.FormatDuration(ss.MaxDuration))
 			}
 		}
 	}
@@ -270,7 +257,7 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 		e.set("external", t.External)
 		e.set("auth.kind", t.Auth.Kind)
 		if t.Auth.HasTTL {
-			e.set("auth.ttl", dur(t.Auth.TTL))
+			e.set("auth.ttl", policy.FormatDuration(t.Auth.TTL))
 		}
 		for _, a := range t.Actions {
 			ae := add(&element{kind: "action", key: t.Path() + ".actions." + a.Name, parent: t.Path(), pos: a.Pos})
@@ -324,7 +311,7 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 		e.set("require.approvers", r.Require.Approvers)
 		e.set("require.role", r.Require.Role)
 		if r.HasTimeout {
-			e.set("timeout", dur(r.Timeout))
+			e.set("timeout", policy.FormatDuration(r.Timeout))
 		}
 	}
 	for _, sc := range p.Scenarios {

@@ -64,11 +64,11 @@ func ReadBaseline(path string) (*Baseline, error) {
 			"write a new baseline with --write-baseline", path, b.SchemaVersion, BaselineVersion)
 	}
 	for i, e := range b.Findings {
-		if e.Check == "" || (b.SchemaVersion == 1 && e.Element == "") || (b.SchemaVersion > 1 && e.Fingerprint == "") {
-			key := "fingerprint"
-			if b.SchemaVersion == 1 {
-				key = "element"
-			}
+		key, val := "fingerprint", e.Fingerprint
+		if b.SchemaVersion == 1 {
+			key, val = "element", e.Element
+		}
+		if e.Check == "" || val == "" {
 			return nil, fmt.Errorf("read baseline %s: entry %d needs check and %s", path, i, key)
 		}
 	}

@@ -321,7 +321,7 @@ func (f *facts) capMasks() *capMasks {
 		if policy.SensitiveRead(a) {
 			m.sensitiveRead.Set(id)
 		}
-		if isHighRisk(a.Effect) {
+		if policy.HighRisk(a.Effect) {
 			m.highRisk.Set(id)
 		}
 		if f.p.ExternalRead(a) {
@@ -360,16 +360,6 @@ func classes(ix *policy.CapIndex, by map[string]policy.Bitset, names []string) p
 		}
 	}
 	return out
-}
-
-// isHighRisk reports whether an effect needs a human approval rule (AC020).
-func isHighRisk(effect string) bool {
-	switch effect {
-	case policy.EffectPayment, policy.EffectDeploy, policy.EffectPrivilegeEscalation,
-		policy.EffectExport, policy.EffectDelete:
-		return true
-	}
-	return false
 }
 
 // approvalCover holds which capabilities approval rules match: rules without an agents

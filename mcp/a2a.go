@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue/ast"
+
+	"github.com/agentctl/agentctl/schema"
 )
 
 // AgentCard is the part of an A2A Agent Card (as served at /.well-known/agent-card.json)
@@ -77,8 +79,8 @@ func AgentName(card string) string {
 // comments. The card says what the agent offers, never what it may do, so the skeleton
 // grants nothing.
 func GenerateAgent(c *AgentCard, agent, from, pkg string) ([]byte, error) {
-	if !nameRE.MatchString(agent) {
-		return nil, fmt.Errorf("agent name %q is not a policy name (^[a-z][a-z0-9_-]{0,62}$)", agent)
+	if !schema.ValidName(agent) {
+		return nil, fmt.Errorf("agent name %q is not a policy name (%s)", agent, schema.NamePattern)
 	}
 	if pkg != "" && !ast.IsValidIdent(pkg) {
 		return nil, fmt.Errorf("package name %q is not a CUE identifier", pkg)

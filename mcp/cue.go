@@ -2,7 +2,6 @@ package mcp
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -12,6 +11,7 @@ import (
 	"cuelang.org/go/cue/literal"
 
 	"github.com/agentctl/agentctl/policy"
+	"github.com/agentctl/agentctl/schema"
 )
 
 // Options shape the generated tool block.
@@ -25,13 +25,11 @@ type Options struct {
 	From        string // where the catalogue came from, for the header comment
 }
 
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-
 // Generate writes a formatted CUE file with one tools: block for the catalogue: one action
 // per MCP tool, its effect from the annotations, a pin, and comments saying what to review.
 func Generate(cat *Catalogue, o Options) ([]byte, error) {
-	if !nameRE.MatchString(o.Tool) {
-		return nil, fmt.Errorf("tool name %q is not a policy name (^[a-z][a-z0-9_-]{0,62}$)", o.Tool)
+	if !schema.ValidName(o.Tool) {
+		return nil, fmt.Errorf("tool name %q is not a policy name (%s)", o.Tool, schema.NamePattern)
 	}
 	if o.Package != "" && !ast.IsValidIdent(o.Package) {
 		return nil, fmt.Errorf("package name %q is not a CUE identifier", o.Package)

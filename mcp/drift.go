@@ -66,15 +66,11 @@ func Compare(cat *Catalogue, p *policy.Policy, t *policy.Tool) []Drift {
 				Message: fmt.Sprintf("the input schema of tool %q changed (pinned %s, now %s)", pin.Tool, short(pin.InputSchema), short(now.InputSchema))})
 		}
 		if d, ok := hintDrift(pin.Hints, now.Hints); ok {
-			field := d.fields[0]
-			if d.widened {
-				field = d.widenedField
+			field, kind, verb := d.first, Narrowed, "narrowed"
+			if d.widened != "" {
+				field, kind, verb = d.widened, Widened, "widened"
 			}
 			el, pos := at("hints." + field)
-			kind, verb := Narrowed, "narrowed"
-			if d.widened {
-				kind, verb = Widened, "widened"
-			}
 			msg := fmt.Sprintf("the annotations of tool %q %s: %s", pin.Tool, verb, strings.Join(d.changes, ", "))
 			if was, is := EffectOf(pin.Hints), EffectOf(now.Hints); was != is {
 				msg += fmt.Sprintf(" (effect %s, now %s; the action says %s)", was, is, a.Effect)
@@ -101,11 +97,9 @@ func Compare(cat *Catalogue, p *policy.Policy, t *policy.Tool) []Drift {
 }
 
 type hintsChange struct {
-	fields  []string // pin fields that changed, in schema order
-	changes []string // "readOnlyHint true -> false"
-	widened bool
-	// widenedField is the first field that widened.
-	widenedField string
+	changes []string // "readOnlyHint true -> false", in schema order
+	first   string   // the first pin field that changed
+	widened string   // the first pin field that widened; "" when none did
 }
 
 // hintDrift compares pinned and current hints. A change widens when a hint moves towards
@@ -125,13 +119,15 @@ func hintDrift(was, now policy.Hints) (hintsChange, bool) {
 		if h.was == h.now {
 			continue
 		}
-		c.fields = append(c.fields, h.field)
+		if c.first == "" {
+			c.first = h.field
+		}
 		c.changes = append(c.changes, fmt.Sprintf("%s %t -> %t", h.hint, h.was, h.now))
-		if h.now == h.worst && !c.widened {
-			c.widened, c.widenedField = true, h.field
+		if h.now == h.worst && c.widened == "" {
+			c.widened = h.field
 		}
 	}
-	return c, len(c.fields) > 0
+	return c, c.first != ""
 }
 
 // short abbreviates a "sha256:" digest for messages.

@@ -17,7 +17,7 @@ import (
 // defaults are the worst case, so a tool that says nothing is treated as destructive and
 // open-world.
 func HintsOf(t *sdk.Tool) policy.Hints {
-	h := policy.Hints{Destructive: true, OpenWorld: true}
+	h := worstCase
 	if a := t.Annotations; a != nil {
 		h.ReadOnly, h.Idempotent = a.ReadOnlyHint, a.IdempotentHint
 		if a.DestructiveHint != nil {

@@ -53,6 +53,9 @@ func (ix *CapIndex) Names(s Bitset) []string {
 	return out
 }
 
+// Capability names the capability of action on tool: "tool.action".
+func Capability(tool, action string) string { return tool + "." + action }
+
 // SplitCapability splits "tool.action"; ok is false when there is no dot.
 func SplitCapability(c string) (tool, action string, ok bool) {
 	return strings.Cut(c, ".")

@@ -155,7 +155,7 @@ func (d *decider) checkShape(r *request) {
 		d.deny(CodeMalformedRequest, "action must be a string")
 	}
 	if okTool && okAction {
-		r.capability, r.hasCapability = tool+"."+action, true
+		r.capability, r.hasCapability = Capability(tool, action), true
 	}
 	for _, k := range []string{"identity", "resource", "task"} {
 		if v, ok := in[k]; ok {
@@ -188,24 +188,24 @@ func (d *decider) checkShape(r *request) {
 		}
 	}
 	for _, path := range [][]string{{"credential", "expires_at"}, {"session", "started_at"}, {"now"}} {
-		if v, ok := lookup(in, path...); ok {
+		if v, ok := Lookup(in, path...); ok {
 			if _, valid := timestampNS(v); !valid {
 				d.deny(CodeMalformedRequest, "%s must be an RFC 3339 timestamp", strings.Join(path, "."))
 			}
 		}
 	}
-	if v, ok := lookup(in, "session", "actions"); ok {
+	if v, ok := Lookup(in, "session", "actions"); ok {
 		if n, isNum := number(v); !isNum || n.Sign() < 0 {
 			d.deny(CodeMalformedRequest, "session.actions must be a non-negative number")
 		}
 	}
-	if v, ok := lookup(in, "session", "flow"); ok {
+	if v, ok := Lookup(in, "session", "flow"); ok {
 		if _, isObj := v.(map[string]any); !isObj {
 			d.deny(CodeMalformedRequest, "session.flow must be an object")
 		}
 	}
 	for _, k := range []string{"untrusted", "sensitive"} {
-		if v, ok := lookup(in, "session", "flow", k); ok {
+		if v, ok := Lookup(in, "session", "flow", k); ok {
 			if _, isBool := v.(bool); !isBool {
 				d.deny(CodeMalformedRequest, "session.flow.%s must be a boolean", k)
 			}
@@ -454,7 +454,7 @@ func ResourceRegexp(glob string) string {
 }
 
 func (d *decider) checkCredential(r *request) {
-	exp, present := lookup(r.in, "credential", "expires_at")
+	exp, present := Lookup(r.in, "credential", "expires_at")
 	if !present {
 		if a := d.p.Agent(r.agent); r.hasAgent && a != nil && a.Credential != nil && a.Credential.HasTTL {
 			d.deny(CodeCredentialExpired, "credential.expires_at is required: agent %q has a credential ttl", r.agent)
@@ -472,7 +472,7 @@ func (d *decider) checkSession(r *request) {
 		return
 	}
 	if max := a.Session.MaxActions; max > 0 {
-		v, present := lookup(r.in, "session", "actions")
+		v, present := Lookup(r.in, "session", "actions")
 		n, isNum := number(v)
 		switch {
 		case !present:
@@ -482,7 +482,7 @@ func (d *decider) checkSession(r *request) {
 		}
 	}
 	if a.Session.HasMaxDuration {
-		v, present := lookup(r.in, "session", "started_at")
+		v, present := Lookup(r.in, "session", "started_at")
 		start, valid := timestampNS(v)
 		switch {
 		case !present:
@@ -506,7 +506,7 @@ func (d *decider) checkRevoked(r *request) {
 
 // revoked reports whether revocations[kind][key] is present and not false.
 func revoked(revocations any, kind, key string) bool {
-	v, ok := lookup(revocations, kind, key)
+	v, ok := Lookup(revocations, kind, key)
 	return ok && v != false
 }
 
@@ -536,7 +536,7 @@ func (d *decider) thresholdApplies(r *request, rule *Approval) bool {
 	if t == nil {
 		return true
 	}
-	v, present := lookup(r.in, "attributes", t.Attribute)
+	v, present := Lookup(r.in, "attributes", t.Attribute)
 	if !present {
 		return true
 	}
@@ -572,7 +572,7 @@ func (d *decider) approverCount(r *request, role string) int {
 
 // flowLabel is the request's session.flow label, set only when it is true.
 func flowLabel(in map[string]any, label string) bool {
-	v, _ := lookup(in, "session", "flow", label)
+	v, _ := Lookup(in, "session", "flow", label)
 	return v == true
 }
 
@@ -644,9 +644,10 @@ func (a RequiredApproval) reason() Reason {
 	return Reason{CodeApprovalRequired, fmt.Sprintf("approval rule %q requires %d approver(s) with role %q", a.Rule, a.Approvers, a.Role)}
 }
 
-// lookup follows keys through nested JSON objects; anything that is not an object on the way
-// makes the path absent, as a Rego reference would be undefined.
-func lookup(v any, keys ...string) (any, bool) {
+// Lookup follows keys through nested JSON objects the way the decision reads a request:
+// anything that is not an object on the way makes the path absent, as a Rego reference would
+// be undefined. Replay reads recorded tool-call arguments with it.
+func Lookup(v any, keys ...string) (any, bool) {
 	for _, k := range keys {
 		m, ok := v.(map[string]any)
 		if !ok {

@@ -121,8 +121,8 @@ func (d *decider) causes(r *request) []Cause {
 		case CodeIdentityMismatch:
 			add(reason.Code, agentPath+".identity.spiffe_id", agentPos)
 		case CodeUnknownCapability:
-			if tool, _, _ := SplitCapability(r.capability); p.Tool(tool) != nil {
-				t := p.Tool(tool)
+			tool, _, _ := SplitCapability(r.capability)
+			if t := p.Tool(tool); t != nil {
 				add(reason.Code, t.Path()+".actions", t.Pos)
 			} else {
 				add(reason.Code, "tools", Pos{})

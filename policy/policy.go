@@ -57,6 +57,16 @@ const (
 	DataRegulated    = "regulated"
 )
 
+// HighRisk reports whether an effect needs a human approval rule: what lint's AC020 asks
+// for and what diff compares approval coverage on.
+func HighRisk(effect string) bool {
+	switch effect {
+	case EffectPayment, EffectDeploy, EffectPrivilegeEscalation, EffectExport, EffectDelete:
+		return true
+	}
+	return false
+}
+
 // Hand-off modes.
 const (
 	ModeAttenuate          = "attenuate"
@@ -238,7 +248,7 @@ type Hints struct {
 }
 
 // Capability returns "tool.action".
-func (a *Action) Capability() string { return a.Tool + "." + a.Name }
+func (a *Action) Capability() string { return Capability(a.Tool, a.Name) }
 
 // Handoff lets one agent pass a task to another.
 type Handoff struct {

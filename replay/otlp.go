@@ -28,12 +28,12 @@ const (
 )
 
 type otlpSpan struct {
-	parent                   pcommon.SpanID
-	op, agent, identity      string
-	tool, conversation       string
-	start                    time.Time
-	arguments                map[string]any
-	hasArguments, isToolSpan bool
+	parent              pcommon.SpanID
+	op, agent, identity string
+	tool, conversation  string
+	start               time.Time
+	arguments           map[string]any // nil when absent or not a JSON object
+	isToolSpan          bool
 }
 
 type otlpTrace struct {
@@ -196,14 +196,15 @@ func newOTLPSpan(sp ptrace.Span) *otlpSpan {
 	}
 	s.isToolSpan = s.op == opExecuteTool
 	if v, ok := attrs.Get(attrArguments); ok && s.isToolSpan {
-		s.arguments, s.hasArguments = argumentsOf(v)
+		s.arguments = argumentsOf(v)
 	}
 	return s
 }
 
 // argumentsOf reads gen_ai.tool.call.arguments: a JSON object in a string (what SDKs
-// record) or an OTLP map. Numbers become json.Number, as in every other input.
-func argumentsOf(v pcommon.Value) (map[string]any, bool) {
+// record) or an OTLP map, nil when it is neither. Numbers become json.Number, as in every
+// other input.
+func argumentsOf(v pcommon.Value) map[string]any {
 	var raw []byte
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
@@ -211,18 +212,18 @@ func argumentsOf(v pcommon.Value) (map[string]any, bool) {
 	case pcommon.ValueTypeMap:
 		var err error
 		if raw, err = json.Marshal(v.Map().AsRaw()); err != nil {
-			return nil, false
+			return nil
 		}
 	default:
-		return nil, false
+		return nil
 	}
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	if dec.Decode(&m) != nil || m == nil {
-		return nil, false
+	if dec.Decode(&m) != nil {
+		return nil
 	}
-	return m, true
+	return m
 }
 
 // emit sends the trace's tool calls in the order they started.
@@ -237,10 +238,7 @@ func (t *otlpTrace) emit(file string, emit func(Call) error) error {
 	for _, id := range t.tools {
 		s := t.spans[id]
 		c := Call{Source: fmt.Sprintf("%s: trace %s span %s", file, traceHex, hex.EncodeToString(id[:])),
-			Session: s.conversation, SessionStart: t.earliest, Time: s.start, Name: s.tool}
-		if s.hasArguments {
-			c.Arguments = s.arguments
-		}
+			Session: s.conversation, SessionStart: t.earliest, Time: s.start, Name: s.tool, Arguments: s.arguments}
 		// Walk the enclosing spans: invoke_agent spans give the chain, nearest first.
 		var agents []*otlpSpan
 		// Bounded: a malformed trace may hold a parent cycle.

@@ -109,7 +109,7 @@ func opaLogCall(line []byte, src, file string, emit func(Call) error) error {
 	}
 	// OPA's console log interleaves its own messages; only decision entries count, and only
 	// those of the agentctl decision.
-	if e.DecisionID == "" || e.Path != "" && e.Path != "agentctl/decision" && e.Path != "data.agentctl.decision" {
+	if e.DecisionID == "" || e.Path != "" && e.Path != compile.Entrypoint && e.Path != compile.Query {
 		return nil
 	}
 	if e.Input == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentctl/agentctl/compile"
 	"github.com/agentctl/agentctl/policy"
+	"github.com/agentctl/agentctl/simulate"
 )
 
 // Engines.
@@ -143,7 +144,7 @@ func (sd *side) verdict(ctx context.Context, c Call, s *session, flow *policy.Fl
 		v.Request = c.Request
 		tool, _ := c.Request["tool"].(string)
 		action, _ := c.Request["action"].(string)
-		v.Capability = tool + "." + action
+		v.Capability = policy.Capability(tool, action)
 	} else {
 		if now.IsZero() {
 			now = epoch
@@ -179,7 +180,7 @@ func (sd *side) request(c Call, s *session, flow policy.Flow, now time.Time, v *
 		v.NotReplayable, v.Detail = reason, detail
 		return false
 	}
-	v.Capability = tool + "." + action
+	v.Capability = policy.Capability(tool, action)
 	chain := c.Chain
 	if len(chain) == 0 {
 		chain = []string{c.Agent}
@@ -281,20 +282,17 @@ func anySlice(ss []string) []any {
 }
 
 // Via renders a chain with the hand-off modes between its agents, as
-// "triage -delegate-> billing"; an undeclared hand-off shows as "-?->".
+// "triage -delegate-> billing" (simulate.FormatChain); several declared modes show sorted
+// and joined ("-attenuate|delegate->"), an undeclared hand-off as "-?->".
 func Via(p *policy.Policy, chain []string) string {
-	var b strings.Builder
-	for i, n := range chain {
-		if i > 0 {
-			modes := slices.Clone(p.HandoffModes(chain[i-1], n))
-			slices.Sort(modes)
-			m := strings.Join(modes, "|")
-			if m == "" {
-				m = "?"
-			}
-			b.WriteString(" -" + m + "-> ")
+	modes := make([]string, 0, len(chain))
+	for i := 1; i < len(chain); i++ {
+		ms := slices.Sorted(slices.Values(p.HandoffModes(chain[i-1], chain[i])))
+		m := strings.Join(ms, "|")
+		if m == "" {
+			m = "?"
 		}
-		b.WriteString(n)
+		modes = append(modes, m)
 	}
-	return b.String()
+	return simulate.FormatChain(chain, modes)
 }

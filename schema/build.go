@@ -13,7 +13,14 @@ import (
 	"github.com/agentctl/agentctl/policy"
 )
 
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+// NamePattern is what the names of agents, tools, actions, approval rules, scenarios and
+// tests match.
+const NamePattern = `^[a-z][a-z0-9_-]{0,62}$`
+
+var nameRE = regexp.MustCompile(NamePattern)
+
+// ValidName reports whether name matches NamePattern.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
 
 // builder turns the raw policy into the model, collecting reference errors.
 type builder struct {
@@ -62,10 +69,10 @@ func (b *builder) input(path string, v any) any {
 
 // name checks the name of the element at path, which ends in it.
 func (b *builder) name(path, kind, name string) {
-	if !nameRE.MatchString(name) {
+	if !ValidName(name) {
 		shown := path[:len(path)-len(name)] + showKey(name)
 		b.errs = append(b.errs, Error{Pos: b.l.errPos(path),
-			Msg: fmt.Sprintf("%s: invalid %s name %q (names match ^[a-z][a-z0-9_-]{0,62}$)", shown, kind, name)})
+			Msg: fmt.Sprintf("%s: invalid %s name %q (names match %s)", shown, kind, name, NamePattern)})
 	}
 }
 

@@ -138,16 +138,15 @@ func WriteCopy(dir string) (string, error) {
 			return "", fmt.Errorf("%s exists and is not an agentctl schema copy; init does not overwrite it", path)
 		}
 	}
-	entries, err := os.ReadDir(dir)
+	names, err := PolicyFiles(dir)
 	if err != nil {
 		return "", err
 	}
 	pkg := ""
-	for _, e := range entries {
-		if e.IsDir() || !IsPolicyFile(e.Name()) || e.Name() == CopyName {
+	for _, name := range names {
+		if name == path {
 			continue
 		}
-		name := filepath.Join(dir, e.Name())
 		f, err := parser.ParseFile(name, nil, parser.PackageClauseOnly)
 		if err != nil {
 			return "", fmt.Errorf("read package of %s: %w", name, err)

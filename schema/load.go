@@ -99,10 +99,8 @@ func (l *loader) placed(errs Errors) Errors {
 // without the schema; only when either is unsure is the policy unified with the schema, which
 // is the authority and gives CUE's exact messages and positions.
 func (l *loader) evaluate(files []*ast.File) (*rawPolicy, Errors) {
-	if data, ok := literalJSON(files); ok {
-		if raw, ok := decodeStrict(data); ok {
-			return raw, nil
-		}
+	if raw, ok := plainData(files); ok {
+		return raw, nil
 	}
 	// A fresh context per load: a reused one keeps every evaluated value alive (NOTES.md).
 	ctx := cuecontext.New()
@@ -120,6 +118,16 @@ func (l *loader) evaluate(files []*ast.File) (*rawPolicy, Errors) {
 		}
 	}
 	return l.schemaPath(ctx, user)
+}
+
+// plainData decodes files that are plain data the schema's rules in Go accept: the path
+// that needs no CUE evaluation at all.
+func plainData(files []*ast.File) (*rawPolicy, bool) {
+	data, ok := literalJSON(files)
+	if !ok {
+		return nil, false
+	}
+	return decodeStrict(data)
 }
 
 // mayHoldBytes reports whether the files could produce a bytes value, which JSON shows as a

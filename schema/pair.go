@@ -31,16 +31,12 @@ func LoadPair(baseDir, headDir string) (base, head *policy.Policy, changed *Chan
 	var (
 		hp    *policy.Policy
 		files []*ast.File
-		raw   *rawPolicy
 		errs  Errors
 	)
 	files, errs = h.parseFiles()
 	if len(errs) == 0 {
 		h.walkFiles(files)
-		if data, ok := literalJSON(files); ok {
-			raw, _ = decodeStrict(data)
-		}
-		plain := raw != nil
+		raw, plain := plainData(files)
 		if !plain {
 			raw, errs = h.evaluate(files)
 		}
@@ -254,7 +250,7 @@ func sameFiles(baseDir string, names []string, b *loader) bool {
 	n := 0
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".cue") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+		if e.IsDir() || !IsPolicyFile(name) {
 			continue
 		}
 		if !slices.Contains(names, b.rel(filepath.Join(baseDir, name))) {
@@ -292,7 +288,7 @@ func locate(files []*ast.File, i int, hsrc, bsrc []byte) *region {
 			}
 			name, _ := labelName(fd.Label)
 			count[name]++
-			if fi == i && offset(fd.Value.Pos()) < changeStart && changeEnd <= offset(fd.Value.End()) {
+			if fi == i && fd.Value.Pos().Offset() < changeStart && changeEnd <= fd.Value.End().Offset() {
 				target = fd
 			}
 		}
@@ -309,7 +305,7 @@ func locate(files []*ast.File, i int, hsrc, bsrc []byte) *region {
 	var open, close int
 	switch v := target.Value.(type) {
 	case *ast.ListLit:
-		open, close = offset(v.Lbrack), offset(v.Rbrack)
+		open, close = v.Lbrack.Offset(), v.Rbrack.Offset()
 		for _, e := range v.Elts {
 			elts = append(elts, e)
 		}
@@ -317,7 +313,7 @@ func locate(files []*ast.File, i int, hsrc, bsrc []byte) *region {
 		if !v.Lbrace.IsValid() {
 			return nil
 		}
-		open, close = offset(v.Lbrace), offset(v.Rbrace)
+		open, close = v.Lbrace.Offset(), v.Rbrace.Offset()
 		for _, e := range v.Elts {
 			elts = append(elts, e)
 		}
@@ -331,7 +327,7 @@ func locate(files []*ast.File, i int, hsrc, bsrc []byte) *region {
 	for changed := true; changed; {
 		changed = false
 		for k, e := range elts {
-			es, ee := offset(e.Pos()), offset(e.End())
+			es, ee := e.Pos().Offset(), e.End().Offset()
 			if ee < start || es >= end || (k >= lo && k < hi) {
 				continue
 			}
@@ -341,7 +337,7 @@ func locate(files []*ast.File, i int, hsrc, bsrc []byte) *region {
 	}
 	if lo > hi { // only whitespace, comments or new children between two old ones
 		lo = 0
-		for lo < len(elts) && offset(elts[lo].End()) < start {
+		for lo < len(elts) && elts[lo].End().Offset() < start {
 			lo++
 		}
 		hi = lo
@@ -426,8 +422,6 @@ func replace[V any](m, part map[string]V, names []string) (map[string]V, bool) {
 	}
 	return out, true
 }
-
-func offset(p interface{ Offset() int }) int { return p.Offset() }
 
 // lineStart returns the offset of the start of the line holding offset i.
 func lineStart(src []byte, i int) int {

@@ -133,13 +133,6 @@ func (e *Estate) run(sc *policy.Scenario) (*Result, *reach, error) {
 		return r.escalation(id), true
 	}
 	res.Exfiltration = r.exfilPaths(nil)
-	sort.Slice(res.Exfiltration, func(i, j int) bool {
-		a, b := res.Exfiltration[i], res.Exfiltration[j]
-		if a.Egress != b.Egress {
-			return a.Egress < b.Egress
-		}
-		return slices.Compare(a.Chain, b.Chain) < 0
-	})
 	res.Approvals = approvals(p, r)
 	for _, a := range res.Approvals {
 		res.NeedsApproval = append(res.NeedsApproval, a.Capability)

@@ -3,7 +3,7 @@ package simulate
 import (
 	"fmt"
 	"slices"
-	"sort"
+	"strings"
 )
 
 // Reach is the fixpoint of a task entering at one agent with that agent's own authority and
@@ -60,14 +60,10 @@ func (x *Reach) Egress() []string {
 
 // Exfiltration returns the exfiltration paths that end at the egress agents named (all when
 // nil), as Run reports them.
-func (x *Reach) Exfiltration(egress []string) []Exfiltration {
-	out := x.r.exfilPaths(egress)
-	sort.Slice(out, func(i, j int) bool { return out[i].Egress < out[j].Egress })
-	return out
-}
+func (x *Reach) Exfiltration(egress []string) []Exfiltration { return x.r.exfilPaths(egress) }
 
 // exfilPaths turns the exfiltration witnesses ending at the egress agents named (all when
-// nil) into results.
+// nil) into results, sorted by egress agent: there is one witness per agent.
 func (r *reach) exfilPaths(egress []string) []Exfiltration {
 	n, p := r.n, r.n.p
 	var out []Exfiltration
@@ -80,5 +76,6 @@ func (r *reach) exfilPaths(egress []string) []Exfiltration {
 			SensitiveRead: n.names[w.sensitive], Egress: at, Capability: n.capName(w.egress),
 			Runtime: p.FlowVerdict(p.Agent(at), n.ix.Action(w.egress))})
 	}
+	slices.SortFunc(out, func(a, b Exfiltration) int { return strings.Compare(a.Egress, b.Egress) })
 	return out
 }
