@@ -15,8 +15,8 @@ import data.agentctl_model as model
 # approvers. The common allowed request is recognised first by the fast path (fast_flow,
 # below), in one linear pass; only when that fails are the full checks evaluated, and the
 # rules explaining a denial (denials) only for a denial.
-decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": [], "flow": fast_flow} if {
-	fast_flow
+decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": [], "flow": labels} if {
+	labels := fast_flow
 } else := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": [], "flow": flow} if {
 	cleared
 	pending == {}
