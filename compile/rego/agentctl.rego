@@ -83,7 +83,7 @@ fast_flow := {"untrusted": untrusted_after, "sensitive": sensitive_after} if {
 	name := req.agent
 	agent := model.agents[name] # UNKNOWN_AGENT; agent is a string
 	req.identity == agent.identity # IDENTITY_MISMATCH
-	not data.agentctl_revocations.agents[name] # REVOKED: agent (undefined or false)
+	not data.agentctl_revocations.agents[name] # REVOKED: agent (`not` holds for an absent or false entry, as revoked fails)
 	tool := req.tool
 	action := req.action
 	is_string(tool) # MALFORMED_REQUEST: tool
@@ -106,15 +106,15 @@ fast_flow := {"untrusted": untrusted_after, "sensitive": sensitive_after} if {
 	false in [properties.egress, untrusted_after, sensitive_after] # FLOW_BLOCKED
 }
 
-# fast_chain(req, name, agent) is whether an agent of the request's chain has
-# untrusted_input, for a chain of at most three hand-offs into agent name whose agents and
-# hand-offs are declared (compile guarantees hand-offs join declared agents), within
-# max_chain_depth, none revoked, and whose last hand-off alone carries the capability: a
-# direct call, or a delegate or forward_credentials hand-off (held: "set") into the executing
-# agent, which holds it. That hand-off sets the carried authority whatever came before it
-# (see carries), so earlier hops need only be declared. Each hand-off records whether one of
-# its agents has untrusted_input. The executing agent's revocation is checked by the caller.
-# Other chains are left to the full rules.
+# fast_chain(chain, name, agent) is whether an agent of the request's chain (chain; [name]
+# when absent) has untrusted_input, for a chain of at most three hand-offs into agent name
+# whose agents and hand-offs are declared (compile guarantees hand-offs join declared
+# agents), within max_chain_depth, none revoked, and whose last hand-off alone carries the
+# capability: a direct call, or a delegate or forward_credentials hand-off (held: "set")
+# into the executing agent, which holds it. That hand-off sets the carried authority
+# whatever came before it (see carries), so earlier hops need only be declared. Each
+# hand-off records whether one of its agents has untrusted_input. The caller checks the
+# executing agent's revocation. Other chains are left to the full rules.
 fast_chain(chain, name, agent) := agent.untrusted_input if {
 	chain == [name]
 } else := h1.untrusted if {
