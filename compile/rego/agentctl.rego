@@ -167,11 +167,11 @@ fast_approved(properties, req, name) if {
 	object.get(req, "approvals", set()) == set()
 	not properties.approvals
 } else if {
-	# The common case of one approval for one rule of one approver on any agent, without
-	# comprehensions: the entry is well-formed and is that approver.
+	# The common case of one approval for one rule of one approver, without comprehensions:
+	# the entry is well-formed and is that approver, which meets the rule whether or not it
+	# selects the agent and whatever its threshold.
 	[entry] := req.approvals
 	[rule] := properties.approvals
-	not rule.agents
 	rule.approvers <= 1
 	entry.human == true
 	role := entry.role
