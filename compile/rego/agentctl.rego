@@ -15,8 +15,8 @@ import data.agentctl_model as model
 # approvers. The common allowed request is recognised first by the fast path (fast_flow,
 # below), in one linear pass; only when that fails are the full checks evaluated, and the
 # rules explaining a denial (denials) only for a denial.
-decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": [], "flow": fast_flow} if {
-	fast_flow
+decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": [], "flow": labels} if {
+	labels := fast_flow
 } else := {"allow": true, "outcome": "allow", "reasons": [], "approvals_required": [], "flow": flow} if {
 	cleared
 	pending == {}
@@ -74,80 +74,83 @@ reason(code, message) := {"code": code, "message": message}
 # the same labels. It never decides a denial: any line that fails (an agent without a SPIFFE
 # ID, a long chain or one whose last hop attenuates, a revocation, a flow the rule stops,
 # approvals lacking...) hands the request to the full rules, which decide and explain.
-# Request fields are read inline (object.get on input) rather than through the helper rules
-# below: each rule evaluated costs about as much as a few expressions.
+# It is written for OPA's evaluator, where reading input or data costs several times a
+# built-in call on values already bound: the request is read once (req) and passed to the
+# helpers, each part of the model is looked up once, revocations are looked up rather than
+# filtered, and no rule the full checks share is evaluated unless a helper needs it.
 fast_flow := {"untrusted": untrusted_after, "sensitive": sensitive_after} if {
-	input.identity == agent.identity # UNKNOWN_AGENT, IDENTITY_MISMATCH; agent is a string
-	properties := model.capabilities[capability] # UNKNOWN_CAPABILITY; tool, action strings
-	held_on_resource(agent) # NOT_GRANTED, RESOURCE_NOT_GRANTED: the executing agent holds it
-	hops := fast_chain # the chain is declared, unrevoked, and its last hop alone carries it
-	hops.count <= model.max_chain_depth # CHAIN_TOO_DEEP
-	task := object.get(input, "task", "")
+	req := input
+	name := req.agent
+	agent := model.agents[name] # UNKNOWN_AGENT; agent is a string
+	req.identity == agent.identity # IDENTITY_MISMATCH
+	not data.agentctl_revocations.agents[name] # REVOKED: agent (`not` holds for an absent or false entry, as revoked fails)
+	tool := req.tool
+	action := req.action
+	is_string(tool) # MALFORMED_REQUEST: tool
+	is_string(action) # MALFORMED_REQUEST: action
+	capability := concat(".", [tool, action])
+	properties := model.capabilities[capability] # UNKNOWN_CAPABILITY
+	is_string(object.get(req, "resource", "")) # MALFORMED_REQUEST: resource
+	held_on_resource(agent, capability, req) # NOT_GRANTED, RESOURCE_NOT_GRANTED: the executing agent holds it
+	chain_untrusted := fast_chain(object.get(req, "chain", [name]), name, agent) # UNDECLARED_HANDOFF, CHAIN_TOO_DEEP, NOT_GRANTED, REVOKED: chain
+	task := object.get(req, "task", "")
 	is_string(task) # MALFORMED_REQUEST: task
-	object.filter(revoked_tasks, [task]) == {} # REVOKED: task
-	is_string(object.get(input, "resource", "")) # MALFORMED_REQUEST: resource
-	is_object(object.get(input, "attributes", {})) # MALFORMED_REQUEST: attributes
-	time.parse_rfc3339_ns(object.get(input, "now", "2026-01-01T00:00:00Z")) # MALFORMED_REQUEST: now
-	fast_limits # CREDENTIAL_EXPIRED, SESSION_LIMIT, MALFORMED_REQUEST: credential, session
-	fast_approved # MALFORMED_REQUEST: approvals, thresholds; APPROVAL_REQUIRED
-	untrusted_after := true in [object.get(input, ["session", "flow", "untrusted"], false), hops.untrusted, properties.external_read]
-	sensitive_after := true in [object.get(input, ["session", "flow", "sensitive"], false), properties.sensitive_read]
+	not data.agentctl_revocations.tasks[task] # REVOKED: task ("" when absent: then only a revocation of "" sends it on)
+	is_object(object.get(req, "attributes", {})) # MALFORMED_REQUEST: attributes
+	time.parse_rfc3339_ns(object.get(req, "now", "2026-01-01T00:00:00Z")) # MALFORMED_REQUEST: now
+	fast_limits(agent, req) # CREDENTIAL_EXPIRED, SESSION_LIMIT, MALFORMED_REQUEST: credential, session
+	fast_approved(properties, req, name) # MALFORMED_REQUEST: approvals, thresholds; APPROVAL_REQUIRED
+	labels := object.get(req, ["session", "flow"], {}) # booleans where present (fast_limits)
+	untrusted_after := true in [object.get(labels, "untrusted", false), chain_untrusted, properties.external_read]
+	sensitive_after := true in [object.get(labels, "sensitive", false), properties.sensitive_read]
 	false in [properties.egress, untrusted_after, sensitive_after] # FLOW_BLOCKED
 }
 
-# fast_chain is {count: hand-offs, untrusted: whether an agent of the chain has
-# untrusted_input} for a chain of at most three hand-offs whose agents and hand-offs are
-# declared (compile guarantees hand-offs join declared agents), none revoked, and whose
-# last hand-off alone carries the capability: a direct call, or a delegate or
-# forward_credentials hand-off (held: "set") into the executing agent, which holds it. That
-# hand-off sets the carried authority whatever came before it (see carries), so earlier
-# hops need only be declared. Each hand-off records whether one of its agents has
-# untrusted_input. No agent of the chain may appear among the revocations, even as false
-# (rare; the full rules then decide). Other chains are left to the full rules.
-fast_chain := {"count": 0, "untrusted": agent.untrusted_input} if {
-	object.get(input, "chain", set()) == set() # absent: the chain is [agent] (input holds no sets)
-	object.filter(revoked_agents, [input.agent]) == {}
-} else := {"count": 0, "untrusted": agent.untrusted_input} if {
-	input.chain == [input.agent]
-	object.filter(revoked_agents, [input.agent]) == {}
-} else := {"count": 1, "untrusted": h1.untrusted} if {
-	[a, last] := input.chain
-	last == input.agent
+# fast_chain(chain, name, agent) is whether an agent of the request's chain (chain; [name]
+# when absent) has untrusted_input, for a chain of at most three hand-offs into agent name
+# whose agents and hand-offs are declared (compile guarantees hand-offs join declared
+# agents), within max_chain_depth, none revoked, and whose last hand-off alone carries the
+# capability: a direct call, or a delegate or forward_credentials hand-off (held: "set")
+# into the executing agent, which holds it. That hand-off sets the carried authority
+# whatever came before it (see carries), so earlier hops need only be declared. Each
+# hand-off records whether one of its agents has untrusted_input. The caller checks the
+# executing agent's revocation. Other chains are left to the full rules.
+fast_chain(chain, name, agent) := agent.untrusted_input if {
+	chain == [name]
+} else := h1.untrusted if {
+	[a, last] := chain
+	last == name
+	model.max_chain_depth >= 1
 	h1 := model.handoffs[a][last]
 	h1.held == "set"
-	object.filter(revoked_agents, input.chain) == {}
-} else := {"count": 2, "untrusted": true in [h1.untrusted, h2.untrusted]} if {
-	[a, b, last] := input.chain
-	last == input.agent
+	not data.agentctl_revocations.agents[a]
+} else := true in [h1.untrusted, h2.untrusted] if {
+	[a, b, last] := chain
+	last == name
+	model.max_chain_depth >= 2
 	h1 := model.handoffs[a][b]
 	h2 := model.handoffs[b][last]
 	h2.held == "set"
-	object.filter(revoked_agents, input.chain) == {}
-} else := {"count": 3, "untrusted": true in [h1.untrusted, h2.untrusted, h3.untrusted]} if {
-	[a, b, c, last] := input.chain
-	last == input.agent
+	not data.agentctl_revocations.agents[a]
+	not data.agentctl_revocations.agents[b]
+} else := true in [h1.untrusted, h2.untrusted, h3.untrusted] if {
+	[a, b, c, last] := chain
+	last == name
+	model.max_chain_depth >= 3
 	h1 := model.handoffs[a][b]
 	h2 := model.handoffs[b][c]
 	h3 := model.handoffs[c][last]
 	h3.held == "set"
-	object.filter(revoked_agents, input.chain) == {}
+	not data.agentctl_revocations.agents[a]
+	not data.agentctl_revocations.agents[b]
+	not data.agentctl_revocations.agents[c]
 }
 
-# The revocations pushed by operators, each an object when present (else the fast path
-# fails and the full rules decide).
-default revoked_agents := {}
-
-revoked_agents := data.agentctl_revocations.agents
-
-default revoked_tasks := {}
-
-revoked_tasks := data.agentctl_revocations.tasks
-
-# fast_limits holds when credential_valid and session_valid do, in a few expressions when
-# the request carries neither and the agent needs neither.
-fast_limits if {
-	object.get(input, "credential", set()) == set()
-	object.get(input, "session", set()) == set()
+# fast_limits(agent, req) holds when credential_valid and session_valid do, in a few
+# expressions when the request carries neither and the agent needs neither.
+fast_limits(agent, req) if {
+	object.get(req, "credential", set()) == set()
+	object.get(req, "session", set()) == set()
 	not agent.credential_ttl
 	not agent.session
 } else if {
@@ -155,37 +158,53 @@ fast_limits if {
 	session_valid
 }
 
-# fast_approved holds when the approvals are absent, or an array of well-formed entries
-# (approval_entry, with canonical inlined: a function call per entry costs more than the
-# entry), and every approval rule of the capability is met: it does not select the agent,
-# its threshold is not exceeded, or enough distinct human non-agent approvers hold its
-# role (pending has no rule).
-fast_approved if {
-	object.get(input, "approvals", set()) == set()
-	not model.capabilities[capability].approvals
+# fast_approved(properties, req, name) holds when the approvals are absent, or an array of
+# well-formed entries (approval_entry, with canonical inlined: a function call per entry
+# costs more than the entry), and every approval rule of the capability is met: it does not
+# select agent name, its threshold is not exceeded, or enough distinct human non-agent
+# approvers hold its role (pending has no rule).
+fast_approved(properties, req, name) if {
+	object.get(req, "approvals", set()) == set()
+	not properties.approvals
 } else if {
-	is_array(input.approvals)
+	# The common case of one approval for one rule of one approver, without comprehensions:
+	# the entry is well-formed and is that approver, which meets the rule whether or not it
+	# selects the agent and whatever its threshold.
+	[entry] := req.approvals
+	[rule] := properties.approvals
+	rule.approvers <= 1
+	entry.human == true
+	role := entry.role
+	approver := entry.approver
+	regex.match(`^[!-~]+$`, role)
+	regex.match(`^[!-~]+$`, approver)
+	lower(role) == rule.role_key
+	not model.principals[lower(approver)]
+	is_number(object.get(req, ["attributes", object.get(rule, ["threshold", "attribute"], "")], 0)) # readable
+} else if {
+	approvals := req.approvals
+	is_array(approvals)
 	entries := [[lower(entry.role), lower(entry.approver), human] |
-		some entry in input.approvals
+		some entry in approvals
 		regex.match(`^[!-~]+$`, entry.role)
 		regex.match(`^[!-~]+$`, entry.approver)
 		human := object.get(entry, "human", false)
 		is_boolean(human)
 	]
-	count(entries) == count(input.approvals)
-	every rule in object.get(model.capabilities[capability], "approvals", []) {
-		fast_rule_met(rule, entries)
+	count(entries) == count(approvals)
+	every rule in object.get(properties, "approvals", []) {
+		fast_rule_met(rule, entries, req, name)
 	}
 }
 
-fast_rule_met(rule, entries) if {
+fast_rule_met(rule, entries, req, name) if {
 	rule.agents
-	not rule.agents[input.agent]
+	not rule.agents[name]
 } else if {
 	count({who | some [role, who, true] in entries; role == rule.role_key; not model.principals[who]}) >= rule.approvers
-	is_number(object.get(input, ["attributes", object.get(rule, ["threshold", "attribute"], "")], 0)) # readable
+	is_number(object.get(req, ["attributes", object.get(rule, ["threshold", "attribute"], "")], 0)) # readable
 } else if {
-	value := input.attributes[rule.threshold.attribute]
+	value := req.attributes[rule.threshold.attribute]
 	is_number(value)
 	value <= rule.threshold.above
 }
@@ -637,7 +656,7 @@ origin := {"held": "set", "lacking": "clear"}
 # resource_holding(name) tells whether agent name's own grants cover the capability on the
 # request's resource, capability_holding(name) whether they cover the capability.
 resource_holding(name) := "held" if {
-	held_on_resource(model.agents[name])
+	held_on_resource(model.agents[name], capability, request)
 } else := "lacking" if {
 	model.agents[name]
 }
@@ -652,25 +671,27 @@ capability_holding(name) := "held" if {
 	model.agents[name]
 }
 
-# held_on_resource(x) holds when agent x's own grants cover the capability on the request's
-# resource: a grant without a resource list does, one with a pattern matching it does. The
-# grants naming the capability's tool are in x.caps, by capability; grants on every tool
-# ("*") are kept unexpanded in x.any_tool, by action name, "*" for every action.
-held_on_resource(x) if {
-	x.caps[capability].all
+# held_on_resource(x, cap, req) holds when agent x's own grants cover capability cap (of
+# action req.action) on resource req.resource: a grant without a resource list does, one
+# with a pattern matching it does. The grants naming the capability's tool are in x.caps, by
+# capability; grants on every tool ("*") are kept unexpanded in x.any_tool, by action name,
+# "*" for every action. The request is an argument so the fast path need not read input
+# again.
+held_on_resource(x, cap, req) if {
+	x.caps[cap].all
 } else if {
-	some pattern in x.caps[capability].patterns
-	regex.match(pattern, input.resource)
+	some pattern in x.caps[cap].patterns
+	regex.match(pattern, req.resource)
 } else if {
-	x.any_tool[input.action].all
+	x.any_tool[req.action].all
 } else if {
-	some pattern in x.any_tool[input.action].patterns
-	regex.match(pattern, input.resource)
+	some pattern in x.any_tool[req.action].patterns
+	regex.match(pattern, req.resource)
 } else if {
 	x.any_tool["*"].all
 } else if {
 	some pattern in x.any_tool["*"].patterns
-	regex.match(pattern, input.resource)
+	regex.match(pattern, req.resource)
 }
 
 # carries(steps) holds when the capability survives the chain: the last step that sets or
