@@ -335,6 +335,30 @@ func TestExplain(t *testing.T) {
 	}
 }
 
+// TestExplainFlow: a FLOW_BLOCKED deny names settings.flow.on_egress and what set the
+// labels; the needs_approval form names the flow rule's approval.
+func TestExplainFlow(t *testing.T) {
+	in := map[string]any{"agent": "mailer", "tool": "webhook", "action": "post", "chain": []any{"mailer"},
+		"session": map[string]any{"flow": map[string]any{"untrusted": true, "sensitive": true}}}
+	p := flowFixture(FlowSettings{OnEgress: FlowDeny})
+	p.Positions = map[string]Pos{"settings.flow.on_egress": {File: "p.cue", Line: 3, Col: 14}}
+	labels := []string{"untrusted: input.session.flow.untrusted", "untrusted: agents.mailer.untrusted_input", "sensitive: input.session.flow.sensitive"}
+	x := p.Explain(in, Env{})
+	want := []Cause{{Code: CodeFlowBlocked, Path: "settings.flow.on_egress", Pos: Pos{File: "p.cue", Line: 3, Col: 14}, Labels: labels}}
+	if x.Decision.Outcome != OutcomeDeny || !reflect.DeepEqual(x.DeniedBy, want) || x.FlowApproval != nil {
+		t.Errorf("deny: %+v, denied by %+v, flow approval %+v\nwant denied by %+v", x.Decision, x.DeniedBy, x.FlowApproval, want)
+	}
+	p = flowFixture(FlowSettings{Role: "dpo", Approvers: 2})
+	in["session"] = map[string]any{"flow": map[string]any{"sensitive": true}}
+	x = p.Explain(in, Env{})
+	wantApproval := &FlowApproval{RequiredApproval: RequiredApproval{FlowRule, "dpo", 2}, Path: "settings.flow",
+		Labels: []string{"untrusted: agents.mailer.untrusted_input", "sensitive: input.session.flow.sensitive"}}
+	if x.Decision.Outcome != OutcomeNeedsApproval || !reflect.DeepEqual(x.FlowApproval, wantApproval) || x.DeniedBy != nil || x.Approvals != nil {
+		t.Errorf("needs_approval: %+v, flow approval %+v, denied by %+v, approvals %v\nwant flow approval %+v",
+			x.Decision, x.FlowApproval, x.DeniedBy, x.Approvals, wantApproval)
+	}
+}
+
 // TestGlobMatchAgreesWithResourceRegexp: the Go reference's glob matcher and the regular
 // expression the Rego engine uses accept exactly the same resources.
 func TestGlobMatchAgreesWithResourceRegexp(t *testing.T) {

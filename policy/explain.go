@@ -15,6 +15,9 @@ type Explanation struct {
 	AllowedBy *Grant
 	// Approvals are the unmet rules that make the outcome needs_approval.
 	Approvals []*Approval
+	// FlowApproval is the flow rule's unmet approval, when it is one of the reasons for
+	// needs_approval.
+	FlowApproval *FlowApproval
 	// DeniedBy names, on a deny, what made each reason code, in the order of the reasons.
 	DeniedBy []Cause
 }
@@ -27,6 +30,17 @@ type Cause struct {
 	Code string `json:"code"`
 	Path string `json:"path"`
 	Pos  Pos    `json:"-"`
+	// Labels, for FLOW_BLOCKED, say what set the session's flow labels (flowLabels).
+	Labels []string `json:"labels,omitempty"`
+}
+
+// FlowApproval is the approval the flow rule requires (settings.flow, written at Pos when
+// the policy sets it) and the labels that triggered the rule.
+type FlowApproval struct {
+	RequiredApproval
+	Path   string
+	Pos    Pos
+	Labels []string
 }
 
 // Hop is one agent of the chain.
@@ -52,6 +66,9 @@ func (p *Policy) Explain(input any, env Env) Explanation {
 		d.pending = nil
 	}
 	for _, pr := range d.pending {
+		if pr.Rule == FlowRule {
+			x.FlowApproval = &FlowApproval{RequiredApproval: pr, Path: "settings.flow", Pos: p.Pos("settings.flow"), Labels: d.flowLabels(r)}
+		}
 		for _, a := range p.Approvals {
 			if a.Name == pr.Rule {
 				x.Approvals = append(x.Approvals, a)
@@ -100,14 +117,17 @@ func (p *Policy) Explain(input any, env Env) Explanation {
 func (d *decider) causes(r *request) []Cause {
 	p := d.p
 	var out []Cause
-	add := func(code, path string, fallback Pos) {
+	add := func(code, path string, fallback Pos) *Cause {
 		c := Cause{Code: code, Path: path, Pos: p.Pos(path)}
 		if !c.Pos.IsValid() {
 			c.Pos = fallback
 		}
-		if !slices.Contains(out, c) {
+		i := slices.IndexFunc(out, func(o Cause) bool { return o.Code == code && o.Path == path })
+		if i < 0 {
+			i = len(out)
 			out = append(out, c)
 		}
+		return &out[i]
 	}
 	agent := p.Agent(r.agent)
 	agentPath, agentPos := "agents", Pos{}
@@ -155,7 +175,30 @@ func (d *decider) causes(r *request) []Cause {
 			if t, ok := r.in["task"].(string); ok && revoked(d.env.Revocations, revocationTasks, t) {
 				add(reason.Code, "data.agentctl_revocations."+revocationTasks+"."+t, Pos{})
 			}
+		case CodeFlowBlocked:
+			add(reason.Code, "settings.flow.on_egress", p.Pos("settings.flow")).Labels = d.flowLabels(r)
 		}
+	}
+	return out
+}
+
+// flowLabels says what set the session's flow labels when the flow rule stops an egress
+// call: the request's session.flow labels and the agents with untrusted_input. (The call is
+// not a read, so it sets neither label itself.)
+func (d *decider) flowLabels(r *request) []string {
+	var out []string
+	if flowLabel(r.in, "untrusted") {
+		out = append(out, "untrusted: input.session.flow.untrusted")
+	}
+	for _, n := range r.names() {
+		if a := d.p.Agent(n); a != nil && a.UntrustedInput {
+			if l := "untrusted: " + a.Path() + ".untrusted_input"; !slices.Contains(out, l) {
+				out = append(out, l)
+			}
+		}
+	}
+	if flowLabel(r.in, "sensitive") {
+		out = append(out, "sensitive: input.session.flow.sensitive")
 	}
 	return out
 }

@@ -70,9 +70,18 @@ func ExplainText(w io.Writer, e Explained, unicode bool) error {
 			fmt.Fprintf(&b, " (%s)", c.Pos)
 		}
 		b.WriteByte('\n')
+		writeLabels(&b, c.Labels)
 	}
 	for _, a := range x.Approvals {
 		fmt.Fprintf(&b, "approval required: %s (%s): %d approver(s) with role %q\n", a.Path(), a.Pos, a.Require.Approvers, a.Require.Role)
+	}
+	if f := x.FlowApproval; f != nil {
+		fmt.Fprintf(&b, "approval required: %s, the flow rule %s", f.Path, f.Rule)
+		if f.Pos.IsValid() {
+			fmt.Fprintf(&b, " (%s)", f.Pos)
+		}
+		fmt.Fprintf(&b, ": %d approver(s) with role %q\n", f.Approvers, f.Role)
+		writeLabels(&b, f.Labels)
 	}
 	if e.Agree {
 		b.WriteString("engines: the Go reference and the compiled Rego agree\n")
@@ -81,6 +90,13 @@ func ExplainText(w io.Writer, e Explained, unicode bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeLabels lists what set the flow labels, under the line naming the flow rule.
+func writeLabels(b *strings.Builder, labels []string) {
+	for _, l := range labels {
+		fmt.Fprintf(b, "  %s\n", l)
+	}
 }
 
 func yesNo(b bool) string {
@@ -133,23 +149,28 @@ type GrantJSON struct {
 }
 
 // CauseJSON is what made one deny reason; file, line and column are empty when it is not
-// written in the policy.
+// written in the policy. Labels (FLOW_BLOCKED only) say what set the session's flow labels.
 type CauseJSON struct {
-	Code   string `json:"code"`
-	Path   string `json:"path"`
-	File   string `json:"file,omitempty"`
-	Line   int    `json:"line,omitempty"`
-	Column int    `json:"column,omitempty"`
+	Code   string   `json:"code"`
+	Path   string   `json:"path"`
+	File   string   `json:"file,omitempty"`
+	Line   int      `json:"line,omitempty"`
+	Column int      `json:"column,omitempty"`
+	Labels []string `json:"labels,omitempty"`
 }
 
-// ApprovalJSON is an unmet approval rule.
+// ApprovalJSON is an unmet approval rule. The flow rule (rule "flow:egress") has path
+// "settings.flow", a position only when the policy writes settings.flow, and the labels
+// that triggered it.
 type ApprovalJSON struct {
-	Rule      string `json:"rule"`
-	Role      string `json:"role"`
-	Approvers int    `json:"approvers"`
-	File      string `json:"file"`
-	Line      int    `json:"line"`
-	Column    int    `json:"column"`
+	Rule      string   `json:"rule"`
+	Path      string   `json:"path"`
+	Role      string   `json:"role"`
+	Approvers int      `json:"approvers"`
+	File      string   `json:"file,omitempty"`
+	Line      int      `json:"line,omitempty"`
+	Column    int      `json:"column,omitempty"`
+	Labels    []string `json:"labels,omitempty"`
 }
 
 func grantJSON(g *policy.Grant) *GrantJSON {
@@ -169,7 +190,7 @@ func ExplainJSONWrite(w io.Writer, e Explained) error {
 		doc.Assumed = []Assumption{}
 	}
 	for _, c := range x.DeniedBy {
-		doc.DeniedBy = append(doc.DeniedBy, CauseJSON{c.Code, c.Path, c.Pos.File, c.Pos.Line, c.Pos.Col})
+		doc.DeniedBy = append(doc.DeniedBy, CauseJSON{c.Code, c.Path, c.Pos.File, c.Pos.Line, c.Pos.Col, c.Labels})
 	}
 	if doc.Chain == nil {
 		doc.Chain = []string{}
@@ -182,7 +203,10 @@ func ExplainJSONWrite(w io.Writer, e Explained) error {
 		doc.Hops = append(doc.Hops, HopJSON{h.Agent, modes, h.Authority, h.Holds, h.HoldsResource, grantJSON(h.Grant)})
 	}
 	for _, a := range x.Approvals {
-		doc.Approvals = append(doc.Approvals, ApprovalJSON{a.Name, a.Require.Role, a.Require.Approvers, a.Pos.File, a.Pos.Line, a.Pos.Col})
+		doc.Approvals = append(doc.Approvals, ApprovalJSON{a.Name, a.Path(), a.Require.Role, a.Require.Approvers, a.Pos.File, a.Pos.Line, a.Pos.Col, nil})
+	}
+	if f := x.FlowApproval; f != nil {
+		doc.Approvals = append(doc.Approvals, ApprovalJSON{f.Rule, f.Path, f.Role, f.Approvers, f.Pos.File, f.Pos.Line, f.Pos.Col, f.Labels})
 	}
 	return JSON(w, doc)
 }
