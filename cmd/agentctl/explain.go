@@ -109,7 +109,7 @@ whatever the decision.`,
 			m, _ := in.(map[string]any)
 			tool, _ := m["tool"].(string)
 			action, _ := m["action"].(string)
-			x := report.Explained{Explanation: p.Explain(in, env), Capability: tool + "." + action, Assumed: assumed}
+			x := report.Explained{Explanation: p.Explain(in, env), Capability: policy.Capability(tool, action), Assumed: assumed}
 			if x.Rego, err = e.Decide(ctx, in, env); err != nil {
 				return err
 			}
