@@ -105,6 +105,13 @@ func copyRevision(src []byte) (string, bool) {
 	return "", false
 }
 
+// isCopy reports whether src is a schema copy, which loading skips (agentctl applies its
+// own schema).
+func isCopy(src []byte) bool {
+	_, ok := copyRevision(src)
+	return ok
+}
+
 // StaleCopy returns the path of dir's schema copy when it was made from another schema than
 // this agentctl's, else "". A directory without a copy has none to be stale.
 func StaleCopy(dir string) (string, error) {

@@ -255,7 +255,7 @@ func (l *loader) parseFiles() ([]*ast.File, Errors) {
 			errs = append(errs, Error{Msg: fmt.Sprintf("%s: %v", shownName, unwrapPathError(err))})
 			continue
 		}
-		if _, ok := copyRevision(src); ok {
+		if isCopy(src) {
 			continue // the schema copy for cue tooling: agentctl applies its own schema
 		}
 		l.srcBytes += len(src)

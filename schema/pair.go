@@ -241,7 +241,8 @@ func (b *loader) finish(raw *rawPolicy, files []string) *policy.Policy {
 	return p
 }
 
-// sameFiles reports whether baseDir holds exactly the policy files named.
+// sameFiles reports whether baseDir holds exactly the policy files named, besides a schema
+// copy.
 func sameFiles(baseDir string, names []string, b *loader) bool {
 	entries, err := os.ReadDir(baseDir)
 	if err != nil {
@@ -254,6 +255,10 @@ func sameFiles(baseDir string, names []string, b *loader) bool {
 			continue
 		}
 		if !slices.Contains(names, b.rel(filepath.Join(baseDir, name))) {
+			// The schema copy for cue tooling is no policy file: head's parseFiles skips it.
+			if src, err := os.ReadFile(filepath.Join(baseDir, name)); err == nil && isCopy(src) {
+				continue
+			}
 			return false
 		}
 		n++

@@ -107,6 +107,35 @@ func TestLoadPair(t *testing.T) {
 	}
 }
 
+// TestLoadPairSchemaCopy: the schema copy agentctl init writes is skipped on both sides, so
+// base is still derived from head, and equals Load's.
+func TestLoadPairSchemaCopy(t *testing.T) {
+	headSrc := string(gen.Estate(gen.Options{Agents: 30, Seed: 2}))
+	baseSrc := strings.Replace(headSrc, `jit: true`, `jit: false`, 1)
+	dir := t.TempDir()
+	for side, src := range map[string]string{"base": baseSrc, "head": headSrc} {
+		write(t, filepath.Join(dir, side, gen.FileName), src)
+		if _, err := WriteCopy(filepath.Join(dir, side)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	base, _, changed, err := LoadPair("base", "head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed == nil || changed.Container != "agents" {
+		t.Fatalf("changed = %+v, want base derived from head with agents changed", changed)
+	}
+	want, err := Load("base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(base, want) {
+		t.Errorf("derived base differs from Load's")
+	}
+}
+
 // TestLoadPairErrors checks that load errors are Load's own, for either version.
 func TestLoadPairErrors(t *testing.T) {
 	src := string(gen.Estate(gen.Options{Agents: 30, Seed: 1}))
