@@ -65,7 +65,7 @@ func (r *Result) decisions(d *delta, max int) {
 		reqs, r.Summary.RequestsCapped = reqs[:max], true
 	}
 	r.Summary.Requests = len(reqs)
-	env := policy.Env{Now: TestClock}
+	env := policy.Env{Now: policy.TestClock}
 	for _, q := range reqs {
 		in := input(d, q)
 		vb, vh := verdict(d.base.Decide(in, env)), verdict(d.head.Decide(in, env))
@@ -90,7 +90,7 @@ func input(d *delta, q request) map[string]any {
 		chain[i] = a
 	}
 	in := map[string]any{"agent": q.agent, "tool": tool, "action": action, "chain": chain,
-		"approvals": []any{}, "now": TestClock.Format(time.RFC3339)}
+		"approvals": []any{}, "now": policy.TestClock.Format(time.RFC3339)}
 	for _, p := range []*policy.Policy{d.head, d.base} {
 		a := p.Agent(q.agent)
 		if a == nil {
@@ -100,10 +100,10 @@ func input(d *delta, q request) map[string]any {
 			in["identity"] = a.SpiffeID
 		}
 		if a.Credential != nil && a.Credential.HasTTL {
-			in["credential"] = map[string]any{"expires_at": TestClock.Add(time.Hour).Format(time.RFC3339)}
+			in["credential"] = map[string]any{"expires_at": policy.TestClock.Add(time.Hour).Format(time.RFC3339)}
 		}
 		if a.Session != nil {
-			in["session"] = map[string]any{"actions": float64(0), "started_at": TestClock.Format(time.RFC3339)}
+			in["session"] = map[string]any{"actions": float64(0), "started_at": policy.TestClock.Format(time.RFC3339)}
 		}
 	}
 	return in

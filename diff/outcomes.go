@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/simulate"
@@ -38,10 +37,6 @@ func outcome(present, passed bool) string {
 	return Fail
 }
 
-// TestClock is the clock of request-level tests and derived requests that carry no "now",
-// the same fixed instant `agentctl test` uses, so results never depend on the day.
-var TestClock = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // tests fills the test changes: tests whose decision or pass/fail differs between the
 // versions, decided by the Go reference.
 func (r *Result) tests(base, head *policy.Policy) {
@@ -54,19 +49,19 @@ func (r *Result) tests(base, head *policy.Policy) {
 	}
 	either := maps.Clone(tb)
 	maps.Copy(either, th)
-	env := policy.Env{Now: TestClock}
+	env := policy.Env{Now: policy.TestClock}
 	for _, n := range slices.Sorted(maps.Keys(either)) {
 		b, h := tb[n], th[n]
 		var before, after, db, dh string
 		if b != nil {
 			d := base.Decide(b.Input, env)
-			before, db = outcome(true, testPassed(b.Expect, d)), verdictText(d)
+			before, db = outcome(true, b.Expect.Met(d)), verdictText(d)
 		} else {
 			before, db = Absent, "-"
 		}
 		if h != nil {
 			d := head.Decide(h.Input, env)
-			after, dh = outcome(true, testPassed(h.Expect, d)), verdictText(d)
+			after, dh = outcome(true, h.Expect.Met(d)), verdictText(d)
 		} else {
 			after, dh = Absent, "-"
 		}
@@ -77,36 +72,13 @@ func (r *Result) tests(base, head *policy.Policy) {
 		if h != nil {
 			o.File, o.Line = posOf(h.Pos)
 			if after == Fail {
-				o.Failures = []string{fmt.Sprintf("expected %s, got %s", expectText(h.Expect), dh)}
+				o.Failures = []string{fmt.Sprintf("expected %s, got %s", h.Expect, dh)}
 			}
 		} else {
 			o.File, o.Line = posOf(b.Pos)
 		}
 		r.Scenarios = append(r.Scenarios, o)
 	}
-}
-
-// testPassed reports whether a decision meets a test's expectation, as `agentctl test` does.
-func testPassed(want policy.TestExpect, d policy.Decision) bool {
-	if d.Outcome != want.Outcome {
-		return false
-	}
-	if want.Code == "" {
-		return true
-	}
-	for _, x := range d.Reasons {
-		if x.Code == want.Code {
-			return true
-		}
-	}
-	return false
-}
-
-func expectText(e policy.TestExpect) string {
-	if e.Code != "" {
-		return e.Outcome + " " + e.Code
-	}
-	return e.Outcome
 }
 
 // verdict is a decision's outcome with its primary reason.
