@@ -31,6 +31,7 @@ type diffFlags struct {
 	maxLines     int
 	maxDecisions int
 	config       string
+	root         string
 }
 
 func newDiffCmd() *cobra.Command {
@@ -62,7 +63,9 @@ It reports, each item with its file:line on the side where it exists:
                  directly and after each hand-off into it, at most --max-decisions requests
 
 Output formats: table (plan-style, the default), markdown (a pull-request comment with
-collapsible sections), json, github (annotations on HEAD's lines) and sarif.
+collapsible sections), json, github (annotations on HEAD's lines) and sarif. As lint's,
+github and sarif locations are relative to the repository root: --root, else the git
+top-level of HEAD's directory.
 
 --fail-on takes any of new-escalation, new-exfiltration, weaker-approval, new-finding (active
 findings at or above --severity, after --baseline), decision-flip and scenario-regression, or
@@ -95,6 +98,7 @@ Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invoc
 	fl.BoolVar(&f.noInline, "no-inline-suppressions", false, "ignore @ignore attributes")
 	fl.IntVar(&f.maxLines, "max-lines", 20, "markdown: at most this many lines per section")
 	fl.IntVar(&f.maxDecisions, "max-decisions", diff.DefaultMaxDecisions, "decide at most this many derived requests on each side")
+	fl.StringVar(&f.root, "root", "", "repository root that github and sarif locations are relative to (default: the git top-level)")
 	return cmd
 }
 
@@ -105,14 +109,8 @@ func (f *diffFlags) configure(cmd *cobra.Command, args []string) error {
 	}
 	path := f.config
 	if path == "" {
-		dir := "."
-		if f.base == "" && len(args) == 2 {
-			dir = args[1]
-		} else if len(args) > 0 {
-			dir = args[0]
-		}
 		var err error
-		if path, err = config.Find(dir); err != nil {
+		if path, err = config.Find(f.headDir(args)); err != nil {
 			return inputError(err)
 		}
 		if path == "" {
@@ -127,6 +125,14 @@ func (f *diffFlags) configure(cmd *cobra.Command, args []string) error {
 		f.failOn = v.V
 	}
 	return nil
+}
+
+// headDir is HEAD's (first) policy directory.
+func (f diffFlags) headDir(args []string) string {
+	if f.base == "" && len(args) == 2 {
+		return args[1]
+	}
+	return dirsOrDot(args)[0]
 }
 
 func (f diffFlags) validate(args []string) ([]string, lint.Severity, error) {
@@ -183,6 +189,10 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string, thresh
 		}
 		opts.Baseline = b
 	}
+	root, err := repoRoot(f.root, f.headDir(args))
+	if err != nil {
+		return err
+	}
 	var results []*diff.Result
 	for _, pr := range pairs {
 		bp, hp, changed, err := loadPair(stderr, pr)
@@ -201,7 +211,7 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string, thresh
 		res.MapFiles(pr.baseFiles)
 		results = append(results, res)
 	}
-	if err := f.render(stdout, results, conds, threshold); err != nil {
+	if err := f.render(stdout, results, conds, threshold, root); err != nil {
 		return fmt.Errorf("write diff: %w", err)
 	}
 	var failed []string
@@ -219,16 +229,16 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string, thresh
 	return nil
 }
 
-func (f diffFlags) render(w io.Writer, results []*diff.Result, conds []string, threshold lint.Severity) error {
+func (f diffFlags) render(w io.Writer, results []*diff.Result, conds []string, threshold lint.Severity, root string) error {
 	switch f.output {
 	case "json":
 		return report.DiffJSON(w, results)
 	case "markdown":
 		return report.DiffMarkdown(w, results, f.maxLines)
 	case "github":
-		return report.GitHub(w, report.DiffFindings(results, conds, threshold))
+		return report.GitHub(w, report.DiffFindings(results, conds, threshold).RelativeTo(root))
 	case "sarif":
-		return report.SARIF(w, report.DiffFindings(results, conds, threshold))
+		return report.SARIF(w, report.DiffFindings(results, conds, threshold).RelativeTo(root))
 	}
 	return report.DiffTable(w, results)
 }

@@ -191,7 +191,7 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 	if g.outs, err = parseOutputs(g.runs[0].settings.Output.V, gateFormats); err != nil {
 		return nil, inputError(err)
 	}
-	if g.root, err = f.repoRoot(dirs[0]); err != nil {
+	if g.root, err = repoRoot(f.root, dirs[0]); err != nil {
 		return nil, err
 	}
 	if _, err := f.colorOn(io.Discard); err != nil {
@@ -404,11 +404,12 @@ func sortFindings(fs []report.Finding) {
 	})
 }
 
-// repoRoot is the root locations are made relative to: --root, else the git top-level of
-// the first policy directory ("" outside a repository: paths stay as given).
-func (f *gateFlags) repoRoot(dir string) (string, error) {
-	if f.root != "" {
-		abs, err := absDir(f.root)
+// repoRoot is the root locations are made relative to: root (--root), else the git
+// top-level of dir, the first policy directory ("" outside a repository: paths stay as
+// given).
+func repoRoot(root, dir string) (string, error) {
+	if root != "" {
+		abs, err := absDir(root)
 		if err != nil {
 			return "", inputError(fmt.Errorf("--root: %w", err))
 		}

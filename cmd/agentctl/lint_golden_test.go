@@ -144,3 +144,47 @@ func TestSARIFFromSubdirectory(t *testing.T) {
 		t.Errorf("results have rules %v, want the findings and the load error", rules)
 	}
 }
+
+// TestDiffSARIFRepoRelative runs diff from inside a policy directory: its SARIF locations
+// are relative to the repository root, like lint's, and the log validates.
+func TestDiffSARIFRepoRelative(t *testing.T) {
+	t.Chdir("../../scenarios/support-refunds")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"diff", "-o", "sarif", "../secure-baseline", "."}, &stdout, &stderr); code != exitFailed {
+		t.Fatalf("exit %d (want %d), stderr:\n%s", code, exitFailed, stderr.String())
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI       string `json:"uri"`
+							URIBaseID string `json:"uriBaseId"`
+						} `json:"artifactLocation"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range log.Runs[0].Results {
+		for _, l := range r.Locations {
+			a := l.PhysicalLocation.ArtifactLocation
+			if a.URI == "" {
+				continue // a logical location only: a decision of an agent HEAD removed
+			}
+			if !strings.HasPrefix(a.URI, "scenarios/support-refunds/") || a.URIBaseID != "SRCROOT" {
+				t.Errorf("location %+v, want scenarios/support-refunds/... under SRCROOT", a)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("no physical locations")
+	}
+	validateSARIF(t, stdout.Bytes()) // last: it skips when the schema is not beside the checkout
+}
