@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -203,6 +204,10 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 		st.set("audit.tool_calls", s.Audit.ToolCalls)
 		st.set("audit.approvals", s.Audit.Approvals)
 		st.set("audit.chains", s.Audit.Chains)
+		f := p.Flow()
+		st.set("flow.on_egress", f.OnEgress)
+		st.set("flow.role", f.Role)
+		st.set("flow.approvers", f.Approvers)
 	}
 	for _, a := range p.Agents {
 		if !in("agents", a.Name) {
@@ -214,6 +219,7 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 		optional(e, "identity.spiffe_id", a.SpiffeID)
 		e.set("untrusted_input", a.UntrustedInput)
 		e.set("autonomy", a.Autonomy)
+		optional(e, "flow_exempt", a.FlowExempt)
 		seen := map[string]int{}
 		for _, g := range a.Grants {
 			seen[g.Tool]++
@@ -263,6 +269,22 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 			ae := add(&element{kind: "action", key: t.Path() + ".actions." + a.Name, parent: t.Path(), pos: a.Pos})
 			ae.set("effect", a.Effect)
 			ae.set("data", a.Data)
+			optional(ae, "flow_exempt", a.FlowExempt)
+			if m := a.Arguments; m != nil {
+				optional(ae, "arguments.resource", m.Resource)
+				for _, k := range slices.Sorted(maps.Keys(m.Attributes)) {
+					ae.set("arguments.attributes."+k, m.Attributes[k])
+				}
+			}
+			if pin := a.Pin; pin != nil {
+				ae.set("pin.tool", pin.Tool)
+				ae.set("pin.description", pin.Description)
+				ae.set("pin.input_schema", pin.InputSchema)
+				ae.set("pin.hints.read_only", pin.Hints.ReadOnly)
+				ae.set("pin.hints.destructive", pin.Hints.Destructive)
+				ae.set("pin.hints.idempotent", pin.Hints.Idempotent)
+				ae.set("pin.hints.open_world", pin.Hints.OpenWorld)
+			}
 		}
 	}
 	// Hand-offs are matched by their ends; an edge declared in several modes keeps them all.
