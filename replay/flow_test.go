@@ -91,3 +91,61 @@ func flowText(f map[string]any) string {
 	}
 	return strings.Join(l, "+")
 }
+
+// TestPinnedToolNames: a recording names an imported MCP tool as the server does; the pin
+// records that name, so it maps to the action `import mcp` wrote (getCharge -> get_charge).
+// A server name two pinned actions share stays ambiguous.
+func TestPinnedToolNames(t *testing.T) {
+	dir := t.TempDir()
+	const hash = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	pin := func(tool string) string {
+		return fmt.Sprintf(`pin: {tool: %q, description: %q, input_schema: %q, hints: {read_only: true, destructive: false, idempotent: false, open_world: true}}`, tool, hash, hash)
+	}
+	pol := `package p
+agents: clerk: grants: [{tool: "stripe", actions: ["get_charge"]}, {tool: "a", actions: ["list"]}, {tool: "b", actions: ["list"]}]
+tools: {
+	stripe: {source: "mcp", auth: kind: "workload_identity", actions: get_charge: {effect: "read", ` + pin("getCharge") + `}}
+	a: {source: "mcp", auth: kind: "workload_identity", actions: list: {effect: "read", ` + pin("list.items") + `}}
+	b: {source: "mcp", auth: kind: "workload_identity", actions: list: {effect: "read", ` + pin("list.items") + `}}
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.cue"), []byte(pol), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testtool.Load(t, dir)
+	ctx := context.Background()
+	d, err := replay.NewDecider(ctx, p, replay.EngineGo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := replay.New(replay.Side{Policy: p, Decider: d}, nil)
+	want := map[string]string{
+		"getCharge":  "allow stripe.get_charge",
+		"get_charge": "allow stripe.get_charge",
+		"list.items": "not_replayable ambiguous tool",
+		"getRefund":  "not_replayable unknown tool",
+	}
+	var log strings.Builder
+	for _, name := range []string{"getCharge", "get_charge", "list.items", "getRefund"} {
+		fmt.Fprintf(&log, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":%q,"_meta":{"agentctl/agent":"clerk"}}}`+"\n", name)
+	}
+	n := 0
+	err = replay.Read(strings.NewReader(log.String()), "mcp", replay.ReadOptions{}, func(c replay.Call) error {
+		r, err := rp.Decide(ctx, c)
+		if err != nil {
+			return err
+		}
+		got := r.Outcome() + " " + r.NotReplayable
+		if r.Decision != nil {
+			got = r.Outcome() + " " + r.Request["tool"].(string) + "." + r.Request["action"].(string)
+		}
+		if got != want[c.Name] {
+			t.Errorf("%s: got %q, want %q", c.Name, got, want[c.Name])
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != len(want) {
+		t.Fatalf("replayed %d calls of %d: %v", n, len(want), err)
+	}
+}

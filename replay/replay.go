@@ -64,18 +64,27 @@ type Side struct {
 
 type side struct {
 	Side
-	byAction map[string][]string // action name -> the tools declaring it, sorted
+	byAction map[string][]toolAction // bare name -> the actions it may name, in tool order
 }
 
+// newSide indexes the bare names a recording may use for an action: its name, and for an
+// imported MCP action the tool's name on the server (its pin), which `import mcp` may have
+// rewritten into an action name ("getCharge" -> get_charge).
 func newSide(s Side) *side {
-	out := &side{Side: s, byAction: map[string][]string{}}
+	out := &side{Side: s, byAction: map[string][]toolAction{}}
 	for _, t := range s.Policy.Tools { // sorted by name
 		for _, a := range t.Actions {
-			out.byAction[a.Name] = append(out.byAction[a.Name], t.Name)
+			c := toolAction{t.Name, a.Name}
+			out.byAction[a.Name] = append(out.byAction[a.Name], c)
+			if a.Pin != nil && a.Pin.Tool != a.Name && !slices.Contains(out.byAction[a.Pin.Tool], c) {
+				out.byAction[a.Pin.Tool] = append(out.byAction[a.Pin.Tool], c)
+			}
 		}
 	}
 	return out
 }
+
+type toolAction struct{ tool, action string }
 
 // Replayer decides calls one by one, holding what the enforcement point would hold per
 // session: the action count, the start time and the flow labels. Sessions are kept for the
@@ -237,18 +246,23 @@ func sessionStart(s *session, now time.Time) time.Time {
 }
 
 // capability maps a recorded tool name to a declared tool and action: "tool.action" when
-// the name has that form and names a declared tool, else the action of that name on the
-// single tool declaring one. It never guesses: anything else is not replayable.
+// the name has that form and names a declared tool, else the single action of that name or
+// imported from an MCP tool of that name (its pin). It never guesses: anything else is not
+// replayable.
 func (sd *side) capability(name string) (tool, action, reason, detail string) {
 	if t, a, ok := policy.SplitCapability(name); ok && sd.Policy.Tool(t) != nil {
 		return t, a, "", ""
 	}
-	switch tools := sd.byAction[name]; len(tools) {
+	switch named := sd.byAction[name]; len(named) {
 	case 0:
 		return "", "", UnknownTool, fmt.Sprintf("no tool declares %q, and no tool declares an action of that name", name)
 	case 1:
-		return tools[0], name, "", ""
+		return named[0].tool, named[0].action, "", ""
 	default:
+		tools := make([]string, len(named))
+		for i, c := range named {
+			tools[i] = c.tool
+		}
 		return "", "", AmbiguousTool, fmt.Sprintf("%q is an action of %d tools: %s", name, len(tools), strings.Join(tools, ", "))
 	}
 }
