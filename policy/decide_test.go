@@ -223,9 +223,9 @@ func TestDecideFlow(t *testing.T) {
 				want = []RequiredApproval{}
 			}
 			if d.Outcome != tt.outcome || !reflect.DeepEqual(reasons, tt.reasons) || !reflect.DeepEqual(d.ApprovalsRequired, want) ||
-				d.Flow != (Flow{tt.untrusted, tt.sensitive}) {
+				d.Flow.Untrusted != tt.untrusted || d.Flow.Sensitive != tt.sensitive {
 				t.Errorf("got %s %q %v flow %+v\nwant %s %q %v flow %+v", d.Outcome, reasons, d.ApprovalsRequired, d.Flow,
-					tt.outcome, tt.reasons, want, Flow{tt.untrusted, tt.sensitive})
+					tt.outcome, tt.reasons, want, Flow{Untrusted: tt.untrusted, Sensitive: tt.sensitive})
 			}
 		})
 	}
