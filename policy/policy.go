@@ -219,14 +219,14 @@ type Action struct {
 	Name       string
 	Effect     string
 	Data       string
-	FlowExempt string     // flow_exempt: why the flow rule does not stop it; "" when absent
+	FlowExempt string // flow_exempt: why the flow rule does not stop it; "" when absent
 	// Untrusted and Egress override the action's flow classes (nil: the defaults, see
 	// Policy.ExternalRead and Policy.Egress).
-	Untrusted  *FlowClass
-	Egress     *FlowClass
-	Arguments  *Arguments // nil when the policy declares no argument mapping
-	Pin        *Pin       // nil when the action has no pin
-	Pos        Pos
+	Untrusted *FlowClass
+	Egress    *FlowClass
+	Arguments *Arguments // nil when the policy declares no argument mapping
+	Pin       *Pin       // nil when the action has no pin
+	Pos       Pos
 }
 
 // Arguments says where a recorded call's arguments hold the request's resource and

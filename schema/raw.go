@@ -182,8 +182,8 @@ type rawTool struct {
 }
 
 type rawAction struct {
-	Effect     string  `json:"effect"`
-	Data       string  `json:"data"`
+	Effect     string        `json:"effect"`
+	Data       string        `json:"data"`
 	FlowExempt *string       `json:"flow_exempt"`
 	Untrusted  *rawFlowClass `json:"untrusted"`
 	Egress     *rawFlowClass `json:"egress"`
@@ -226,9 +226,9 @@ type rawHandoff struct {
 type rawApproval struct {
 	Description string `json:"description"`
 	Match       struct {
-		Effects []string `json:"effects"`
-		Tools   []string `json:"tools"`
-		Actions []string `json:"actions"`
+		Effects []string       `json:"effects"`
+		Tools   []string       `json:"tools"`
+		Actions []string       `json:"actions"`
 		Data    []string       `json:"data"`
 		Agents  []string       `json:"agents"`
 		When    []rawCondition `json:"when"`
