@@ -10,26 +10,27 @@ import (
 
 // facts are derived data several checks need, computed at most once per run.
 type facts struct {
-	p      *policy.Policy
-	agent  map[string]int // agent name -> index in p.Agents
-	caps   []capSet       // C(a) per agent index, nil until computed
-	grants []capSet       // per grant, agent by agent: the capabilities it covers
-	first  []int          // per agent index: the index in grants of its first grant
-	words  []capWord      // backs the capSets, a block at a time
-	all    capSet         // every capability: what a "*"/"*" grant covers
-	tool   map[string]int // tool name -> index in p.Tools, for tools with actions
-	base   []int          // per tool index: the id of the tool's first action
-	acts   [][]string     // per tool index: its action names, sorted
-	toolOf []int          // capability id -> tool index
-	name   []string       // capability id -> "tool.action"
-	label  []string       // capability id -> "tool.action (effect)", as messages show it
-	quoted []string       // agent index -> q(name)
-	union  []capWord      // scratch for agentCaps
-	masks  *capMasks
-	cover  *approvalCover
-	known  map[string]bool // every check ID and slug, for AC054
-	hg     *handoffGraph
-	subj   subjects
+	p         *policy.Policy
+	agent     map[string]int // agent name -> index in p.Agents
+	caps      []capSet       // C(a) per agent index, nil until computed
+	grants    []capSet       // per grant, agent by agent: the capabilities it covers
+	first     []int          // per agent index: the index in grants of its first grant
+	words     []capWord      // backs the capSets, a block at a time
+	all       capSet         // every capability: what a "*"/"*" grant covers
+	tool      map[string]int // tool name -> index in p.Tools, for tools with actions
+	base      []int          // per tool index: the id of the tool's first action
+	acts      [][]string     // per tool index: its action names, sorted
+	toolOf    []int          // capability id -> tool index
+	name      []string       // capability id -> "tool.action"
+	label     []string       // capability id -> "tool.action (effect)", as messages show it
+	quoted    []string       // agent index -> q(name)
+	union     []capWord      // scratch for agentCaps
+	masks     *capMasks
+	cover     *approvalCover
+	known     map[string]bool // every check ID and slug, for AC054
+	hg        *handoffGraph
+	untrusted []string // per agent index: why its context can be untrusted, see untrustedContext
+	subj      subjects
 }
 
 func newFacts(p *policy.Policy) *facts {
@@ -487,5 +488,81 @@ func difference(a, b capSet) sample {
 		}
 		out.addWord(w.at, x)
 	}
+	return out
+}
+
+// firstHeld returns the first of ids (in order) that agent ai holds.
+func (f *facts) firstHeld(ai int, ids []int) (int, bool) {
+	caps := f.agentCaps(ai)
+	for _, id := range ids {
+		at := id / 64
+		i, ok := slices.BinarySearchFunc(caps, at, func(w capWord, at int) int { return w.at - at })
+		if ok && caps[i].bits&(1<<(id%64)) != 0 {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// untrustedContext says, per agent index, why the agent's tasks can carry content outsiders
+// control ("" when they cannot): its own untrusted_input, a read it holds in the untrusted
+// flow class, or a hand-off from such an agent (at any depth: a sound over-approximation of
+// the chains max_chain_depth admits).
+func (f *facts) untrustedContext() []string {
+	if f.untrusted != nil {
+		return f.untrusted
+	}
+	p, m := f.p, f.capMasks()
+	name, _ := f.capText()
+	why := make([]string, len(p.Agents))
+	var queue []int
+	for ai, a := range p.Agents {
+		if a.UntrustedInput {
+			why[ai] = "untrusted_input"
+		} else if s := f.agentCaps(ai).sample(m.externalRead); s.n > 0 {
+			why[ai] = s.list(name, "untrusted reads ")
+		} else {
+			continue
+		}
+		queue = append(queue, ai)
+	}
+	g := f.graph()
+	for len(queue) > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		for _, e := range g.out[v] {
+			if why[e.to] == "" {
+				why[e.to] = "hand-off from " + f.quotedAgent(v)
+				queue = append(queue, e.to)
+			}
+		}
+	}
+	f.untrusted = why
+	return why
+}
+
+// integrityGuarded is the set of capabilities the integrity rule stops in an untrusted
+// task: its effects, minus actions that opt out with flow_exempt. Empty when the rule is
+// absent or off.
+func (f *facts) integrityGuarded() policy.Bitset {
+	ix := f.p.Caps()
+	out := ix.New()
+	rule := f.p.IntegrityRule()
+	if rule == nil {
+		return out
+	}
+	m := f.capMasks()
+	for _, e := range rule.Effects {
+		if s := m.byEffect[e]; s != nil {
+			out.Or(s)
+		}
+	}
+	exempt := ix.New()
+	for id := range ix.Len() {
+		if ix.Action(id).FlowExempt != "" {
+			exempt.Set(id)
+		}
+	}
+	out.AndNot(exempt)
 	return out
 }
