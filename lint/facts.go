@@ -29,7 +29,7 @@ type facts struct {
 	cover     *approvalCover
 	known     map[string]bool // every check ID and slug, for AC054
 	hg        *handoffGraph
-	untrusted []string // per agent index: why its context can be untrusted, see untrustedContext
+	untrusted []untrusted // per agent index, see untrustedContext
 	subj      subjects
 }
 
@@ -491,39 +491,35 @@ func difference(a, b capSet) sample {
 	return out
 }
 
-// firstHeld returns the first of ids (in order) that agent ai holds.
-func (f *facts) firstHeld(ai int, ids []int) (int, bool) {
-	caps := f.agentCaps(ai)
-	for _, id := range ids {
-		at := id / 64
-		i, ok := slices.BinarySearchFunc(caps, at, func(w capWord, at int) int { return w.at - at })
-		if ok && caps[i].bits&(1<<(id%64)) != 0 {
-			return id, true
-		}
-	}
-	return 0, false
+// untrusted is what an agent can do in a task whose context is untrusted.
+type untrusted struct {
+	why  string // its own untrusted_input, its untrusted-class reads, or the hand-off it came by
+	caps capSet // the capabilities it can exercise in such a task
 }
 
-// untrustedContext says, per agent index, why the agent's tasks can carry content outsiders
-// control ("" when they cannot): its own untrusted_input, a read it holds in the untrusted
-// flow class, or a hand-off from such an agent (at any depth: a sound over-approximation of
-// the chains max_chain_depth admits).
-func (f *facts) untrustedContext() []string {
+// untrustedContext returns, per agent index, what the agent can do in a task that carries
+// content outsiders control (why is "" when no such task reaches it). An agent with
+// untrusted input or an untrusted-class read can use all it holds; a hand-off from such an
+// agent passes on what its mode allows: attenuate the intersection, delegate the receiver's
+// own grants, forward_credentials both. A least fixpoint over the hand-off graph, at any
+// depth and without what-ifs: a sound over-approximation of the chains simulate walks.
+func (f *facts) untrustedContext() []untrusted {
 	if f.untrusted != nil {
 		return f.untrusted
 	}
 	p, m := f.p, f.capMasks()
 	name, _ := f.capText()
-	why := make([]string, len(p.Agents))
+	out := make([]untrusted, len(p.Agents))
 	var queue []int
 	for ai, a := range p.Agents {
 		if a.UntrustedInput {
-			why[ai] = "untrusted_input"
+			out[ai].why = "untrusted_input"
 		} else if s := f.agentCaps(ai).sample(m.externalRead); s.n > 0 {
-			why[ai] = s.list(name, "untrusted reads ")
+			out[ai].why = s.list(name, "untrusted reads ")
 		} else {
 			continue
 		}
+		out[ai].caps = f.agentCaps(ai)
 		queue = append(queue, ai)
 	}
 	g := f.graph()
@@ -531,14 +527,79 @@ func (f *facts) untrustedContext() []string {
 		v := queue[0]
 		queue = queue[1:]
 		for _, e := range g.out[v] {
-			if why[e.to] == "" {
-				why[e.to] = "hand-off from " + f.quotedAgent(v)
-				queue = append(queue, e.to)
+			own := f.agentCaps(e.to)
+			var passed capSet
+			switch p.Handoffs[e.edge].Mode {
+			case policy.ModeAttenuate:
+				passed = intersect(out[v].caps, own)
+			case policy.ModeDelegate:
+				passed = own
+			default:
+				passed = union(out[v].caps, own)
 			}
+			grown := union(out[e.to].caps, passed)
+			if grown.count() == out[e.to].caps.count() && out[e.to].why != "" {
+				continue
+			}
+			if out[e.to].why == "" {
+				out[e.to].why = "hand-off from " + f.quotedAgent(v)
+			}
+			out[e.to].caps = grown
+			queue = append(queue, e.to)
 		}
 	}
-	f.untrusted = why
-	return why
+	f.untrusted = out
+	return out
+}
+
+// intersect and union combine two capability sets word by word.
+func intersect(a, b capSet) capSet {
+	var out capSet
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i].at < b[j].at:
+			i++
+		case a[i].at > b[j].at:
+			j++
+		default:
+			if x := a[i].bits & b[j].bits; x != 0 {
+				out = append(out, capWord{a[i].at, x})
+			}
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
+func union(a, b capSet) capSet {
+	out := make(capSet, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i].at < b[j].at:
+			out = append(out, a[i])
+			i++
+		case a[i].at > b[j].at:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, capWord{a[i].at, a[i].bits | b[j].bits})
+			i, j = i+1, j+1
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// held returns the first of ids (in order) that s holds.
+func (s capSet) held(ids []int) (int, bool) {
+	for _, id := range ids {
+		i, ok := slices.BinarySearchFunc(s, id/64, func(w capWord, at int) int { return w.at - at })
+		if ok && s[i].bits&(1<<(id%64)) != 0 {
+			return id, true
+		}
+	}
+	return 0, false
 }
 
 // integrityGuarded is the set of capabilities the integrity rule stops in an untrusted

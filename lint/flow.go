@@ -35,12 +35,12 @@ settings: flow: integrity: on: "needs_approval"`,
 		guarded := pass.facts.integrityGuarded()
 		untrusted := pass.facts.untrustedContext()
 		for ai, a := range pass.Policy.Agents {
-			if untrusted[ai] == "" {
+			if untrusted[ai].why == "" {
 				continue
 			}
 			own := cover.of(a.Name)
 			var s sample
-			for _, w := range pass.facts.agentCaps(ai) {
+			for _, w := range untrusted[ai].caps {
 				x := w.bits & execute[w.at] &^ cover.any[w.at]
 				if own != nil {
 					x &^= own[w.at]
@@ -52,7 +52,7 @@ settings: flow: integrity: on: "needs_approval"`,
 			}
 			if s.n > 0 {
 				pass.Report(a.Path(), a.Pos, pass.describeAfter(s, "agent ", pass.facts.quotedAgent(ai),
-					" handles untrusted content [", untrusted[ai],
+					" handles untrusted content [", untrusted[ai].why,
 					"] and executes code that neither the integrity rule nor an approval guards: "))
 			}
 		}
@@ -108,10 +108,7 @@ agents: {
 			}
 			writer, written := "", ""
 			for ai := range p.Agents {
-				if untrusted[ai] == "" {
-					continue
-				}
-				if id, ok := pass.facts.firstHeld(ai, writes); ok {
+				if id, ok := untrusted[ai].caps.held(writes); ok {
 					writer, written = pass.facts.quotedAgent(ai), name[id]
 					break
 				}
@@ -122,7 +119,7 @@ agents: {
 			reader, read := "", ""
 			var risky sample
 			for ai := range p.Agents {
-				id, ok := pass.facts.firstHeld(ai, trustedReads)
+				id, ok := pass.facts.agentCaps(ai).held(trustedReads)
 				if !ok {
 					continue
 				}
