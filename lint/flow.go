@@ -10,9 +10,10 @@ var UntrustedCodeExecution = &Check{
 	Title:    "Code execution reachable from untrusted content without a guard",
 	Severity: Critical, LowTier: High,
 	Rationale: "An agent whose task can carry content outsiders control (its own untrusted " +
-		"input, a read in the untrusted flow class, or a hand-off from such an agent) and " +
-		"that can execute code turns a prompt injection into code execution. Nothing at " +
-		"runtime stops it unless the integrity rule guards `execute` or a human approves.",
+		"input, a read in the untrusted flow class, or a hand-off from such an agent, with " +
+		"the authority the hand-off's mode passes on) and that can execute code turns a " +
+		"prompt injection into code execution. Nothing at runtime stops it unless the " +
+		"integrity rule guards `execute` or a human approves.",
 	Remediation: "Enable `settings.flow.integrity` with `execute` among its effects (the " +
 		"default effects include it), add an approval rule matching the capability, or move " +
 		"execution to an agent that never handles untrusted content.",
