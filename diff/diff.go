@@ -284,6 +284,7 @@ func (r *Result) normalize() {
 	r.Reach = nonNil(r.Reach)
 	r.Exfiltration = nonNil(r.Exfiltration)
 	r.Approvals = nonNil(r.Approvals)
+	r.Flow = nonNil(r.Flow)
 	r.Findings = nonNil(r.Findings)
 	r.Scenarios = nonNil(r.Scenarios)
 	r.Decisions = nonNil(r.Decisions)
