@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
@@ -71,6 +72,9 @@ type raw struct {
 		FailOn []string `json:"fail_on"`
 	} `json:"diff"`
 	Overrides []rawOverride `json:"overrides"`
+	Limits    *struct {
+		EvaluationTimeout *string `json:"evaluation_timeout"`
+	} `json:"limits"`
 }
 
 type rawSettings struct {
@@ -156,7 +160,14 @@ func Parse(path string, src []byte) (*File, error) {
 		return nil, fmt.Errorf("internal error: decode %s: %w", path, err)
 	}
 	recordPositions(data, "", f.pos)
-	if errs := f.checkNames(); len(errs) > 0 {
+	errs := f.checkNames()
+	if l := f.raw.Limits; l != nil && l.EvaluationTimeout != nil {
+		if d, err := time.ParseDuration(*l.EvaluationTimeout); err != nil || d <= 0 {
+			errs = append(errs, f.errorAt("limits.evaluation_timeout", fmt.Sprintf("invalid duration %q (want a positive Go duration such as \"30s\" or \"2m\")", *l.EvaluationTimeout)))
+		}
+	}
+	if len(errs) > 0 {
+		sortErrors(errs)
 		return nil, errs
 	}
 	return f, nil
@@ -485,6 +496,7 @@ type Settings struct {
 	Baseline           Value[string]            // relative to the working directory
 	InlineSuppressions Value[bool]
 	Output             Value[[]string] // run-wide: taken from the first directory's file
+	EvalTimeout        Value[time.Duration]
 }
 
 // Default is the source of built-in values.
@@ -500,6 +512,7 @@ func Defaults() Settings {
 		Baseline:           Value[string]{"", Default},
 		InlineSuppressions: Value[bool]{true, Default},
 		Output:             Value[[]string]{[]string{"table"}, Default},
+		EvalTimeout:        Value[time.Duration]{schema.DefaultEvalTimeout, Default},
 	}
 }
 
@@ -522,6 +535,10 @@ func (f *File) For(dir string) (Settings, error) {
 			outs[i] = o
 		}
 		s.Output = Value[[]string]{outs, f.where("output")}
+	}
+	if l := f.raw.Limits; l != nil && l.EvaluationTimeout != nil {
+		d, _ := time.ParseDuration(*l.EvaluationTimeout) // Parse checked it
+		s.EvalTimeout = Value[time.Duration]{d, f.where("limits.evaluation_timeout")}
 	}
 	rel, err := f.relDir(dir)
 	if err != nil {

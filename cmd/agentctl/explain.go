@@ -82,7 +82,7 @@ whatever the decision.`,
 				return inputError(err)
 			}
 			dir := dirsOrDot(args)[0]
-			policies, err := loadAll(cmd.ErrOrStderr(), []string{dir})
+			policies, err := loadAll(cmd, []string{dir})
 			if err != nil {
 				return err
 			}
