@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,18 +17,20 @@ const evalTimeoutFlag = "eval-timeout"
 
 // loadingCommands are the commands that load policy directories, and so take --eval-timeout
 // (watch passes check's flags on, after --).
-var loadingCommands = []string{"check", "compile", "config", "diff", "explain", "graph", "import", "lint", "replay", "simulate", "test", "vet"}
+var loadingCommands = []string{"check", "compile", "config", "diff", "explain", "graph", "import mcp", "lint", "replay", "simulate", "test", "vet"}
 
-// registerEvalTimeout adds --eval-timeout to the commands that load policies (and to the
-// subcommands of import).
+// registerEvalTimeout adds --eval-timeout to the commands that load policies.
 func registerEvalTimeout(root *cobra.Command) {
-	for _, c := range root.Commands() {
-		for _, name := range loadingCommands {
-			if c.Name() == name {
-				c.PersistentFlags().Duration(evalTimeoutFlag, 0, fmt.Sprintf("stop evaluating a policy directory after this long, exit status 2 (default: limits.evaluation_timeout of %s, else %s)", config.FileName, schema.DefaultEvalTimeout))
-			}
+	var visit func(c *cobra.Command, path string)
+	visit = func(c *cobra.Command, path string) {
+		if slices.Contains(loadingCommands, path) {
+			c.Flags().Duration(evalTimeoutFlag, 0, fmt.Sprintf("stop evaluating a policy directory after this long, exit status 2 (default: limits.evaluation_timeout of %s, else %s)", config.FileName, schema.DefaultEvalTimeout))
+		}
+		for _, sub := range c.Commands() {
+			visit(sub, strings.TrimSpace(path+" "+sub.Name()))
 		}
 	}
+	visit(root, "")
 }
 
 // evalTimeoutFlagValue returns --eval-timeout when the user set it.
