@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +166,51 @@ func TestDocsExample(t *testing.T) {
 	}
 	if v, _ := f.DiffFailOn(); v.Source != path+":19:3" {
 		t.Errorf("docs/ci.md shows diff.fail_on at .agentctl.yaml:19:3; got %+v", v)
+	}
+}
+
+// TestCheckPaths: files the configuration names stay inside the root once symbolic links
+// are resolved, a dangling link's target included (writing through it would create the
+// target), and are regular files when they exist.
+func TestCheckPaths(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "repo")
+	for _, d := range []string{"repo/sub", "repo/reports", "outside"} {
+		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"repo/dangling.json": "../outside/new.json",  // target does not exist yet
+		"repo/loop.json":     "loop.json",            // a cycle
+		"repo/inside.json":   "sub/../reports/x.json", // resolves inside
+		"repo/sub/up":        "..",                   // a directory link that stays inside
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(base, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := `baseline: sub/up/inside.json
+output:
+  - table=dangling.json
+  - json=loop.json
+  - sarif=sub/up/reports/new.sarif
+  - junit=reports
+  - github=-
+`
+	f, err := Parse(filepath.Join(root, FileName), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.CheckPaths(root)
+	want := []string{
+		fmt.Sprintf(`%s:3:5: output[0]: "dangling.json" (%s) is outside the repository %s: files named in .agentctl.yaml stay inside it`,
+			filepath.Join(root, FileName), filepath.Join(base, "outside", "new.json"), root),
+		fmt.Sprintf(`%s:4:5: output[1]: "loop.json": %s: too many levels of symbolic links`, filepath.Join(root, FileName), filepath.Join(root, "loop.json")),
+		fmt.Sprintf(`%s:6:5: output[3]: "reports" is a directory, not a regular file`, filepath.Join(root, FileName)),
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("CheckPaths:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
 	}
 }
