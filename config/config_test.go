@@ -181,10 +181,10 @@ func TestCheckPaths(t *testing.T) {
 		}
 	}
 	links := map[string]string{
-		"repo/dangling.json": "../outside/new.json",  // target does not exist yet
-		"repo/loop.json":     "loop.json",            // a cycle
+		"repo/dangling.json": "../outside/new.json",   // target does not exist yet
+		"repo/loop.json":     "loop.json",             // a cycle
 		"repo/inside.json":   "sub/../reports/x.json", // resolves inside
-		"repo/sub/up":        "..",                   // a directory link that stays inside
+		"repo/sub/up":        "..",                    // a directory link that stays inside
 	}
 	for name, target := range links {
 		if err := os.Symlink(target, filepath.Join(base, name)); err != nil {

@@ -217,4 +217,3 @@ func TestEvalBudget(t *testing.T) {
 		t.Errorf("LoadWith(minimal): %v", err)
 	}
 }
-
