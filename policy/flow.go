@@ -17,8 +17,12 @@ func (p *Policy) ExternalRead(a *Action) bool {
 	if a.Untrusted != nil {
 		return a.Untrusted.Possible()
 	}
-	return a.Effect == EffectRead && p.external(a)
+	return p.defaultUntrusted(a)
 }
+
+func (p *Policy) defaultUntrusted(a *Action) bool { return a.Effect == EffectRead && p.external(a) }
+
+func (p *Policy) defaultEgress(a *Action) bool { return a.Effect != EffectRead && p.external(a) }
 
 // Egress reports whether a may send data out of the estate (its egress class): by default a
 // non-read action on an external tool; an action's `egress` overrides that, and a
@@ -27,7 +31,7 @@ func (p *Policy) Egress(a *Action) bool {
 	if a.Egress != nil {
 		return a.Egress.Possible()
 	}
-	return a.Effect != EffectRead && p.external(a)
+	return p.defaultEgress(a)
 }
 
 // classApplies is whether a flow class (nil: dflt) applies to the call.
