@@ -113,6 +113,17 @@ def compile_bundle(agentctl, policy_dir, mode, workdir):
     return bundle, bundle_actions(bundle)
 
 
+def load_targets(policy_dir):
+    """action -> the argument the enforcement point also sends as the `target` attribute: the
+    recipient, channel, user or file a call acts on, so that one condition (integrity.unless,
+    which names one attribute) covers actions whose arguments are named differently."""
+    path = os.path.join(policy_dir, "targets.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def _cue_package(path):
     with open(path) as f:
         for line in f:
@@ -165,8 +176,9 @@ def named_values(prompt, calls):
 class Session:
     """The enforcement point's state for one task: the flow labels of the executed calls."""
 
-    def __init__(self, server, actions, human, task):
+    def __init__(self, server, actions, human, task, targets):
         self.server, self.actions, self.human, self.task = server, actions, human, task
+        self.targets = targets
         self.flow = None
         self.approvals = 0
         self.stops = []  # (call index, code)
@@ -176,8 +188,12 @@ class Session:
         tool = self.actions.get(function)
         if tool is None:
             raise RuntimeError("no action %s in the policy" % function)
+        attributes = _attributes(args)
+        target = self.targets.get(function)
+        if target in attributes:
+            attributes["target"] = attributes[target]
         request = {"agent": AGENT, "tool": tool, "action": function,
-                   "attributes": _attributes(args), "task": self.task, "now": NOW}
+                   "attributes": attributes, "task": self.task, "now": NOW}
         if self.flow is not None:
             request["session"] = {"flow": self.flow}
         d = self.server.decide(request)
@@ -248,6 +264,7 @@ def injection_text(goal):
 
 def run_suite(suite, policy_dir, agentctl, opa, workdir):
     users = suite.user_tasks()
+    targets = load_targets(policy_dir)
     injections = suite.injection_tasks()
     servers = {}
     try:
@@ -265,7 +282,7 @@ def run_suite(suite, policy_dir, agentctl, opa, workdir):
             if mode is None:
                 return None
             server, actions = servers[mode]
-            return Session(server, actions, human, task)
+            return Session(server, actions, human, task, targets)
 
         def push_named(task, values):
             # What the platform pushes when a task starts: the values its user named, keyed by

@@ -68,13 +68,23 @@ for pin in "${pins[@]}"; do
   printf 'Metadata-Version: 2.1\nName: %s\nVersion: %s\n' "${name//_/-}" "$version" >"$meta/METADATA"
 done
 
-# email_validator imports dnspython only for deliverability checks, which the suites never run.
-if ! PYTHONPATH="$dir/deps" "$python" -c '
-import sys, pydantic, yaml
-if int(pydantic.VERSION.split(".")[0]) < 2: sys.exit("pydantic %s: AgentDojo needs pydantic 2" % pydantic.VERSION)
-from agentdojo.task_suite.load_suites import get_suites
-print("setup: AgentDojo v1.2.1 suites:", ", ".join(sorted(get_suites("v1.2.1"))), file=sys.stderr)
-'; then
+# Import the suites the way the harness does (without the LLM SDKs). email_validator imports
+# dnspython only for deliverability checks, which the suites never run.
+here="$(cd "$(dirname "$0")" && pwd)"
+if ! "$python" - "$here" "$dir" <<'PY'
+import sys
+here, src = sys.argv[1], sys.argv[2]
+import pydantic
+if int(pydantic.VERSION.split(".")[0]) < 2:
+    sys.exit("pydantic %s: AgentDojo needs pydantic 2" % pydantic.VERSION)
+sys.path.insert(0, here)
+import agentdojo_suites
+suites = agentdojo_suites.suites(src, "workspace,travel,banking,slack")
+print("setup: AgentDojo %s suites: %s" % (agentdojo_suites.BENCHMARK_VERSION, ", ".join(
+    "%s (%d user tasks, %d injection tasks)" % (s.name, len(s.user_tasks()), len(s.injection_tasks()))
+    for s in suites)), file=sys.stderr)
+PY
+then
   echo "setup: $python cannot import the suites from $dir/deps (see above)" >&2
   exit 1
 fi
