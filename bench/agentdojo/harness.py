@@ -18,6 +18,7 @@ import importlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -453,6 +454,8 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="directory for results.json and results.md")
     p.add_argument("--details", action="store_true", help="also write per-task and per-pair records")
     args = p.parse_args(argv)
+    # Stop the OPA servers on SIGTERM too: exit through the `finally` that closes them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     sys.path.insert(0, HERE)
     suites = load_suites(args)
