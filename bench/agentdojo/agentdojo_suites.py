@@ -48,6 +48,13 @@ def _import(src):
     if hasattr(yaml, "CSafeLoader"):
         yaml.safe_load = lambda stream: yaml.load(stream, Loader=yaml.CSafeLoader)
 
+    # Validating the environment's e-mail addresses dominates a load, and the replay loads one
+    # environment per pair: remember each address's result (a pure function of the string).
+    import pydantic.networks
+
+    if hasattr(pydantic.networks, "validate_email"):
+        pydantic.networks.validate_email = functools.lru_cache(maxsize=None)(pydantic.networks.validate_email)
+
     from agentdojo.agent_pipeline.tool_execution import tool_result_to_str
     from agentdojo.functions_runtime import FunctionCall, FunctionsRuntime
     from agentdojo.task_suite import task_suite as task_suite_module

@@ -182,6 +182,7 @@ class Session:
         self.targets = targets
         self.flow = None
         self.approvals = 0
+        self.asked = []  # what each approval request told the reviewer
         self.stops = []  # (call index, code)
 
     def attempt(self, index, function, args):
@@ -200,6 +201,9 @@ class Session:
         d = self.server.decide(request)
         if d["outcome"] == "needs_approval":
             self.approvals += 1
+            self.asked.append({"call": index, "action": "%s.%s" % (tool, function),
+                               "reasons": [r["message"] for r in d.get("reasons", [])],
+                               "approvals_required": d.get("approvals_required", [])})
             if self.human == "approve":
                 request["approvals"] = [APPROVER]
                 d = self.server.decide(request)
@@ -307,6 +311,8 @@ def run_suite(suite, policy_dir, agentctl, opa, workdir):
                     r["approvals"] = s.approvals
                     if s.stops:
                         r["stopped"] = ["%d:%s:%s" % st for st in s.stops]
+                    if s.asked and variant[0] == "approval_approve":
+                        r["asked"] = s.asked
                 rec[variant[0]] = r
             tasks[uid] = rec
 
@@ -373,6 +379,11 @@ def summarize(raw):
             m["tasks_with_approvals"] = sum(t[v]["approvals"] > 0 for t in tasks.values())
             m["approvals"] = sum(t[v]["approvals"] for t in tasks.values())
             m["tasks_with_approvals_pct"] = pct(m["tasks_with_approvals"], nt)
+            if v == "approval_approve":
+                m["approvals_naming_sources"] = sum(
+                    any(e.get("sources", {}).get("untrusted") or e.get("sources", {}).get("sensitive")
+                        for e in a["approvals_required"])
+                    for t in tasks.values() for a in t[v].get("asked", []))
         s[v] = m
     return s
 
@@ -412,17 +423,20 @@ def markdown(result):
             f(d["attacks_succeeded"], d["asr_pct"]), f(n["tasks_completed"], n["utility_pct"]),
             f(d["tasks_completed"], d["utility_pct"]), d["agentdojo_utility"],
             f(d["agentdojo_security"], d["agentdojo_security_pct"])))
-    out += ["", "Approval mode (`needs_approval`); the human refuses every approval, or grants every one.", "",
+    out += ["", "Approval mode (`needs_approval`); the human refuses every approval, or grants every one "
+            "(approvals: what the user tasks ask for when the human grants them).", "",
             "| suite | user tasks with approvals | approvals | ASR, refuses | utility, refuses "
             "| ASR, approves | utility, approves |",
             "|---|---|---|---|---|---|---|"]
     for name, s in rows:
         r, a = s["approval_refuse"], s["approval_approve"]
         out.append("| %s | %s | %d | %s | %s | %s | %s |" % (
-            name, f(r["tasks_with_approvals"], r["tasks_with_approvals_pct"]), r["approvals"],
+            name, f(a["tasks_with_approvals"], a["tasks_with_approvals_pct"]), a["approvals"],
             f(r["attacks_succeeded"], r["asr_pct"]), f(r["tasks_completed"], r["utility_pct"]),
             f(a["attacks_succeeded"], a["asr_pct"]), f(a["tasks_completed"], a["utility_pct"])))
     t = result["total"]
+    out += ["", "Approvals whose request names the sources that set the session's labels: %d of %d."
+            % (t["approval_approve"]["approvals_naming_sources"], t["approval_approve"]["approvals"])]
     out += ["", "Injection goals with no tool call (text in the final answer), which no tool-call policy "
             "can stop: %d pairs, not counted in the ASR above." % t["pairs_text_goal"]]
     return "\n".join(out) + "\n"
