@@ -28,8 +28,9 @@ type Snapshot struct {
 
 // Extract copies the .cue files of each directory (paths as on the command line, inside a git
 // work tree) as they are in revision rev into a temporary directory. Every directory must
-// lie in one repository. A directory that did not exist at rev, or held no .cue file there,
-// is an error naming it.
+// lie in one repository. A directory that did not exist at rev, or held no .cue file there
+// (the commit that adds a policy), is absent from the snapshot: Dir returns "" for it and
+// Absent says why.
 func Extract(ctx context.Context, rev string, dirs []string) (*Snapshot, error) {
 	if rev == "" || strings.HasPrefix(rev, "-") {
 		return nil, fmt.Errorf("bad revision %q", rev)
@@ -91,7 +92,8 @@ func (s *Snapshot) extract(ctx context.Context, top, dir string) error {
 	out, err := gitBytes(ctx, top, "archive", "--format=tar", s.Commit, "--", spec)
 	if err != nil {
 		if strings.Contains(err.Error(), "did not match any files") {
-			return fmt.Errorf("%s: no .cue files at %s (%s)", dir, s.Rev, short(s.Commit))
+			s.dirs[dir] = ""
+			return nil
 		}
 		return fmt.Errorf("%s at %s: %w", dir, s.Rev, err)
 	}
@@ -106,8 +108,18 @@ func (s *Snapshot) extract(ctx context.Context, top, dir string) error {
 	return nil
 }
 
-// Dir returns where dir (as given to Extract) was extracted.
+// Dir returns where dir (as given to Extract) was extracted, or "" when it held no .cue file
+// at the revision.
 func (s *Snapshot) Dir(dir string) string { return s.dirs[dir] }
+
+// Absent returns, for a directory that held no .cue file at the revision, an error saying
+// so; nil for one that was extracted.
+func (s *Snapshot) Absent(dir string) error {
+	if d, ok := s.dirs[dir]; !ok || d != "" {
+		return nil
+	}
+	return fmt.Errorf("%s: no .cue files at %s (%s)", dir, s.Rev, short(s.Commit))
+}
 
 // Close removes the extracted files.
 func (s *Snapshot) Close() error { return os.RemoveAll(s.root) }
