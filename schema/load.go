@@ -240,6 +240,9 @@ func (l *loader) parseFiles() ([]*ast.File, Errors) {
 	}
 	sort.Strings(names)
 	if len(names) == 0 {
+		if policiesBelow(l.dir) {
+			return nil, Errors{{Msg: fmt.Sprintf("%s: no .cue files; the directories under it hold policies: name them, or %s for every one", shown, RecursivePattern(shown))}}
+		}
 		return nil, Errors{{Msg: fmt.Sprintf("%s: no .cue files (start a policy with 'agentctl init %s')", shown, shown)}}
 	}
 	var (

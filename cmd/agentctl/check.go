@@ -48,7 +48,11 @@ invocation is wrong.`,
   agentctl check --baseline .agentctl-baseline.json --fail-on medium
   agentctl check -o json > check.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd, &f, dirsOrDot(args), elapsed)
+			dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+			if err != nil {
+				return err
+			}
+			return runCheck(cmd, &f, dirs, elapsed)
 		},
 	}
 	f.register(cmd.Flags())

@@ -80,6 +80,13 @@ Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invoc
   agentctl diff --base HEAD~1 scenarios/support-refunds -o markdown
   agentctl diff --base main --fail-on new-escalation,new-finding --severity medium -o github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.base != "" {
+				dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+				if err != nil {
+					return err
+				}
+				args = dirs
+			}
 			if err := f.configure(cmd, args); err != nil {
 				return err
 			}

@@ -55,7 +55,11 @@ not load or the invocation is wrong.`,
   agentctl lint --write-baseline .agentctl-baseline.json
   agentctl lint --baseline .agentctl-baseline.json -o github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.run(cmd, dirsOrDot(args))
+			dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+			if err != nil {
+				return err
+			}
+			return f.run(cmd, dirs)
 		},
 	}
 	fl := cmd.Flags()

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/agentctl/agentctl/progress"
+	"github.com/agentctl/agentctl/schema"
 )
 
 // Exit statuses (contract): 0 pass, 1 the policy failed, 2 the input or invocation is wrong.
@@ -121,6 +122,20 @@ func busy(w io.Writer, label string) (stop func()) {
 		return func() {}
 	}
 	return progress.Start(w, label, time.Second, 100*time.Millisecond).Stop
+}
+
+// policyDirs expands the policy directory arguments of check, lint, vet, test and diff
+// (schema.ExpandDirs: DIR/... is every policy directory under DIR); a file that is not a
+// .cue file (a README.md a shell glob names) is skipped with a note on stderr.
+func policyDirs(stderr io.Writer, args []string) ([]string, error) {
+	dirs, skipped, err := schema.ExpandDirs(args)
+	for _, s := range skipped {
+		fmt.Fprintf(stderr, "agentctl: %s: not a policy directory, skipped\n", s)
+	}
+	if err != nil {
+		return nil, inputError(err)
+	}
+	return dirs, nil
 }
 
 // dirsOrDot returns the policy directories named on the command line, or ".".

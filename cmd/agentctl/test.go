@@ -32,7 +32,10 @@ Exit status: 0 all tests pass, 1 a test failed or the engines disagree, 2 bad in
 			if err := checkFormat(output, testFormats...); err != nil {
 				return inputError(err)
 			}
-			dirs := dirsOrDot(args)
+			dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+			if err != nil {
+				return err
+			}
 			policies, err := loadAll(cmd.ErrOrStderr(), dirs)
 			if err != nil {
 				return err

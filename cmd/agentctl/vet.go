@@ -24,7 +24,10 @@ copy for cue tooling (` + schema.CopyName + `, written by agentctl init) that di
 this agentctl's schema, vet says so on stderr and how to refresh it.`,
 		Example: "  agentctl vet\n  agentctl vet scenarios/support-refunds scenarios/secure-baseline",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dirs := dirsOrDot(args)
+			dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+			if err != nil {
+				return err
+			}
 			policies, err := loadAll(cmd.ErrOrStderr(), dirs)
 			if err != nil {
 				return err
