@@ -100,11 +100,11 @@ func runCheck(cmd *cobra.Command, f *gateFlags, dirs []string, elapsed bool) err
 		case "json":
 			return report.CheckJSON(w, res)
 		case "sarif":
-			return report.SARIF(w, res.Lint.RelativeTo(g.root))
+			return report.SARIF(w, res.RelativeTo(g.root).Results())
 		case "junit":
 			return report.CheckJUnit(w, res.RelativeTo(g.root))
 		case "github":
-			return report.GitHub(w, res.Lint.RelativeTo(g.root))
+			return report.GitHub(w, res.RelativeTo(g.root).Results())
 		}
 		return checkTables(w, dirs, g.policies, g.lint, scenarios, tests)
 	})

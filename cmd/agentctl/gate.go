@@ -200,7 +200,7 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 	if g.policies, g.loadErrs, err = loadEach(cmd.ErrOrStderr(), dirs); err != nil {
 		return nil, err
 	}
-	if g.lint, err = lintDirs(cmd.OutOrStdout(), cmd.ErrOrStderr(), g.runs, g.policies, g.loadErrs, writeBaseline); err != nil {
+	if g.lint, err = lintDirs(cmd.OutOrStdout(), cmd.ErrOrStderr(), g.runs, g.policies, g.loadErrs, g.root, writeBaseline); err != nil {
 		return nil, err
 	}
 	return &g, nil
@@ -301,10 +301,13 @@ type lintResult struct {
 	failed bool
 }
 
-// lintDirs lints every loaded policy with its directory's settings and applies baselines:
-// directories sharing a baseline file are matched against it together, so an entry is stale
-// only when no directory has its finding. writeBaseline, when set, records every finding.
-func lintDirs(stdout, stderr io.Writer, runs []dirRun, policies []*policy.Policy, loadErrs [][]report.LoadError, writeBaseline string) (*lintResult, error) {
+// lintDirs lints every loaded policy with its directory's settings and applies baselines.
+// Baseline entries are scoped by policy directory (relative to root): an entry matches
+// findings of its own directory only, and is stale only when its directory was linted and
+// has no such finding. writeBaseline, when set, records every finding (keeping the entries
+// of the directories not linted), and a configured baseline that does not exist yet is not
+// read: it is being written.
+func lintDirs(stdout, stderr io.Writer, runs []dirRun, policies []*policy.Policy, loadErrs [][]report.LoadError, root, writeBaseline string) (*lintResult, error) {
 	found := make([][]lint.Finding, len(runs))
 	byBaseline := map[string][]int{}
 	var baselines []string
@@ -320,37 +323,52 @@ func lintDirs(stdout, stderr io.Writer, runs []dirRun, policies []*policy.Policy
 			byBaseline[b] = append(byBaseline[b], i)
 		}
 	}
+	groups := func(path string, which []int) []lint.DirFindings {
+		var out []lint.DirFindings
+		for _, i := range which {
+			if policies[i] != nil {
+				out = append(out, lint.DirFindings{Dir: baselineDir(root, path, runs[i].dir), Findings: found[i], Ran: runs[i].checks})
+			}
+		}
+		return out
+	}
 	var stale []report.StaleEntry
 	for _, path := range baselines {
 		b, err := lint.ReadBaseline(path)
-		if err != nil {
+		switch {
+		case errors.Is(err, lint.ErrNoBaseline) && writeBaseline != "":
+			continue // nothing accepted yet: the run records the baseline
+		case errors.Is(err, lint.ErrNoBaseline):
+			src := runs[byBaseline[path][0]].settings.Baseline.Source
+			return nil, inputError(fmt.Errorf("baseline %s (%s) does not exist: record today's findings with: agentctl lint --write-baseline %s", path, src, path))
+		case err != nil:
 			return nil, inputError(err)
 		}
 		if b.Notice != "" {
 			fmt.Fprintf(stderr, "agentctl: %s\n", b.Notice)
 		}
-		var group []lint.Finding
-		var ran []*lint.Check
-		for _, i := range byBaseline[path] {
-			group = append(group, found[i]...)
-			ran = unionChecks(ran, runs[i].checks)
-		}
-		for _, e := range b.Apply(group, ran) {
-			stale = append(stale, report.StaleEntry{Check: e.Check, Element: e.Element})
-			fmt.Fprintf(stderr, "agentctl: %s: stale baseline entry %s %s: no such finding any more, remove it\n", path, e.Check, e.Name())
-		}
-		for _, i := range byBaseline[path] {
-			found[i], group = group[:len(found[i])], group[len(found[i]):]
+		for _, e := range b.ApplyDirs(groups(path, byBaseline[path])) {
+			stale = append(stale, report.StaleEntry{Dir: e.Dir, Check: e.Check, Element: e.Element})
+			in := ""
+			if e.Dir != "" {
+				in = " in " + e.Dir
+			}
+			fmt.Fprintf(stderr, "agentctl: %s: stale baseline entry %s %s%s: no such finding any more, remove it\n", path, e.Check, e.Name(), in)
 		}
 	}
 	if writeBaseline != "" {
-		b := lint.NewBaseline(slices.Concat(found...))
+		all := make([]int, len(runs))
+		for i := range all {
+			all[i] = i
+		}
+		dirs := groups(writeBaseline, all)
+		// Rewriting a version 3 file keeps the entries of directories this run did not lint.
+		keep, _ := lint.ReadBaseline(writeBaseline)
+		b := lint.NewBaseline(dirs, keep)
 		if err := writeBaselineFile(stdout, writeBaseline, b); err != nil {
 			return nil, inputError(err)
 		}
-		for i := range found {
-			b.Apply(found[i], runs[i].checks)
-		}
+		b.ApplyDirs(dirs)
 		fmt.Fprintf(stderr, "agentctl: wrote %s: %d baseline entries\n", writeBaseline, len(b.Findings))
 	}
 	v, _, _ := buildVersion()
@@ -386,6 +404,31 @@ func unionChecks(a, b []*lint.Check) []*lint.Check {
 		}
 	}
 	return out
+}
+
+// baselineDir is how a baseline names the policy directory dir: relative to the repository
+// root in slash form ("." for the root itself), or, outside a repository, relative to the
+// directory of the baseline file, so the name does not depend on the working directory.
+func baselineDir(root, baselinePath, dir string) string {
+	if root == "" {
+		root = filepath.Dir(baselinePath)
+	}
+	absRoot, err1 := filepath.Abs(root)
+	abs, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return filepath.ToSlash(filepath.Clean(dir))
+	}
+	if r, err := filepath.EvalSymlinks(absRoot); err == nil {
+		absRoot = r
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = r
+	}
+	rel, err := filepath.Rel(absRoot, abs)
+	if err != nil {
+		return filepath.ToSlash(abs)
+	}
+	return filepath.ToSlash(rel)
 }
 
 // sortFindings orders findings of several directories by file, line, column and check.

@@ -36,7 +36,11 @@ Suppress a finding with @ignore("AC010", "reason") on the element (or an element
 it); an @ignore without a reason suppresses nothing and raises AC053. --no-inline-suppressions
 ignores every @ignore. To adopt lint on an existing estate, record today's findings with
 --write-baseline FILE and pass --baseline FILE afterwards: listed findings are reported as
-suppressed, new ones fail, and entries that no longer match are reported as stale.
+suppressed, new ones fail, and entries that no longer match are reported as stale. Entries
+name their policy directory (relative to the repository root): an entry suppresses its
+finding in that directory only, and rewriting the baseline for some directories keeps the
+entries of the others. --write-baseline works when the file does not exist yet; any other
+run with a configured baseline that does not exist fails (exit 2) and says how to write it.
 
 Settings come from the repository configuration (.agentctl.yaml, see 'agentctl config');
 flags override it. Output formats: table (default), json, sarif (2.1.0, for code scanning),
