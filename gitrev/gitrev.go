@@ -45,6 +45,15 @@ func Extract(ctx context.Context, rev string, dirs []string) (*Snapshot, error) 
 	top = strings.TrimSpace(top)
 	commit, err := git(ctx, top, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	if err != nil {
+		if rev == "HEAD" && unborn(ctx, top) {
+			// The first commit of a repository (a pre-commit hook before it): HEAD has no
+			// commit yet, so every directory is absent at it.
+			s := &Snapshot{Rev: rev, dirs: map[string]string{}}
+			for _, dir := range dirs {
+				s.dirs[dir] = ""
+			}
+			return s, nil
+		}
 		return nil, fmt.Errorf("revision %q: not a commit in %s", rev, top)
 	}
 	root, err := os.MkdirTemp("", "agentctl-rev-")
@@ -118,11 +127,26 @@ func (s *Snapshot) Absent(dir string) error {
 	if d, ok := s.dirs[dir]; !ok || d != "" {
 		return nil
 	}
+	if s.Commit == "" {
+		return fmt.Errorf("%s: no .cue files at %s (no commit yet)", dir, s.Rev)
+	}
 	return fmt.Errorf("%s: no .cue files at %s (%s)", dir, s.Rev, short(s.Commit))
 }
 
 // Close removes the extracted files.
-func (s *Snapshot) Close() error { return os.RemoveAll(s.root) }
+func (s *Snapshot) Close() error {
+	if s.root == "" {
+		return nil
+	}
+	return os.RemoveAll(s.root)
+}
+
+// unborn reports whether the repository's current branch has no commit yet.
+func unborn(ctx context.Context, top string) bool {
+	_, errHead := git(ctx, top, "rev-parse", "--verify", "--quiet", "HEAD")
+	_, errRef := git(ctx, top, "symbolic-ref", "--quiet", "HEAD")
+	return errHead != nil && errRef == nil
+}
 
 // untar writes the regular files of a tar stream under root. Names are repository paths that
 // git wrote; any that would leave root is refused all the same.

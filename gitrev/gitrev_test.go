@@ -130,3 +130,32 @@ func TestExtractErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestExtractUnborn: before a repository's first commit, every directory is absent at HEAD
+// (a pre-commit hook on the first commit); any other revision is still an error.
+func TestExtractUnborn(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("git", "init", "-q", "-b", "main")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "p"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	s, err := Extract(context.Background(), "HEAD", []string{"p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Absent("p"); err == nil || err.Error() != "p: no .cue files at HEAD (no commit yet)" {
+		t.Errorf("Absent(p) = %v", err)
+	}
+	if _, err := Extract(context.Background(), "main~1", []string{"p"}); err == nil {
+		t.Error("main~1 in an empty repository: no error")
+	}
+}
