@@ -34,9 +34,11 @@ repository root, or --config; see 'agentctl config'); flags override it. Outputs
 a format alone goes to stdout and FORMAT=FILE to a file:
   table    tables of findings, scenarios and tests (default)
   json     one document with vet, lint, simulate and test sections and schema_version
-  sarif    lint findings and load errors, SARIF 2.1.0 for code scanning
+  sarif    lint findings, failed scenarios (scenario-failed) and tests (test-failed) and
+           load errors, SARIF 2.1.0 for code scanning
   junit    one case per finding (only those at or above --fail-on fail), scenario, test
-  github   workflow-command annotations for findings and load errors
+  github   workflow-command annotations for findings, failed scenarios and tests, load errors
+  compact  one line per problem, file:line:col: severity ID message (like go vet)
 SARIF, JUnit and GitHub locations are relative to the repository root (--root, default the
 git top-level), whatever the working directory.
 
@@ -71,7 +73,7 @@ func runCheck(cmd *cobra.Command, f *gateFlags, dirs []string, elapsed bool) err
 	// The verdict ends stdout unless stdout carries a document that it would corrupt.
 	verdictTo := stdout
 	for _, o := range g.outs {
-		if o.path == "" && o.format != "table" && o.format != "github" {
+		if o.path == "" && !lineFormat(o.format) {
 			verdictTo = stderr
 		}
 	}
@@ -105,6 +107,8 @@ func runCheck(cmd *cobra.Command, f *gateFlags, dirs []string, elapsed bool) err
 			return report.CheckJUnit(w, res.RelativeTo(g.root))
 		case "github":
 			return report.GitHub(w, res.RelativeTo(g.root).Results())
+		case "compact":
+			return report.Compact(w, res.Results())
 		}
 		return checkTables(w, dirs, g.policies, g.lint, scenarios, tests)
 	})

@@ -39,7 +39,13 @@ type gateFlags struct {
 
 // gateFormats are the output formats of lint and check, which share the configuration
 // file's output list.
-var gateFormats = []string{"table", "json", "sarif", "junit", "github"}
+var gateFormats = []string{"table", "json", "sarif", "junit", "github", "compact"}
+
+// lineFormat reports whether a format is written line by line (table, github, compact), so
+// that several such outputs and the verdict may share stdout; the others are documents.
+func lineFormat(format string) bool {
+	return format == "table" || format == "github" || format == "compact"
+}
 
 // register adds the selection flags, the repeatable -o and --root.
 func (f *gateFlags) register(fl *pflag.FlagSet) {
@@ -212,7 +218,7 @@ type output struct {
 }
 
 // parseOutputs validates -o values (or the configuration's output list). Line formats
-// (table, github) may share stdout, in the order given; a document (json, sarif, junit) on
+// (table, github, compact) may share stdout, in the order given; a document (json, sarif, junit) on
 // stdout must be alone there.
 func parseOutputs(values []string, formats []string) ([]output, error) {
 	var out, onStdout []output
@@ -240,7 +246,7 @@ func parseOutputs(values []string, formats []string) ([]output, error) {
 	}
 	if len(onStdout) > 1 {
 		for _, o := range onStdout {
-			if o.format != "table" && o.format != "github" {
+			if !lineFormat(o.format) {
 				return nil, fmt.Errorf("-o %s cannot share stdout with another output: write it to a file, -o %s=FILE", o.format, o.format)
 			}
 		}

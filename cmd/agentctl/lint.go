@@ -45,7 +45,8 @@ run with a configured baseline that does not exist fails (exit 2) and says how t
 Settings come from the repository configuration (.agentctl.yaml, see 'agentctl config');
 flags override it. Output formats: table (default), json, sarif (2.1.0, for code scanning),
 junit (one case per finding: only those at or above --fail-on fail), github (workflow
-command annotations). Repeat -o for several: a format alone goes to stdout, FORMAT=FILE to a
+command annotations), compact (one line per finding, file:line:col: severity ID message,
+like go vet). Repeat -o for several: a format alone goes to stdout, FORMAT=FILE to a
 file. SARIF, JUnit and GitHub locations are relative to the repository root (--root,
 default the git top-level). A directory that does not load is reported in every format and
 the others are still linted.
@@ -125,6 +126,8 @@ func findingsDocument(w io.Writer, format string, doc report.Findings, root stri
 		return true, report.FindingsJUnit(w, doc.RelativeTo(root))
 	case "github":
 		return true, report.GitHub(w, doc.RelativeTo(root))
+	case "compact":
+		return true, report.Compact(w, doc)
 	}
 	return false, nil
 }

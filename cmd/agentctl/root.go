@@ -81,6 +81,7 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newVersionCmd(),
 		newVetCmd(),
