@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentctl/agentctl/gate"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
 	"github.com/agentctl/agentctl/simulate"
@@ -78,7 +79,7 @@ func runCheck(cmd *cobra.Command, f *gateFlags, dirs []string, elapsed bool) err
 		}
 	}
 	color, _ := f.colorOn(verdictTo) // validated by lintAll
-	res := report.Check{Lint: g.lint.all}
+	res := report.Check{Lint: g.lint.All}
 	scenarios := make([][]*simulate.Result, len(dirs))
 	tests := make([]report.TestRun, len(dirs))
 	for i, dir := range dirs {
@@ -131,7 +132,7 @@ func runCheck(cmd *cobra.Command, f *gateFlags, dirs []string, elapsed bool) err
 
 // checkTables writes, per directory, the vet summary, the findings, the scenarios and the
 // tests; a directory that did not load gets one line (its errors are on stderr).
-func checkTables(w io.Writer, dirs []string, policies []*policy.Policy, lres *lintResult, scenarios [][]*simulate.Result, tests []report.TestRun) error {
+func checkTables(w io.Writer, dirs []string, policies []*policy.Policy, lres *gate.LintResult, scenarios [][]*simulate.Result, tests []report.TestRun) error {
 	unicode := isTerminal(w)
 	for i, dir := range dirs {
 		if policies[i] == nil {
@@ -145,7 +146,7 @@ func checkTables(w io.Writer, dirs []string, policies []*policy.Policy, lres *li
 		if _, err := fmt.Fprintln(w, summary(dir, policies[i])); err != nil {
 			return err
 		}
-		if err := report.FindingsTable(w, lres.perDir[i], nil, unicode); err != nil {
+		if err := report.FindingsTable(w, lres.PerDir[i], nil, unicode); err != nil {
 			return err
 		}
 		if err := report.SimulateTable(w, scenarios[i], unicode); err != nil {

@@ -7,18 +7,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/agentctl/agentctl/config"
+	"github.com/agentctl/agentctl/gate"
 	"github.com/agentctl/agentctl/internal/outfile"
-	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
-	"github.com/agentctl/agentctl/schema"
 )
 
 // gateFlags are the flags lint and check share. Each one set on the command line overrides
@@ -65,136 +63,81 @@ func (f *gateFlags) registerSelection(fl *pflag.FlagSet) {
 	fl.StringVar(&f.config, "config", "", "repository configuration file (default: the nearest "+config.FileName+" up to the repository root)")
 }
 
-// dirRun is one policy directory with its effective settings.
-type dirRun struct {
-	dir        string
-	file       *config.File // the configuration file applied, nil for none
-	settings   config.Settings
-	failOn     lint.Severity
-	checks     []*lint.Check
-	severities map[string]lint.Severity
-}
-
-// settings resolves the effective configuration of every directory: defaults, the
-// configuration file, then the flags the user set.
-func (f *gateFlags) settings(cmd *cobra.Command, dirs []string) ([]dirRun, error) {
-	files := map[string]*config.File{}
-	var out []dirRun
-	for _, dir := range dirs {
-		file, s, err := f.settingsFor(cmd, dir, files)
-		if err != nil {
-			return nil, err
-		}
-		r := dirRun{dir: dir, file: file, settings: s, severities: map[string]lint.Severity{}}
-		if r.failOn, err = lint.ParseSeverity(s.FailOn.V); err != nil {
-			return nil, inputError(fmt.Errorf("%s: fail_on: %w", s.FailOn.Source, err))
-		}
-		if r.checks, err = lint.Select(s.Enable.V, s.Skip.V); err != nil {
-			return nil, inputError(err)
-		}
-		if len(r.checks) == 0 {
-			return nil, inputError(fmt.Errorf("--checks and --skip leave no check to run (%s, %s)", s.Enable.Source, s.Skip.Source))
-		}
-		for _, name := range s.SeverityKeys() {
-			sev, err := lint.ParseSeverity(s.Severity[name].V)
-			if err != nil {
-				return nil, inputError(fmt.Errorf("%s: %w", s.Severity[name].Source, err))
-			}
-			r.severities[lint.Lookup(name).ID] = sev
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-// settingsFor applies the configuration file of dir (loaded once per path into files) and
-// the flags the user set.
-func (f *gateFlags) settingsFor(cmd *cobra.Command, dir string, files map[string]*config.File) (*config.File, config.Settings, error) {
-	path := f.config
-	if path == "" {
-		var err error
-		if path, err = config.Find(dir); err != nil {
-			return nil, config.Settings{}, inputError(err)
-		}
-	}
-	var file *config.File
-	if path != "" {
-		if file = files[path]; file == nil {
-			var err error
-			if file, err = loadConfig(cmd.ErrOrStderr(), path); err != nil {
-				return nil, config.Settings{}, err
-			}
-			files[path] = file
-		}
-	}
-	s, err := file.For(dir)
-	if err != nil {
-		return nil, s, inputError(err)
-	}
+// overrides are the flags the user set, which replace the configuration's settings.
+func (f *gateFlags) overrides(cmd *cobra.Command) gate.Overrides {
 	fl := cmd.Flags()
-	flag := func(name string) (bool, string) { return fl.Changed(name), "flag --" + name }
-	if ok, src := flag("fail-on"); ok {
-		if _, err := lint.ParseSeverity(f.failOn); err != nil {
-			return nil, s, inputError(fmt.Errorf("--fail-on: %w", err))
-		}
-		s.FailOn = config.Value[string]{V: f.failOn, Source: src}
+	var o gate.Overrides
+	if fl.Changed("fail-on") {
+		o.FailOn = &f.failOn
 	}
-	if ok, src := flag("checks"); ok {
-		s.Enable = config.Value[[]string]{V: f.checks, Source: src}
+	if fl.Changed("checks") {
+		o.Checks = &f.checks
 	}
-	if ok, src := flag("skip"); ok {
-		s.Skip = config.Value[[]string]{V: f.skip, Source: src}
+	if fl.Changed("skip") {
+		o.Skip = &f.skip
 	}
-	if ok, src := flag("baseline"); ok {
-		s.Baseline = config.Value[string]{V: f.baseline, Source: src}
+	if fl.Changed("baseline") {
+		o.Baseline = &f.baseline
 	}
-	if ok, src := flag("no-inline-suppressions"); ok {
-		s.InlineSuppressions = config.Value[bool]{V: !f.noInline, Source: src}
+	if fl.Changed("no-inline-suppressions") {
+		inline := !f.noInline
+		o.InlineSuppressions = &inline
 	}
-	if ok, src := flag("output"); ok && f.hasOutputs {
-		s.Output = config.Value[[]string]{V: f.outputs, Source: src}
+	if fl.Changed("output") && f.hasOutputs {
+		o.Output = &f.outputs
 	}
-	return file, s, nil
+	return o
 }
 
-// loadConfig loads a configuration file. Its errors, one per line with file:line:col, are
-// printed to stderr as they are (errInputPrinted).
+// settings resolves the effective configuration of every directory (gate.Settings).
+func (f *gateFlags) settings(cmd *cobra.Command, dirs []string) ([]gate.Dir, error) {
+	runs, err := gate.Settings(cmd.ErrOrStderr(), dirs, f.config, f.overrides(cmd))
+	return runs, gateError(err)
+}
+
+// loadConfig loads a configuration file, printing its errors (gate.LoadConfig).
 func loadConfig(stderr io.Writer, path string) (*config.File, error) {
-	file, err := config.Load(path)
-	var errs config.Errors
-	switch {
-	case errors.As(err, &errs):
-		fmt.Fprintln(stderr, errs.Error())
-		return nil, errInputPrinted
-	case err != nil:
-		return nil, inputError(err)
-	}
-	return file, nil
+	file, err := gate.LoadConfig(stderr, path)
+	return file, gateError(err)
 }
 
-// gate is a lint or check run after its settings, outputs and root are resolved, its
+// gateError maps the gate's input errors to exit status 2.
+func gateError(err error) error {
+	var ie *gate.InputError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ie) && ie.Printed:
+		return errInputPrinted
+	case errors.As(err, &ie):
+		return inputError(ie.Err)
+	}
+	return err
+}
+
+// gateRun is a lint or check run after its settings, outputs and root are resolved, its
 // directories loaded and the loaded ones linted.
-type gate struct {
-	runs     []dirRun
+type gateRun struct {
+	runs     []gate.Dir
 	outs     []output
 	root     string
 	policies []*policy.Policy     // nil where a directory did not load
 	loadErrs [][]report.LoadError // by directory
-	lint     *lintResult
+	lint     *gate.LintResult
 }
 
 // lintAll resolves the settings of dirs, validates the outputs, then loads
 // and lints every directory (recording every finding in writeBaseline when set). Input
 // errors come first, before any directory is read.
-func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline string) (*gate, error) {
+func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline string) (*gateRun, error) {
 	var (
-		g   gate
+		g   gateRun
 		err error
 	)
 	if g.runs, err = f.settings(cmd, dirs); err != nil {
 		return nil, err
 	}
-	if g.outs, err = parseOutputs(g.runs[0].settings.Output.V, gateFormats); err != nil {
+	if g.outs, err = parseOutputs(g.runs[0].Settings.Output.V, gateFormats); err != nil {
 		return nil, inputError(err)
 	}
 	if g.root, err = repoRoot(f.root, dirs[0]); err != nil {
@@ -206,8 +149,11 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 	if g.policies, g.loadErrs, err = loadEach(cmd.ErrOrStderr(), dirs); err != nil {
 		return nil, err
 	}
-	if g.lint, err = lintDirs(cmd.OutOrStdout(), cmd.ErrOrStderr(), g.runs, g.policies, g.loadErrs, g.root, writeBaseline); err != nil {
-		return nil, err
+	v, _, _ := buildVersion()
+	g.lint, err = gate.Lint(g.runs, g.policies, g.loadErrs, gate.LintOptions{
+		Root: g.root, WriteBaseline: writeBaseline, Version: v, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
+	if err != nil {
+		return nil, gateError(err)
 	}
 	return &g, nil
 }
@@ -275,182 +221,10 @@ func writeOutputs(stdout io.Writer, outs []output, render func(w io.Writer, form
 	return nil
 }
 
-// loadEach loads every directory; a directory that fails to load has a nil policy and its
-// errors, which are printed to stderr, so the others can still be checked.
+// loadEach loads every directory (gate.Load), with a spinner on a terminal.
 func loadEach(stderr io.Writer, dirs []string) ([]*policy.Policy, [][]report.LoadError, error) {
-	policies := make([]*policy.Policy, len(dirs))
-	loadErrs := make([][]report.LoadError, len(dirs))
-	for i, dir := range dirs {
-		stop := busy(stderr, "loading "+dir)
-		p, err := schema.Load(dir)
-		stop()
-		if err == nil {
-			policies[i] = p
-			continue
-		}
-		var errs schema.Errors
-		if !errors.As(err, &errs) {
-			return nil, nil, inputError(fmt.Errorf("load %s: %w", dir, err))
-		}
-		fmt.Fprintln(stderr, errs.Error())
-		for _, e := range errs {
-			loadErrs[i] = append(loadErrs[i], report.LoadError{Dir: dir, File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg})
-		}
-	}
-	return policies, loadErrs, nil
-}
-
-// lintResult is the lint stage over every directory that loaded.
-type lintResult struct {
-	perDir []report.Findings // by directory, nil where it did not load
-	all    report.Findings
-	failed bool
-}
-
-// lintDirs lints every loaded policy with its directory's settings and applies baselines.
-// Baseline entries are scoped by policy directory (relative to root): an entry matches
-// findings of its own directory only, and is stale only when its directory was linted and
-// has no such finding. writeBaseline, when set, records every finding (keeping the entries
-// of the directories not linted), and a configured baseline that does not exist yet is not
-// read: it is being written.
-func lintDirs(stdout, stderr io.Writer, runs []dirRun, policies []*policy.Policy, loadErrs [][]report.LoadError, root, writeBaseline string) (*lintResult, error) {
-	found := make([][]lint.Finding, len(runs))
-	byBaseline := map[string][]int{}
-	var baselines []string
-	for i, r := range runs {
-		if policies[i] == nil {
-			continue
-		}
-		found[i] = lint.Run(policies[i], lint.Options{Checks: r.checks, NoInlineSuppressions: !r.settings.InlineSuppressions.V, Severities: r.severities})
-		if b := r.settings.Baseline.V; b != "" {
-			if byBaseline[b] == nil {
-				baselines = append(baselines, b)
-			}
-			byBaseline[b] = append(byBaseline[b], i)
-		}
-	}
-	groups := func(path string, which []int) []lint.DirFindings {
-		var out []lint.DirFindings
-		for _, i := range which {
-			if policies[i] != nil {
-				out = append(out, lint.DirFindings{Dir: baselineDir(root, path, runs[i].dir), Findings: found[i], Ran: runs[i].checks})
-			}
-		}
-		return out
-	}
-	var stale []report.StaleEntry
-	for _, path := range baselines {
-		b, err := lint.ReadBaseline(path)
-		switch {
-		case errors.Is(err, lint.ErrNoBaseline) && writeBaseline != "":
-			continue // nothing accepted yet: the run records the baseline
-		case errors.Is(err, lint.ErrNoBaseline):
-			src := runs[byBaseline[path][0]].settings.Baseline.Source
-			return nil, inputError(fmt.Errorf("baseline %s (%s) does not exist: record today's findings with: agentctl lint --write-baseline %s", path, src, path))
-		case err != nil:
-			return nil, inputError(err)
-		}
-		if b.Notice != "" {
-			fmt.Fprintf(stderr, "agentctl: %s\n", b.Notice)
-		}
-		for _, e := range b.ApplyDirs(groups(path, byBaseline[path])) {
-			stale = append(stale, report.StaleEntry{Dir: e.Dir, Check: e.Check, Element: e.Element})
-			in := ""
-			if e.Dir != "" {
-				in = " in " + e.Dir
-			}
-			fmt.Fprintf(stderr, "agentctl: %s: stale baseline entry %s %s%s: no such finding any more, remove it\n", path, e.Check, e.Name(), in)
-		}
-	}
-	if writeBaseline != "" {
-		all := make([]int, len(runs))
-		for i := range all {
-			all[i] = i
-		}
-		dirs := groups(writeBaseline, all)
-		// Rewriting a version 3 file keeps the entries of directories this run did not lint.
-		keep, _ := lint.ReadBaseline(writeBaseline)
-		b := lint.NewBaseline(dirs, keep)
-		if err := writeBaselineFile(stdout, writeBaseline, b); err != nil {
-			return nil, inputError(err)
-		}
-		b.ApplyDirs(dirs)
-		fmt.Fprintf(stderr, "agentctl: wrote %s: %d baseline entries\n", writeBaseline, len(b.Findings))
-	}
-	v, _, _ := buildVersion()
-	res := &lintResult{perDir: make([]report.Findings, len(runs))}
-	var ran []*lint.Check
-	for i, r := range runs {
-		ran = unionChecks(ran, r.checks)
-		res.all.LoadErrors = append(res.all.LoadErrors, loadErrs[i]...)
-		if policies[i] == nil {
-			continue
-		}
-		res.failed = res.failed || lint.Failed(found[i], r.failOn)
-		d := report.Findings{Rules: report.LintRules(r.checks), Findings: report.LintFindings(found[i], r.failOn),
-			Files: policies[i].Files, FailOn: r.failOn.String(), Version: v}
-		res.perDir[i] = d
-		res.all.Findings = append(res.all.Findings, d.Findings...)
-		res.all.Files = append(res.all.Files, d.Files...)
-	}
-	res.all.Rules = report.LintRules(ran)
-	res.all.FailOn = runs[0].failOn.String()
-	res.all.Stale = stale
-	res.all.Version = v
-	sortFindings(res.all.Findings)
-	return res, nil
-}
-
-// unionChecks adds the checks of b missing from a, keeping registry order.
-func unionChecks(a, b []*lint.Check) []*lint.Check {
-	var out []*lint.Check
-	for _, c := range lint.Checks() {
-		if slices.Contains(a, c) || slices.Contains(b, c) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// baselineDir is how a baseline names the policy directory dir: relative to the repository
-// root in slash form ("." for the root itself), or, outside a repository, relative to the
-// directory of the baseline file, so the name does not depend on the working directory.
-func baselineDir(root, baselinePath, dir string) string {
-	if root == "" {
-		root = filepath.Dir(baselinePath)
-	}
-	absRoot, err1 := filepath.Abs(root)
-	abs, err2 := filepath.Abs(dir)
-	if err1 != nil || err2 != nil {
-		return filepath.ToSlash(filepath.Clean(dir))
-	}
-	if r, err := filepath.EvalSymlinks(absRoot); err == nil {
-		absRoot = r
-	}
-	if r, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = r
-	}
-	rel, err := filepath.Rel(absRoot, abs)
-	if err != nil {
-		return filepath.ToSlash(abs)
-	}
-	return filepath.ToSlash(rel)
-}
-
-// sortFindings orders findings of several directories by file, line, column and check.
-func sortFindings(fs []report.Finding) {
-	slices.SortStableFunc(fs, func(a, b report.Finding) int {
-		if a.File != b.File {
-			return strings.Compare(a.File, b.File)
-		}
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		if a.Column != b.Column {
-			return a.Column - b.Column
-		}
-		return strings.Compare(a.Check, b.Check)
-	})
+	policies, loadErrs, err := gate.Load(stderr, dirs, func(label string) func() { return busy(stderr, label) })
+	return policies, loadErrs, gateError(err)
 }
 
 // repoRoot is the root locations are made relative to: root (--root), else the git

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"slices"
@@ -9,8 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentctl/agentctl/internal/outfile"
-	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
 )
@@ -92,7 +89,7 @@ func (f *lintFlags) run(cmd *cobra.Command, dirs []string) error {
 	if err != nil {
 		return err
 	}
-	doc, root := g.lint.all, g.root
+	doc, root := g.lint.All, g.root
 	err = writeOutputs(cmd.OutOrStdout(), g.outs, func(w io.Writer, format string) error {
 		if ok, err := findingsDocument(w, format, doc, root); ok {
 			return err
@@ -107,7 +104,7 @@ func (f *lintFlags) run(cmd *cobra.Command, dirs []string) error {
 		return err
 	case len(doc.LoadErrors) > 0:
 		return errInputPrinted
-	case g.lint.failed:
+	case g.lint.Failed:
 		return errPolicyFailed
 	}
 	return nil
@@ -139,14 +136,4 @@ func frameworkName(fw string) (string, error) {
 		return "", fmt.Errorf("unknown framework %q (want asi, nhi, maestro or nist)", fw)
 	}
 	return fw, nil
-}
-
-// writeBaselineFile writes the baseline through outfile: the baseline usually lives in the
-// policy directory and is rewritten there, so only the rules every output follows apply.
-func writeBaselineFile(stdout io.Writer, path string, b *lint.Baseline) error {
-	var buf bytes.Buffer
-	if err := b.Write(&buf); err != nil {
-		return fmt.Errorf("write baseline %s: %w", path, err)
-	}
-	return outfile.Write(stdout, path, buf.Bytes(), outfile.Options{})
 }
