@@ -24,10 +24,12 @@ func newCheckCmd() *cobra.Command {
 		Long: `Check is the one command CI runs. For each policy directory it loads and validates the
 policy (vet), lints it (active findings at or above --fail-on fail), runs its scenarios
 (failed expectations fail) and its request-level tests against both decision engines. A
-directory that does not load is reported and the others are still checked.
+directory that does not load is reported and the others are still checked. DIR/... is
+every policy directory under DIR (skipping testdata, vendor, node_modules and hidden
+directories); files among the arguments that are not .cue files are skipped with a note.
 
-It ends with one verdict line naming what failed and why, for example
-  FAIL  lint: 14 findings at or above high (4 critical, 10 high) · scenarios 5/5 passed · tests 17/17 passed · 0.31s
+It ends with one verdict line naming what failed and why, the failed gates first, e.g.
+  FAIL  scenarios 4/5 passed · lint: 2 findings, all below high (2 medium) · tests 17/17 passed · 0.31s
 It goes to stdout, or to stderr when stdout carries a document (-o json, sarif or junit).
 
 Settings come from the repository configuration (.agentctl.yaml, the nearest one up to the
@@ -46,6 +48,7 @@ git top-level), whatever the working directory.
 Exit status: 0 pass, 1 the policy failed a gate, 2 a policy could not be loaded or the
 invocation is wrong.`,
 		Example: `  agentctl check
+  agentctl check ./...
   agentctl check scenarios/support-refunds
   agentctl check -o table -o sarif=agentctl.sarif -o junit=report.xml -o github policies/*
   agentctl check --baseline .agentctl-baseline.json --fail-on medium

@@ -76,7 +76,7 @@ upward from HEAD's directory), else new-escalation,new-exfiltration,weaker-appro
 scenario-regression.
 Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invocation is wrong.`,
 		Example: `  agentctl diff policies/main policies/pr
-  agentctl diff --base origin/main
+  agentctl diff --base origin/main ./...
   agentctl diff --base HEAD~1 scenarios/support-refunds -o markdown
   agentctl diff --base main --fail-on new-escalation,new-finding --severity medium -o github`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -51,6 +51,7 @@ the others are still linted.
 Exit status: 0 no active finding at or above --fail-on, 1 there is one, 2 a directory did
 not load or the invocation is wrong.`,
 		Example: `  agentctl lint
+  agentctl lint -o compact ./...
   agentctl lint --fail-on critical -o sarif policies/ > agentctl.sarif
   agentctl lint -o table -o sarif=agentctl.sarif -o github policies/*
   agentctl lint --skip AC051,no-session-limits --framework asi

@@ -74,7 +74,8 @@ It lints a policy against checks mapped to OWASP Agentic (ASI), OWASP NHI, CSA M
 NIST AI RMF, simulates multi-agent hand-offs to find privilege multiplication and
 exfiltration paths, and compiles the policy to an OPA bundle for runtime enforcement.
 
-Policy directories are positional arguments and default to the current directory.
+Policy directories are positional arguments and default to the current directory; for
+check, lint, vet, test, fmt and diff --base, DIR/... is every policy directory under DIR.
 Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
