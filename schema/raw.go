@@ -269,6 +269,7 @@ type rawScenario struct {
 
 type rawTest struct {
 	Input  map[string]any `json:"input"`
+	Lists  map[string]any `json:"lists"`
 	Expect *struct {
 		Outcome string `json:"outcome"`
 		Code    string `json:"code"`
