@@ -280,12 +280,24 @@ func TestActionScripts(t *testing.T) {
 	}
 }
 
-// writeAdoptionPolicies writes the policies of the adoption flow into repo: the
-// secure-baseline example in policies/agents, a small clean policy in the nested
+// writeAdoptionPolicies writes the policies of the adoption flow into repo: a clean
+// policy with a scenario and a test in policies/agents, a small clean policy in the nested
 // policies/teams/ops, and a README.md beside them.
-func writeAdoptionPolicies(t *testing.T, root, repo string) {
+func writeAdoptionPolicies(t *testing.T, _, repo string) {
 	t.Helper()
-	copyFiles(t, filepath.Join(root, "scenarios", "secure-baseline"), filepath.Join(repo, "policies", "agents"), ".cue")
+	writeFile(t, filepath.Join(repo, "policies", "agents", "policy.cue"), `package agents
+
+tools: kb: {auth: kind: "workload_identity", actions: {search: {effect: "read"}}}
+agents: helper: {owner: "support", identity: spiffe_id: "spiffe://example.com/agents/helper", credential: ttl: "10m", grants: [{tool: "kb", actions: ["search"]}]}
+scenarios: "helper-stays-in-the-kb": {
+	start: "helper"
+	expect: escalations: 0
+}
+tests: "helper-searches": {
+	input: {agent: "helper", identity: "spiffe://example.com/agents/helper", tool: "kb", action: "search", now: "2026-01-01T00:00:00Z", credential: expires_at: "2026-01-01T00:05:00Z"}
+	expect: outcome: "allow"
+}
+`)
 	writeFile(t, filepath.Join(repo, "policies", "README.md"), "Agent policies, one directory each.\n")
 	writeFile(t, filepath.Join(repo, "policies", "teams", "ops", "policy.cue"), `package ops
 
