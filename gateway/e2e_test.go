@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 
 	"github.com/agentctl/agentctl/gateway"
@@ -186,6 +188,31 @@ func TestEndToEnd(t *testing.T) {
 		res, err = researcher.call(ctx, "", "web.fetch_page", map[string]any{"url": "https://a.example/"})
 		if got := outcome(t, res, err); got != "deny "+gateway.CodeTaskRecordRequired {
 			t.Errorf("no record: %s", got)
+		}
+	})
+
+	t.Run("every protocol version the SDK speaks, one task across connections", func(t *testing.T) {
+		_, tok, _ := r.gw.StartTask("researcher")
+		svid := r.pki.svid(t, "spiffe://example.org/agents/researcher", time.Now().Add(time.Hour))
+		for _, v := range sdk.SupportedProtocolVersions() {
+			tr := &http.Transport{TLSClientConfig: tlsconfig.MTLSClientConfig(svid, r.pki.bundle, tlsconfig.AuthorizeID(r.gwID))}
+			c := sdk.NewClient(&sdk.Implementation{Name: "researcher", Version: "1"}, nil)
+			s, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: r.url, HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1, DisableStandaloneSSE: true},
+				&sdk.ClientSessionOptions{ProtocolVersion: v})
+			if err != nil {
+				t.Fatalf("%s: %v", v, err)
+			}
+			if got := s.InitializeResult().ProtocolVersion; got != v {
+				t.Errorf("asked for %s, speaking %s", v, got)
+			}
+			// Each connection is a new MCP session (or none, from 2026-07-28): the task
+			// record alone names the gateway's session.
+			res, err := s.CallTool(ctx, &sdk.CallToolParams{Name: "web.fetch_page", Arguments: map[string]any{"url": "https://v.example/"}, Meta: sdk.Meta{gateway.TaskMetaKey: tok}})
+			if got := outcome(t, res, err); !strings.HasPrefix(got, "ok") {
+				t.Errorf("%s: %s", v, got)
+			}
+			s.Close()
+			tr.CloseIdleConnections()
 		}
 	})
 
