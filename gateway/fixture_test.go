@@ -82,9 +82,10 @@ tools: files: actions: {
 // webServer is the second upstream: a Go SDK MCP server over Streamable HTTP that counts the
 // calls it receives, so a test can tell that a refused call never reached it.
 type webServer struct {
-	url   string
-	calls sync.Map // tool -> *atomic.Int64
-	srv   *httptest.Server
+	url       string
+	calls     sync.Map // tool -> *atomic.Int64
+	cancelled atomic.Int64
+	srv       *httptest.Server
 }
 
 func (w *webServer) count(tool string) int64 {
@@ -97,7 +98,7 @@ func (w *webServer) hit(tool string) {
 	v.(*atomic.Int64).Add(1)
 }
 
-func startWeb(t *testing.T) *webServer {
+func startWeb(t testing.TB) *webServer {
 	t.Helper()
 	w := &webServer{}
 	s := sdk.NewServer(&sdk.Implementation{Name: "web", Version: "1"}, nil)
@@ -137,6 +138,7 @@ func startWeb(t *testing.T) *webServer {
 			select {
 			case <-time.After(time.Duration(a.Millis) * time.Millisecond):
 			case <-ctx.Done():
+				w.cancelled.Add(1)
 				return nil, nil, ctx.Err()
 			}
 			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "slow"}}}, nil, nil
@@ -148,7 +150,7 @@ func startWeb(t *testing.T) *webServer {
 }
 
 // filesystemServer returns the npm filesystem server's command line for root, or skips.
-func filesystemServer(t *testing.T, root string) string {
+func filesystemServer(t testing.TB, root string) string {
 	t.Helper()
 	bin, err := testtool.NPMBin("mcp-server-filesystem")
 	if err != nil {
@@ -166,7 +168,7 @@ type estate struct {
 	files      string // the filesystem server's command line
 }
 
-func newEstate(t *testing.T) *estate {
+func newEstate(t testing.TB) *estate {
 	t.Helper()
 	tmp := t.TempDir()
 	e := &estate{dir: filepath.Join(tmp, "policy"), root: filepath.Join(tmp, "srv")}
@@ -236,7 +238,7 @@ type opaServer struct {
 	cmd               *exec.Cmd
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -246,7 +248,7 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func startOPA(t *testing.T, bundle string) *opaServer {
+func startOPA(t testing.TB, bundle string) *opaServer {
 	t.Helper()
 	s := &opaServer{bin: testtool.Go(t, "github.com/open-policy-agent/opa"), addr: freeAddr(t), bundle: bundle, log: &testtool.SyncBuffer{}}
 	s.start(t)
@@ -256,7 +258,7 @@ func startOPA(t *testing.T, bundle string) *opaServer {
 
 func (s *opaServer) url() string { return "http://" + s.addr }
 
-func (s *opaServer) start(t *testing.T) {
+func (s *opaServer) start(t testing.TB) {
 	t.Helper()
 	s.cmd = exec.Command(s.bin, "run", "--server", "--addr", s.addr, "--bundle", s.bundle,
 		"--log-format", "json", "--set", "decision_logs.console=true")
@@ -289,12 +291,12 @@ func (s *opaServer) stop() {
 }
 
 // put writes a document through OPA's Data API, as an operator or approval service does.
-func (s *opaServer) put(t *testing.T, path string, doc any) {
+func (s *opaServer) put(t testing.TB, path string, doc any) {
 	t.Helper()
 	putJSON(t, http.DefaultClient, s.url()+"/v1/data/"+path, "", doc)
 }
 
-func putJSON(t *testing.T, c *http.Client, url, token string, doc any) {
+func putJSON(t testing.TB, c *http.Client, url, token string, doc any) {
 	t.Helper()
 	raw, _ := json.Marshal(doc)
 	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(string(raw)))
@@ -322,7 +324,7 @@ type pki struct {
 	serial int64
 }
 
-func newPKI(t *testing.T) *pki {
+func newPKI(t testing.TB) *pki {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	td := spiffeid.RequireTrustDomainFromString("example.org")
@@ -338,7 +340,7 @@ func newPKI(t *testing.T) *pki {
 }
 
 // svid issues an X.509-SVID for the SPIFFE ID.
-func (p *pki) svid(t *testing.T, id string, notAfter time.Time) *x509svid.SVID {
+func (p *pki) svid(t testing.TB, id string, notAfter time.Time) *x509svid.SVID {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	sid := spiffeid.RequireFromString(id)
@@ -404,17 +406,17 @@ type agent struct {
 	hc      *http.Client
 }
 
-func (r *running) connect(t *testing.T, name string) *agent {
+func (r *running) connect(t testing.TB, name string) *agent {
 	t.Helper()
 	svid := r.pki.svid(t, "spiffe://example.org/agents/"+name, time.Now().Add(time.Hour))
-	tr := &http.Transport{TLSClientConfig: tlsconfig.MTLSClientConfig(svid, r.pki.bundle, tlsconfig.AuthorizeID(r.gwID)),
-		MaxIdleConnsPerHost: 64}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsconfig.MTLSClientConfig(svid, r.pki.bundle, tlsconfig.AuthorizeID(r.gwID))
 	hc := &http.Client{Transport: tr}
 	t.Cleanup(tr.CloseIdleConnections)
 	return connectWith(t, name, r.url, hc)
 }
 
-func connectWith(t *testing.T, name, url string, hc *http.Client) *agent {
+func connectWith(t testing.TB, name, url string, hc *http.Client) *agent {
 	t.Helper()
 	c := sdk.NewClient(&sdk.Implementation{Name: name, Version: "1"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -427,7 +429,7 @@ func connectWith(t *testing.T, name, url string, hc *http.Client) *agent {
 	return &agent{name: name, session: s, hc: hc}
 }
 
-func (a *agent) tools(t *testing.T) []string {
+func (a *agent) tools(t testing.TB) []string {
 	t.Helper()
 	var names []string
 	for tool, err := range a.session.Tools(context.Background(), nil) {
@@ -445,7 +447,7 @@ func (a *agent) call(ctx context.Context, record, tool string, args map[string]a
 }
 
 // outcome summarises a result: "ok: TEXT" or "OUTCOME CODE,CODE".
-func outcome(t *testing.T, res *sdk.CallToolResult, err error) string {
+func outcome(t testing.TB, res *sdk.CallToolResult, err error) string {
 	t.Helper()
 	if err != nil {
 		return "error: " + err.Error()
@@ -470,4 +472,11 @@ func text(res *sdk.CallToolResult) string {
 		}
 	}
 	return b.String()
+}
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -297,9 +297,9 @@ func (g *Gateway) handle(ctx context.Context, u *upstream, act *policy.Action, p
 		return decisionRefusal(d, act, rec, args, ref)
 	}
 
-	cctx, cancel := context.WithTimeout(ctx, g.cfg.UpstreamTimeout)
-	defer cancel()
-	res, err := u.call(cctx, act.Pin.Tool, args)
+	dctx, release := detach(ctx)
+	defer release()
+	res, err := u.call(dctx, g.cfg.UpstreamTimeout, act.Pin.Tool, args)
 	// The call was sent: it may have run even if no answer came back, so its labels and
 	// its count hold from here on.
 	sess.Actions++

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/logging"
 	"github.com/open-policy-agent/opa/v1/sdk"
 	"github.com/open-policy-agent/opa/v1/storage"
@@ -171,7 +172,9 @@ func EmbeddedConfig(bundlePath string) []byte {
 // waits until the bundle is active or ctx ends. console receives decision logs and status
 // when the configuration sends them to the console; logger receives OPA's own logs.
 func NewEmbedded(ctx context.Context, config []byte, logger, console logging.Logger) (*Embedded, error) {
-	store := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))
+	// Values are stored as AST, so the decision's lookups into the model are not converted
+	// on every read (as OPA's --optimize-store-for-read-speed).
+	store := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 	ready := make(chan struct{})
 	o, err := sdk.New(ctx, sdk.Options{ID: "agentctl-gateway", Config: bytes.NewReader(config),
 		Logger: logger, ConsoleLogger: console, Store: store, Ready: ready})
@@ -203,6 +206,9 @@ func (e *Embedded) Data(ctx context.Context, path string) (any, error) {
 	v, err := storage.ReadOne(ctx, e.store, p)
 	if storage.IsNotFound(err) {
 		return nil, nil
+	}
+	if av, ok := v.(ast.Value); ok && err == nil {
+		return ast.JSON(av)
 	}
 	return v, err
 }

@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentctl/agentctl/mcp"
@@ -199,22 +201,34 @@ func (l *limitedReader) Close() error { return l.rc.Close() }
 
 var errTooLarge = errors.New("the upstream's answer exceeds the output limit")
 
+// connectTimeout bounds a reconnection (a stdio server starting anew), whatever the call's
+// own deadline.
+const connectTimeout = 30 * time.Second
+
 // call runs the tool on the server, reconnecting first when the last session broke. A
-// server whose catalogue drifted while it was away is refused (or flagged) again.
-func (u *upstream) call(ctx context.Context, name string, args any) (*sdk.CallToolResult, error) {
+// server whose catalogue drifted while it was away is refused (or flagged) again. ctx must
+// not carry the values of the agent's request (detach): the SDK reads its own keys, such as
+// the protocol version, from the context, and the upstream speaks its own.
+func (u *upstream) call(ctx context.Context, timeout time.Duration, name string, args any) (*sdk.CallToolResult, error) {
 	u.mu.Lock()
 	if u.session == nil {
-		if err := u.connect(ctx); err != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		err := u.connect(cctx)
+		cancel()
+		if err != nil {
 			u.mu.Unlock()
 			return nil, err
 		}
 	}
 	s := u.session
 	u.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	res, err := s.CallTool(ctx, &sdk.CallToolParams{Name: name, Arguments: args})
-	if err != nil && ctx.Err() == nil {
-		// The connection may be gone (the server died, or its output broke the frame
-		// limit): the next call reconnects.
+	var rpcErr *jsonrpc.Error
+	if err != nil && ctx.Err() == nil && !errors.As(err, &rpcErr) {
+		// Not an answer of the server: the connection may be gone (the server died, or
+		// its output broke the frame limit), so the next call reconnects.
 		u.mu.Lock()
 		if u.session == s {
 			u.session = nil
@@ -231,5 +245,16 @@ func (u *upstream) close() {
 	if u.session != nil {
 		u.session.Close()
 		u.session = nil
+	}
+}
+
+// detach returns a context without parent's values that is cancelled with parent, for
+// calling upstreams on behalf of an agent's request.
+func detach(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := context.AfterFunc(parent, func() { cancel(context.Cause(parent)) })
+	return ctx, func() {
+		stop()
+		cancel(nil)
 	}
 }

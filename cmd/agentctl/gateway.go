@@ -145,11 +145,6 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	policies, err := loadAll(stderr, dirsOrDot(args))
-	if err != nil {
-		return err
-	}
-	p := policies[0]
 	var ups []gateway.Upstream
 	for _, s := range f.upstreams {
 		u, err := gateway.ParseUpstream(s)
@@ -158,6 +153,11 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 		}
 		ups = append(ups, u)
 	}
+	policies, err := loadAll(stderr, dirsOrDot(args))
+	if err != nil {
+		return err
+	}
+	p := policies[0]
 	raw, err := os.ReadFile(f.adminTokenFile)
 	if err != nil {
 		return inputError(fmt.Errorf("--admin-token-file: %w", err))
