@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -47,7 +48,7 @@ func (g *Gateway) AdminHandler(token string) http.Handler {
 		}
 		path := strings.Trim(r.PathValue("path"), "/")
 		root, _, _ := strings.Cut(path, "/")
-		if !contains(adminRoots, root) {
+		if !slices.Contains(adminRoots, root) {
 			http.Error(w, fmt.Sprintf("only %s may be written here", strings.Join(adminRoots, ", ")), http.StatusForbidden)
 			return
 		}
@@ -74,15 +75,6 @@ func (g *Gateway) AdminHandler(token string) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

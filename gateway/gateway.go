@@ -274,7 +274,7 @@ func (g *Gateway) handle(ctx context.Context, u *upstream, act *policy.Action, p
 	}
 	span.task(rec, args)
 	sess := g.cfg.Sessions.Lock(rec.Task, now, rec.Flow)
-	defer sess.mu.Unlock()
+	defer sess.Unlock()
 
 	in := g.request(act, peer, rec, sess, args, now)
 	d, err := g.decide(ctx, in)
@@ -503,7 +503,7 @@ func (g *Gateway) handoffHandler(ctx context.Context, req *sdk.CallToolRequest) 
 	}
 	sess := g.cfg.Sessions.Lock(rec.Task, now, rec.Flow)
 	next := Record{Task: rec.Task, Chain: append(slices.Clone(rec.Chain), to), Flow: sess.Flow}
-	sess.mu.Unlock()
+	sess.Unlock()
 	tok, err := g.cfg.Signer.Sign(&next, now)
 	if err != nil {
 		return nil, err

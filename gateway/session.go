@@ -39,7 +39,7 @@ func NewSessions(max int, ttl time.Duration) *Sessions {
 
 // Lock returns the task's session, locked, creating it with flow as its labels when the
 // gateway holds none (a task handed over from another replica carries its labels in the
-// hand-off record). The caller unlocks it.
+// hand-off record). The caller calls Unlock.
 func (s *Sessions) Lock(task string, now time.Time, flow map[string]any) *Session {
 	s.mu.Lock()
 	s.expire(now)
@@ -73,6 +73,9 @@ func (s *Sessions) expire(now time.Time) {
 		delete(s.byID, ss.Task)
 	}
 }
+
+// Unlock releases a session Lock returned.
+func (ss *Session) Unlock() { ss.mu.Unlock() }
 
 // Len is the number of sessions held.
 func (s *Sessions) Len() int {
