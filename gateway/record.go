@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -37,7 +38,15 @@ func (r *Record) Holder() string { return r.Chain[len(r.Chain)-1] }
 type Signer struct {
 	key *ecdsa.PrivateKey
 	TTL time.Duration // how long a record is accepted after it was issued
+
+	// verified caches records whose signature verified, by their exact token: an agent
+	// presents the same record with every call, and verifying it costs as much as a
+	// decision. Bounded: emptied when full.
+	mu       sync.Mutex
+	verified map[string]*Record
 }
+
+const maxVerified = 10000
 
 // RecordIssuer is the records' iss.
 const RecordIssuer = "agentctl-gateway"
@@ -105,19 +114,30 @@ var errRecord = errors.New("task record refused")
 
 // Verify checks the record's signature, issuer and lifetime and returns it.
 func (s *Signer) Verify(token string, now time.Time) (*Record, error) {
-	payload, err := jws.Verify([]byte(token), jws.WithKey(jwa.ES256(), &s.key.PublicKey))
-	if err != nil {
-		return nil, fmt.Errorf("%w: the signature does not verify (forged, altered or issued by another gateway key)", errRecord)
+	s.mu.Lock()
+	r := s.verified[token]
+	s.mu.Unlock()
+	if r == nil {
+		payload, err := jws.Verify([]byte(token), jws.WithKey(jwa.ES256(), &s.key.PublicKey))
+		if err != nil {
+			return nil, fmt.Errorf("%w: the signature does not verify (forged, altered or issued by another gateway key)", errRecord)
+		}
+		r = &Record{}
+		if err := json.Unmarshal(payload, r); err != nil {
+			return nil, fmt.Errorf("%w: %v", errRecord, err)
+		}
+		if r.Issuer != RecordIssuer || r.Task == "" || len(r.Chain) == 0 {
+			return nil, fmt.Errorf("%w: not a task record", errRecord)
+		}
+		s.mu.Lock()
+		if len(s.verified) >= maxVerified || s.verified == nil {
+			s.verified = map[string]*Record{}
+		}
+		s.verified[token] = r
+		s.mu.Unlock()
 	}
-	var r Record
-	if err := json.Unmarshal(payload, &r); err != nil {
-		return nil, fmt.Errorf("%w: %v", errRecord, err)
-	}
-	switch {
-	case r.Issuer != RecordIssuer || r.Task == "" || len(r.Chain) == 0:
-		return nil, fmt.Errorf("%w: not a task record", errRecord)
-	case now.Unix() >= r.Expires:
+	if now.Unix() >= r.Expires {
 		return nil, fmt.Errorf("%w: expired at %s", errRecord, time.Unix(r.Expires, 0).UTC().Format(time.RFC3339))
 	}
-	return &r, nil
+	return r, nil
 }
