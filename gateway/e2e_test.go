@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -73,9 +74,18 @@ func TestEndToEnd(t *testing.T) {
 		if _, err := os.Stat(target); !os.IsNotExist(err) {
 			t.Errorf("the refused write reached the filesystem server: %v", err)
 		}
+		// A grant whose condition on an argument fails.
+		before := e.web.count("slow_page")
+		res, err = researcher.call(ctx, tok, "web.slow_page", map[string]any{"millis": 70000})
+		if got := outcome(t, res, err); got != "deny CONDITION_NOT_MET" {
+			t.Errorf("condition on millis: %s", got)
+		}
+		if e.web.count("slow_page") != before {
+			t.Error("the web server saw the call whose condition failed")
+		}
 		// A capability the agent is never granted is not even listed: calling it is a
 		// protocol error, and the web server never sees it.
-		before := e.web.count("send_message")
+		before = e.web.count("send_message")
 		_, err = writer.call(ctx, wtok, "web.send_message", map[string]any{"to": "a@example.com"})
 		if err == nil || !strings.Contains(err.Error(), "web.send_message") {
 			t.Errorf("unlisted tool: %v", err)
@@ -113,6 +123,11 @@ func TestEndToEnd(t *testing.T) {
 		args, _ := last["arguments"].(map[string]any)
 		if !strings.HasPrefix(ref, "apr-") || len(req) != 1 || args["to"] != "evil@example.com" {
 			t.Fatalf("needs_approval content: %v", last)
+		}
+		// The flow sources name the calls that set the labels.
+		src, _ := last["sources"].(map[string]any)
+		if fmt.Sprint(src["untrusted"]) != "[web.fetch_page]" || fmt.Sprint(src["sensitive"]) != "[files.read_text_file]" {
+			t.Errorf("sources %v", last["sources"])
 		}
 		// An agent of the policy cannot approve, even when the approval service says human.
 		opa.put(t, "agentctl_approvals/"+ref, []any{map[string]any{"approver": "researcher", "role": "security-reviewer", "human": true}})

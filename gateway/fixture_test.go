@@ -52,7 +52,9 @@ agents: {
 		owner:       "research@example.org"
 		identity: spiffe_id: "spiffe://example.org/agents/researcher"
 		grants: [
-			{tool: "web", actions: ["fetch_page", "send_message", "big_page", "slow_page"]},
+			{tool: "web", actions: ["fetch_page", "send_message", "big_page"]},
+			// A condition on an argument: the gateway passes arguments as attributes.
+			{tool: "web", actions: ["slow_page"], when: [{attribute: "millis", at_most: 60000}]},
 			{tool: "files", actions: ["read_text_file", "list_directory"], resources: ["*/docs/*", "*/docs"]},
 		]
 	}
