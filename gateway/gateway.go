@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -175,7 +176,7 @@ func (g *Gateway) server(agent string) *sdk.Server {
 	}
 	s := sdk.NewServer(&sdk.Implementation{Name: "agentctl-gateway", Version: "1"},
 		&sdk.ServerOptions{Capabilities: &sdk.ServerCapabilities{Tools: &sdk.ToolCapabilities{}}})
-	for _, tool := range slices.Sorted(mapsKeys(g.ups)) {
+	for _, tool := range slices.Sorted(maps.Keys(g.ups)) {
 		u := g.ups[tool]
 		for _, act := range u.tool.Actions {
 			id, _ := g.p.Caps().ID(act.Capability())
@@ -201,16 +202,6 @@ func (g *Gateway) server(agent string) *sdk.Server {
 	}
 	actual, _ := g.servers.LoadOrStore(agent, s)
 	return actual.(*sdk.Server)
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // receivers lists the agents agent may hand a task to, sorted.
@@ -308,7 +299,9 @@ func (g *Gateway) handle(ctx context.Context, u *upstream, act *policy.Action, p
 	}
 	if err != nil {
 		msg := fmt.Sprintf("upstream %s failed on %s: %v", u.spec.Tool, act.Pin.Tool, err)
-		if errors.Is(err, errTooLarge) || strings.Contains(err.Error(), "exceeds") || strings.Contains(err.Error(), "too long") {
+		// The body limit (JSON answers; the SDK keeps only its text) or the SDK's event
+		// limit (SSE answers).
+		if e := err.Error(); strings.Contains(e, errTooLarge.Error()) || strings.Contains(e, "exceeded") {
 			msg = fmt.Sprintf("upstream %s answered %s with more than %d bytes (--max-output): %v", u.spec.Tool, act.Pin.Tool, g.cfg.MaxOutput, err)
 		}
 		return refusal(CodeUpstreamError, msg, nil)
