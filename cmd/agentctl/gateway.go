@@ -21,6 +21,7 @@ import (
 
 	"github.com/agentctl/agentctl/compile"
 	"github.com/agentctl/agentctl/gateway"
+	"github.com/agentctl/agentctl/policy"
 )
 
 type gatewayFlags struct {
@@ -42,6 +43,8 @@ type gatewayFlags struct {
 	maxOutput                    int
 	otlpEndpoint, traceFile      string
 	traceArguments               bool
+
+	tempBundle string // the compiled policy, removed at exit
 }
 
 func newGatewayCmd() *cobra.Command {
@@ -153,7 +156,7 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 		}
 		ups = append(ups, u)
 	}
-	policies, err := loadAll(stderr, dirsOrDot(args))
+	policies, err := loadAll(cmd, dirsOrDot(args))
 	if err != nil {
 		return err
 	}
@@ -167,7 +170,10 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 		return inputError(fmt.Errorf("--admin-token-file %s is empty", f.adminTokenFile))
 	}
 
-	pdp, err := f.pdp(ctx, p.Dir, stderr)
+	pdp, err := f.pdp(ctx, p, stderr)
+	if f.tempBundle != "" {
+		defer os.Remove(f.tempBundle)
+	}
 	if err != nil {
 		return inputError(err)
 	}
@@ -221,7 +227,7 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 }
 
 // pdp starts embedded OPA or connects to the remote one.
-func (f *gatewayFlags) pdp(ctx context.Context, dir string, stderr io.Writer) (gateway.PDP, error) {
+func (f *gatewayFlags) pdp(ctx context.Context, p *policy.Policy, stderr io.Writer) (gateway.PDP, error) {
 	if f.opaURL != "" {
 		return gateway.NewRemote(f.opaURL)
 	}
@@ -240,10 +246,11 @@ func (f *gatewayFlags) pdp(ctx context.Context, dir string, stderr io.Writer) (g
 		}
 		config = gateway.EmbeddedConfig(abs)
 	default:
-		path, err := compiledBundle(dir)
+		path, err := compiledBundle(p)
 		if err != nil {
 			return nil, err
 		}
+		f.tempBundle = path
 		config = gateway.EmbeddedConfig(path)
 	}
 	logger := logging.New()
@@ -253,15 +260,11 @@ func (f *gatewayFlags) pdp(ctx context.Context, dir string, stderr io.Writer) (g
 	return gateway.NewEmbedded(ctx, config, logger, logger)
 }
 
-// compiledBundle compiles the policy in dir to a bundle archive in a temporary file.
-func compiledBundle(dir string) (string, error) {
-	policies, err := loadAll(os.Stderr, []string{dir})
+// compiledBundle compiles the policy to a bundle archive in a temporary file.
+func compiledBundle(p *policy.Policy) (string, error) {
+	b, err := compile.Bundle(p)
 	if err != nil {
-		return "", err
-	}
-	b, err := compile.Bundle(policies[0])
-	if err != nil {
-		return "", fmt.Errorf("compile %s: %w", dir, err)
+		return "", fmt.Errorf("compile %s: %w", p.Dir, err)
 	}
 	archive, err := compile.Archive(b)
 	if err != nil {
