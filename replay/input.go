@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/agentctl/agentctl/internal/jsonpos"
 )
 
 // What each format's records are, in the words of the errors (each takes "an").
@@ -154,7 +156,7 @@ func (r *lineRecord) src() string { return fmt.Sprintf("%s:%d", r.file, r.n) }
 // errorAt is an error at the value of the field at path (its column), or at the line's
 // start when it is absent.
 func (r *lineRecord) errorAt(path []string, format string, args ...any) error {
-	return posError(r.file, r.n, column(r.line, locate(r.line, path)), format, args...)
+	return posError(r.file, r.n, column(r.line, jsonpos.Locate(r.line, path)), format, args...)
 }
 
 // decodeRecord decodes a line holding one JSON object, numbers kept as json.Number.
@@ -294,61 +296,4 @@ func jsonKind(v any) string {
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-// locate returns the byte offset of the value at path (object keys, or array indices in
-// decimal) in the JSON text data, or of the first character when it is absent.
-func locate(data []byte, path []string) int {
-	start := len(data) - len(bytes.TrimLeft(data, " \t\r\n"))
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for _, k := range path {
-		t, err := dec.Token()
-		if err != nil {
-			return start
-		}
-		switch t {
-		case json.Delim('{'):
-			found := false
-			for dec.More() {
-				key, err := dec.Token()
-				if err != nil {
-					return start
-				}
-				if key == k {
-					found = true
-					break
-				}
-				var skip json.RawMessage
-				if dec.Decode(&skip) != nil {
-					return start
-				}
-			}
-			if !found {
-				return start
-			}
-		case json.Delim('['):
-			idx, err := strconv.Atoi(k)
-			if err != nil {
-				return start
-			}
-			for i := 0; i < idx; i++ {
-				var skip json.RawMessage
-				if !dec.More() || dec.Decode(&skip) != nil {
-					return start
-				}
-			}
-			if !dec.More() {
-				return start
-			}
-		default:
-			return start
-		}
-		// The value starts after the separator that follows the last token read.
-		off := int(dec.InputOffset())
-		for off < len(data) && strings.IndexByte(" \t\r\n:,", data[off]) >= 0 {
-			off++
-		}
-		start = off
-	}
-	return start
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentctl/agentctl/compile"
+	"github.com/agentctl/agentctl/internal/jsonpos"
 	"github.com/agentctl/agentctl/policy"
 )
 
@@ -138,7 +139,7 @@ func readOPALog(br *bufio.Reader, file string, emit func(Call) error) error {
 		}
 		if _, ok := r.get("decision_id"); !ok {
 			if hasKey(line, "resourceSpans", "resource_spans", "jsonrpc") {
-				return posError(file, n, column(line, locate(line, nil)), "expected an %s, found %s", formatRecord[FormatOPALog], describe(line))
+				return posError(file, n, column(line, jsonpos.Locate(line, nil)), "expected an %s, found %s", formatRecord[FormatOPALog], describe(line))
 			}
 			return nil
 		}
@@ -223,7 +224,7 @@ func readMCP(br *bufio.Reader, file, agent string, emit func(Call) error) error 
 			return err
 		}
 		if _, ok := r.get("jsonrpc"); !ok {
-			return posError(file, n, column(line, locate(line, nil)), "expected an %s, found %s", formatRecord[FormatMCP], describe(line))
+			return posError(file, n, column(line, jsonpos.Locate(line, nil)), "expected an %s, found %s", formatRecord[FormatMCP], describe(line))
 		}
 		messages++
 		return mcpCall(r, agent, emit)
