@@ -341,6 +341,9 @@ func readSource(cmd *cobra.Command, src string, read func(io.Reader) error) (str
 		r = file
 	}
 	if err := read(r); err != nil {
+		if pe := (*mcp.PosError)(nil); errors.As(err, &pe) {
+			return src, inputError(fmt.Errorf("%s:%d:%d: %s", src, pe.Line, pe.Col, pe.Msg))
+		}
 		return src, inputError(fmt.Errorf("%s: %w", src, err))
 	}
 	return src, nil
