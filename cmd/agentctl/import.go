@@ -215,6 +215,12 @@ func (f *importMCPFlags) runCheck(cmd *cobra.Command, args []string) error {
 	root := config.RepoRoot(p.Dir) // code scanning maps repository-relative paths only
 	w := cmd.OutOrStdout()
 	ok, err := findingsDocument(w, f.output, doc, root)
+	failing := 0
+	for _, d := range drift {
+		if d.Failing() {
+			failing++
+		}
+	}
 	switch {
 	case ok: // json, sarif or github: written
 	case len(drift) == 0:
@@ -225,7 +231,7 @@ func (f *importMCPFlags) runCheck(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("write %s output: %w", f.output, err)
 	}
-	if len(drift) > 0 {
+	if failing > 0 {
 		return errPolicyFailed
 	}
 	return nil
