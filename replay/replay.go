@@ -213,9 +213,9 @@ func (sd *side) request(c Call, start time.Time, st sideState, now time.Time, v 
 		"session": map[string]any{"actions": st.actions, "started_at": sessionStart(start, now).UTC().Format(time.RFC3339Nano),
 			"flow": map[string]any{"untrusted": st.flow.Untrusted, "sensitive": st.flow.Sensitive}},
 	}
-	if flow.Sources != nil {
+	if st.flow.Sources != nil {
 		req["session"].(map[string]any)["flow"].(map[string]any)["sources"] = map[string]any{
-			"untrusted": anySlice(flow.Sources.Untrusted), "sensitive": anySlice(flow.Sources.Sensitive)}
+			"untrusted": anySlice(st.flow.Sources.Untrusted), "sensitive": anySlice(st.flow.Sources.Sensitive)}
 	}
 	act := p.Tool(tool).Action(action)
 	attrs := map[string]any{}
