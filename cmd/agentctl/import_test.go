@@ -61,7 +61,7 @@ func TestImportMCPExitCodes(t *testing.T) {
 	if got := run([]string{"import", "mcp", "--check", changed, policy, "-o", "sarif"}, &out, io.Discard); got != exitFailed {
 		t.Fatalf("--check -o sarif: exit %d, want %d", got, exitFailed)
 	}
-	for _, want := range []string{`"ruleId": "mcp-description-changed"`, `"helpUri": "https://github.com/agentctl/agentctl/blob/main/docs/import.md#drift"`, `"startLine": 22`} {
+	for _, want := range []string{`"ruleId": "mcp-description-changed"`, `"helpUri": "https://github.com/agentctl/agentctl/blob/main/docs/import.md#drift"`, `"startLine": 24`} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("SARIF lacks %s:\n%s", want, out.String())
 		}
