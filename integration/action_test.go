@@ -205,7 +205,7 @@ func TestActionScripts(t *testing.T) {
 		t.Errorf("diff step: exit %d, want 0 with annotations on agents/policy.cue:\n%s", code, out)
 	}
 	sm, _ := os.ReadFile(summary)
-	if !strings.Contains(string(sm), "### agentctl diff `agents@") || !strings.Contains(string(sm), "~ setting settings.audit.tool_calls: true -> false") {
+	if !strings.Contains(string(sm), "### agentctl diff `agents@") || !strings.Contains(string(sm), "| `~` | setting settings.audit.tool_calls: true -> false |") {
 		t.Errorf("job summary lacks the diff:\n%s", sm)
 	}
 	ctx["inputs.diff-fail-on"] = "new-finding"
