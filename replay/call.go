@@ -27,6 +27,7 @@ type Call struct {
 	Chain        []string  // the hand-off chain, originator first, ending with Agent; nil means [Agent]
 	Identity     string    // the identity the recording carries; empty when none
 	Name         string    // the recorded tool name (gen_ai.tool.name, MCP params.name)
+	CallID       string    // gen_ai.tool.call.id, or the MCP JSON-RPC id; empty when none
 	Arguments    map[string]any
 
 	// Decision logs carry the request as logged; Name and Arguments are then unused.

@@ -22,6 +22,7 @@ const (
 	attrAgentID      = "gen_ai.agent.id"
 	attrToolName     = "gen_ai.tool.name"
 	attrArguments    = "gen_ai.tool.call.arguments"
+	attrCallID       = "gen_ai.tool.call.id"
 	attrConversation = "gen_ai.conversation.id"
 	opExecuteTool    = "execute_tool"
 	opInvokeAgent    = "invoke_agent"
@@ -31,6 +32,7 @@ type otlpSpan struct {
 	parent              pcommon.SpanID
 	op, agent, identity string
 	tool, conversation  string
+	callID              string
 	start               time.Time
 	arguments           map[string]any // nil when absent or not a JSON object
 	isToolSpan          bool
@@ -190,7 +192,7 @@ func newOTLPSpan(sp ptrace.Span) *otlpSpan {
 		return ""
 	}
 	s := &otlpSpan{parent: sp.ParentSpanID(), op: str(attrOperation), agent: str(attrAgentName),
-		tool: str(attrToolName), conversation: str(attrConversation), start: sp.StartTimestamp().AsTime().UTC()}
+		tool: str(attrToolName), conversation: str(attrConversation), callID: str(attrCallID), start: sp.StartTimestamp().AsTime().UTC()}
 	if id := str(attrAgentID); strings.HasPrefix(id, "spiffe://") {
 		s.identity = id
 	}
@@ -238,7 +240,7 @@ func (t *otlpTrace) emit(file string, emit func(Call) error) error {
 	for _, id := range t.tools {
 		s := t.spans[id]
 		c := Call{Source: fmt.Sprintf("%s: trace %s span %s", file, traceHex, hex.EncodeToString(id[:])),
-			Session: s.conversation, SessionStart: t.earliest, Time: s.start, Name: s.tool, Arguments: s.arguments}
+			Session: s.conversation, SessionStart: t.earliest, Time: s.start, Name: s.tool, Arguments: s.arguments, CallID: s.callID}
 		// Walk the enclosing spans: invoke_agent spans give the chain, nearest first.
 		var agents []*otlpSpan
 		// Bounded: a malformed trace may hold a parent cycle.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/agentctl/agentctl/compile"
@@ -145,7 +146,8 @@ func opaLogCall(line []byte, src, file string, emit func(Call) error) error {
 // agentctl/session, agentctl/time), the agent else from --agent.
 func mcpCall(line []byte, src, file, agent string, emit func(Call) error) error {
 	var m struct {
-		Method string `json:"method"`
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
 		Params struct {
 			Name      string         `json:"name"`
 			Arguments map[string]any `json:"arguments"`
@@ -159,7 +161,7 @@ func mcpCall(line []byte, src, file, agent string, emit func(Call) error) error 
 		return nil
 	}
 	meta := m.Params.Meta
-	c := Call{Source: src, Name: m.Params.Name, Arguments: m.Params.Arguments, Agent: agent, Session: file}
+	c := Call{Source: src, Name: m.Params.Name, Arguments: m.Params.Arguments, Agent: agent, Session: file, CallID: rpcID(m.ID)}
 	if a, ok := meta["agentctl/agent"].(string); ok {
 		c.Agent = a
 	}
@@ -175,6 +177,19 @@ func mcpCall(line []byte, src, file, agent string, emit func(Call) error) error 
 		c.Time = t
 	}
 	return emit(c)
+}
+
+// rpcID is a JSON-RPC id as text: a string's value, a number's digits; empty when absent
+// or null.
+func rpcID(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	if t := strings.TrimSpace(string(raw)); t != "" && t != "null" && t[0] != '{' && t[0] != '[' {
+		return t
+	}
+	return ""
 }
 
 // stringsOf returns a JSON array of strings, or nil.
