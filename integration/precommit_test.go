@@ -113,7 +113,7 @@ func TestPreCommitHooks(t *testing.T) {
 		t.Fatalf("bad policy: pre-commit exited %d, want 1 with every hook failed:\n%s", code, out)
 	}
 	for _, want := range []string{"agents/policy.cue", "AC050", "settings.audit.tool_calls is false",
-		`~ setting settings.audit.tool_calls: true -> false`, "agentctl: diff: --fail-on new-finding holds"} {
+		`~ setting settings.audit.tool_calls: true -> false`, "gate: FAILED — new-finding: 1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pre-commit output lacks %q:\n%s", want, out)
 		}
