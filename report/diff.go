@@ -412,13 +412,17 @@ func DiffFindings(results []*diff.Result, failOn []string, threshold lint.Severi
 		}
 		for _, x := range r.Reach {
 			if x.Op == diff.Added && x.Escalation {
-				add(diff.FailNewEscalation, "high", fmt.Sprintf("%s now reaches %s via %s", startLabel(x.Start, x.Scenario), x.Capability, simulate.FormatChain(x.Chain, x.Modes)),
+				msg := fmt.Sprintf("%s now reaches %s via %s", startsLabel(x.Start, x.Scenario, x.Scenarios), x.Capability, simulate.FormatChain(x.Chain, x.Modes))
+				if len(x.Approvals) > 0 {
+					msg += " (still gated by approval " + strings.Join(x.Approvals, ", ") + ")"
+				}
+				add(diff.FailNewEscalation, "high", msg,
 					x.Start+"=>"+x.Capability, x.File, x.Line)
 			}
 		}
 		for _, x := range r.Exfiltration {
 			if x.Op == diff.Added {
-				add(diff.FailNewExfiltration, "critical", fmt.Sprintf("%s: new exfiltration path to %s at %s via %s (sensitive read at %s; runtime: %s)", startLabel(x.Start, x.Scenario), x.Capability, x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead, x.Runtime),
+				add(diff.FailNewExfiltration, "critical", fmt.Sprintf("%s: new exfiltration path to %s at %s via %s (sensitive read at %s; runtime: %s)", startsLabel(x.Start, x.Scenario, x.Scenarios), x.Capability, x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead, x.Runtime),
 					x.Start+"=>"+x.Egress, x.File, x.Line)
 			}
 		}

@@ -181,6 +181,9 @@ func (f diffFlags) lintSettings(cmd *cobra.Command, dir string, files map[string
 	if err != nil {
 		return diff.Options{}, 0, inputError(err)
 	}
+	if checks == nil {
+		checks = []*lint.Check{} // every check skipped: no findings (nil would run them all)
+	}
 	opts := diff.Options{MaxDecisions: f.maxDecisions,
 		Lint: lint.Options{Checks: checks, NoInlineSuppressions: !s.InlineSuppressions.V, Severities: map[string]lint.Severity{}}}
 	for _, name := range s.SeverityKeys() {
