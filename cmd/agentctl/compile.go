@@ -46,7 +46,7 @@ the policy directory being compiled other than an earlier bundle.`,
 			if err := outfile.Check(out, dest); err != nil {
 				return inputError(err)
 			}
-			policies, err := loadAll(cmd.ErrOrStderr(), []string{dir})
+			policies, err := loadAll(cmd, []string{dir})
 			if err != nil {
 				return err
 			}

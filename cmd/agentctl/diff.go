@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +33,7 @@ type diffFlags struct {
 	maxDecisions int
 	config       string
 	root         string
+	evalTimeout  time.Duration // from --eval-timeout or the configuration (configure)
 }
 
 func newDiffCmd() *cobra.Command {
@@ -111,17 +113,33 @@ Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invoc
 	return cmd
 }
 
-// configure takes --fail-on from the repository configuration when the flag is not given.
+// configure takes --fail-on and the evaluation budget from the repository configuration
+// when the flags are not given.
 func (f *diffFlags) configure(cmd *cobra.Command, args []string) error {
-	if cmd.Flags().Changed("fail-on") {
+	f.evalTimeout = schema.DefaultEvalTimeout
+	d, timeoutSet, err := evalTimeoutFlagValue(cmd)
+	if err != nil {
+		return err
+	}
+	if timeoutSet {
+		f.evalTimeout = d
+	}
+	if cmd.Flags().Changed("fail-on") && timeoutSet {
 		return nil
 	}
 	file, err := f.configFile(cmd, f.headDir(args), map[string]*config.File{})
 	if err != nil || file == nil {
 		return err
 	}
-	if v, ok := file.DiffFailOn(); ok {
+	if v, ok := file.DiffFailOn(); ok && !cmd.Flags().Changed("fail-on") {
 		f.failOn = v.V
+	}
+	if !timeoutSet {
+		s, err := file.For(f.headDir(args))
+		if err != nil {
+			return inputError(err)
+		}
+		f.evalTimeout = s.EvalTimeout.V
 	}
 	return nil
 }
@@ -142,7 +160,7 @@ func (f diffFlags) configFile(cmd *cobra.Command, dir string, files map[string]*
 	if file := files[path]; file != nil {
 		return file, nil
 	}
-	file, err := loadConfig(cmd.ErrOrStderr(), path)
+	file, err := loadConfig(cmd.ErrOrStderr(), path, f.root)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +292,7 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string) error 
 	var results []*diff.Result
 	for i, pr := range pairs {
 		opts := optsOf[i]
-		bp, hp, changed, err := loadPair(stderr, pr)
+		bp, hp, changed, err := loadPair(stderr, pr, f.evalTimeout)
 		if err != nil {
 			return err
 		}
@@ -321,9 +339,9 @@ func (f diffFlags) render(w io.Writer, results []*diff.Result, conds []string, t
 // loadPair loads both versions: base is derived from head where they share their text
 // (schema.LoadPair), since loading is nearly all of a diff's cost. Load errors of both are
 // printed, base's under the names its files have in the repository.
-func loadPair(stderr io.Writer, pr pair) (*policy.Policy, *policy.Policy, *schema.Changed, error) {
+func loadPair(stderr io.Writer, pr pair, timeout time.Duration) (*policy.Policy, *policy.Policy, *schema.Changed, error) {
 	stop := busy(stderr, "loading "+pr.baseLabel+" and "+pr.headLabel)
-	base, head, changed, err := schema.LoadPair(pr.base, pr.head)
+	base, head, changed, err := schema.LoadPairWith(pr.base, pr.head, schema.Options{EvalTimeout: timeout})
 	stop()
 	if err == nil {
 		return base, head, changed, nil

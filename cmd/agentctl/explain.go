@@ -93,7 +93,7 @@ whatever the decision.`,
 				}
 			}
 			dir := dirsOrDot(args)[0]
-			policies, err := loadAll(cmd.ErrOrStderr(), []string{dir})
+			policies, err := loadAll(cmd, []string{dir})
 			if err != nil {
 				return err
 			}
