@@ -90,13 +90,24 @@ func Read(r io.Reader) (*Catalogue, error) {
 	return NewCatalogue("", res.Tools)
 }
 
+// TimeoutError says which step of talking to a server ran out of time (the context's
+// deadline): "initialize" (starting the server and the MCP handshake) or "tools/list".
+type TimeoutError struct {
+	Step string
+}
+
+func (e *TimeoutError) Error() string { return "the server did not answer " + e.Step + " in time" }
+
 // Fetch connects to a server over the transport, lists every tool (following pagination)
-// and closes the session.
+// and closes the session. When ctx's deadline passes, the error is a *TimeoutError.
 func Fetch(ctx context.Context, t sdk.Transport) (*Catalogue, error) {
 	client := sdk.NewClient(&sdk.Implementation{Name: "agentctl", Version: "import"}, nil)
 	rec := &listRecorder{Transport: t}
 	session, err := client.Connect(ctx, rec, nil)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, &TimeoutError{Step: "initialize"}
+		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	defer session.Close()
@@ -107,6 +118,9 @@ func Fetch(ctx context.Context, t sdk.Transport) (*Catalogue, error) {
 			return nil, fmt.Errorf("tools/list: more than %d pages", maxPages)
 		}
 		res, err := session.ListTools(ctx, params)
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, &TimeoutError{Step: "tools/list"}
+		}
 		if raw := rec.lastResult(); raw != nil || err == nil {
 			// The server's own words first: a null result, or a value of the wrong type.
 			if t := bytes.TrimSpace(raw); len(t) == 0 || string(t) == "null" {
@@ -216,7 +230,8 @@ func NewCatalogue(server string, tools []*sdk.Tool) (*Catalogue, error) {
 
 // Command returns a transport that starts the server as a subprocess and speaks MCP over its
 // stdin and stdout. cmdline is split into words like a shell does for quotes and
-// backslashes (no variables, globs or pipes); the server's stderr goes to stderr.
+// backslashes (no variables, globs or pipes); the server's stderr goes to stderr, each line
+// prefixed with "mcp server: " so that it is not taken for agentctl's own messages.
 func Command(ctx context.Context, cmdline string, stderr io.Writer) (sdk.Transport, error) {
 	words, err := SplitWords(cmdline)
 	if err != nil {
@@ -226,8 +241,34 @@ func Command(ctx context.Context, cmdline string, stderr io.Writer) (sdk.Transpo
 		return nil, errors.New("empty command")
 	}
 	cmd := exec.CommandContext(ctx, words[0], words[1:]...)
-	cmd.Stderr = stderr
+	cmd.Stderr = &prefixWriter{w: stderr, prefix: "mcp server: "}
 	return &sdk.CommandTransport{Command: cmd}, nil
+}
+
+// prefixWriter writes each line with a prefix. os/exec copies a child's stderr from one
+// goroutine, so it needs no lock.
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	mid    bool // inside a line: the prefix is written
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	var out []byte
+	for _, c := range b {
+		if !p.mid {
+			out = append(out, p.prefix...)
+			p.mid = true
+		}
+		out = append(out, c)
+		if c == '\n' {
+			p.mid = false
+		}
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // HTTP returns a Streamable HTTP transport to the server at url.

@@ -28,6 +28,7 @@ type Call struct {
 	LongChain    int       // the chain's length when it has more than MaxChain agents (Chain then holds its last MaxChain); else 0
 	Identity     string    // the identity the recording carries; empty when none
 	Name         string    // the recorded tool name (gen_ai.tool.name, MCP params.name)
+	CallID       string    // gen_ai.tool.call.id, or the MCP JSON-RPC id; empty when none
 	Arguments    map[string]any
 
 	// Decision logs carry the request as logged; Name and Arguments are then unused.

@@ -22,6 +22,7 @@ const (
 	attrAgentID      = "gen_ai.agent.id"
 	attrToolName     = "gen_ai.tool.name"
 	attrArguments    = "gen_ai.tool.call.arguments"
+	attrCallID       = "gen_ai.tool.call.id"
 	attrConversation = "gen_ai.conversation.id"
 	opExecuteTool    = "execute_tool"
 	opInvokeAgent    = "invoke_agent"
@@ -31,6 +32,7 @@ type otlpSpan struct {
 	parent              pcommon.SpanID
 	op, agent, identity string
 	tool, conversation  string
+	callID              string
 	start               time.Time
 	arguments           map[string]any // nil when absent or not a JSON object
 	isToolSpan          bool
@@ -207,7 +209,7 @@ func newOTLPSpan(sp ptrace.Span) *otlpSpan {
 		return ""
 	}
 	s := &otlpSpan{parent: sp.ParentSpanID(), op: str(attrOperation), agent: str(attrAgentName),
-		tool: str(attrToolName), conversation: str(attrConversation), start: sp.StartTimestamp().AsTime().UTC()}
+		tool: str(attrToolName), conversation: str(attrConversation), callID: str(attrCallID), start: sp.StartTimestamp().AsTime().UTC()}
 	if id := str(attrAgentID); strings.HasPrefix(id, "spiffe://") {
 		s.identity = id
 	}
@@ -256,7 +258,7 @@ func (t *otlpTrace) emit(file string, emit func(Call) error) error {
 		s := t.spans[id]
 		t.resolve(s)
 		c := Call{Source: fmt.Sprintf("%s: trace %s span %s", file, traceHex, hex.EncodeToString(id[:])),
-			Session: s.conv, SessionStart: t.earliest, Time: s.start, Name: s.tool, Arguments: s.arguments}
+			Session: s.conv, SessionStart: t.earliest, Time: s.start, Name: s.tool, Arguments: s.arguments, CallID: s.callID}
 		if c.Session == "" {
 			c.Session = traceHex
 		}

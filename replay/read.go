@@ -3,6 +3,7 @@ package replay
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -263,7 +264,8 @@ func mcpCall(r *lineRecord, agent string, emit func(Call) error) error {
 	if _, err := r.object("params", "_meta"); err != nil {
 		return err
 	}
-	c := Call{Source: r.src(), Name: name, Arguments: args, Agent: agent, Session: r.file}
+	id, _ := r.get("id")
+	c := Call{Source: r.src(), Name: name, Arguments: args, Agent: agent, Session: r.file, CallID: rpcID(id)}
 	meta := func(key string) []string { return []string{"params", "_meta", key} }
 	if a, err := r.str(meta("agentctl/agent")...); err != nil {
 		return err
@@ -291,6 +293,18 @@ func mcpCall(r *lineRecord, agent string, emit func(Call) error) error {
 		}
 	}
 	return emit(c)
+}
+
+// rpcID is a JSON-RPC id as text: a string's value, a number's digits; empty when absent
+// or of another type.
+func rpcID(v any) string {
+	switch id := v.(type) {
+	case string:
+		return id
+	case json.Number:
+		return id.String()
+	}
+	return ""
 }
 
 // stringsOf returns a JSON array of strings, or nil.

@@ -229,7 +229,8 @@ type ReplayCall struct {
 	Time    string   `json:"time,omitempty"`
 	Agent   string   `json:"agent,omitempty"`
 	Chain   []string `json:"chain,omitempty"`
-	Name    string   `json:"name,omitempty"` // the recorded tool name
+	Name    string   `json:"name,omitempty"`    // the recorded tool name
+	CallID  string   `json:"call_id,omitempty"` // gen_ai.tool.call.id or the MCP JSON-RPC id
 	Outcome string   `json:"outcome"`
 	replay.Verdict
 	Base    *ReplayVerdict   `json:"base,omitempty"`
@@ -252,7 +253,7 @@ func ReplayJSON(w io.Writer, run ReplayRun) error {
 	}
 	for _, r := range run.Results {
 		c := ReplayCall{Source: r.Call.Source, Session: r.Call.Session, Seq: r.Seq, Agent: r.Call.Agent,
-			Chain: r.Call.Chain, Name: r.Call.Name, Outcome: r.Outcome(), Verdict: r.Verdict, Logged: r.Call.Logged, Flipped: r.Flipped()}
+			Chain: r.Call.Chain, Name: r.Call.Name, CallID: r.Call.CallID, Outcome: r.Outcome(), Verdict: r.Verdict, Logged: r.Call.Logged, Flipped: r.Flipped()}
 		if !r.Call.Time.IsZero() {
 			c.Time = timeOf(r.Call.Time)
 		}

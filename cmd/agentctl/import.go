@@ -60,7 +60,11 @@ effect came from and what to review.
 
 The catalogue comes from SOURCE, a JSON file holding a tools/list result or the JSON-RPC
 response carrying it ('-' for stdin), or from a live server through the official MCP Go SDK:
---stdio "CMD ARGS" starts the server as a subprocess, --url speaks Streamable HTTP.
+--stdio "CMD ARGS" starts the server as a subprocess, --url speaks Streamable HTTP. A
+subprocess's stderr goes to agentctl's stderr, each line prefixed "mcp server: " (stdout
+carries only the result). --timeout (default 30s) bounds starting the server, the MCP
+handshake (initialize) and tools/list; the first run of an npx or uvx server may spend
+longer downloading it.
 
 With --check, the catalogue is compared with the pins of a policy directory (DIR, default .):
 tools added on the server, pinned tools removed, changed descriptions or input schemas, and
@@ -97,7 +101,7 @@ is wrong (or the server could not be reached).`,
 	fl.BoolVar(&f.ignoreHints, "ignore-hints", false, "ignore the server's annotations: every tool is destructive and open-world")
 	fl.BoolVar(&f.check, "check", false, "compare the server with the pins of the policy in DIR; exit 1 on drift")
 	fl.StringVarP(&f.output, "output", "o", "", "output file when importing (default stdout); format when checking: table, json, sarif or github")
-	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a live server after this long")
+	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a live server (--stdio, --url) that has not answered initialize and tools/list after this long; a first npx run may need minutes")
 	return cmd
 }
 
@@ -161,12 +165,20 @@ func (f *importMCPFlags) catalogue(cmd *cobra.Command, args []string) (cat *mcp.
 			return nil, "", nil, inputError(fmt.Errorf("--stdio: %w", err))
 		}
 		cat, err = mcp.Fetch(ctx, t)
+		var te *mcp.TimeoutError
+		if errors.As(err, &te) {
+			return nil, "", nil, inputError(fmt.Errorf("MCP server %q did not answer %s within %s (--timeout); a first run of npx or uvx may still be downloading the server: run it once by hand, or raise --timeout, e.g. --timeout 3m", f.stdio, te.Step, f.timeout))
+		}
 		if err != nil {
 			return nil, "", nil, inputError(fmt.Errorf("MCP server %q: %w", f.stdio, err))
 		}
 		return cat, fmt.Sprintf("--stdio %q", f.stdio), args, nil
 	case f.url != "":
 		cat, err = mcp.Fetch(ctx, mcp.HTTP(f.url))
+		var te *mcp.TimeoutError
+		if errors.As(err, &te) {
+			return nil, "", nil, inputError(fmt.Errorf("MCP server %s did not answer %s within %s (--timeout): raise --timeout if it is slow", f.url, te.Step, f.timeout))
+		}
 		if err != nil {
 			return nil, "", nil, inputError(fmt.Errorf("MCP server %s: %w", f.url, err))
 		}
