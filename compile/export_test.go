@@ -97,3 +97,6 @@ func (e *Engine) FastFlow(ctx context.Context, input any, env policy.Env) (polic
 	f.Sensitive, _ = m["sensitive"].(bool)
 	return f, true, nil
 }
+
+// RoundTrip re-reads v as decoded JSON (numbers as json.Number), as a server receives it.
+func RoundTrip(v any) (any, error) { return roundTrip(v) }
