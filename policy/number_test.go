@@ -109,5 +109,3 @@ func TestDecideExtremes(t *testing.T) {
 		}
 	}
 }
-
-
