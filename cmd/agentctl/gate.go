@@ -188,7 +188,7 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 	if g.runs, err = f.settings(cmd, dirs); err != nil {
 		return nil, err
 	}
-	if g.outs, err = parseOutputs(g.runs[0].settings.Output.V, gateFormats); err != nil {
+	if g.outs, err = parseOutputs(g.runs[0].settings.Output.V, gateFormats, dirs); err != nil {
 		return nil, inputError(err)
 	}
 	if g.root, err = repoRoot(f.root, dirs[0]); err != nil {
@@ -206,15 +206,23 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 	return &g, nil
 }
 
-// output is one -o value: a format and the file it goes to ("" for stdout).
+// output is one -o value: a format and the file it goes to ("" for stdout), with the rules
+// for replacing that file.
 type output struct {
 	format, path string
+	dest         outfile.Options
+}
+
+// reportDest protects the policy directories dirs from report outputs: a file there is
+// replaced only when it is an earlier agentctl document (report.IsOutput).
+func reportDest(dirs []string) outfile.Options {
+	return outfile.Options{Protect: dirs, Ours: report.IsOutput}
 }
 
 // parseOutputs validates -o values (or the configuration's output list). Line formats
 // (table, github) may share stdout, in the order given; a document (json, sarif, junit) on
 // stdout must be alone there.
-func parseOutputs(values []string, formats []string) ([]output, error) {
+func parseOutputs(values []string, formats []string, dirs []string) ([]output, error) {
 	var out, onStdout []output
 	for _, v := range values {
 		format, path, hasPath := strings.Cut(v, "=")
@@ -227,13 +235,13 @@ func parseOutputs(values []string, formats []string) ([]output, error) {
 		if path == "-" {
 			path = ""
 		}
-		o := output{format, path}
+		o := output{format, path, reportDest(dirs)}
 		if o.path == "" {
 			onStdout = append(onStdout, o)
 		} else if info, err := os.Stat(filepath.Dir(path)); err != nil || !info.IsDir() {
 			// Fail before any work rather than after the first outputs were written.
 			return nil, fmt.Errorf("-o %s: directory %s does not exist", v, filepath.Dir(path))
-		} else if err := outfile.Check(path, outfile.Options{}); err != nil {
+		} else if err := outfile.Check(path, o.dest); err != nil {
 			return nil, fmt.Errorf("-o %s: %w", v, err)
 		}
 		out = append(out, o)
@@ -262,7 +270,7 @@ func writeOutputs(stdout io.Writer, outs []output, render func(w io.Writer, form
 		if err := render(&buf, o.format); err != nil {
 			return fmt.Errorf("write %s: %w", o.path, err)
 		}
-		if err := outfile.Write(stdout, o.path, buf.Bytes(), outfile.Options{}); err != nil {
+		if err := outfile.Write(stdout, o.path, buf.Bytes(), o.dest); err != nil {
 			return inputError(fmt.Errorf("-o %s=%s: %w", o.format, o.path, err))
 		}
 	}
@@ -345,7 +353,11 @@ func lintDirs(stdout, stderr io.Writer, runs []dirRun, policies []*policy.Policy
 	}
 	if writeBaseline != "" {
 		b := lint.NewBaseline(slices.Concat(found...))
-		if err := writeBaselineFile(stdout, writeBaseline, b); err != nil {
+		dirs := make([]string, len(runs))
+		for i, r := range runs {
+			dirs[i] = r.dir
+		}
+		if err := writeBaselineFile(stdout, writeBaseline, b, dirs); err != nil {
 			return nil, inputError(err)
 		}
 		for i := range found {

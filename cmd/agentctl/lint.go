@@ -131,11 +131,12 @@ func frameworkName(fw string) (string, error) {
 }
 
 // writeBaselineFile writes the baseline through outfile: the baseline usually lives in the
-// policy directory and is rewritten there, so only the rules every output follows apply.
-func writeBaselineFile(stdout io.Writer, path string, b *lint.Baseline) error {
+// policy directory and is rewritten there, but no other file of the policy directories dirs
+// (a README) is replaced.
+func writeBaselineFile(stdout io.Writer, path string, b *lint.Baseline, dirs []string) error {
 	var buf bytes.Buffer
 	if err := b.Write(&buf); err != nil {
 		return fmt.Errorf("write baseline %s: %w", path, err)
 	}
-	return outfile.Write(stdout, path, buf.Bytes(), outfile.Options{})
+	return outfile.Write(stdout, path, buf.Bytes(), outfile.Options{Protect: dirs, Ours: lint.IsBaseline})
 }
