@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentctl/agentctl/diff"
 	"github.com/agentctl/agentctl/lint"
+	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/simulate"
 )
 
@@ -248,7 +249,7 @@ func DiffMarkdown(w io.Writer, results []*diff.Result, maxLines int) error {
 	return err
 }
 
-func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
+func mdCode(s string) string { return policy.Escape(strings.ReplaceAll(s, "`", "'")) }
 
 // DiffJSON writes the JSON document of one result, or {"schema_version", "diffs": [...]} for
 // several directories.

@@ -8,6 +8,8 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/agentctl/agentctl/policy"
 )
 
 // Table writes rows under header. Unicode borders are used only when unicode is true (a
@@ -29,7 +31,13 @@ func Table(w io.Writer, header []string, rows [][]string, unicode bool) error {
 	t := tablewriter.NewTable(w, opts...)
 	t.Header(header)
 	for _, r := range rows {
-		if err := t.Append(r); err != nil {
+		// Cells hold names from policies, recordings and servers: escape them (policy.Escape),
+		// so none can move the cursor, clear the screen or break the row.
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = policy.Escape(c)
+		}
+		if err := t.Append(cells); err != nil {
 			return err
 		}
 	}
