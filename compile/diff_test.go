@@ -306,6 +306,13 @@ func FuzzDifferential(f *testing.F) {
 	f.Add(uint64(3), []byte(`{"agent":"agent1","tool":"crm","action":"write","session":{"flow":{"untrusted":true,"sensitive":true}},"approvals":[{"approver":"Dana","role":"Security-Reviewer","human":true},{"approver":"dana","role":"security-reviewer","human":true}]}`), []byte(`null`))
 	f.Add(uint64(4), []byte(`{"agent":"agent2","tool":"kb","action":"export","session":{"flow":{"untrusted":"yes"}},"approvals":[{"approver":"fraud\u2011review","role":"sre","human":true},{"approver":"AGENT0","role":"sre","human":true}]}`), []byte(`null`))
 	f.Add(uint64(5), []byte(`{"agent":"agent3","tool":"payments","action":"refund","session":{"flow":[]},"approvals":[{"approver":"dana ","role":"sre"}]}`), []byte(`null`))
+	// Times 349 years apart (int64 nanoseconds wrap), OPA's first and last timestamps, offsets
+	// and fractions, and numbers beyond float64 precision and range (issue 20).
+	for seed := range uint64(5) {
+		f.Add(seed, []byte(`{"agent":"agent0","tool":"crm","action":"read","now":"2026-11-27T09:30:00Z","session":{"actions":0,"started_at":"1677-12-31T23:59:59Z"}}`), []byte(`null`))
+		f.Add(seed, []byte(`{"agent":"agent1","tool":"crm","action":"read","now":"1677-09-21T00:12:43.145224192Z","session":{"actions":9.`+strings.Repeat("9", 200)+`,"started_at":"2262-04-11T23:47:16.854775807+23:59"},"credential":{"expires_at":"0001-01-01T00:00:00,5-00:00"}}`), []byte(`null`))
+		f.Add(seed, []byte(`{"agent":"agent2","tool":"payments","action":"refund","attributes":{"amount":999.`+strings.Repeat("0", 200)+`1,"odd "key"":1e30000},"session":{"actions":1e-30000}}`), []byte(`null`))
+	}
 	engines := map[uint64]*compile.Engine{}
 	f.Fuzz(func(t *testing.T, seed uint64, raw, rraw []byte) {
 		seed %= 64
