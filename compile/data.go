@@ -16,6 +16,52 @@ type model struct {
 	Capabilities  map[string]capabilityData          `json:"capabilities"`
 	Handoffs      map[string]map[string]*handoffData `json:"handoffs"` // from -> to
 	Flow          flowData                           `json:"flow"`
+	Integrity     *integrityData                     `json:"integrity,omitempty"` // absent: the rule is off
+}
+
+// integrityData is settings.flow.integrity with its defaults, when the rule is on. The
+// effects it guards are marked on the capabilities.
+type integrityData struct {
+	On        string          `json:"on"`
+	Role      string          `json:"role"`
+	RoleKey   string          `json:"role_key"`
+	Approvers int             `json:"approvers"`
+	Unless    []conditionData `json:"unless"`
+}
+
+// conditionData is a condition laid out for the library: its operator and operand, and its
+// text as messages show it (policy.Condition.String). A static list's values are inlined;
+// a runtime list is named, with the request path of its key when it has one.
+type conditionData map[string]any
+
+func buildConditions(p *policy.Policy, conds []*policy.Condition) []conditionData {
+	out := make([]conditionData, 0, len(conds))
+	for _, c := range conds {
+		cd := conditionData{"attribute": c.Attribute, "op": c.Op, "text": c.String()}
+		switch c.Op {
+		case policy.OpIn, policy.OpNotIn:
+			values := c.Values
+			if l := p.List(c.List); l != nil && l.Runtime {
+				cd["list"] = l.Name
+				if kp := l.KeyPath(); kp != nil {
+					cd["key"] = kp
+				}
+				break
+			} else if l != nil {
+				values = l.Values
+			}
+			if values == nil {
+				values = []any{}
+			}
+			cd["values"] = values
+		case policy.OpMatches, policy.OpNotMatches:
+			cd["pattern"] = policy.ResourceRegexp(c.Pattern)
+		default:
+			cd["number"] = c.Number
+		}
+		out = append(out, cd)
+	}
+	return out
 }
 
 // flowData is settings.flow, with the role's canonical form.
@@ -60,18 +106,38 @@ type sessionData struct {
 type scopeData struct {
 	All      bool     `json:"all"`
 	Patterns []string `json:"patterns"`
+	// When holds the grants with conditions, one entry each: they cover a call only when
+	// their conditions hold, so they are not merged into All and Patterns.
+	When []conditionalGrant `json:"when,omitempty"`
+}
+
+type conditionalGrant struct {
+	All        bool            `json:"all"`
+	Patterns   []string        `json:"patterns"`
+	Conditions []conditionData `json:"conditions"`
 }
 
 // capabilityData is a capability, with its flow classes (policy.ExternalRead, SensitiveRead,
 // Egress); its opt-out is present only when true.
 type capabilityData struct {
-	Effect        string         `json:"effect"`
-	Data          string         `json:"data"`
-	Approvals     []approvalData `json:"approvals,omitempty"` // the rules that may apply, omitted when none
-	ExternalRead  bool           `json:"external_read"`
-	SensitiveRead bool           `json:"sensitive_read"`
-	Egress        bool           `json:"egress"`
-	FlowExempt    bool           `json:"flow_exempt,omitempty"`
+	Effect    string         `json:"effect"`
+	Data      string         `json:"data"`
+	Approvals []approvalData `json:"approvals,omitempty"` // the rules that may apply, omitted when none
+	// ExternalRead is the untrusted class when it does not depend on the request; absent
+	// when it does (UntrustedWhen), which sends every call to the full rules.
+	ExternalRead  *bool           `json:"external_read,omitempty"`
+	UntrustedWhen []conditionData `json:"untrusted_when,omitempty"`
+	SensitiveRead bool            `json:"sensitive_read"`
+	Egress        bool            `json:"egress"` // the egress class when it does not depend on the request
+	EgressWhen    []conditionData `json:"egress_when,omitempty"`
+	FlowExempt    bool            `json:"flow_exempt,omitempty"`
+	Integrity     bool            `json:"integrity,omitempty"` // the integrity rule guards its effect
+	// Sources is what the call adds to the flow sources when its classes do not depend on
+	// the request; null when it adds nothing (the fast path's default).
+	Sources *policy.FlowSources `json:"sources"`
+	// Pass lists the [untrusted, sensitive] labels after the call for which the fast path
+	// may allow it: all four, less those where the flow or the integrity rule may stop it.
+	Pass [][2]bool `json:"pass"`
 }
 
 // approvalData is an approval rule matching the capability whatever the agent; Agents
@@ -84,6 +150,7 @@ type approvalData struct {
 	Approvers int             `json:"approvers"`
 	Agents    map[string]bool `json:"agents,omitempty"`
 	Threshold *thresholdData  `json:"threshold,omitempty"`
+	When      []conditionData `json:"when,omitempty"`
 }
 
 type thresholdData struct {
@@ -108,6 +175,11 @@ func buildModel(p *policy.Policy) model {
 	}
 	f := p.Flow()
 	m.Flow = flowData{OnEgress: f.OnEgress, Role: f.Role, RoleKey: canonical(f.Role), Approvers: f.Approvers}
+	integrity := p.IntegrityRule()
+	if integrity != nil {
+		m.Integrity = &integrityData{On: integrity.On, Role: integrity.Role, RoleKey: canonical(integrity.Role),
+			Approvers: integrity.Approvers, Unless: buildConditions(p, integrity.Unless)}
+	}
 	ix := p.Caps()
 	for _, a := range p.Agents {
 		ad := agentData{Caps: map[string]scopeData{}, Untrusted: a.UntrustedInput, FlowExempt: a.FlowExempt != ""}
@@ -138,7 +210,7 @@ func buildModel(p *policy.Policy) model {
 				// Kept unexpanded, so the data grows with the policy's text, not with
 				// wildcard grants times tools.
 				for _, act := range g.Actions {
-					ad.AnyTool = addScope(ad.AnyTool, act, g)
+					ad.AnyTool = addScope(ad.AnyTool, act, g, p)
 				}
 				continue
 			}
@@ -148,7 +220,7 @@ func buildModel(p *policy.Policy) model {
 			}
 			for _, act := range t.Actions {
 				if g.Covers(act.Tool, act.Name) {
-					ad.Caps = addScope(ad.Caps, act.Capability(), g)
+					ad.Caps = addScope(ad.Caps, act.Capability(), g, p)
 				}
 			}
 		}
@@ -156,8 +228,36 @@ func buildModel(p *policy.Policy) model {
 	}
 	for id := 0; id < ix.Len(); id++ {
 		act := ix.Action(id)
-		cd := capabilityData{Effect: act.Effect, Data: act.Data, ExternalRead: p.ExternalRead(act),
-			SensitiveRead: policy.SensitiveRead(act), Egress: p.Egress(act), FlowExempt: act.FlowExempt != ""}
+		cd := capabilityData{Effect: act.Effect, Data: act.Data, SensitiveRead: policy.SensitiveRead(act),
+			FlowExempt: act.FlowExempt != ""}
+		untrusted := p.ExternalRead(act)
+		if u := act.Untrusted; u != nil && u.Value && len(u.When) > 0 {
+			cd.UntrustedWhen = buildConditions(p, u.When)
+		} else {
+			cd.ExternalRead = &untrusted
+		}
+		if e := act.Egress; e != nil && e.Value && len(e.When) > 0 {
+			cd.EgressWhen = buildConditions(p, e.When)
+		} else {
+			cd.Egress = p.Egress(act)
+		}
+		if cd.ExternalRead != nil && *cd.ExternalRead || cd.SensitiveRead {
+			cd.Sources = &policy.FlowSources{Untrusted: []string{}, Sensitive: []string{}}
+			if cd.ExternalRead != nil && *cd.ExternalRead {
+				cd.Sources.Untrusted = []string{act.Capability()}
+			}
+			if cd.SensitiveRead {
+				cd.Sources.Sensitive = []string{act.Capability()}
+			}
+		}
+		cd.Integrity = integrity != nil && slices.Contains(integrity.Effects, act.Effect)
+		cd.Pass = [][2]bool{{false, false}, {false, true}}
+		if !cd.Integrity {
+			cd.Pass = append(cd.Pass, [2]bool{true, false})
+			if !p.Egress(act) {
+				cd.Pass = append(cd.Pass, [2]bool{true, true})
+			}
+		}
 		for _, r := range p.Approvals {
 			if !r.Match.SelectsAction(act) {
 				continue
@@ -165,6 +265,9 @@ func buildModel(p *policy.Policy) model {
 			ad := approvalData{Rule: r.Name, Role: r.Require.Role, RoleKey: canonical(r.Require.Role), Approvers: r.Require.Approvers}
 			if t := r.Threshold; t != nil {
 				ad.Threshold = &thresholdData{t.Attribute, t.Above}
+			}
+			if len(r.Match.When) > 0 {
+				ad.When = buildConditions(p, r.Match.When)
 			}
 			if r.Match.Agents != nil {
 				if len(r.Match.Agents) == 0 {
@@ -216,8 +319,9 @@ func canonical(name string) string {
 	return c
 }
 
-// addScope merges grant g into scopes[key]: every resource, or its patterns.
-func addScope(scopes map[string]scopeData, key string, g *policy.Grant) map[string]scopeData {
+// addScope merges grant g into scopes[key]: every resource, or its patterns; a grant with
+// conditions is added as an entry of its own.
+func addScope(scopes map[string]scopeData, key string, g *policy.Grant, p *policy.Policy) map[string]scopeData {
 	if scopes == nil {
 		scopes = map[string]scopeData{}
 	}
@@ -225,15 +329,28 @@ func addScope(scopes map[string]scopeData, key string, g *policy.Grant) map[stri
 	if !ok {
 		s.Patterns = []string{}
 	}
-	s.All = s.All || g.AllResources()
-	for _, r := range g.Resources {
-		re := policy.ResourceRegexp(r)
-		if i, found := slices.BinarySearch(s.Patterns, re); !found {
-			s.Patterns = slices.Insert(s.Patterns, i, re)
-		}
+	if len(g.When) > 0 {
+		s.When = append(s.When, conditionalGrant{All: g.AllResources(), Patterns: patterns(g, nil), Conditions: buildConditions(p, g.When)})
+	} else {
+		s.All = s.All || g.AllResources()
+		s.Patterns = patterns(g, s.Patterns)
 	}
 	scopes[key] = s
 	return scopes
+}
+
+// patterns adds g's resource patterns to the sorted set into.
+func patterns(g *policy.Grant, into []string) []string {
+	if into == nil {
+		into = []string{}
+	}
+	for _, r := range g.Resources {
+		re := policy.ResourceRegexp(r)
+		if i, found := slices.BinarySearch(into, re); !found {
+			into = slices.Insert(into, i, re)
+		}
+	}
+	return into
 }
 
 func buildCases(p *policy.Policy) []testCase {

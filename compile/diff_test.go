@@ -69,14 +69,15 @@ func newEngine(t testing.TB, p *policy.Policy) *compile.Engine {
 // ("1e40000"). An OPA server answers such a request with an error, not a decision.
 var errRefused = errors.New("OPA refuses the input")
 
-// decideBoth decides input with both engines, given the revocations e holds, and returns the
-// decision, or an error when they differ (or errRefused when OPA cannot take the input).
-func decideBoth(p *policy.Policy, e *compile.Engine, input, rev any) (policy.Decision, error) {
+// decideBoth decides input with both engines, given the revocations and runtime lists e
+// holds, and returns the decision, or an error when they differ (or errRefused when OPA
+// cannot take the input).
+func decideBoth(p *policy.Policy, e *compile.Engine, input, rev, lists any) (policy.Decision, error) {
 	ctx := context.Background()
 	if _, err := ast.InterfaceToValue(input); err != nil {
 		return policy.Decision{}, errRefused
 	}
-	env := policy.Env{Revocations: rev, Now: diffNow}
+	env := policy.Env{Revocations: rev, Lists: lists, Now: diffNow}
 	want := p.Decide(input, env)
 	got, err := e.Decide(ctx, input, env)
 	if err != nil {
@@ -85,9 +86,10 @@ func decideBoth(p *policy.Policy, e *compile.Engine, input, rev any) (policy.Dec
 	if !reflect.DeepEqual(got, want) {
 		in, _ := json.Marshal(input)
 		rv, _ := json.Marshal(rev)
+		ls, _ := json.Marshal(lists)
 		g, _ := json.MarshalIndent(got, "", " ")
 		w, _ := json.MarshalIndent(want, "", " ")
-		return want, fmt.Errorf("engines disagree\ninput: %s\nrevocations: %s\nrego: %s\ngo:   %s", in, rv, g, w)
+		return want, fmt.Errorf("engines disagree\ninput: %s\nrevocations: %s\nlists: %s\nrego: %s\ngo:   %s", in, rv, ls, g, w)
 	}
 	return want, nil
 }
@@ -95,28 +97,39 @@ func decideBoth(p *policy.Policy, e *compile.Engine, input, rev any) (policy.Dec
 // agree decides input with both engines and fails the test when they differ.
 func agree(t testing.TB, p *policy.Policy, e *compile.Engine, input, rev any) policy.Decision {
 	t.Helper()
-	if err := e.SetRevocations(context.Background(), rev); err != nil {
+	return agreeWith(t, p, e, input, rev, nil)
+}
+
+// agreeWith is agree with runtime lists (data.agentctl_lists).
+func agreeWith(t testing.TB, p *policy.Policy, e *compile.Engine, input, rev, lists any) policy.Decision {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.SetRevocations(ctx, rev); err != nil {
 		t.Fatal(err)
 	}
-	d, err := decideBoth(p, e, input, rev)
+	if err := e.SetLists(ctx, lists); err != nil {
+		t.Fatal(err)
+	}
+	d, err := decideBoth(p, e, input, rev, lists)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-var requests = flag.Int("requests", 0, "random requests TestDifferential decides (0: 3,000, or 800 with -short)")
+var requests = flag.Int("requests", 0, "random requests TestDifferential decides (0: 3,000, or 1,200 with -short)")
 
 // tally counts what the random requests reached, so the test can require every outcome.
 type tally struct {
-	requests, refused int
-	outcomes, codes   map[string]int
-	flows             map[policy.Flow]int
+	requests, refused, sources int
+	outcomes, codes            map[string]int
+	flows                      map[policy.Flow]int // by labels
 }
 
 func (a *tally) add(b tally) {
 	a.requests += b.requests
 	a.refused += b.refused
+	a.sources += b.sources
 	for k, v := range b.outcomes {
 		a.outcomes[k] += v
 	}
@@ -136,11 +149,11 @@ func newTally() tally {
 // range RFC 3339 writes and extreme numbers included) on random policies with the Go
 // reference and the compiled Rego, and requires identical decisions. The long run:
 //
-//	go test ./compile -run '^TestDifferential$' -count=1 -timeout 2h -args -requests=1000000
+//	go test ./compile -run '^TestDifferential$' -count=1 -timeout 3h -v -args -requests=1000000
 func TestDifferential(t *testing.T) {
 	total, perPolicy := 3000, 40
 	if testing.Short() {
-		total = 800
+		total = 1200
 	}
 	if *requests > 0 {
 		total = *requests
@@ -163,7 +176,7 @@ func TestDifferential(t *testing.T) {
 				n := min(perPolicy, total-seed*perPolicy)
 				got, err := differentialPolicy(uint64(seed), n)
 				mu.Lock()
-				if before := sum.requests; *requests > 0 && (before+got.requests)/100_000 > before/100_000 {
+				if before := sum.requests; *requests > 0 && (before+got.requests)/25_000 > before/25_000 {
 					t.Logf("%d requests, 0 mismatches, %v", before+got.requests, time.Since(start).Round(time.Second))
 				}
 				sum.add(got)
@@ -189,7 +202,10 @@ func TestDifferential(t *testing.T) {
 		t.Fatal(failure)
 	}
 	// The generator must reach every outcome and code, or the agreement proves little.
-	for _, o := range []string{policy.OutcomeAllow, policy.OutcomeDeny, policy.OutcomeNeedsApproval, "fast path"} {
+	if sum.sources == 0 {
+		t.Error("no random request returned flow sources")
+	}
+	for _, o := range []string{policy.OutcomeAllow, policy.OutcomeDeny, policy.OutcomeNeedsApproval, "fast path", "fast path with sources"} {
 		if sum.outcomes[o] == 0 {
 			t.Errorf("no random request had outcome %s (outcomes %v)", o, sum.outcomes)
 		}
@@ -199,7 +215,8 @@ func TestDifferential(t *testing.T) {
 			t.Errorf("no random request returned flow %+v (flows %v)", f, sum.flows)
 		}
 	}
-	for _, c := range append(policy.ReasonCodes, "FLOW_BLOCKED deny", "FLOW_BLOCKED needs_approval", "SESSION_LIMIT duration", "CREDENTIAL_EXPIRED at") {
+	for _, c := range append(policy.ReasonCodes, "FLOW_BLOCKED deny", "FLOW_BLOCKED needs_approval", "INTEGRITY_BLOCKED deny",
+		"INTEGRITY_BLOCKED needs_approval", "SESSION_LIMIT duration", "CREDENTIAL_EXPIRED at") {
 		if sum.codes[c] == 0 {
 			t.Errorf("no random request produced %s (codes %v)", c, sum.codes)
 		}
@@ -213,7 +230,7 @@ func TestDifferential(t *testing.T) {
 
 // differentialPolicy decides n random requests on the random policy of seed with both
 // engines, and checks that whatever the fast path allows the full rules allow with the same
-// labels.
+// flow.
 func differentialPolicy(seed uint64, n int) (tally, error) {
 	ctx := context.Background()
 	sum := newTally()
@@ -231,7 +248,7 @@ func differentialPolicy(seed uint64, n int) (tally, error) {
 	if err != nil {
 		return sum, err
 	}
-	var held any // the revocations both engines hold
+	var heldRev, heldLists any // what both engines hold
 	for i := range n {
 		req, revocations := randomRequest(r, p)
 		in, err := compile.RoundTrip(req)
@@ -242,17 +259,26 @@ func differentialPolicy(seed uint64, n int) (tally, error) {
 		if err != nil {
 			return sum, err
 		}
+		lists, err := compile.RoundTrip(randomLists(r))
+		if err != nil {
+			return sum, err
+		}
 		sum.requests++
-		if i == 0 || !reflect.DeepEqual(rev, held) {
-			// Writing revocations costs more than a decision: only when they change.
-			for _, engine := range []*compile.Engine{e, fast} {
+		// Writing data costs more than a decision: only when it changes.
+		for _, engine := range []*compile.Engine{e, fast} {
+			if i == 0 || !reflect.DeepEqual(rev, heldRev) {
 				if err := engine.SetRevocations(ctx, rev); err != nil {
 					return sum, err
 				}
 			}
-			held = rev
+			if i == 0 || !reflect.DeepEqual(lists, heldLists) {
+				if err := engine.SetLists(ctx, lists); err != nil {
+					return sum, err
+				}
+			}
 		}
-		d, err := decideBoth(p, e, in, rev)
+		heldRev, heldLists = rev, lists
+		d, err := decideBoth(p, e, in, rev, lists)
 		if errors.Is(err, errRefused) {
 			sum.refused++
 			continue
@@ -266,17 +292,23 @@ func differentialPolicy(seed uint64, n int) (tally, error) {
 		}
 		if ok {
 			sum.outcomes["fast path"]++
-			if d.Outcome != policy.OutcomeAllow || flow != d.Flow {
+			if d.Outcome != policy.OutcomeAllow || !reflect.DeepEqual(flow, d.Flow) {
 				raw, _ := json.Marshal(in)
 				return sum, fmt.Errorf("fast path allows with %+v, the full decision is %+v\ninput: %s", flow, d, raw)
 			}
 		}
 		sum.outcomes[d.Outcome]++
-		sum.flows[d.Flow]++
+		sum.flows[policy.Flow{Untrusted: d.Flow.Untrusted, Sensitive: d.Flow.Sensitive}]++
+		if d.Flow.Sources != nil {
+			sum.sources++
+			if ok {
+				sum.outcomes["fast path with sources"]++
+			}
+		}
 		for _, reason := range d.Reasons {
 			sum.codes[reason.Code]++
 			switch {
-			case reason.Code == policy.CodeFlowBlocked:
+			case reason.Code == policy.CodeFlowBlocked || reason.Code == policy.CodeIntegrityBlocked:
 				sum.codes[reason.Code+" "+d.Outcome]++
 			case strings.Contains(reason.Message, "exceeded its session duration"):
 				sum.codes["SESSION_LIMIT duration"]++
@@ -288,7 +320,8 @@ func differentialPolicy(seed uint64, n int) (tally, error) {
 	return sum, nil
 }
 
-// FuzzDifferential lets the fuzzer mutate the request JSON and the policy seed:
+// FuzzDifferential lets the fuzzer mutate the request JSON, the revocations, the runtime
+// lists and the policy seed:
 //
 //	go test ./compile -run '^$' -fuzz FuzzDifferential -fuzztime 60s
 func FuzzDifferential(f *testing.F) {
@@ -298,25 +331,28 @@ func FuzzDifferential(f *testing.F) {
 		in, rev := randomRequest(r, p)
 		raw, _ := json.Marshal(in)
 		rraw, _ := json.Marshal(rev)
-		f.Add(seed, raw, rraw)
+		lraw, _ := json.Marshal(randomLists(r))
+		f.Add(seed, raw, rraw, lraw)
 	}
-	f.Add(uint64(1), []byte(`[]`), []byte(`null`))
-	f.Add(uint64(2), []byte(`{"agent":"agent0","tool":"crm","action":"read","chain":["agent0"]}`), []byte(`{"agents":{"agent0":false}}`))
+	f.Add(uint64(1), []byte(`[]`), []byte(`null`), []byte(`null`))
+	f.Add(uint64(2), []byte(`{"agent":"agent0","tool":"crm","action":"read","chain":["agent0"]}`), []byte(`{"agents":{"agent0":false}}`), []byte(`null`))
 	// Flow labels, and approvers that are one person, an agent, or no canonical name at all.
-	f.Add(uint64(3), []byte(`{"agent":"agent1","tool":"crm","action":"write","session":{"flow":{"untrusted":true,"sensitive":true}},"approvals":[{"approver":"Dana","role":"Security-Reviewer","human":true},{"approver":"dana","role":"security-reviewer","human":true}]}`), []byte(`null`))
-	f.Add(uint64(4), []byte(`{"agent":"agent2","tool":"kb","action":"export","session":{"flow":{"untrusted":"yes"}},"approvals":[{"approver":"fraud\u2011review","role":"sre","human":true},{"approver":"AGENT0","role":"sre","human":true}]}`), []byte(`null`))
-	f.Add(uint64(5), []byte(`{"agent":"agent3","tool":"payments","action":"refund","session":{"flow":[]},"approvals":[{"approver":"dana ","role":"sre"}]}`), []byte(`null`))
+	f.Add(uint64(3), []byte(`{"agent":"agent1","tool":"crm","action":"write","session":{"flow":{"untrusted":true,"sensitive":true}},"approvals":[{"approver":"Dana","role":"Security-Reviewer","human":true},{"approver":"dana","role":"security-reviewer","human":true}]}`), []byte(`null`), []byte(`null`))
+	f.Add(uint64(4), []byte(`{"agent":"agent2","tool":"kb","action":"export","session":{"flow":{"untrusted":"yes"}},"approvals":[{"approver":"fraud\u2011review","role":"sre","human":true},{"approver":"AGENT0","role":"sre","human":true}]}`), []byte(`null`), []byte(`null`))
+	f.Add(uint64(5), []byte(`{"agent":"agent3","tool":"payments","action":"refund","session":{"flow":[]},"approvals":[{"approver":"dana ","role":"sre"}]}`), []byte(`null`), []byte(`null`))
 	// Times 349 years apart (int64 nanoseconds wrap), OPA's first and last timestamps, offsets
 	// and fractions, and numbers beyond float64 precision and range (issue 20).
 	for seed := range uint64(5) {
-		f.Add(seed, []byte(`{"agent":"agent0","tool":"crm","action":"read","now":"2026-11-27T09:30:00Z","session":{"actions":0,"started_at":"1677-12-31T23:59:59Z"}}`), []byte(`null`))
-		f.Add(seed, []byte(`{"agent":"agent1","tool":"crm","action":"read","now":"1677-09-21T00:12:43.145224192Z","session":{"actions":9.`+strings.Repeat("9", 200)+`,"started_at":"2262-04-11T23:47:16.854775807+23:59"},"credential":{"expires_at":"0001-01-01T00:00:00,5-00:00"}}`), []byte(`null`))
-		f.Add(seed, []byte(`{"agent":"agent2","tool":"payments","action":"refund","attributes":{"amount":999.`+strings.Repeat("0", 200)+`1,"odd "key"":1e30000},"session":{"actions":1e-30000}}`), []byte(`null`))
+		f.Add(seed, []byte(`{"agent":"agent0","tool":"crm","action":"read","now":"2026-11-27T09:30:00Z","session":{"actions":0,"started_at":"1677-12-31T23:59:59Z"}}`), []byte(`null`), []byte(`null`))
+		f.Add(seed, []byte(`{"agent":"agent1","tool":"crm","action":"read","now":"1677-09-21T00:12:43.145224192Z","session":{"actions":9.`+strings.Repeat("9", 200)+`,"started_at":"2262-04-11T23:47:16.854775807+23:59"},"credential":{"expires_at":"0001-01-01T00:00:00,5-00:00"}}`), []byte(`null`), []byte(`null`))
+		f.Add(seed, []byte(`{"agent":"agent2","tool":"payments","action":"refund","attributes":{"amount":999.`+strings.Repeat("0", 200)+`1,"odd \"key\"":1e30000},"session":{"actions":1e-30000}}`), []byte(`null`), []byte(`null`))
 	}
 	engines := map[uint64]*compile.Engine{}
-	f.Fuzz(func(t *testing.T, seed uint64, raw, rraw []byte) {
+	// Conditions on absent, mistyped and listed attributes, a keyed runtime list, sources.
+	f.Add(uint64(6), []byte(`{"agent":"agent1","tool":"crm","action":"read","task":"t1","attributes":{"recipient":"acme","amount":5},"session":{"flow":{"untrusted":true,"sources":{"untrusted":["kb.read"]}}}}`), []byte(`null`), []byte(`{"named":{"t1":["acme",42]},"blocked":["evil"]}`))
+	f.Fuzz(func(t *testing.T, seed uint64, raw, rraw, lraw []byte) {
 		seed %= 64
-		var in, rev any
+		var in, rev, lists any
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		if dec.Decode(&in) != nil || dec.More() {
@@ -325,6 +361,11 @@ func FuzzDifferential(f *testing.F) {
 		dec = json.NewDecoder(bytes.NewReader(rraw))
 		dec.UseNumber()
 		if dec.Decode(&rev) != nil || dec.More() {
+			t.Skip("not one JSON value")
+		}
+		dec = json.NewDecoder(bytes.NewReader(lraw))
+		dec.UseNumber()
+		if dec.Decode(&lists) != nil || dec.More() {
 			t.Skip("not one JSON value")
 		}
 		p := randomPolicy(rand.New(rand.NewPCG(seed, 7)))
@@ -336,7 +377,10 @@ func FuzzDifferential(f *testing.F) {
 		if err := e.SetRevocations(context.Background(), rev); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := decideBoth(p, e, in, rev); err != nil && !errors.Is(err, errRefused) {
+		if err := e.SetLists(context.Background(), lists); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decideBoth(p, e, in, rev, lists); err != nil && !errors.Is(err, errRefused) {
 			t.Fatal(err)
 		}
 	})

@@ -52,16 +52,26 @@ func newEngine(ctx context.Context, b *bundle.Bundle, query string) (*Engine, er
 // SetRevocations replaces data.agentctl_revocations (nil removes it), as an operator would
 // with PUT /v1/data/agentctl_revocations.
 func (e *Engine) SetRevocations(ctx context.Context, revocations any) error {
-	path := storage.Path{"agentctl_revocations"}
+	return e.setRoot(ctx, "agentctl_revocations", revocations)
+}
+
+// SetLists replaces data.agentctl_lists, the runtime lists (nil removes it), as an
+// operator or the enforcement point would with PUT /v1/data/agentctl_lists.
+func (e *Engine) SetLists(ctx context.Context, lists any) error {
+	return e.setRoot(ctx, "agentctl_lists", lists)
+}
+
+func (e *Engine) setRoot(ctx context.Context, root string, doc any) error {
+	path := storage.Path{root}
 	return storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
-		if revocations == nil {
+		if doc == nil {
 			err := e.store.Write(ctx, txn, storage.RemoveOp, path, nil)
 			if storage.IsNotFound(err) {
 				return nil
 			}
 			return err
 		}
-		v, err := roundTrip(revocations)
+		v, err := roundTrip(doc)
 		if err != nil {
 			return err
 		}
@@ -69,8 +79,8 @@ func (e *Engine) SetRevocations(ctx context.Context, revocations any) error {
 	})
 }
 
-// Decide evaluates input (decoded JSON) with env.Now as the clock. Revocations are the ones
-// last set with SetRevocations.
+// Decide evaluates input (decoded JSON) with env.Now as the clock. Revocations and lists are
+// the ones last set with SetRevocations and SetLists.
 func (e *Engine) Decide(ctx context.Context, input any, env policy.Env) (policy.Decision, error) {
 	v, err := ast.InterfaceToValue(input)
 	if err != nil {
@@ -102,6 +112,7 @@ func DecodeDecision(v any) (policy.Decision, error) {
 	var d policy.Decision
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
+	dec.UseNumber() // the arguments of a flow approval, exactly as the request had them
 	if err := dec.Decode(&d); err != nil {
 		return policy.Decision{}, fmt.Errorf("decision %s: %w", raw, err)
 	}

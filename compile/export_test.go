@@ -1,7 +1,9 @@
 package compile
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -92,9 +94,15 @@ func (e *Engine) FastFlow(ctx context.Context, input any, env policy.Env) (polic
 	if err != nil || len(rs) == 0 {
 		return f, false, err
 	}
-	m, _ := rs[0].Expressions[0].Value.(map[string]any)
-	f.Untrusted, _ = m["untrusted"].(bool)
-	f.Sensitive, _ = m["sensitive"].(bool)
+	raw, err := json.Marshal(rs[0].Expressions[0].Value)
+	if err != nil {
+		return f, false, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return f, false, fmt.Errorf("fast flow %s: %w", raw, err)
+	}
 	return f, true, nil
 }
 

@@ -29,6 +29,19 @@ var (
 	badNames  = []string{"zoë", "dana ", "fraud\u2011review", "ｄａｎａ", "", `role "q"`}
 	patterns  = []string{"accounts/*", "accounts/4*2", "*", "a*b*c", "x.y", "(re)+", "acc\nounts/*", `q"\}*`, "Ünïcode/*", "default", ""}
 	resources = []string{"accounts/42", "accounts/", "accounts/4x2", "abc", "x.y", "xzy", "(re)+", "rere", "acc\nounts/1", `q"\}z`, "Ünïcode/é", "default", ""}
+	// Condition attributes and the values they are tested against; the values mix strings,
+	// numbers equal in value but not in text, and types no operator tests.
+	attributeNames = []string{"amount", "recipient", `odd "key"`, "tenant"}
+	listValues     = []any{"acme", "evil", 42.0, `q"x`, "Ünï", ""}
+	requestValues  = []any{"acme", "evil", 42.0, json.Number("42.0"), json.Number("1e-400"), `q"x`, "Ünï", "", "accounts/42", true, []any{"acme"}, map[string]any{"acme": true}, 500.0}
+	// The lists a random policy declares: static, runtime, and runtime keyed by a request field.
+	listDecls = []*policy.List{
+		{Name: "payees", Values: []any{"acme", 42.0, `q"x`}},
+		{Name: "empty", Values: []any{}},
+		{Name: "blocked", Runtime: true},
+		{Name: "named", Runtime: true, Key: "task"},
+		{Name: "tenants", Runtime: true, Key: "attributes.tenant"},
+	}
 )
 
 // Extreme policy numbers: session durations from a nanosecond to the largest the schema
@@ -102,6 +115,43 @@ var sessionActions = []any{0.0, 9.0, 10.0, 25.0, json.Number("9.9999999999999999
 	json.Number("2147483646." + strings.Repeat("9", 40)), json.Number("2147483647"), json.Number("1e30000"),
 	json.Number("1e-30000"), json.Number("-0"), json.Number("0e-5"), json.Number("1e40000")}
 
+// randomConditions returns zero to two random conditions, of every operator and operand.
+func randomConditions(r *rand.Rand) []*policy.Condition {
+	var out []*policy.Condition
+	for range r.IntN(3) {
+		c := &policy.Condition{Attribute: pick(r, attributeNames), Op: pick(r, policy.Operators)}
+		switch c.Op {
+		case policy.OpIn, policy.OpNotIn:
+			if r.IntN(2) == 0 {
+				c.List = pick(r, listDecls).Name
+			} else {
+				c.Values = []any{}
+				for range r.IntN(3) {
+					c.Values = append(c.Values, pick(r, listValues))
+				}
+			}
+		case policy.OpMatches, policy.OpNotMatches:
+			c.Pattern = pick(r, append(patterns, "ac*", "*v*"))
+		default:
+			c.Number = pick(r, append([]float64{0, 42, 100, 499.5, 1000}, extremeThresholds...))
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// randomClass returns an action's untrusted or egress class: the default, a boolean or
+// conditions.
+func randomClass(r *rand.Rand) *policy.FlowClass {
+	switch r.IntN(4) {
+	case 0:
+		return &policy.FlowClass{Value: r.IntN(2) == 0}
+	case 1:
+		return &policy.FlowClass{Value: true, When: randomConditions(r)}
+	}
+	return nil
+}
+
 const randomAgentCount = 5
 
 func agentName(i int) string { return fmt.Sprintf("agent%d", i) }
@@ -129,6 +179,7 @@ func randomPolicy(r *rand.Rand) *policy.Policy {
 			if r.IntN(8) == 0 {
 				act.FlowExempt = "replies to the sender only"
 			}
+			act.Untrusted, act.Egress = randomClass(r), randomClass(r)
 			t.Actions = append(t.Actions, act)
 		}
 		p.Tools = append(p.Tools, t)
@@ -161,6 +212,9 @@ func randomPolicy(r *rand.Rand) *policy.Policy {
 					g.Resources = append(g.Resources, pick(r, patterns))
 				}
 			}
+			if r.IntN(3) == 0 {
+				g.When = randomConditions(r)
+			}
 			a.Grants = append(a.Grants, g)
 		}
 		if r.IntN(3) == 0 {
@@ -185,6 +239,17 @@ func randomPolicy(r *rand.Rand) *policy.Policy {
 	default:
 		p.Settings.Flow = policy.FlowSettings{OnEgress: policy.FlowNeedsApproval, Role: pick(r, roles), Approvers: 1 + r.IntN(2)}
 	}
+	p.Lists = listDecls
+	if r.IntN(3) > 0 {
+		in := &policy.Integrity{On: pick(r, []string{"", policy.IntegrityDeny, policy.IntegrityNeedsApproval, policy.IntegrityOff}), Unless: randomConditions(r)}
+		if r.IntN(2) == 0 {
+			in.Effects = subset(r, effects)
+		}
+		if r.IntN(2) == 0 {
+			in.Role, in.Approvers = pick(r, roles), 1+r.IntN(2)
+		}
+		p.Settings.Flow.Integrity = in
+	}
 	for i := range r.IntN(4) {
 		ap := &policy.Approval{Name: fmt.Sprintf("rule-%d", i), Require: policy.Require{Approvers: 1 + r.IntN(2), Role: pick(r, append(roles, "zoë-team"))}}
 		if r.IntN(2) == 0 {
@@ -202,6 +267,9 @@ func randomPolicy(r *rand.Rand) *policy.Policy {
 				above = pick(r, extremeThresholds)
 			}
 			ap.Threshold = &policy.Threshold{Attribute: pick(r, []string{"amount", `odd "key"`}), Above: above}
+		}
+		if r.IntN(2) == 0 {
+			ap.Match.When = randomConditions(r)
 		}
 		p.Approvals = append(p.Approvals, ap)
 	}
@@ -291,6 +359,12 @@ func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
 				in["attributes"] = map[string]any{ap.Threshold.Attribute: v}
 			}
 		}
+		attrs := in["attributes"].(map[string]any)
+		for _, name := range attributeNames[1:] {
+			if r.IntN(3) > 0 {
+				attrs[name] = pick(r, requestValues)
+			}
+		}
 	}
 	if r.IntN(3) > 0 {
 		list := []any{}
@@ -352,9 +426,14 @@ func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
 			s["flow"] = map[string]any{"untrusted": r.IntN(2) == 0, "sensitive": r.IntN(3) > 0}
 			switch {
 			case bad(6):
-				s["flow"] = pick(r, []any{true, []any{}, map[string]any{"untrusted": "yes"}, map[string]any{"sensitive": 1}})
+				s["flow"] = pick(r, []any{true, []any{}, map[string]any{"untrusted": "yes"}, map[string]any{"sensitive": 1},
+					map[string]any{"sources": []any{"kb.read"}}, map[string]any{"sources": map[string]any{"untrusted": "kb.read"}},
+					map[string]any{"sources": map[string]any{"sensitive": []any{"kb.read", 1}}}})
 			case r.IntN(4) == 0:
 				delete(s["flow"].(map[string]any), "untrusted")
+			}
+			if f, ok := s["flow"].(map[string]any); ok && r.IntN(2) == 0 {
+				f["sources"] = randomSources(r, p)
 			}
 		}
 		in["session"] = s
@@ -386,4 +465,49 @@ func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
 		rev = map[string]any{"agents": agents, "tasks": map[string]any{"t1": map[string]any{"at": "2030-01-01T00:00:00Z"}}}
 	}
 	return in, rev
+}
+
+// randomSources returns session.flow.sources as an enforcement point echoes them: some
+// capabilities of p (and one it does not declare) per label, unsorted, with duplicates, up to
+// more than policy.MaxSources.
+func randomSources(r *rand.Rand, p *policy.Policy) map[string]any {
+	out := map[string]any{}
+	for _, label := range []string{"untrusted", "sensitive"} {
+		if r.IntN(4) == 0 {
+			continue
+		}
+		list := []any{}
+		for range r.IntN(11) {
+			if n := p.Caps().Len(); r.IntN(n+1) < n {
+				list = append(list, p.Caps().Name(r.IntN(n)))
+			} else {
+				list = append(list, "gone.tool")
+			}
+		}
+		out[label] = list
+	}
+	return out
+}
+
+// randomLists returns data.agentctl_lists as operators might have pushed it: absent, the
+// lists of listDecls (keyed ones by task and tenant), or wrong shapes, which count as empty.
+func randomLists(r *rand.Rand) any {
+	switch r.IntN(5) {
+	case 0:
+		return nil
+	case 1:
+		return pick(r, []any{[]any{"acme"}, map[string]any{"blocked": "evil", "named": []any{"acme"}, "tenants": map[string]any{"acme": "acme"}}})
+	}
+	values := func() []any {
+		out := []any{}
+		for range r.IntN(3) {
+			out = append(out, pick(r, listValues))
+		}
+		return out
+	}
+	return map[string]any{
+		"blocked": values(),
+		"named":   map[string]any{"t1": values(), "t2": values()},
+		"tenants": map[string]any{"acme": values(), "evil": values()},
+	}
 }

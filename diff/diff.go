@@ -56,6 +56,7 @@ type Result struct {
 	Reach         []ReachChange    `json:"reach"`
 	Exfiltration  []ExfilChange    `json:"exfiltration"`
 	Approvals     []ApprovalChange `json:"approvals"`
+	Flow          []FlowChange     `json:"flow"`
 	Findings      []FindingChange  `json:"findings"`
 	Scenarios     []OutcomeChange  `json:"scenarios"`
 	Decisions     []DecisionChange `json:"decisions"`
@@ -190,6 +191,8 @@ type Summary struct {
 	ExfilRemoved      int  `json:"exfiltration_removed"`
 	ApprovalsWeaker   int  `json:"approvals_weaker"`
 	ApprovalsStronger int  `json:"approvals_stronger"`
+	FlowWeaker        int  `json:"flow_weaker"`
+	FlowStronger      int  `json:"flow_stronger"`
 	FindingsNew       int  `json:"findings_new"`
 	FindingsFixed     int  `json:"findings_fixed"`
 	Regressions       int  `json:"scenario_regressions"`
@@ -209,6 +212,7 @@ func Run(base, head *policy.Policy, opts Options) (*Result, error) {
 		return nil, err
 	}
 	r.approvals(d)
+	r.flow(d)
 	r.findings(base, head, opts)
 	r.tests(base, head)
 	r.decisions(d, cmp.Or(opts.MaxDecisions, DefaultMaxDecisions))
@@ -248,6 +252,14 @@ func (r *Result) summarize() {
 			s.ApprovalsStronger++
 		}
 	}
+	for _, x := range r.Flow {
+		switch x.Op {
+		case Weaker:
+			s.FlowWeaker++
+		case Stronger:
+			s.FlowStronger++
+		}
+	}
 	for _, x := range r.Findings {
 		if x.Op == New {
 			s.FindingsNew++
@@ -272,6 +284,7 @@ func (r *Result) normalize() {
 	r.Reach = nonNil(r.Reach)
 	r.Exfiltration = nonNil(r.Exfiltration)
 	r.Approvals = nonNil(r.Approvals)
+	r.Flow = nonNil(r.Flow)
 	r.Findings = nonNil(r.Findings)
 	r.Scenarios = nonNil(r.Scenarios)
 	r.Decisions = nonNil(r.Decisions)

@@ -13,17 +13,18 @@ const (
 	FailNewEscalation      = "new-escalation"      // a start or scenario reaches a capability outside its authority it did not reach before
 	FailNewExfiltration    = "new-exfiltration"    // an exfiltration path appears
 	FailWeakerApproval     = "weaker-approval"     // a rule asks for less, or a held high-risk capability loses its last rule
+	FailWeakerFlow         = "weaker-flow"         // a condition, static list, flow class, flow_exempt or settings.flow lets more through
 	FailNewFinding         = "new-finding"         // an active finding at or above the severity threshold is new
 	FailDecisionFlip       = "decision-flip"       // a derived request's decision changes
 	FailScenarioRegression = "scenario-regression" // a scenario or test fails that did not fail before
 )
 
 // Conditions lists the gate conditions.
-var Conditions = []string{FailNewEscalation, FailNewExfiltration, FailWeakerApproval, FailNewFinding,
+var Conditions = []string{FailNewEscalation, FailNewExfiltration, FailWeakerApproval, FailWeakerFlow, FailNewFinding,
 	FailDecisionFlip, FailScenarioRegression}
 
 // DefaultFailOn is the gate when none is given: what a reviewer must never miss.
-var DefaultFailOn = []string{FailNewEscalation, FailNewExfiltration, FailWeakerApproval, FailScenarioRegression}
+var DefaultFailOn = []string{FailNewEscalation, FailNewExfiltration, FailWeakerApproval, FailWeakerFlow, FailScenarioRegression}
 
 // ParseConditions checks a --fail-on list; "none" alone means no condition.
 func ParseConditions(list []string) ([]string, error) {
@@ -59,6 +60,8 @@ func (r *Result) holds(cond string, threshold lint.Severity) bool {
 		return s.ExfilAdded > 0
 	case FailWeakerApproval:
 		return s.ApprovalsWeaker > 0
+	case FailWeakerFlow:
+		return s.FlowWeaker > 0
 	case FailNewFinding:
 		for _, f := range r.Findings {
 			if f.Failing(threshold) {

@@ -100,7 +100,7 @@ func newDelta(base, head *policy.Policy, scope *Scope) *delta {
 }
 
 // kinds are the kinds of elements in the order of the language reference.
-var kinds = []string{"setting", "agent", "grant", "credential", "session", "tool", "action", "handoff", "approval", "scenario", "test"}
+var kinds = []string{"setting", "list", "agent", "grant", "credential", "session", "tool", "action", "handoff", "approval", "scenario", "test"}
 
 // order sorts changes by kind, then path.
 func order(c Change) string {
@@ -208,6 +208,25 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 		st.set("flow.on_egress", f.OnEgress)
 		st.set("flow.role", f.Role)
 		st.set("flow.approvers", f.Approvers)
+		if in := p.IntegrityRule(); in != nil {
+			st.set("flow.integrity.on", in.On)
+			st.set("flow.integrity.effects", sortedCopy(in.Effects))
+			st.set("flow.integrity.role", in.Role)
+			st.set("flow.integrity.approvers", in.Approvers)
+			if in.Unless != nil {
+				st.set("flow.integrity.unless", condText(in.Unless))
+			}
+		}
+		for _, l := range p.Lists {
+			e := add(&element{kind: "list", key: l.Path(), pos: l.Pos})
+			if l.Runtime {
+				e.set("runtime", true)
+				optional(e, "key", l.Key)
+			} else {
+				vals, _ := values(&policy.Condition{List: l.Name}, p)
+				e.set("values", vals)
+			}
+		}
 	}
 	for _, a := range p.Agents {
 		if !in("agents", a.Name) {
@@ -220,19 +239,17 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 		e.set("untrusted_input", a.UntrustedInput)
 		e.set("autonomy", a.Autonomy)
 		optional(e, "flow_exempt", a.FlowExempt)
-		seen := map[string]int{}
-		for _, g := range a.Grants {
-			seen[g.Tool]++
-			key := a.Path() + ".grants[" + g.Tool + "]"
-			if n := seen[g.Tool]; n > 1 {
-				key = a.Path() + ".grants[" + g.Tool + "#" + strconv.Itoa(n) + "]"
-			}
+		for i, key := range grantKeys(a) {
+			g := a.Grants[i]
 			ge := add(&element{kind: "grant", key: key, parent: a.Path(), pos: g.Pos})
 			ge.set("actions", sortedCopy(g.Actions))
 			if g.Resources != nil {
 				ge.set("resources", sortedCopy(g.Resources))
 			}
 			ge.set("jit", g.JIT)
+			if g.When != nil {
+				ge.set("when", condText(g.When))
+			}
 		}
 		if c := a.Credential; c != nil {
 			ce := add(&element{kind: "credential", key: a.Path() + ".credential", parent: a.Path(), pos: c.Pos})
@@ -270,6 +287,12 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 			ae.set("effect", a.Effect)
 			ae.set("data", a.Data)
 			optional(ae, "flow_exempt", a.FlowExempt)
+			if a.Untrusted != nil {
+				ae.set("untrusted", classOf(a.Untrusted, false).String())
+			}
+			if a.Egress != nil {
+				ae.set("egress", classOf(a.Egress, false).String())
+			}
 			if m := a.Arguments; m != nil {
 				optional(ae, "arguments.resource", m.Resource)
 				for _, k := range slices.Sorted(maps.Keys(m.Attributes)) {
@@ -326,6 +349,9 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 				e.set("match."+f.name, sortedCopy(f.list))
 			}
 		}
+		if m.When != nil {
+			e.set("match.when", condText(m.When))
+		}
 		if t := r.Threshold; t != nil {
 			e.set("threshold.attribute", t.Attribute)
 			e.set("threshold.above", t.Above)
@@ -351,6 +377,21 @@ func elements(p *policy.Policy, scope *Scope) []*element {
 		e.set("definition", fmt.Sprintf("%v -> %s %s", t.Input, t.Expect.Outcome, t.Expect.Code))
 	}
 	return out
+}
+
+// grantKeys keys an agent's grants by what they are, not their index: by tool, with "#n"
+// for the n-th grant on one tool.
+func grantKeys(a *policy.Agent) []string {
+	keys := make([]string, len(a.Grants))
+	seen := map[string]int{}
+	for i, g := range a.Grants {
+		seen[g.Tool]++
+		keys[i] = a.Path() + ".grants[" + g.Tool + "]"
+		if n := seen[g.Tool]; n > 1 {
+			keys[i] = a.Path() + ".grants[" + g.Tool + "#" + strconv.Itoa(n) + "]"
+		}
+	}
+	return keys
 }
 
 func edgeKey(x policy.Edge) string { return "handoffs[" + x.From + "->" + x.To + "]" }

@@ -10,26 +10,27 @@ import (
 
 // facts are derived data several checks need, computed at most once per run.
 type facts struct {
-	p      *policy.Policy
-	agent  map[string]int // agent name -> index in p.Agents
-	caps   []capSet       // C(a) per agent index, nil until computed
-	grants []capSet       // per grant, agent by agent: the capabilities it covers
-	first  []int          // per agent index: the index in grants of its first grant
-	words  []capWord      // backs the capSets, a block at a time
-	all    capSet         // every capability: what a "*"/"*" grant covers
-	tool   map[string]int // tool name -> index in p.Tools, for tools with actions
-	base   []int          // per tool index: the id of the tool's first action
-	acts   [][]string     // per tool index: its action names, sorted
-	toolOf []int          // capability id -> tool index
-	name   []string       // capability id -> "tool.action"
-	label  []string       // capability id -> "tool.action (effect)", as messages show it
-	quoted []string       // agent index -> q(name)
-	union  []capWord      // scratch for agentCaps
-	masks  *capMasks
-	cover  *approvalCover
-	known  map[string]bool // every check ID and slug, for AC054
-	hg     *handoffGraph
-	subj   subjects
+	p         *policy.Policy
+	agent     map[string]int // agent name -> index in p.Agents
+	caps      []capSet       // C(a) per agent index, nil until computed
+	grants    []capSet       // per grant, agent by agent: the capabilities it covers
+	first     []int          // per agent index: the index in grants of its first grant
+	words     []capWord      // backs the capSets, a block at a time
+	all       capSet         // every capability: what a "*"/"*" grant covers
+	tool      map[string]int // tool name -> index in p.Tools, for tools with actions
+	base      []int          // per tool index: the id of the tool's first action
+	acts      [][]string     // per tool index: its action names, sorted
+	toolOf    []int          // capability id -> tool index
+	name      []string       // capability id -> "tool.action"
+	label     []string       // capability id -> "tool.action (effect)", as messages show it
+	quoted    []string       // agent index -> q(name)
+	union     []capWord      // scratch for agentCaps
+	masks     *capMasks
+	cover     *approvalCover
+	known     map[string]bool // every check ID and slug, for AC054
+	hg        *handoffGraph
+	untrusted []untrusted // per agent index, see untrustedContext
+	subj      subjects
 }
 
 func newFacts(p *policy.Policy) *facts {
@@ -487,5 +488,142 @@ func difference(a, b capSet) sample {
 		}
 		out.addWord(w.at, x)
 	}
+	return out
+}
+
+// untrusted is what an agent can do in a task whose context is untrusted.
+type untrusted struct {
+	why  string // its own untrusted_input, its untrusted-class reads, or the hand-off it came by
+	caps capSet // the capabilities it can exercise in such a task
+}
+
+// untrustedContext returns, per agent index, what the agent can do in a task that carries
+// content outsiders control (why is "" when no such task reaches it). An agent with
+// untrusted input or an untrusted-class read can use all it holds; a hand-off from such an
+// agent passes on what its mode allows: attenuate the intersection, delegate the receiver's
+// own grants, forward_credentials both. A least fixpoint over the hand-off graph, at any
+// depth and without what-ifs: a sound over-approximation of the chains simulate walks.
+func (f *facts) untrustedContext() []untrusted {
+	if f.untrusted != nil {
+		return f.untrusted
+	}
+	p, m := f.p, f.capMasks()
+	name, _ := f.capText()
+	out := make([]untrusted, len(p.Agents))
+	var queue []int
+	for ai, a := range p.Agents {
+		if a.UntrustedInput {
+			out[ai].why = "untrusted_input"
+		} else if s := f.agentCaps(ai).sample(m.externalRead); s.n > 0 {
+			out[ai].why = s.list(name, "untrusted reads ")
+		} else {
+			continue
+		}
+		out[ai].caps = f.agentCaps(ai)
+		queue = append(queue, ai)
+	}
+	g := f.graph()
+	for len(queue) > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		for _, e := range g.out[v] {
+			own := f.agentCaps(e.to)
+			var passed capSet
+			switch p.Handoffs[e.edge].Mode {
+			case policy.ModeAttenuate:
+				passed = intersect(out[v].caps, own)
+			case policy.ModeDelegate:
+				passed = own
+			default:
+				passed = union(out[v].caps, own)
+			}
+			grown := union(out[e.to].caps, passed)
+			if grown.count() == out[e.to].caps.count() && out[e.to].why != "" {
+				continue
+			}
+			if out[e.to].why == "" {
+				out[e.to].why = "hand-off from " + f.quotedAgent(v)
+			}
+			out[e.to].caps = grown
+			queue = append(queue, e.to)
+		}
+	}
+	f.untrusted = out
+	return out
+}
+
+// intersect and union combine two capability sets word by word.
+func intersect(a, b capSet) capSet {
+	var out capSet
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i].at < b[j].at:
+			i++
+		case a[i].at > b[j].at:
+			j++
+		default:
+			if x := a[i].bits & b[j].bits; x != 0 {
+				out = append(out, capWord{a[i].at, x})
+			}
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
+func union(a, b capSet) capSet {
+	out := make(capSet, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i].at < b[j].at:
+			out = append(out, a[i])
+			i++
+		case a[i].at > b[j].at:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, capWord{a[i].at, a[i].bits | b[j].bits})
+			i, j = i+1, j+1
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// held returns the first of ids (in order) that s holds.
+func (s capSet) held(ids []int) (int, bool) {
+	for _, id := range ids {
+		i, ok := slices.BinarySearchFunc(s, id/64, func(w capWord, at int) int { return w.at - at })
+		if ok && s[i].bits&(1<<(id%64)) != 0 {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// integrityGuarded is the set of capabilities the integrity rule stops in an untrusted
+// task: its effects, minus actions that opt out with flow_exempt. Empty when the rule is
+// absent or off.
+func (f *facts) integrityGuarded() policy.Bitset {
+	ix := f.p.Caps()
+	out := ix.New()
+	rule := f.p.IntegrityRule()
+	if rule == nil {
+		return out
+	}
+	m := f.capMasks()
+	for _, e := range rule.Effects {
+		if s := m.byEffect[e]; s != nil {
+			out.Or(s)
+		}
+	}
+	exempt := ix.New()
+	for id := range ix.Len() {
+		if ix.Action(id).FlowExempt != "" {
+			exempt.Set(id)
+		}
+	}
+	out.AndNot(exempt)
 	return out
 }

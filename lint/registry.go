@@ -27,6 +27,8 @@ func Checks() []*Check {
 		HandoffCycle,                // AC032
 		ChainExceedsDepth,           // AC033
 		LethalTrifecta,              // AC034
+		UntrustedCodeExecution,      // AC035
+		PoisonableMemory,            // AC036
 
 		ThirdPartyToolWrite, // AC040
 		MCPToolUnpinned,     // AC041

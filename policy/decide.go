@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -21,11 +22,13 @@ const (
 	CodeChainTooDeep        = "CHAIN_TOO_DEEP"
 	CodeNotGranted          = "NOT_GRANTED"
 	CodeResourceNotGranted  = "RESOURCE_NOT_GRANTED"
+	CodeConditionNotMet     = "CONDITION_NOT_MET"
 	CodeCredentialExpired   = "CREDENTIAL_EXPIRED"
 	CodeSessionLimit        = "SESSION_LIMIT"
 	CodeRevoked             = "REVOKED"
 	CodeApprovalRequired    = "APPROVAL_REQUIRED"
 	CodeFlowBlocked         = "FLOW_BLOCKED"
+	CodeIntegrityBlocked    = "INTEGRITY_BLOCKED"
 	OutcomeAllow            = "allow"
 	OutcomeDeny             = "deny"
 	OutcomeNeedsApproval    = "needs_approval"
@@ -38,8 +41,9 @@ const (
 // ReasonCodes lists every reason code in evaluation order.
 var ReasonCodes = []string{
 	CodeMalformedRequest, CodeUnknownAgent, CodeIdentityMismatch, CodeUnknownCapability,
-	CodeUndeclaredHandoff, CodeChainTooDeep, CodeNotGranted, CodeResourceNotGranted,
+	CodeUndeclaredHandoff, CodeChainTooDeep, CodeNotGranted, CodeResourceNotGranted, CodeConditionNotMet,
 	CodeCredentialExpired, CodeSessionLimit, CodeRevoked, CodeApprovalRequired, CodeFlowBlocked,
+	CodeIntegrityBlocked,
 }
 
 // Decision is the runtime verdict on one tool call (contract shape).
@@ -59,11 +63,20 @@ type Reason struct {
 	Message string `json:"message"`
 }
 
-// RequiredApproval is an approval rule the request still lacks approvers for.
+// RequiredApproval is an approval rule the request still lacks approvers for. The flow
+// rules' entries (flow:egress, flow:integrity) also carry their Context.
 type RequiredApproval struct {
 	Rule      string `json:"rule"`
 	Role      string `json:"role"`
 	Approvers int    `json:"approvers"`
+	*Context
+}
+
+// Context tells a reviewer why a flow rule stopped a call: the capabilities that set the
+// session's labels, and the call's arguments (the request's attributes).
+type Context struct {
+	Sources   FlowSources    `json:"sources"`
+	Arguments map[string]any `json:"arguments"`
 }
 
 // Env is what a decision reads besides the request: the operator-pushed revocations (the
@@ -71,7 +84,9 @@ type RequiredApproval struct {
 // request carries no "now".
 type Env struct {
 	Revocations any
-	Now         time.Time
+	// Lists is the JSON document OPA holds at data.agentctl_lists (runtime lists), or nil.
+	Lists any
+	Now   time.Time
 }
 
 // MaxChainDepth is settings.max_chain_depth, with the schema default when unset.
@@ -208,6 +223,16 @@ func (d *decider) checkShape(r *request) {
 			}
 		}
 	}
+	if v, ok := Lookup(in, "session", "flow", "sources"); ok {
+		if _, isObj := v.(map[string]any); !isObj {
+			d.deny(CodeMalformedRequest, "session.flow.sources must be an object")
+		}
+	}
+	for _, k := range []string{"untrusted", "sensitive"} {
+		if v, ok := Lookup(in, "session", "flow", "sources", k); ok && !stringArray(v) {
+			d.deny(CodeMalformedRequest, "session.flow.sources.%s must be an array of strings", k)
+		}
+	}
 	if v, ok := in["now"]; ok {
 		r.nowNS, r.hasNow = timestampNS(v)
 	} else {
@@ -243,6 +268,16 @@ func (d *decider) checkChainShape(r *request) {
 	if r.hasAgent {
 		r.chain = names
 	}
+}
+
+func stringArray(v any) bool {
+	list, ok := v.([]any)
+	for _, e := range list {
+		if _, isStr := e.(string); !isStr {
+			return false
+		}
+	}
+	return ok
 }
 
 func wellFormedApproval(e any) bool {
@@ -346,14 +381,54 @@ func (d *decider) checkGrant(r *request) {
 		return
 	}
 	resource := r.resource()
-	if d.p.Carried(r.chain, func(a *Agent) bool { return a.GrantFor(d.p, r.capability, resource, false) != nil }) {
+	if !d.p.Carried(r.chain, func(a *Agent) bool { return a.GrantFor(d.p, r.capability, resource, false) != nil }) {
+		if resource != nil {
+			d.deny(CodeResourceNotGranted, "resource %q is not granted for %q along the chain %s", *resource, r.capability, chain)
+		} else {
+			d.deny(CodeResourceNotGranted, "%q is granted only on listed resources along the chain %s and the request names none", r.capability, chain)
+		}
 		return
 	}
-	if resource != nil {
-		d.deny(CodeResourceNotGranted, "resource %q is not granted for %q along the chain %s", *resource, r.capability, chain)
-	} else {
-		d.deny(CodeResourceNotGranted, "%q is granted only on listed resources along the chain %s and the request names none", r.capability, chain)
+	ce := d.conditions(r)
+	if d.p.Carried(r.chain, func(a *Agent) bool { return a.grantWhen(d.p, r.capability, resource, ce) != nil }) {
+		return
 	}
+	d.deny(CodeConditionNotMet, "%q is granted along the chain %s only under conditions the call does not meet: %s",
+		r.capability, chain, strings.Join(d.failingConditions(r, resource, ce), "; "))
+}
+
+// conditions is what the request's conditions are evaluated against.
+func (d *decider) conditions(r *request) conditionEnv {
+	return conditionEnv{p: d.p, in: r.in, lists: d.env.Lists}
+}
+
+// grantWhen returns the first grant of a that covers capability on resource and whose
+// conditions hold for the request.
+func (a *Agent) grantWhen(p *Policy, capability string, resource *string, ce conditionEnv) *Grant {
+	tool, action, _ := SplitCapability(capability)
+	for _, g := range a.Grants {
+		if g.Covers(tool, action) && (g.AllResources() || resource != nil && matchAny(g.Resources, *resource)) && ce.all(g.When) {
+			return g
+		}
+	}
+	return nil
+}
+
+// failingConditions are the conditions that do not hold of the grants of the chain's agents
+// covering the capability on the resource, as Condition.String shows them, sorted and
+// deduplicated.
+func (d *decider) failingConditions(r *request, resource *string, ce conditionEnv) []string {
+	tool, action, _ := SplitCapability(r.capability)
+	var out []string
+	for _, n := range r.chain {
+		for _, g := range d.p.Agent(n).Grants {
+			if g.Covers(tool, action) && (g.AllResources() || resource != nil && matchAny(g.Resources, *resource)) {
+				out = append(out, ce.failing(g.When)...)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // resource is the request's resource, or nil when it names none.
@@ -515,12 +590,13 @@ func (d *decider) checkApprovals(r *request) {
 	if !ok {
 		return
 	}
+	ce := d.conditions(r)
 	for _, rule := range d.p.MatchingApprovals(r.agent, d.p.Caps().Action(id)) {
-		if !d.thresholdApplies(r, rule) {
+		if !d.thresholdApplies(r, rule) || !ce.noneFails(rule.Match.When) {
 			continue
 		}
 		if n := d.approverCount(r, rule.Require.Role); n < rule.Require.Approvers {
-			d.pending = append(d.pending, RequiredApproval{rule.Name, rule.Require.Role, rule.Require.Approvers})
+			d.pending = append(d.pending, RequiredApproval{Rule: rule.Name, Role: rule.Require.Role, Approvers: rule.Require.Approvers})
 		}
 	}
 }
@@ -573,12 +649,19 @@ func flowLabel(in map[string]any, label string) bool {
 	return v == true
 }
 
-// checkFlow computes the flow labels after the call, and stops egress in a session that
-// holds both: an agent of the request with untrusted_input, or an external read, sets
-// untrusted; a sensitive read sets sensitive.
+// checkFlow computes the flow labels after the call and their sources, stops egress in a
+// session that holds both labels, and stops a call with an effect the integrity rule guards
+// in a session that holds untrusted content. An agent of the request with untrusted_input,
+// or a call of the untrusted class, sets untrusted; a sensitive read sets sensitive.
 func (d *decider) checkFlow(r *request) {
 	d.flow.Untrusted = flowLabel(r.in, "untrusted")
 	d.flow.Sensitive = flowLabel(r.in, "sensitive")
+	untrustedFrom, sensitiveFrom := flowSources(r.in, "untrusted"), flowSources(r.in, "sensitive")
+	defer func() {
+		if len(untrustedFrom)+len(sensitiveFrom) > 0 {
+			d.flow.Sources = &FlowSources{Untrusted: boundSources(untrustedFrom), Sensitive: boundSources(sensitiveFrom)}
+		}
+	}()
 	for _, n := range r.names() {
 		if a := d.p.Agent(n); a != nil && a.UntrustedInput {
 			d.flow.Untrusted = true
@@ -589,24 +672,90 @@ func (d *decider) checkFlow(r *request) {
 		return
 	}
 	act := d.p.Caps().Action(id)
-	d.flow.Untrusted = d.flow.Untrusted || d.p.ExternalRead(act)
-	d.flow.Sensitive = d.flow.Sensitive || SensitiveRead(act)
-	if !d.p.Egress(act) || !d.flow.Untrusted || !d.flow.Sensitive {
-		return
+	ce := d.conditions(r)
+	if classApplies(act.Untrusted, d.p.defaultUntrusted(act), ce) {
+		d.flow.Untrusted = true
+		untrustedFrom = append(untrustedFrom, r.capability)
+	}
+	if SensitiveRead(act) {
+		d.flow.Sensitive = true
+		sensitiveFrom = append(sensitiveFrom, r.capability)
 	}
 	var agent *Agent
 	if r.hasAgent {
 		agent = d.p.Agent(r.agent)
 	}
-	f := d.p.Flow()
-	switch d.p.FlowVerdict(agent, act) {
-	case FlowDeny:
-		d.deny(CodeFlowBlocked, "%q is egress and the session holds untrusted content and a sensitive read", r.capability)
-	case FlowNeedsApproval:
-		if d.approverCount(r, f.Role) < f.Approvers {
-			d.pending = append(d.pending, RequiredApproval{FlowRule, f.Role, f.Approvers})
+	exempt := d.p.FlowVerdict(agent, act) == FlowExempt
+	context := func() *Context {
+		attrs, _ := r.in["attributes"].(map[string]any)
+		if attrs == nil {
+			attrs = map[string]any{}
+		}
+		return &Context{Sources: FlowSources{Untrusted: boundSources(untrustedFrom), Sensitive: boundSources(sensitiveFrom)}, Arguments: attrs}
+	}
+	if classApplies(act.Egress, d.p.defaultEgress(act), ce) && d.flow.Untrusted && d.flow.Sensitive && !exempt {
+		f := d.p.Flow()
+		switch f.OnEgress {
+		case FlowDeny:
+			d.deny(CodeFlowBlocked, "%q is egress and the session holds untrusted content and a sensitive read%s", r.capability, context().text())
+		case FlowNeedsApproval:
+			if d.approverCount(r, f.Role) < f.Approvers {
+				d.pending = append(d.pending, RequiredApproval{FlowRule, f.Role, f.Approvers, context()})
+			}
 		}
 	}
+	rule := d.p.IntegrityRule()
+	if rule == nil || !slices.Contains(rule.Effects, act.Effect) || !d.flow.Untrusted || exempt ||
+		len(rule.Unless) > 0 && ce.all(rule.Unless) {
+		return
+	}
+	switch rule.On {
+	case IntegrityDeny:
+		d.deny(CodeIntegrityBlocked, "%q has effect %s and the session holds untrusted content%s", r.capability, act.Effect, context().text())
+	case IntegrityNeedsApproval:
+		if d.approverCount(r, rule.Role) < rule.Approvers {
+			d.pending = append(d.pending, RequiredApproval{IntegrityRule, rule.Role, rule.Approvers, context()})
+		}
+	}
+}
+
+// flowSources are the string elements of session.flow.sources.<label>, when it is an array.
+func flowSources(in map[string]any, label string) []string {
+	v, _ := Lookup(in, "session", "flow", "sources", label)
+	list, _ := v.([]any)
+	var out []string
+	for _, e := range list {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// boundSources sorts and deduplicates sources and keeps the first MaxSources.
+func boundSources(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if out == nil {
+		out = []string{}
+	}
+	return out[:min(len(out), MaxSources)]
+}
+
+// text is the context as messages append it: the sources of each label and the names of
+// the arguments, each part left out when empty.
+func (c *Context) text() string {
+	var b strings.Builder
+	for _, part := range []struct {
+		name string
+		list []string
+	}{{"untrusted sources", c.Sources.Untrusted}, {"sensitive sources", c.Sources.Sensitive}, {"arguments", slices.Sorted(maps.Keys(c.Arguments))}} {
+		if len(part.list) > 0 {
+			fmt.Fprintf(&b, "; %s: %s", part.name, strings.Join(part.list, ", "))
+		}
+	}
+	return b.String()
 }
 
 func (d *decider) decision() Decision {
@@ -633,10 +782,13 @@ func (d *decider) decision() Decision {
 	return out
 }
 
-// reason explains a pending approval: a rule's, or the flow rule's.
+// reason explains a pending approval: a rule's, or a flow rule's.
 func (a RequiredApproval) reason() Reason {
-	if a.Rule == FlowRule {
-		return Reason{CodeFlowBlocked, fmt.Sprintf("egress after untrusted content and a sensitive read requires %d approver(s) with role %q", a.Approvers, a.Role)}
+	switch a.Rule {
+	case FlowRule:
+		return Reason{CodeFlowBlocked, fmt.Sprintf("egress after untrusted content and a sensitive read requires %d approver(s) with role %q%s", a.Approvers, a.Role, a.Context.text())}
+	case IntegrityRule:
+		return Reason{CodeIntegrityBlocked, fmt.Sprintf("a call with this effect after untrusted content requires %d approver(s) with role %q%s", a.Approvers, a.Role, a.Context.text())}
 	}
 	return Reason{CodeApprovalRequired, fmt.Sprintf("approval rule %q requires %d approver(s) with role %q", a.Rule, a.Approvers, a.Role)}
 }

@@ -72,12 +72,12 @@ func TestDecide(t *testing.T) {
 			{"approver": "erin", "role": "finance-lead", "human": false}, {"approver": "frank", "role": "support", "human": true}]}`,
 			outcome:   OutcomeNeedsApproval,
 			reasons:   []string{`APPROVAL_REQUIRED: approval rule "big-refund" requires 2 approver(s) with role "finance-lead"`},
-			approvals: []RequiredApproval{{"big-refund", "finance-lead", 2}}},
+			approvals: []RequiredApproval{{Rule: "big-refund", Role: "finance-lead", Approvers: 2}}},
 		{name: "approved", input: `{` + okBilling + `, "attributes": {"amount": 101}, "approvals": [
 			{"approver": "dana", "role": "finance-lead", "human": true}, {"approver": "erin", "role": "finance-lead", "human": true}]}`, outcome: OutcomeAllow},
 		{name: "missing threshold attribute fails closed", input: `{` + okBilling + `}`, outcome: OutcomeNeedsApproval,
 			reasons:   []string{`APPROVAL_REQUIRED: approval rule "big-refund" requires 2 approver(s) with role "finance-lead"`},
-			approvals: []RequiredApproval{{"big-refund", "finance-lead", 2}}},
+			approvals: []RequiredApproval{{Rule: "big-refund", Role: "finance-lead", Approvers: 2}}},
 		{name: "unknown agent", input: `{"agent": "ghost", "tool": "mail", "action": "send"}`, outcome: OutcomeDeny,
 			reasons: []string{`UNKNOWN_AGENT: agent "ghost" is not declared`}},
 		{name: "identity mismatch", input: `{` + okBilling + `, "identity": "spiffe://evil/billing", "attributes": {"amount": 1}}`, outcome: OutcomeDeny,
@@ -106,7 +106,7 @@ func TestDecide(t *testing.T) {
 			{"approver": "BILLING", "role": "finance-lead", "human": true}, {"approver": "SPIFFE://ACME/TRIAGE", "role": "finance-lead", "human": true}]}`,
 			outcome:   OutcomeNeedsApproval,
 			reasons:   []string{`APPROVAL_REQUIRED: approval rule "big-refund" requires 2 approver(s) with role "finance-lead"`},
-			approvals: []RequiredApproval{{"big-refund", "finance-lead", 2}}},
+			approvals: []RequiredApproval{{Rule: "big-refund", Role: "finance-lead", Approvers: 2}}},
 		{name: "roles compare in canonical form", input: `{` + okBilling + `, "attributes": {"amount": 101}, "approvals": [
 			{"approver": "dana", "role": "Finance-Lead", "human": true}, {"approver": "erin", "role": "finance-lead", "human": true}]}`, outcome: OutcomeAllow},
 		{name: "a trailing space is not a name", input: `{` + okBilling + `, "attributes": {"amount": 101}, "approvals": [{"approver": "dana ", "role": "finance-lead", "human": true}]}`,
@@ -188,7 +188,7 @@ func TestDecideFlow(t *testing.T) {
 		"2 sensitive read sets sensitive": {input: `{"agent": "assistant", "tool": "crm", "action": "lookup", "session": {"flow": {"untrusted": true, "sensitive": false}}}`,
 			outcome: OutcomeAllow, untrusted: true, sensitive: true},
 		"3 egress needs approval by default": {input: `{"agent": "assistant", "tool": "webhook", "action": "post", "session": {"flow": {"untrusted": true, "sensitive": true}}}`,
-			outcome: OutcomeNeedsApproval, reasons: []string{blocked}, approvals: []RequiredApproval{{FlowRule, "security-reviewer", 1}}, untrusted: true, sensitive: true},
+			outcome: OutcomeNeedsApproval, reasons: []string{blocked}, approvals: []RequiredApproval{{Rule: FlowRule, Role: "security-reviewer", Approvers: 1, Context: noContext}}, untrusted: true, sensitive: true},
 		"3 egress approved": {input: `{"agent": "assistant", "tool": "webhook", "action": "post", "session": {"flow": {"untrusted": true, "sensitive": true}},
 			"approvals": [{"approver": "Sam", "role": "Security-Reviewer", "human": true}]}`, outcome: OutcomeAllow, untrusted: true, sensitive: true},
 		"3 egress denied": {policy: FlowSettings{OnEgress: FlowDeny}, input: `{"agent": "assistant", "tool": "webhook", "action": "post", "session": {"flow": {"untrusted": true, "sensitive": true}},
@@ -196,7 +196,7 @@ func TestDecideFlow(t *testing.T) {
 			reasons: []string{`FLOW_BLOCKED: "webhook.post" is egress and the session holds untrusted content and a sensitive read`}, untrusted: true, sensitive: true},
 		"two approvers of another role": {policy: FlowSettings{Role: "dpo", Approvers: 2}, input: `{"agent": "assistant", "tool": "webhook", "action": "post", "session": {"flow": {"untrusted": true, "sensitive": true}},
 			"approvals": [{"approver": "sam", "role": "DPO", "human": true}, {"approver": "SAM", "role": "dpo", "human": true}]}`, outcome: OutcomeNeedsApproval,
-			reasons: []string{`FLOW_BLOCKED: egress after untrusted content and a sensitive read requires 2 approver(s) with role "dpo"`}, approvals: []RequiredApproval{{FlowRule, "dpo", 2}}, untrusted: true, sensitive: true},
+			reasons: []string{`FLOW_BLOCKED: egress after untrusted content and a sensitive read requires 2 approver(s) with role "dpo"`}, approvals: []RequiredApproval{{Rule: FlowRule, Role: "dpo", Approvers: 2, Context: noContext}}, untrusted: true, sensitive: true},
 		"untrusted agent needs only the sensitive label": {policy: FlowSettings{OnEgress: FlowDeny}, input: `{"agent": "mailer", "tool": "webhook", "action": "post", "session": {"flow": {"sensitive": true}}}`,
 			outcome: OutcomeDeny, reasons: []string{`FLOW_BLOCKED: "webhook.post" is egress and the session holds untrusted content and a sensitive read`}, untrusted: true, sensitive: true},
 		"one label is not enough": {input: `{"agent": "assistant", "tool": "webhook", "action": "post", "session": {"flow": {"sensitive": true}}}`, outcome: OutcomeAllow, sensitive: true},
@@ -223,9 +223,9 @@ func TestDecideFlow(t *testing.T) {
 				want = []RequiredApproval{}
 			}
 			if d.Outcome != tt.outcome || !reflect.DeepEqual(reasons, tt.reasons) || !reflect.DeepEqual(d.ApprovalsRequired, want) ||
-				d.Flow != (Flow{tt.untrusted, tt.sensitive}) {
+				d.Flow.Untrusted != tt.untrusted || d.Flow.Sensitive != tt.sensitive {
 				t.Errorf("got %s %q %v flow %+v\nwant %s %q %v flow %+v", d.Outcome, reasons, d.ApprovalsRequired, d.Flow,
-					tt.outcome, tt.reasons, want, Flow{tt.untrusted, tt.sensitive})
+					tt.outcome, tt.reasons, want, Flow{Untrusted: tt.untrusted, Sensitive: tt.sensitive})
 			}
 		})
 	}
@@ -351,7 +351,7 @@ func TestExplainFlow(t *testing.T) {
 	p = flowFixture(FlowSettings{Role: "dpo", Approvers: 2})
 	in["session"] = map[string]any{"flow": map[string]any{"sensitive": true}}
 	x = p.Explain(in, Env{})
-	wantApproval := &FlowApproval{RequiredApproval: RequiredApproval{FlowRule, "dpo", 2}, Path: "settings.flow",
+	wantApproval := &FlowApproval{RequiredApproval: RequiredApproval{Rule: FlowRule, Role: "dpo", Approvers: 2, Context: noContext}, Path: "settings.flow",
 		Labels: []string{"untrusted: agents.mailer.untrusted_input", "sensitive: input.session.flow.sensitive"}}
 	if x.Decision.Outcome != OutcomeNeedsApproval || !reflect.DeepEqual(x.FlowApproval, wantApproval) || x.DeniedBy != nil || x.Approvals != nil {
 		t.Errorf("needs_approval: %+v, flow approval %+v, denied by %+v, approvals %v\nwant flow approval %+v",
@@ -373,3 +373,6 @@ func TestGlobMatchAgreesWithResourceRegexp(t *testing.T) {
 		}
 	}
 }
+
+// noContext is the context of a flow approval with no sources recorded and no arguments.
+var noContext = &Context{Sources: FlowSources{Untrusted: []string{}, Sensitive: []string{}}, Arguments: map[string]any{}}

@@ -10,14 +10,36 @@ func SensitiveRead(a *Action) bool {
 	return a.Effect == EffectRead && (a.Data == DataConfidential || a.Data == DataRegulated)
 }
 
-// ExternalRead reports whether a reads from an external tool: content outsiders control.
+// ExternalRead reports whether a may bring content outsiders control into a task (its
+// untrusted class): by default a read from an external tool; an action's `untrusted`
+// overrides that, and a conditional class counts as possible.
 func (p *Policy) ExternalRead(a *Action) bool {
-	return a.Effect == EffectRead && p.external(a)
+	if a.Untrusted != nil {
+		return a.Untrusted.Possible()
+	}
+	return p.defaultUntrusted(a)
 }
 
-// Egress reports whether a is a non-read action on an external tool: data leaving the estate.
+func (p *Policy) defaultUntrusted(a *Action) bool { return a.Effect == EffectRead && p.external(a) }
+
+func (p *Policy) defaultEgress(a *Action) bool { return a.Effect != EffectRead && p.external(a) }
+
+// Egress reports whether a may send data out of the estate (its egress class): by default a
+// non-read action on an external tool; an action's `egress` overrides that, and a
+// conditional class counts as possible. An action may be both untrusted and egress.
 func (p *Policy) Egress(a *Action) bool {
-	return a.Effect != EffectRead && p.external(a)
+	if a.Egress != nil {
+		return a.Egress.Possible()
+	}
+	return p.defaultEgress(a)
+}
+
+// classApplies is whether a flow class (nil: dflt) applies to the call.
+func classApplies(f *FlowClass, dflt bool, e conditionEnv) bool {
+	if f == nil {
+		return dflt
+	}
+	return f.Value && e.noneFails(f.When)
 }
 
 func (p *Policy) external(a *Action) bool {
@@ -30,7 +52,21 @@ func (p *Policy) external(a *Action) bool {
 type Flow struct {
 	Untrusted bool `json:"untrusted"`
 	Sensitive bool `json:"sensitive"`
+	// Sources says which capabilities set each label; present when one of its lists is
+	// not empty. The enforcement point sends it back in session.flow with the labels.
+	Sources *FlowSources `json:"sources,omitempty"`
 }
+
+// FlowSources are the capabilities ("tool.action") that set each flow label in a task:
+// sorted, deduplicated, at most MaxSources each (the first ones in sort order).
+type FlowSources struct {
+	Untrusted []string `json:"untrusted"`
+	Sensitive []string `json:"sensitive"`
+}
+
+// MaxSources bounds each list of FlowSources, so the labels an enforcement point keeps per
+// task stay small however long the task runs.
+const MaxSources = 8
 
 // What the runtime flow rule does to egress in a session holding both labels.
 const (
@@ -41,6 +77,8 @@ const (
 	// FlowRule is the rule name of the flow approval in approvals_required. It cannot clash
 	// with an approval rule: rule names never hold a colon.
 	FlowRule = "flow:egress"
+	// IntegrityRule is the rule name of the integrity approval in approvals_required.
+	IntegrityRule = "flow:integrity"
 
 	defaultFlowRole = "security-reviewer"
 )
@@ -51,6 +89,54 @@ type FlowSettings struct {
 	OnEgress  string // FlowNeedsApproval | FlowDeny; empty means the default, FlowNeedsApproval
 	Role      string // the approvers' role; empty means "security-reviewer"
 	Approvers int    // 0 means 1
+	// Integrity is settings.flow.integrity; nil when absent (the integrity rule is off).
+	Integrity *Integrity
+}
+
+// What the integrity rule does, settings.flow.integrity.on.
+const (
+	IntegrityNeedsApproval = "needs_approval"
+	IntegrityDeny          = "deny"
+	IntegrityOff           = "off"
+)
+
+// DefaultIntegrityEffects are the effects the integrity rule guards when the policy lists
+// none: the ones whose harm does not need a leak (docs/runtime.md says why).
+var DefaultIntegrityEffects = []string{EffectDelete, EffectDeploy, EffectExecute, EffectPayment, EffectPrivilegeEscalation}
+
+// Integrity is settings.flow.integrity: what stops a high-impact call in a task that has
+// taken in content outsiders control (INTEGRITY_BLOCKED).
+type Integrity struct {
+	Effects   []string     // nil: DefaultIntegrityEffects
+	Unless    []*Condition // all hold (and at least one is given): the call is not stopped
+	On        string       // IntegrityNeedsApproval | IntegrityDeny | IntegrityOff; "": needs_approval
+	Role      string       // "": settings.flow's role
+	Approvers int          // 0: settings.flow's approvers
+	Pos       Pos
+}
+
+// IntegrityRule returns settings.flow.integrity with its defaults filled in, or nil when the
+// rule is absent or off.
+func (p *Policy) IntegrityRule() *Integrity {
+	in := p.Settings.Flow.Integrity
+	if in == nil || in.On == IntegrityOff {
+		return nil
+	}
+	out := *in
+	f := p.Flow()
+	if out.Effects == nil {
+		out.Effects = DefaultIntegrityEffects
+	}
+	if out.On == "" {
+		out.On = IntegrityNeedsApproval
+	}
+	if out.Role == "" {
+		out.Role = f.Role
+	}
+	if out.Approvers <= 0 {
+		out.Approvers = f.Approvers
+	}
+	return &out
 }
 
 // Flow returns settings.flow with the schema's defaults filled in.

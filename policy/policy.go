@@ -88,6 +88,7 @@ type Policy struct {
 	Approvals []*Approval // sorted by name
 	Scenarios []*Scenario // sorted by name
 	Tests     []*Test     // sorted by name
+	Lists     []*List     // sorted by name
 
 	// Ignores lists every @ignore attribute of the source, with the element path it sits on.
 	Ignores []Ignore
@@ -98,6 +99,7 @@ type Policy struct {
 
 	agents     map[string]*Agent
 	tools      map[string]*Tool
+	lists      map[string]*List
 	handoffs   map[Edge][]string
 	caps       *CapIndex
 	principals map[string]bool // canonical agent names and SPIFFE IDs
@@ -151,8 +153,11 @@ type Grant struct {
 	Actions   []string // action names or "*"
 	Resources []string // glob patterns; nil means every resource
 	JIT       bool
-	Path      string // e.g. "agents.billing.grants[2]" or "scenarios.s.authority[0]"
-	Pos       Pos
+	// When are the conditions under which the grant covers a call: all must hold (nil:
+	// always). Statically (simulate, lint) a conditional grant counts as held.
+	When []*Condition
+	Path string // e.g. "agents.billing.grants[2]" or "scenarios.s.authority[0]"
+	Pos  Pos
 }
 
 // AllResources reports whether the grant covers every resource.
@@ -214,10 +219,14 @@ type Action struct {
 	Name       string
 	Effect     string
 	Data       string
-	FlowExempt string     // flow_exempt: why the flow rule does not stop it; "" when absent
-	Arguments  *Arguments // nil when the policy declares no argument mapping
-	Pin        *Pin       // nil when the action has no pin
-	Pos        Pos
+	FlowExempt string // flow_exempt: why the flow rule does not stop it; "" when absent
+	// Untrusted and Egress override the action's flow classes (nil: the defaults, see
+	// Policy.ExternalRead and Policy.Egress).
+	Untrusted *FlowClass
+	Egress    *FlowClass
+	Arguments *Arguments // nil when the policy declares no argument mapping
+	Pin       *Pin       // nil when the action has no pin
+	Pos       Pos
 }
 
 // Arguments says where a recorded call's arguments hold the request's resource and
@@ -284,6 +293,9 @@ type Match struct {
 	Actions []string // "tool.action"
 	Data    []string
 	Agents  []string
+	// When are conditions on the request: the rule applies to a call only when they all
+	// hold or cannot be tested (an absent attribute requires the approval). Nil: always.
+	When []*Condition
 }
 
 // Threshold makes a rule apply only when a request attribute exceeds a value.
@@ -361,6 +373,11 @@ func (p *Policy) Index() {
 	sort.Slice(p.Approvals, func(i, j int) bool { return p.Approvals[i].Name < p.Approvals[j].Name })
 	sort.Slice(p.Scenarios, func(i, j int) bool { return p.Scenarios[i].Name < p.Scenarios[j].Name })
 	sort.Slice(p.Tests, func(i, j int) bool { return p.Tests[i].Name < p.Tests[j].Name })
+	sort.Slice(p.Lists, func(i, j int) bool { return p.Lists[i].Name < p.Lists[j].Name })
+	p.lists = make(map[string]*List, len(p.Lists))
+	for _, l := range p.Lists {
+		p.lists[l.Name] = l
+	}
 	p.agents = make(map[string]*Agent, len(p.Agents))
 	p.principals = make(map[string]bool, 2*len(p.Agents))
 	for _, a := range p.Agents {
@@ -387,6 +404,9 @@ func (p *Policy) Index() {
 	}
 	p.caps = newCapIndex(p.Tools)
 }
+
+// List returns the named list, or nil.
+func (p *Policy) List(name string) *List { return p.lists[name] }
 
 // Agent returns the named agent, or nil.
 func (p *Policy) Agent(name string) *Agent { return p.agents[name] }

@@ -15,9 +15,9 @@ import (
 // DiffSummaryLine is the closing line of a diff: "Changes: 5 · Reach: 2 added, 0 removed ·
 // escalations +2 −0 · ... · decisions 4 flipped".
 func DiffSummaryLine(s diff.Summary) string {
-	return fmt.Sprintf("Changes: %d · Reach: %d added, %d removed · escalations +%d −%d · exfiltration +%d −%d · approvals weaker %d, stronger %d · findings +%d −%d · scenarios %d regressed · decisions %d flipped",
+	return fmt.Sprintf("Changes: %d · Reach: %d added, %d removed · escalations +%d −%d · exfiltration +%d −%d · approvals weaker %d, stronger %d · flow weaker %d, stronger %d · findings +%d −%d · scenarios %d regressed · decisions %d flipped",
 		s.Changes, s.ReachAdded, s.ReachRemoved, s.EscalationsAdded, s.EscalationsGone, s.ExfilAdded, s.ExfilRemoved,
-		s.ApprovalsWeaker, s.ApprovalsStronger, s.FindingsNew, s.FindingsFixed, s.Regressions, s.Flipped)
+		s.ApprovalsWeaker, s.ApprovalsStronger, s.FlowWeaker, s.FlowStronger, s.FindingsNew, s.FindingsFixed, s.Regressions, s.Flipped)
 }
 
 // diffLine is one line of a diff section: its sign (+, -, ~), its text and where it is.
@@ -130,6 +130,11 @@ func diffSections(r *diff.Result) []diffSection {
 	}
 	add("Approvals", ls)
 	ls = nil
+	for _, x := range r.Flow {
+		ls = append(ls, diffLine{sign(x.Op), flowText(x), where(x.File, x.Line)})
+	}
+	add("Conditions and flow", ls)
+	ls = nil
 	for _, f := range r.Findings {
 		text := fmt.Sprintf("%s %s %s %s: %s", f.Op, f.Check, f.Severity, f.Element, f.Message)
 		if f.Suppressed {
@@ -171,6 +176,12 @@ func approvalText(x diff.ApprovalChange) string {
 		return "approvals." + x.Rule + " " + x.Op + ": " + x.Detail
 	}
 	return x.Op + " approval: " + x.Detail
+}
+
+// flowText is one flow change: "agents.billing.grants[payments].when weaker: holds for more
+// calls: ...".
+func flowText(x diff.FlowChange) string {
+	return x.Path + " " + x.Op + ": " + x.Detail
 }
 
 func requestText(in map[string]any) string {
@@ -271,6 +282,8 @@ var diffRules = []Rule{
 		Rationale: "After the change, an agent with untrusted context and a sensitive read holds an egress capability on an external tool.", Remediation: "Break the chain: attenuate the hand-off, drop the egress grant, or keep untrusted input away from sensitive reads."},
 	{ID: "diff/" + diff.FailWeakerApproval, Slug: diff.FailWeakerApproval, Title: "An approval rule asks for less, or a high-risk capability loses its approval", Severity: "high",
 		Rationale: "Human approval is the last control on payments, deploys and privilege changes.", Remediation: "Keep the approval rule's threshold and approver count, or justify the change in review."},
+	{ID: "diff/" + diff.FailWeakerFlow, Slug: diff.FailWeakerFlow, Title: "A condition, list, flow class, flow_exempt or flow setting lets more through", Severity: "high",
+		Rationale: "Conditions on arguments, the lists they read, the flow classes and the integrity rule are what stop an injected call at runtime; relaxing one reopens the path it closed.", Remediation: "Keep the condition or the rule, or justify the relaxation in review (a flow_exempt needs its reason)."},
 	{ID: "diff/" + diff.FailNewFinding, Slug: diff.FailNewFinding, Title: "A lint finding is new", Severity: "medium",
 		Rationale: "The change introduces a problem `agentctl lint` reports.", Remediation: "Fix the finding (see docs/checks.md), or suppress it with a reason."},
 	{ID: "diff/" + diff.FailScenarioRegression, Slug: diff.FailScenarioRegression, Title: "A scenario or test now fails", Severity: "high",
@@ -317,6 +330,11 @@ func DiffFindings(results []*diff.Result, failOn []string, threshold lint.Severi
 		for _, x := range r.Approvals {
 			if x.Op == diff.Weaker || x.Op == diff.Lost {
 				add(diff.FailWeakerApproval, "high", approvalText(x), x.Rule+x.Agent+"."+x.Capability, x.File, x.Line)
+			}
+		}
+		for _, x := range r.Flow {
+			if x.Op == diff.Weaker {
+				add(diff.FailWeakerFlow, "high", flowText(x), x.Path, x.File, x.Line)
 			}
 		}
 		for _, f := range r.Findings {

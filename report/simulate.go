@@ -37,7 +37,7 @@ func SimulateTable(w io.Writer, results []*simulate.Result, unicode bool) error 
 		}
 		for _, x := range r.Exfiltration {
 			detail = append(detail, []string{r.Name, "exfiltration", x.Capability,
-				simulate.FormatChain(x.Chain, x.Modes) + " (sensitive read at " + x.SensitiveRead + "; runtime: " + x.Runtime + ")"})
+				simulate.FormatChain(x.Chain, x.Modes) + " (sensitive read at " + x.SensitiveRead + "; runtime: " + x.Runtime + ")" + simulate.WhenText(x.Conditions)})
 		}
 		for _, a := range r.Approvals {
 			detail = append(detail, []string{r.Name, "approval", a.Capability,

@@ -110,6 +110,23 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		Flow:             policy.FlowSettings{OnEgress: s.Flow.OnEgress, Role: *s.Flow.Role, Approvers: *s.Flow.Approvers},
 	}
 	b.role("settings.flow.role", p.Settings.Flow.Role)
+	// Lists first: conditions refer to them.
+	for _, name := range slices.Sorted(maps.Keys(raw.Lists)) {
+		p.Lists = append(p.Lists, b.list(name, raw.Lists[name]))
+	}
+	p.Index() // List lookups for the conditions below; Index runs again once all is built
+	if in := s.Flow.Integrity; in != nil {
+		path := "settings.flow.integrity"
+		p.Settings.Flow.Integrity = &policy.Integrity{Effects: in.Effects, On: in.On,
+			Unless: b.conditions(path+".unless", in.Unless), Pos: l.nearestPos(path)}
+		if in.Role != nil {
+			p.Settings.Flow.Integrity.Role = *in.Role
+			b.role(path+".role", *in.Role)
+		}
+		if in.Approvers != nil {
+			p.Settings.Flow.Integrity.Approvers = *in.Approvers
+		}
+	}
 
 	// Tools first: grants refer to them.
 	for _, name := range slices.Sorted(maps.Keys(raw.Tools)) {
@@ -124,7 +141,8 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 			ra, apath := rt.Actions[an], path+".actions."+an
 			b.name(apath, "action", an)
 			act := &policy.Action{Tool: name, Name: an, Effect: ra.Effect, Data: ra.Data,
-				FlowExempt: b.reason(apath+".flow_exempt", ra.FlowExempt), Pin: l.pin(apath+".pin", ra.Pin), Pos: l.positions[apath]}
+				FlowExempt: b.reason(apath+".flow_exempt", ra.FlowExempt), Pin: l.pin(apath+".pin", ra.Pin), Pos: l.positions[apath],
+				Untrusted: b.flowClass(apath+".untrusted", ra.Untrusted), Egress: b.flowClass(apath+".egress", ra.Egress)}
 			if m := ra.Arguments; m != nil {
 				act.Arguments = &policy.Arguments{Attributes: m.Attributes}
 				if m.Resource != nil {
@@ -173,7 +191,7 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		b.name(path, "approval", name)
 		ap := &policy.Approval{Name: name, Description: ra.Description, Pos: l.positions[path],
 			Match: policy.Match{Effects: ra.Match.Effects, Tools: ra.Match.Tools, Actions: ra.Match.Actions,
-				Data: ra.Match.Data, Agents: ra.Match.Agents},
+				Data: ra.Match.Data, Agents: ra.Match.Agents, When: b.conditions(path+".match.when", ra.Match.When)},
 			Require: policy.Require{Approvers: *ra.Require.Approvers, Role: *ra.Require.Role}}
 		if t := ra.Threshold; t != nil {
 			ap.Threshold = &policy.Threshold{Attribute: *t.Attribute, Above: *t.Above}
@@ -227,7 +245,7 @@ func (b *builder) grants(path string, rgs []rawGrant) []*policy.Grant {
 	for i, rg := range rgs {
 		gp := fmt.Sprintf("%s[%d]", path, i)
 		out = append(out, &policy.Grant{Tool: *rg.Tool, Actions: rg.Actions, Resources: rg.Resources,
-			JIT: *rg.JIT, Path: gp, Pos: b.l.positions[gp]})
+			JIT: *rg.JIT, When: b.conditions(gp+".when", rg.When), Path: gp, Pos: b.l.positions[gp]})
 	}
 	return out
 }
@@ -240,4 +258,126 @@ func (l *loader) pin(path string, rp *rawPin) *policy.Pin {
 	return &policy.Pin{Tool: *rp.Tool, Description: rp.Description, InputSchema: rp.InputSchema,
 		Hints: policy.Hints{ReadOnly: *h.ReadOnly, Destructive: *h.Destructive, Idempotent: *h.Idempotent, OpenWorld: *h.OpenWorld},
 		Pos:   l.positions[path]}
+}
+
+// list builds lists.<name>: exactly one of values and runtime, key only with runtime.
+func (b *builder) list(name string, rl rawList) *policy.List {
+	path := "lists." + name
+	b.name(path, "list", name)
+	l := &policy.List{Name: name, Runtime: rl.Runtime != nil, Pos: b.l.positions[path]}
+	switch {
+	case rl.Runtime != nil && rl.Values != nil:
+		b.errorf(path, "a list is either fixed (values) or pushed at run time (runtime: true), not both")
+	case rl.Runtime == nil && rl.Values == nil:
+		b.errorf(path, "empty list declaration (give values: [...], or runtime: true for a list pushed to data.agentctl_lists.%s)", name)
+	}
+	for _, v := range rl.Values {
+		l.Values = append(l.Values, scalar(v))
+	}
+	if rl.Key != nil {
+		l.Key = *rl.Key
+		field, attr, isAttr := strings.Cut(l.Key, ".")
+		switch {
+		case !l.Runtime:
+			b.errorf(path+".key", "key scopes a runtime list: add runtime: true, or drop key")
+		case isAttr && (field != "attributes" || attr == "" || strings.Contains(attr, ".")),
+			!isAttr && !slices.Contains(policy.ListKeyFields, l.Key):
+			b.errorf(path+".key", "invalid key %q (write %s or attributes.<name>: the request field whose value selects the list)",
+				l.Key, strings.Join(policy.ListKeyFields, ", "))
+		}
+	}
+	return l
+}
+
+// scalar converts a list value as decoded (string or json.Number) to a string or float64.
+func scalar(v any) any {
+	if n, ok := v.(json.Number); ok {
+		f, _ := n.Float64() // the schema bounds the number
+		return f
+	}
+	return v
+}
+
+// conditions builds a list of conditions at path, reporting a condition without exactly
+// one operator, an empty attribute and an undefined list.
+func (b *builder) conditions(path string, rcs []rawCondition) []*policy.Condition {
+	var out []*policy.Condition
+	for i, rc := range rcs {
+		cp := fmt.Sprintf("%s[%d]", path, i)
+		c := &policy.Condition{Attribute: *rc.Attribute, Path: cp, Pos: b.l.nearestPos(cp)}
+		var ops []string
+		op := func(name string, present bool) {
+			if present {
+				ops = append(ops, name)
+				c.Op = name
+			}
+		}
+		op(policy.OpIn, rc.In != nil)
+		op(policy.OpNotIn, rc.NotIn != nil)
+		op(policy.OpMatches, rc.Matches != nil)
+		op(policy.OpNotMatches, rc.NotMatches != nil)
+		op(policy.OpAbove, rc.Above != nil)
+		op(policy.OpAtMost, rc.AtMost != nil)
+		switch {
+		case len(ops) == 0:
+			b.errorf(cp, "condition on %q has no operator (write one of %s)", c.Attribute, strings.Join(policy.Operators, ", "))
+		case len(ops) > 1:
+			b.errorf(cp, "condition on %q has %d operators (%s): write one condition per test, all must hold", c.Attribute, len(ops), strings.Join(ops, ", "))
+		}
+		if strings.TrimSpace(c.Attribute) == "" {
+			b.errorf(cp+".attribute", "empty attribute (name the request attribute to test)")
+		}
+		for _, vals := range []*rawValues{rc.In, rc.NotIn} {
+			if vals == nil {
+				continue
+			}
+			if vals.Name != nil {
+				c.List = *vals.Name
+				b.listRef(cp+"."+c.Op, c.List)
+				continue
+			}
+			c.Values = []any{}
+			for _, v := range vals.Values {
+				c.Values = append(c.Values, scalar(v))
+			}
+		}
+		switch {
+		case rc.Matches != nil:
+			c.Pattern = *rc.Matches
+		case rc.NotMatches != nil:
+			c.Pattern = *rc.NotMatches
+		case rc.Above != nil:
+			c.Number = *rc.Above
+		case rc.AtMost != nil:
+			c.Number = *rc.AtMost
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (b *builder) listRef(path, name string) {
+	if b.p.List(name) != nil {
+		return
+	}
+	names := make([]string, len(b.p.Lists))
+	for i, l := range b.p.Lists {
+		names[i] = l.Name
+	}
+	b.errorf(path, "undefined list %q%s", name, hint(name, names))
+}
+
+// flowClass builds an action's untrusted or egress class; nil when absent.
+func (b *builder) flowClass(path string, rf *rawFlowClass) *policy.FlowClass {
+	if rf == nil {
+		return nil
+	}
+	f := &policy.FlowClass{Value: rf.Value, Path: path, Pos: b.l.nearestPos(path)}
+	if rf.When != nil {
+		f.When = b.conditions(path+".when", rf.When)
+		if f.When == nil {
+			f.When = []*policy.Condition{}
+		}
+	}
+	return f
 }

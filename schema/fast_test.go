@@ -20,7 +20,7 @@ import (
 // policy, unifying with the schema accepts it too and decodes to the same values. Valid
 // policies must take the fast path (or it would be dead weight).
 func TestFastPathAgreesWithSchema(t *testing.T) {
-	valid := []string{"testdata/full", "testdata/minimal"}
+	valid := []string{"testdata/full", "testdata/minimal", "testdata/conditions"}
 	// testtool.Examples would import this package: an import cycle.
 	examples, _ := filepath.Glob("../scenarios/*")
 	if len(examples) == 0 {

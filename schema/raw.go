@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"regexp"
 	"slices"
@@ -21,9 +22,10 @@ type rawPolicy struct {
 			Chains    *bool `json:"chains"`
 		} `json:"audit"`
 		Flow struct {
-			OnEgress  string  `json:"on_egress"`
-			Role      *string `json:"role"`
-			Approvers *int    `json:"approvers"`
+			OnEgress  string        `json:"on_egress"`
+			Role      *string       `json:"role"`
+			Approvers *int          `json:"approvers"`
+			Integrity *rawIntegrity `json:"integrity"`
 		} `json:"flow"`
 	} `json:"settings"`
 	Agents    map[string]rawAgent    `json:"agents"`
@@ -32,7 +34,111 @@ type rawPolicy struct {
 	Approvals map[string]rawApproval `json:"approvals"`
 	Scenarios map[string]rawScenario `json:"scenarios"`
 	Tests     map[string]rawTest     `json:"tests"`
+	Lists     map[string]rawList     `json:"lists"`
 }
+
+type rawIntegrity struct {
+	Effects   []string       `json:"effects"`
+	Unless    []rawCondition `json:"unless"`
+	On        string         `json:"on"`
+	Role      *string        `json:"role"`
+	Approvers *int           `json:"approvers"`
+}
+
+type rawList struct {
+	Values  []any   `json:"values"` // strings and json.Numbers
+	Runtime *bool   `json:"runtime"`
+	Key     *string `json:"key"`
+}
+
+type rawCondition struct {
+	Attribute  *string    `json:"attribute"`
+	In         *rawValues `json:"in"`
+	NotIn      *rawValues `json:"not_in"`
+	Matches    *string    `json:"matches"`
+	NotMatches *string    `json:"not_matches"`
+	Above      *float64   `json:"above"`
+	AtMost     *float64   `json:"at_most"`
+}
+
+// rawValues is the operand of in/not_in: a list name or literal values.
+type rawValues struct {
+	Name   *string
+	Values []any // strings and json.Numbers
+}
+
+func (v *rawValues) UnmarshalJSON(data []byte) error {
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("[")) {
+		v.Values = []any{}
+		return strictJSON(data, &v.Values)
+	}
+	var name string
+	if err := json.Unmarshal(data, &name); err != nil {
+		return err
+	}
+	v.Name = &name
+	return nil
+}
+
+// rawFlowClass is an action's untrusted or egress: a boolean, or {when: [...]}.
+type rawFlowClass struct {
+	Value bool
+	When  []rawCondition // non-nil for the {when} form
+}
+
+func (f *rawFlowClass) UnmarshalJSON(data []byte) error {
+	if err := json.Unmarshal(data, &f.Value); err == nil {
+		return nil
+	}
+	var obj struct {
+		When []rawCondition `json:"when"`
+	}
+	if err := strictJSON(data, &obj); err != nil {
+		return err
+	}
+	f.Value, f.When = true, obj.When
+	if f.When == nil {
+		f.When = []rawCondition{}
+	}
+	return nil
+}
+
+// strictJSON decodes as decodeStrict does: unknown fields refused, numbers kept exact.
+func strictJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// valuesValid accepts what [...(string | #Number)] accepts.
+func valuesValid(vs []any) bool {
+	for _, v := range vs {
+		switch v := v.(type) {
+		case string:
+		case json.Number:
+			f, err := v.Float64()
+			if err != nil || !number(f) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func conditionsValid(cs []rawCondition) bool {
+	for _, c := range cs {
+		if c.Attribute == nil || c.In != nil && !valuesValid(c.In.Values) || c.NotIn != nil && !valuesValid(c.NotIn.Values) ||
+			c.Above != nil && !number(*c.Above) || c.AtMost != nil && !number(*c.AtMost) {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *rawFlowClass) valid() bool { return f == nil || conditionsValid(f.When) }
 
 type rawAgent struct {
 	Description string `json:"description"`
@@ -57,10 +163,11 @@ type rawAgent struct {
 }
 
 type rawGrant struct {
-	Tool      *string  `json:"tool"`
-	Actions   []string `json:"actions"`
-	Resources []string `json:"resources"`
-	JIT       *bool    `json:"jit"`
+	Tool      *string        `json:"tool"`
+	Actions   []string       `json:"actions"`
+	Resources []string       `json:"resources"`
+	JIT       *bool          `json:"jit"`
+	When      []rawCondition `json:"when"`
 }
 
 type rawTool struct {
@@ -75,10 +182,12 @@ type rawTool struct {
 }
 
 type rawAction struct {
-	Effect     string  `json:"effect"`
-	Data       string  `json:"data"`
-	FlowExempt *string `json:"flow_exempt"`
-	Pin        *rawPin `json:"pin"`
+	Effect     string        `json:"effect"`
+	Data       string        `json:"data"`
+	FlowExempt *string       `json:"flow_exempt"`
+	Untrusted  *rawFlowClass `json:"untrusted"`
+	Egress     *rawFlowClass `json:"egress"`
+	Pin        *rawPin       `json:"pin"`
 	Arguments  *struct {
 		Resource   *string           `json:"resource"`
 		Attributes map[string]string `json:"attributes"`
@@ -117,11 +226,12 @@ type rawHandoff struct {
 type rawApproval struct {
 	Description string `json:"description"`
 	Match       struct {
-		Effects []string `json:"effects"`
-		Tools   []string `json:"tools"`
-		Actions []string `json:"actions"`
-		Data    []string `json:"data"`
-		Agents  []string `json:"agents"`
+		Effects []string       `json:"effects"`
+		Tools   []string       `json:"tools"`
+		Actions []string       `json:"actions"`
+		Data    []string       `json:"data"`
+		Agents  []string       `json:"agents"`
+		When    []rawCondition `json:"when"`
 	} `json:"match"`
 	Threshold *struct {
 		Attribute *string  `json:"attribute"`
@@ -194,7 +304,7 @@ func intDefault(i **int, def int) {
 func (r *rawPolicy) applyDefaults() {
 	// The schema's containers exist even when empty; so do ours, so both paths decode alike.
 	r.Agents, r.Tools, r.Approvals = nonNil(r.Agents), nonNil(r.Tools), nonNil(r.Approvals)
-	r.Scenarios, r.Tests = nonNil(r.Scenarios), nonNil(r.Tests)
+	r.Scenarios, r.Tests, r.Lists = nonNil(r.Scenarios), nonNil(r.Tests), nonNil(r.Lists)
 	if r.Handoffs == nil {
 		r.Handoffs = []rawHandoff{}
 	}
@@ -215,6 +325,9 @@ func (r *rawPolicy) applyDefaults() {
 		s.Flow.Role = &role
 	}
 	intDefault(&s.Flow.Approvers, 1)
+	if in := s.Flow.Integrity; in != nil {
+		orDefault(&in.On, "needs_approval")
+	}
 	for name, a := range r.Agents {
 		boolDefault(&a.UntrustedInput, false)
 		orDefault(&a.Autonomy, "supervised")
@@ -312,6 +425,15 @@ func (r *rawPolicy) valid() bool {
 		!optOneOf(s.Flow.OnEgress, "needs_approval", "deny") || !count(s.Flow.Approvers, 1) {
 		return false
 	}
+	if in := s.Flow.Integrity; in != nil && (!allOneOf(in.Effects, effects...) || !conditionsValid(in.Unless) ||
+		!optOneOf(in.On, "needs_approval", "deny", "off") || !count(in.Approvers, 1)) {
+		return false
+	}
+	for _, l := range r.Lists {
+		if !valuesValid(l.Values) || l.Runtime != nil && !*l.Runtime {
+			return false
+		}
+	}
 	for _, a := range r.Agents {
 		if a.Identity != nil && (a.Identity.SpiffeID == nil || !spiffeRE.MatchString(*a.Identity.SpiffeID)) ||
 			!optOneOf(a.Autonomy, "supervised", "autonomous") || !grantsValid(a.Grants) {
@@ -331,7 +453,8 @@ func (r *rawPolicy) valid() bool {
 			return false
 		}
 		for _, a := range t.Actions {
-			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) || !a.argumentsValid() || !a.Pin.valid() {
+			if !oneOf(a.Effect, effects...) || !optOneOf(a.Data, classes...) || !a.argumentsValid() || !a.Pin.valid() ||
+				!a.Untrusted.valid() || !a.Egress.valid() {
 				return false
 			}
 		}
@@ -345,7 +468,7 @@ func (r *rawPolicy) valid() bool {
 		m := a.Match
 		if !allOneOf(m.Effects, effects...) || !allOneOf(m.Data, classes...) || !duration(a.Timeout) ||
 			a.Threshold != nil && (a.Threshold.Attribute == nil || a.Threshold.Above == nil || !number(*a.Threshold.Above)) ||
-			a.Require == nil || a.Require.Role == nil || !count(a.Require.Approvers, 1) {
+			a.Require == nil || a.Require.Role == nil || !count(a.Require.Approvers, 1) || !conditionsValid(m.When) {
 			return false
 		}
 	}
@@ -395,7 +518,7 @@ func (a rawAction) argumentsValid() bool {
 
 func grantsValid(gs []rawGrant) bool {
 	for _, g := range gs {
-		if g.Tool == nil || len(g.Actions) == 0 {
+		if g.Tool == nil || len(g.Actions) == 0 || !conditionsValid(g.When) {
 			return false
 		}
 	}

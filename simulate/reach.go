@@ -193,7 +193,8 @@ func (r *reach) escalation(id int) Escalation {
 		}
 		r.chains[w] = ch
 	}
-	return Escalation{Capability: r.n.capName(id), Chain: ch.agents, Modes: ch.modes}
+	name := r.n.capName(id)
+	return Escalation{Capability: name, Chain: ch.agents, Modes: ch.modes, Conditions: grantConditions(r.n.p, ch.agents, name)}
 }
 
 type chain struct{ agents, modes []string }

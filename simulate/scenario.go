@@ -33,10 +33,13 @@ type Escalation struct {
 	Capability string   `json:"capability"`
 	Chain      []string `json:"chain"`
 	Modes      []string `json:"modes"`
+	// Conditions are the conditions of the grants the capability comes from (one entry per
+	// grant); absent when a grant covers it unconditionally.
+	Conditions []string `json:"conditions,omitempty"`
 }
 
 // Via renders the witness chain as "triage -delegate-> billing".
-func (e Escalation) Via() string { return FormatChain(e.Chain, e.Modes) }
+func (e Escalation) Via() string { return FormatChain(e.Chain, e.Modes) + WhenText(e.Conditions) }
 
 // Exfiltration is a chain on which an agent with untrusted context, after a sensitive read,
 // holds a non-read capability on an external tool.
@@ -50,6 +53,9 @@ type Exfiltration struct {
 	// holds both flow labels: "deny" or "needs_approval" (FLOW_BLOCKED, settings.flow), or
 	// "exempt" when the agent or the action opts out (flow_exempt).
 	Runtime string `json:"runtime"`
+	// Conditions are what the runtime still tests before this egress: the egress class's
+	// conditions and those of the grants it comes from; absent when none.
+	Conditions []string `json:"conditions,omitempty"`
 }
 
 // ApprovalNeed is a reached capability that approval rules match for an agent executing it.

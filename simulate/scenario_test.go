@@ -379,3 +379,42 @@ func TestJoinCapped(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestWitnessConditions: a conditional grant counts as held (reach includes it) and its
+// witness names the conditions; a conditional egress class counts as egress and the
+// exfiltration witness names both.
+func TestWitnessConditions(t *testing.T) {
+	p := refunds()
+	amount := &policy.Condition{Attribute: "amount", Op: policy.OpAtMost, Number: 100}
+	domain := &policy.Condition{Attribute: "domain", Op: policy.OpNotIn, Values: []any{"acme.example"}}
+	p.Agent("billing").Grants = []*policy.Grant{
+		{Tool: "payments", Actions: []string{"get_charge"}},
+		{Tool: "payments", Actions: []string{"refund"}, When: []*policy.Condition{amount}},
+	}
+	p.Tool("payments").Action("refund").Egress = &policy.FlowClass{Value: true, When: []*policy.Condition{domain}}
+	r := run1(t, p, &policy.Scenario{Name: "mail", Start: "triage"})
+	var esc []string
+	for _, e := range r.Escalations {
+		esc = append(esc, e.Capability+" via "+e.Via())
+	}
+	wantEsc := []string{
+		"inbox.reply via triage -delegate-> billing -forward_credentials-> notifier",
+		"payments.get_charge via triage -delegate-> billing",
+		"payments.refund via triage -delegate-> billing (when amount at_most 100)",
+		"tickets.close via triage -delegate-> billing -forward_credentials-> notifier",
+	}
+	if !slices.Equal(esc, wantEsc) {
+		t.Errorf("escalations = %q, want %q", esc, wantEsc)
+	}
+	if len(r.Exfiltration) != 2 || r.Exfiltration[0].Capability != "payments.refund" ||
+		!slices.Equal(r.Exfiltration[0].Conditions, []string{`egress when domain not_in ["acme.example"]`, "amount at_most 100"}) ||
+		r.Exfiltration[1].Conditions != nil {
+		t.Errorf("exfiltration = %+v", r.Exfiltration)
+	}
+	// egress: false removes the class: billing's refund is no longer a way out.
+	p.Tool("payments").Action("refund").Egress = &policy.FlowClass{Value: false}
+	r = run1(t, p, &policy.Scenario{Name: "mail", Start: "triage"})
+	if len(r.Exfiltration) != 1 || r.Exfiltration[0].Egress != "notifier" {
+		t.Errorf("with egress false: %+v", r.Exfiltration)
+	}
+}

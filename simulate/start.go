@@ -72,9 +72,11 @@ func (r *reach) exfilPaths(egress []string) []Exfiltration {
 		if egress != nil && !slices.Contains(egress, at) {
 			continue
 		}
-		out = append(out, Exfiltration{Chain: n.agentNames(w.agents), Modes: modeStrings(w.modes),
+		chain, act := n.agentNames(w.agents), n.ix.Action(w.egress)
+		out = append(out, Exfiltration{Chain: chain, Modes: modeStrings(w.modes),
 			SensitiveRead: n.names[w.sensitive], Egress: at, Capability: n.capName(w.egress),
-			Runtime: p.FlowVerdict(p.Agent(at), n.ix.Action(w.egress))})
+			Runtime:    p.FlowVerdict(p.Agent(at), act),
+			Conditions: append(egressConditions(act), grantConditions(p, chain, n.capName(w.egress))...)})
 	}
 	slices.SortFunc(out, func(a, b Exfiltration) int { return strings.Compare(a.Egress, b.Egress) })
 	return out

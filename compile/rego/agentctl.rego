@@ -38,7 +38,10 @@ decision := {"allow": true, "outcome": "allow", "reasons": [], "approvals_requir
 
 pending_reason(entry) := reason("FLOW_BLOCKED", msg) if {
 	entry.rule == flow_rule
-	msg := sprintf("egress after untrusted content and a sensitive read requires %d approver(s) with role %q", [entry.approvers, entry.role])
+	msg := sprintf("egress after untrusted content and a sensitive read requires %d approver(s) with role %q%s", [entry.approvers, entry.role, context_text(entry)])
+} else := reason("INTEGRITY_BLOCKED", msg) if {
+	entry.rule == integrity_rule
+	msg := sprintf("a call with this effect after untrusted content requires %d approver(s) with role %q%s", [entry.approvers, entry.role, context_text(entry)])
 } else := reason("APPROVAL_REQUIRED", sprintf("approval rule %q requires %d approver(s) with role %q", [entry.rule, entry.approvers, entry.role]))
 
 # Reasons are reported in evaluation order, then by message.
@@ -51,11 +54,13 @@ rank := {
 	"CHAIN_TOO_DEEP": 5,
 	"NOT_GRANTED": 6,
 	"RESOURCE_NOT_GRANTED": 7,
-	"CREDENTIAL_EXPIRED": 8,
-	"SESSION_LIMIT": 9,
-	"REVOKED": 10,
-	"APPROVAL_REQUIRED": 11,
-	"FLOW_BLOCKED": 12,
+	"CONDITION_NOT_MET": 8,
+	"CREDENTIAL_EXPIRED": 9,
+	"SESSION_LIMIT": 10,
+	"REVOKED": 11,
+	"APPROVAL_REQUIRED": 12,
+	"FLOW_BLOCKED": 13,
+	"INTEGRITY_BLOCKED": 14,
 }
 
 ordered(set) := [r | some r in set] if {
@@ -78,7 +83,7 @@ reason(code, message) := {"code": code, "message": message}
 # built-in call on values already bound: the request is read once (req) and passed to the
 # helpers, each part of the model is looked up once, revocations are looked up rather than
 # filtered, and no rule the full checks share is evaluated unless a helper needs it.
-fast_flow := {"untrusted": untrusted_after, "sensitive": sensitive_after} if {
+fast_flow := fast_result(object.get(labels, "sources", properties.sources), labels, properties, untrusted_after, sensitive_after) if {
 	req := input
 	name := req.agent
 	agent := model.agents[name] # UNKNOWN_AGENT; agent is a string
@@ -101,9 +106,25 @@ fast_flow := {"untrusted": untrusted_after, "sensitive": sensitive_after} if {
 	fast_limits(agent, req) # CREDENTIAL_EXPIRED, SESSION_LIMIT, MALFORMED_REQUEST: credential, session
 	fast_approved(properties, req, name) # MALFORMED_REQUEST: approvals, thresholds; APPROVAL_REQUIRED
 	labels := object.get(req, ["session", "flow"], {}) # booleans where present (fast_limits)
-	untrusted_after := true in [object.get(labels, "untrusted", false), chain_untrusted, properties.external_read]
+	untrusted_after := true in [object.get(labels, "untrusted", false), chain_untrusted, properties.external_read] # absent when conditional
 	sensitive_after := true in [object.get(labels, "sensitive", false), properties.sensitive_read]
-	false in [properties.egress, untrusted_after, sensitive_after] # FLOW_BLOCKED
+	[untrusted_after, sensitive_after] in properties.pass # FLOW_BLOCKED, INTEGRITY_BLOCKED
+}
+
+# fast_result(sources, labels, properties, u, s) is the flow after a call the fast path
+# allows: the labels, and the sources when there are any (the request's, and the call's
+# own). sources is null when neither the request nor the call has any: the common case,
+# decided by the arguments alone.
+fast_result(null, _, _, u, s) := {"untrusted": u, "sensitive": s}
+
+fast_result(sources, labels, properties, u, s) := flow if {
+	sources != null
+	merged := {label: bounded(listed | added) |
+		some label in ["untrusted", "sensitive"]
+		listed := {x | some x in object.get(labels, ["sources", label], [])}
+		added := {x | some x in object.get(properties, ["sources", label], [])}
+	}
+	flow := object.union({"untrusted": u, "sensitive": s}, {"sources": merged | count(merged.untrusted) + count(merged.sensitive) > 0})
 }
 
 # fast_chain(chain, name, agent) is whether an agent of the request's chain (chain; [name]
@@ -201,6 +222,10 @@ fast_rule_met(rule, entries, req, name) if {
 	rule.agents
 	not rule.agents[name]
 } else if {
+	some condition in rule.when
+	condition_fails(condition, req)
+	is_number(object.get(req, ["attributes", object.get(rule, ["threshold", "attribute"], "")], 0)) # readable
+} else if {
 	count({who | some [role, who, true] in entries; role == rule.role_key; not model.principals[who]}) >= rule.approvers
 	is_number(object.get(req, ["attributes", object.get(rule, ["threshold", "attribute"], "")], 0)) # readable
 } else if {
@@ -223,6 +248,7 @@ cleared if {
 	not revoked_any
 	unreadable_thresholds == set()
 	not flow_denied
+	not integrity_denied
 }
 
 # well_formed holds when the request is an object whose top-level fields have their types,
@@ -411,6 +437,23 @@ flow_well_formed if {
 	is_object(labels)
 	is_boolean(object.get(labels, "untrusted", false))
 	is_boolean(object.get(labels, "sensitive", false))
+	sources_well_formed(labels)
+}
+
+sources_well_formed(labels) if {
+	not has(labels, "sources")
+} else if {
+	sources := labels.sources
+	is_object(sources)
+	string_array(object.get(sources, "untrusted", []))
+	string_array(object.get(sources, "sensitive", []))
+}
+
+string_array(value) if {
+	is_array(value)
+	every element in value {
+		is_string(element)
+	}
 }
 
 non_negative(value) if {
@@ -503,6 +546,17 @@ malformed contains sprintf("session.flow.%s must be a boolean", [key]) if {
 	not is_boolean(value)
 }
 
+malformed contains "session.flow.sources must be an object" if {
+	value := input.session.flow.sources
+	not is_object(value)
+}
+
+malformed contains sprintf("session.flow.sources.%s must be an array of strings", [key]) if {
+	some key in ["untrusted", "sensitive"]
+	value := input.session.flow.sources[key]
+	not string_array(value)
+}
+
 malformed contains "session.actions must be a non-negative number" if {
 	value := input.session.actions
 	not non_negative(value)
@@ -573,7 +627,27 @@ denials contains reason("NOT_GRANTED", sprintf("%q is not granted along the chai
 denials contains reason("RESOURCE_NOT_GRANTED", resource_message) if {
 	walkable
 	not carries(resource_steps)
+	not carries(covered_steps)
 	carries(capability_steps)
+}
+
+denials contains reason("CONDITION_NOT_MET", msg) if {
+	walkable
+	not carries(resource_steps)
+	carries(covered_steps)
+	msg := sprintf("%q is granted along the chain %s only under conditions the call does not meet: %s", [capability, chain_text, concat("; ", sort(failing_conditions))])
+}
+
+# failing_conditions are the conditions that do not hold of the grants of the chain's agents
+# that cover the capability on the resource.
+failing_conditions contains condition.text if {
+	some name in chain
+	x := model.agents[name]
+	some scope in [object.get(x.caps, capability, {}), object.get(x, ["any_tool", input.action], {}), object.get(x, ["any_tool", "*"], {})]
+	some grant in object.get(scope, "when", [])
+	grant_covers(grant, request)
+	some condition in grant.conditions
+	not condition_holds(condition, request)
 }
 
 denials contains reason("CREDENTIAL_EXPIRED", msg) if {
@@ -643,6 +717,14 @@ resource_steps := array.concat(
 	capability
 }
 
+covered_steps := array.concat(
+	[origin[covered_holding(names[0])]],
+	[handoff[covered_holding(name)] | some i, name in names; handoff := model.handoffs[names[i - 1]][name]],
+) if {
+	names := chain
+	capability
+}
+
 capability_steps := array.concat(
 	[origin[capability_holding(names[0])]],
 	[handoff[capability_holding(name)] | some i, name in names; handoff := model.handoffs[names[i - 1]][name]],
@@ -657,6 +739,14 @@ origin := {"held": "set", "lacking": "clear"}
 # request's resource, capability_holding(name) whether they cover the capability.
 resource_holding(name) := "held" if {
 	held_on_resource(model.agents[name], capability, request)
+} else := "lacking" if {
+	model.agents[name]
+}
+
+# covered_holding(name) tells whether agent name's own grants cover the capability on the
+# request's resource, whatever their conditions.
+covered_holding(name) := "held" if {
+	covered_on_resource(model.agents[name], capability, request)
 } else := "lacking" if {
 	model.agents[name]
 }
@@ -692,6 +782,142 @@ held_on_resource(x, cap, req) if {
 } else if {
 	some pattern in x.any_tool["*"].patterns
 	regex.match(pattern, req.resource)
+} else if {
+	some grant in x.caps[cap].when
+	grant_covers(grant, req)
+	all_hold(grant.conditions, req)
+} else if {
+	some grant in x.any_tool[req.action].when
+	grant_covers(grant, req)
+	all_hold(grant.conditions, req)
+} else if {
+	some grant in x.any_tool["*"].when
+	grant_covers(grant, req)
+	all_hold(grant.conditions, req)
+}
+
+# covered_on_resource(x, cap, req) holds when agent x's own grants cover capability cap on
+# resource req.resource, whatever the conditions of the grants.
+covered_on_resource(x, cap, req) if {
+	held_on_resource(x, cap, req)
+} else if {
+	some grant in x.caps[cap].when
+	grant_covers(grant, req)
+} else if {
+	some grant in x.any_tool[req.action].when
+	grant_covers(grant, req)
+} else if {
+	some grant in x.any_tool["*"].when
+	grant_covers(grant, req)
+}
+
+grant_covers(grant, _) if grant.all
+
+grant_covers(grant, req) if {
+	some pattern in grant.patterns
+	regex.match(pattern, req.resource)
+}
+
+# Conditions ----------------------------------------------------------------------------
+
+# condition_holds(c, req) holds when condition c holds of request req: the attribute is
+# present, of the type the operator tests, and passes it. condition_fails(c, req) holds when
+# it is present and of that type but fails. Neither holds for an absent attribute or one of
+# another type: each use decides which side that falls on (policy.Condition).
+condition_holds(c, req) if {
+	c.op == "in"
+	value := req.attributes[c.attribute]
+	scalar(value)
+	value in condition_values(c, req)
+}
+
+condition_holds(c, req) if {
+	c.op == "not_in"
+	value := req.attributes[c.attribute]
+	scalar(value)
+	not value in condition_values(c, req)
+}
+
+condition_holds(c, req) if {
+	c.op == "matches"
+	value := req.attributes[c.attribute]
+	is_string(value)
+	regex.match(c.pattern, value)
+}
+
+condition_holds(c, req) if {
+	c.op == "not_matches"
+	value := req.attributes[c.attribute]
+	is_string(value)
+	not regex.match(c.pattern, value)
+}
+
+condition_holds(c, req) if {
+	c.op == "above"
+	value := req.attributes[c.attribute]
+	is_number(value)
+	value > c.number
+}
+
+condition_holds(c, req) if {
+	c.op == "at_most"
+	value := req.attributes[c.attribute]
+	is_number(value)
+	value <= c.number
+}
+
+condition_fails(c, req) if {
+	value := req.attributes[c.attribute]
+	testable(c.op, value)
+	not condition_holds(c, req)
+}
+
+testable(op, value) if {
+	op in {"in", "not_in"}
+	scalar(value)
+}
+
+testable(op, value) if {
+	op in {"matches", "not_matches"}
+	is_string(value)
+}
+
+testable(op, value) if {
+	op in {"above", "at_most"}
+	is_number(value)
+}
+
+scalar(value) if is_string(value)
+
+scalar(value) if is_number(value)
+
+# condition_values(c, req) are the values an in/not_in condition tests against: literal
+# values or a static list's (inlined by compile), or a runtime list pushed to
+# data.agentctl_lists, selected by the request's key field when the list has a key. A list
+# that is absent, or not an array, is empty.
+condition_values(c, req) := c.values if {
+	not c.list
+} else := values if {
+	key := object.get(req, c.key, null)
+	is_string(key)
+	values := data.agentctl_lists[c.list][key]
+	is_array(values)
+} else := values if {
+	not c.key
+	values := data.agentctl_lists[c.list]
+	is_array(values)
+} else := []
+
+all_hold(conditions, req) if {
+	every c in conditions {
+		condition_holds(c, req)
+	}
+}
+
+none_fails(conditions, req) if {
+	every c in conditions {
+		not condition_fails(c, req)
+	}
 }
 
 # carries(steps) holds when the capability survives the chain: the last step that sets or
@@ -724,6 +950,7 @@ selects_agent(rule) if {
 pending[rule.rule] := {"rule": rule.rule, "role": rule.role, "approvers": rule.approvers} if {
 	some rule in selected_rules
 	applies(rule)
+	none_fails(object.get(rule, "when", []), request)
 	count(approvers(rule.role_key)) < rule.approvers
 }
 
@@ -752,7 +979,52 @@ approvers(role) := {who |
 # executed: the request's session.flow labels, plus untrusted when an agent of the request
 # has untrusted_input or the call is an external read, plus sensitive when it is a
 # sensitive read (policy.ExternalRead, SensitiveRead and Egress classify the capabilities).
-flow := {"untrusted": untrusted, "sensitive": sensitive}
+flow := {"untrusted": untrusted, "sensitive": sensitive, "sources": flow_sources} if {
+	count(flow_sources.untrusted) + count(flow_sources.sensitive) > 0
+} else := {"untrusted": untrusted, "sensitive": sensitive}
+
+# flow_sources are the capabilities that set each label: the request's session.flow.sources
+# (their strings) and this call, sorted, deduplicated and bounded (policy.MaxSources).
+flow_sources := {
+	"untrusted": bounded({x | some x in session_sources("untrusted")} | {capability | untrusted_class}),
+	"sensitive": bounded({x | some x in session_sources("sensitive")} | {capability | model.capabilities[capability].sensitive_read}),
+}
+
+session_sources(label) := [x | some x in list; is_string(x)] if {
+	list := input.session.flow.sources[label]
+	is_array(list)
+} else := []
+
+bounded(set) := array.slice(sort(set), 0, 8)
+
+# untrusted_class holds when the call brings outsider content into the task: the action's
+# untrusted class, unconditional, or conditional and no condition fails.
+untrusted_class if model.capabilities[capability].external_read
+
+untrusted_class if none_fails(model.capabilities[capability].untrusted_when, request)
+
+# egress_class likewise for the egress class.
+egress_class if model.capabilities[capability].egress
+
+egress_class if none_fails(model.capabilities[capability].egress_when, request)
+
+# flow_context is what a flow rule's approval carries for its reviewer: the sources after
+# the call and the call's arguments (the request's attributes).
+flow_context := {"sources": flow_sources, "arguments": arguments}
+
+arguments := attributes if {
+	is_object(attributes)
+} else := {}
+
+# context_text(ctx) is a context as messages append it, each empty part left out.
+context_text(ctx) := concat("", [sprintf("; %s: %s", [name, concat(", ", list)]) |
+	some [name, list] in [
+		["untrusted sources", ctx.sources.untrusted],
+		["sensitive sources", ctx.sources.sensitive],
+		["arguments", sort(object.keys(ctx.arguments))],
+	]
+	count(list) > 0
+])
 
 default untrusted := false
 
@@ -763,7 +1035,7 @@ untrusted if {
 	model.agents[name].untrusted_input
 }
 
-untrusted if model.capabilities[capability].external_read
+untrusted if untrusted_class
 
 default sensitive := false
 
@@ -776,7 +1048,7 @@ flow_rule := "flow:egress"
 # flow_blocked holds for egress once the session holds both labels, unless the executing
 # agent or the action opts out (flow_exempt, with a reason, in the policy).
 flow_blocked if {
-	model.capabilities[capability].egress
+	egress_class
 	untrusted
 	sensitive
 	not flow_exempt
@@ -792,12 +1064,50 @@ flow_denied if {
 	flow_blocked
 }
 
-denials contains reason("FLOW_BLOCKED", sprintf("%q is egress and the session holds untrusted content and a sensitive read", [capability])) if {
+denials contains reason("FLOW_BLOCKED", msg) if {
 	flow_denied
+	msg := sprintf("%q is egress and the session holds untrusted content and a sensitive read%s", [capability, context_text(flow_context)])
 }
 
-pending[flow_rule] := {"rule": flow_rule, "role": model.flow.role, "approvers": model.flow.approvers} if {
+pending[flow_rule] := object.union({"rule": flow_rule, "role": model.flow.role, "approvers": model.flow.approvers}, flow_context) if {
 	model.flow.on_egress == "needs_approval"
 	flow_blocked
 	count(approvers(model.flow.role_key)) < model.flow.approvers
+}
+
+# Integrity -------------------------------------------------------------------------------
+
+integrity_rule := "flow:integrity"
+
+# integrity_blocked holds for a call whose effect the integrity rule guards once the session
+# holds untrusted content (after the call), unless the agent or the action opts out of the
+# flow rules, or the rule's unless conditions are given and all hold.
+integrity_blocked if {
+	model.capabilities[capability].integrity
+	untrusted
+	not flow_exempt
+	not integrity_unless
+}
+
+integrity_unless if {
+	conditions := model.integrity.unless
+	count(conditions) > 0
+	all_hold(conditions, request)
+}
+
+integrity_denied if {
+	model.integrity.on == "deny"
+	integrity_blocked
+}
+
+denials contains reason("INTEGRITY_BLOCKED", msg) if {
+	integrity_denied
+	effect := model.capabilities[capability].effect
+	msg := sprintf("%q has effect %s and the session holds untrusted content%s", [capability, effect, context_text(flow_context)])
+}
+
+pending[integrity_rule] := object.union({"rule": integrity_rule, "role": model.integrity.role, "approvers": model.integrity.approvers}, flow_context) if {
+	model.integrity.on == "needs_approval"
+	integrity_blocked
+	count(approvers(model.integrity.role_key)) < model.integrity.approvers
 }
