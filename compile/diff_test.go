@@ -149,7 +149,7 @@ func newTally() tally {
 // range RFC 3339 writes and extreme numbers included) on random policies with the Go
 // reference and the compiled Rego, and requires identical decisions. The long run:
 //
-//	go test ./compile -run '^TestDifferential$' -count=1 -timeout 3h -v -args -requests=1000000
+//	go test ./compile -run '^TestDifferential$' -count=1 -timeout 6h -v -args -requests=1000000
 func TestDifferential(t *testing.T) {
 	total, perPolicy := 3000, 40
 	if testing.Short() {
