@@ -256,3 +256,80 @@ func BenchmarkDecisionFloor(b *testing.B) {
 		}
 	}
 }
+
+// conditionalEstate is estate(n) with conditions on every grant: the recipient in a runtime
+// list scoped by task (data.agentctl_lists.payees[task]) and the amount at most 1,000.
+func conditionalEstate(n int) *policy.Policy {
+	p := estate(n)
+	p.Lists = []*policy.List{{Name: "payees", Runtime: true, Key: "task"}}
+	for _, a := range p.Agents {
+		for _, g := range a.Grants {
+			g.When = []*policy.Condition{
+				{Attribute: "recipient", Op: policy.OpIn, List: "payees"},
+				{Attribute: "amount", Op: policy.OpAtMost, Number: 1000},
+			}
+		}
+	}
+	p.Index()
+	return p
+}
+
+// BenchmarkDecisionConditions times, interleaved on 1,000-agent bundles so all see the same
+// machine load, the single-lookup floor, the direct request of BenchmarkDecision on estate
+// (no conditions) and the same request, with a task and a recipient, on conditionalEstate
+// with the task's list pushed. It reports each p50 (µs) and the decisions' p50 as multiples
+// of the floor's:
+//
+//	go test ./compile -run '^$' -bench DecisionConditions -benchtime 3000x -count 3
+func BenchmarkDecisionConditions(b *testing.B) {
+	ctx := context.Background()
+	const n = 1000
+	plain, cond := estate(n), conditionalEstate(n)
+	plainBundle, condBundle := compileBundle(b, plain), compileBundle(b, cond)
+	floor := queryEngine(b, plainBundle, "data.agentctl_model.agents[input.agent]")
+	plainE, condE := queryEngine(b, plainBundle, compile.Query), queryEngine(b, condBundle, compile.Query)
+	lists := map[string]any{"payees": map[string]any{"t1": []any{"globex", "acme"}}}
+	if err := condE.SetLists(ctx, lists); err != nil {
+		b.Fatal(err)
+	}
+	in := benchRequest(n, 0)
+	in["task"] = "t1"
+	in["attributes"] = map[string]any{"amount": 500, "recipient": "acme"}
+	env := policy.Env{Lists: lists, Now: time.Now()}
+	for _, side := range []struct {
+		p *policy.Policy
+		e *compile.Engine
+	}{{plain, plainE}, {cond, condE}} {
+		want := side.p.Decide(roundTrip(b, in), env)
+		got, err := side.e.Decide(ctx, roundTrip(b, in), env)
+		if err != nil || !want.Allow || !got.Allow {
+			b.Fatalf("benchmark request: Go %+v, Rego %+v (%v), want allow", want, got, err)
+		}
+	}
+	parsed, err := ast.InterfaceToValue(in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var floorLat, plainLat, condLat latencies
+	for b.Loop() {
+		t0 := time.Now()
+		ok1, err1 := floor.Defined(ctx, parsed)
+		t1 := time.Now()
+		ok2, err2 := plainE.Defined(ctx, parsed)
+		t2 := time.Now()
+		ok3, err3 := condE.Defined(ctx, parsed)
+		t3 := time.Now()
+		if !ok1 || !ok2 || !ok3 || err1 != nil || err2 != nil || err3 != nil {
+			b.Fatalf("floor %v %v, plain %v %v, conditions %v %v", ok1, err1, ok2, err2, ok3, err3)
+		}
+		floorLat = append(floorLat, t1.Sub(t0))
+		plainLat = append(plainLat, t2.Sub(t1))
+		condLat = append(condLat, t3.Sub(t2))
+	}
+	f50, p50, c50 := floorLat.percentile(0.5), plainLat.percentile(0.5), condLat.percentile(0.5)
+	b.ReportMetric(f50, "floor-p50-µs")
+	b.ReportMetric(p50, "plain-p50-µs")
+	b.ReportMetric(c50, "conditions-p50-µs")
+	b.ReportMetric(p50/f50, "plain/floor")
+	b.ReportMetric(c50/f50, "conditions/floor")
+}

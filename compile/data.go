@@ -162,6 +162,7 @@ type thresholdData struct {
 type testCase struct {
 	Name   string         `json:"name"`
 	Input  map[string]any `json:"input"`
+	Lists  map[string]any `json:"lists,omitempty"`
 	Expect map[string]any `json:"expect"`
 }
 
@@ -360,7 +361,7 @@ func buildCases(p *policy.Policy) []testCase {
 		if t.Expect.Code != "" {
 			expect["code"] = t.Expect.Code
 		}
-		out = append(out, testCase{Name: t.Name, Input: t.Input, Expect: expect})
+		out = append(out, testCase{Name: t.Name, Input: t.Input, Lists: t.Lists, Expect: expect})
 	}
 	return out
 }

@@ -151,21 +151,28 @@ func TestOPAServer(t *testing.T) {
 			var allowed map[string]any
 			for _, tc := range p.Tests {
 				in := roundTrip(t, tc.Input)
+				// A test's runtime lists are what the platform pushes through the Data API.
+				lists := map[string]any{}
+				if tc.Lists != nil {
+					lists = tc.Lists
+				}
+				s.do(t, http.MethodPut, "/v1/data/agentctl_lists", lists)
 				got := s.decide(t, in)
-				want := p.Decide(in, policy.Env{Now: time.Now()})
+				want := p.Decide(in, policy.Env{Lists: roundTrip(t, tc.Lists), Now: time.Now()})
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("test %s: OPA server says %+v, Go reference %+v", tc.Name, got, want)
 				}
 				if got.Outcome != tc.Expect.Outcome {
 					t.Errorf("test %s: outcome %s, want %s", tc.Name, got.Outcome, tc.Expect.Outcome)
 				}
-				if m, ok := in.(map[string]any); ok && got.Outcome == policy.OutcomeAllow && allowed == nil {
+				if m, ok := in.(map[string]any); ok && got.Outcome == policy.OutcomeAllow && allowed == nil && tc.Lists == nil {
 					allowed = m
 				}
 			}
 			if allowed == nil {
-				t.Fatalf("%s has no allowing test to revoke", dir)
+				t.Fatalf("%s has no allowing test without runtime lists to revoke", dir)
 			}
+			s.do(t, http.MethodPut, "/v1/data/agentctl_lists", map[string]any{})
 			agent := allowed["agent"].(string)
 			rev := map[string]any{"agents": map[string]any{agent: map[string]any{"reason": "suspected prompt injection"}}}
 			s.do(t, http.MethodPut, "/v1/data/agentctl_revocations", rev)

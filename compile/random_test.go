@@ -32,7 +32,7 @@ var (
 	// Condition attributes and the values they are tested against; the values mix strings,
 	// numbers equal in value but not in text, and types no operator tests.
 	attributeNames = []string{"amount", "recipient", `odd "key"`, "tenant"}
-	listValues     = []any{"acme", "evil", 42.0, `q"x`, "Ünï", ""}
+	listValues     = []any{"acme", "evil", 42.0, 0.0, `q"x`, "Ünï", ""}
 	requestValues  = []any{"acme", "evil", 42.0, json.Number("42.0"), json.Number("1e-400"), `q"x`, "Ünï", "", "accounts/42", true, []any{"acme"}, map[string]any{"acme": true}, 500.0}
 	// The lists a random policy declares: static, runtime, and runtime keyed by a request field.
 	listDecls = []*policy.List{

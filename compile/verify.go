@@ -34,11 +34,20 @@ func RunTests(ctx context.Context, p *policy.Policy, b *bundle.Bundle) ([]CaseRe
 	}
 	out := make([]CaseResult, 0, len(p.Tests))
 	for _, t := range p.Tests {
-		env := policy.Env{Now: policy.TestClock}
 		input, err := roundTrip(t.Input)
 		if err != nil {
 			return nil, fmt.Errorf("test %s: input: %w", t.Name, err)
 		}
+		var lists any
+		if t.Lists != nil {
+			if lists, err = roundTrip(t.Lists); err != nil {
+				return nil, fmt.Errorf("test %s: lists: %w", t.Name, err)
+			}
+		}
+		if err := e.SetLists(ctx, lists); err != nil {
+			return nil, fmt.Errorf("test %s: %w", t.Name, err)
+		}
+		env := policy.Env{Lists: lists, Now: policy.TestClock}
 		r := CaseResult{Test: t, Go: p.Decide(input, env)}
 		if r.Rego, err = e.Decide(ctx, input, env); err != nil {
 			return nil, fmt.Errorf("test %s: %w", t.Name, err)

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
@@ -23,6 +24,7 @@ import (
 	"cuelang.org/go/cue/token"
 	"cuelang.org/go/encoding/yaml"
 
+	"github.com/agentctl/agentctl/internal/infile"
 	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/schema"
 )
@@ -44,10 +46,11 @@ type Error struct {
 }
 
 func (e Error) Error() string {
+	msg := strings.ReplaceAll(e.Msg, "\n", " ") // one error, one line
 	if e.Line == 0 {
-		return e.File + ": " + e.Msg
+		return e.File + ": " + msg
 	}
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, msg)
 }
 
 // Errors is every error of one configuration file, sorted by position.
@@ -69,6 +72,9 @@ type raw struct {
 		FailOn []string `json:"fail_on"`
 	} `json:"diff"`
 	Overrides []rawOverride `json:"overrides"`
+	Limits    *struct {
+		EvaluationTimeout *string `json:"evaluation_timeout"`
+	} `json:"limits"`
 }
 
 type rawSettings struct {
@@ -106,9 +112,13 @@ func (f *File) DiffFailOn() (v Value[[]string], ok bool) {
 // Dir is the directory of the file: relative paths in it are relative to this.
 func (f *File) Dir() string { return filepath.Dir(f.Path) }
 
-// Load reads and validates a configuration file. Invalid content is returned as Errors.
+// MaxSize bounds a configuration file: a pull request controls it.
+const MaxSize = 1 << 20
+
+// Load reads and validates a configuration file: a regular file of at most MaxSize bytes.
+// Invalid content is returned as Errors.
 func Load(path string) (*File, error) {
-	src, err := os.ReadFile(path)
+	src, err := infile.Read(path, MaxSize)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -117,11 +127,18 @@ func Load(path string) (*File, error) {
 
 // Parse validates the content of a configuration file named path.
 func Parse(path string, src []byte) (*File, error) {
+	if e, bad := badText(path, src); bad {
+		return nil, Errors{e}
+	}
 	ctx := cuecontext.New()
 	expr, err := yaml.Extract(path, src)
 	if err != nil {
-		return nil, yamlError(path, err)
+		return nil, Errors{yamlError(path, src, err)}
 	}
+	if e, bad := secondDocument(path, src, expr); bad {
+		return nil, Errors{e}
+	}
+	plainNumbers(expr)
 	data := ctx.BuildFile(expr)
 	if err := data.Err(); err != nil {
 		return nil, convert(path, err, data)
@@ -143,7 +160,14 @@ func Parse(path string, src []byte) (*File, error) {
 		return nil, fmt.Errorf("internal error: decode %s: %w", path, err)
 	}
 	recordPositions(data, "", f.pos)
-	if errs := f.checkNames(); len(errs) > 0 {
+	errs := f.checkNames()
+	if l := f.raw.Limits; l != nil && l.EvaluationTimeout != nil {
+		if d, err := time.ParseDuration(*l.EvaluationTimeout); err != nil || d <= 0 {
+			errs = append(errs, f.errorAt("limits.evaluation_timeout", fmt.Sprintf("invalid duration %q (want a positive Go duration such as \"30s\" or \"2m\")", *l.EvaluationTimeout)))
+		}
+	}
+	if len(errs) > 0 {
+		sortErrors(errs)
 		return nil, errs
 	}
 	return f, nil
@@ -275,16 +299,22 @@ func convert(path string, err error, data cue.Value) error {
 			if want == got {
 				want = fmt.Sprint(args[3])
 			}
-			msg = fmt.Sprintf("wrong type: got %s %v, want %s", got, user, want)
+			msg = fmt.Sprintf("wrong type: got %s, want %s", describe(user), article(kindName(want)))
 		}
 		if strings.HasPrefix(format, "conflicting values") && len(args) >= 2 {
 			// Perhaps one branch of a disjunction: keep the schema's side.
-			user := fmt.Sprint(lookup(data, sel))
+			// Compared without white space: CUE prints the user's value indented, the
+			// message's compactly.
+			squash := func(v any) string { return strings.Join(strings.Fields(fmt.Sprint(v)), "") }
+			user := squash(lookup(data, sel))
 			other := fmt.Sprint(args[0])
-			if other == user {
+			if squash(other) == user {
 				other = fmt.Sprint(args[1])
 			}
 			g.allowed = append(g.allowed, other)
+		}
+		if strings.HasSuffix(msg, outputBound) {
+			msg = fmt.Sprintf("invalid output %s (want FORMAT or FORMAT=FILE, FORMAT one of table, json, sarif, junit, github)", show(lookup(data, sel)))
 		}
 		if !slices.Contains(g.msgs, msg) {
 			g.msgs = append(g.msgs, msg)
@@ -295,33 +325,69 @@ func convert(path string, err error, data cue.Value) error {
 		g := groups[key]
 		msg := strings.Join(g.msgs, "; ")
 		if len(g.allowed) > 1 {
-			user := fmt.Sprint(lookup(data, g.sel))
-			msg = fmt.Sprintf("invalid value %s (want one of %s)", user, strings.Join(g.allowed, ", "))
+			msg = fmt.Sprintf("invalid value %s (want one of %s)", show(lookup(data, g.sel)), strings.Join(g.allowed, ", "))
 		} else if len(g.msgs) == 1 {
 			msg = friendly(msg)
 		}
 		if key != "" {
 			msg = key + ": " + msg
 		}
-		errs = append(errs, Error{File: path, Line: g.pos.Line(), Col: g.pos.Column(), Msg: msg})
+		if !g.pos.IsValid() {
+			g.pos = data.Pos() // the whole file is wrong (a list or a scalar): where it starts
+		}
+		errs = append(errs, Error{File: path, Line: max(g.pos.Line(), 1), Col: max(g.pos.Column(), 1), Msg: msg})
 	}
 	if len(errs) == 0 {
-		return Errors{{File: path, Msg: err.Error()}}
+		return Errors{{File: path, Line: 1, Col: 1, Msg: err.Error()}}
 	}
 	sortErrors(errs)
 	return errs
 }
 
-// yamlError converts a YAML syntax error, which the decoder words "file:line: message".
-func yamlError(path string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), path+":")
-	e := Error{File: path, Msg: msg}
-	if n, rest, ok := strings.Cut(msg, ": "); ok {
-		if line, err := strconv.Atoi(n); err == nil {
-			e.Line, e.Col, e.Msg = line, 1, rest
-		}
+// outputBound ends CUE's message for an output entry the schema's pattern rejects.
+const outputBound = `(out of bound =~"^(table|json|sarif|junit|github)(=.+)?$")`
+
+// describe shows a value of the file in one line with its type: string "x", number 1, a
+// mapping (the position says where it is).
+func describe(v cue.Value) string {
+	k := kindName(v.Kind().String())
+	if s := show(v); s != article(k) {
+		return k + " " + s
 	}
-	return Errors{e}
+	return article(k)
+}
+
+// show shows a value of the file in one line: a scalar as written, a mapping or a list by
+// its kind.
+func show(v cue.Value) string {
+	if k := v.Kind(); k == cue.StructKind || k == cue.ListKind {
+		return article(kindName(k.String()))
+	}
+	return oneLine(fmt.Sprint(v))
+}
+
+// article puts "a" before the composite kinds: "a list", "a mapping".
+func article(kind string) string {
+	if kind == "list" || kind == "mapping" {
+		return "a " + kind
+	}
+	return kind
+}
+
+// kindName is a CUE kind in YAML's terms.
+func kindName(k string) string {
+	switch k {
+	case "struct":
+		return "mapping"
+	case "int", "float":
+		return "number"
+	}
+	return k
+}
+
+// oneLine joins the lines of s, and their indentation, with single spaces.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // friendly rewrites CUE's wording of the usual mistakes.
@@ -430,6 +496,7 @@ type Settings struct {
 	Baseline           Value[string]            // relative to the working directory
 	InlineSuppressions Value[bool]
 	Output             Value[[]string] // run-wide: taken from the first directory's file
+	EvalTimeout        Value[time.Duration]
 }
 
 // Default is the source of built-in values.
@@ -445,6 +512,7 @@ func Defaults() Settings {
 		Baseline:           Value[string]{"", Default},
 		InlineSuppressions: Value[bool]{true, Default},
 		Output:             Value[[]string]{[]string{"table"}, Default},
+		EvalTimeout:        Value[time.Duration]{schema.DefaultEvalTimeout, Default},
 	}
 }
 
@@ -467,6 +535,10 @@ func (f *File) For(dir string) (Settings, error) {
 			outs[i] = o
 		}
 		s.Output = Value[[]string]{outs, f.where("output")}
+	}
+	if l := f.raw.Limits; l != nil && l.EvaluationTimeout != nil {
+		d, _ := time.ParseDuration(*l.EvaluationTimeout) // Parse checked it
+		s.EvalTimeout = Value[time.Duration]{d, f.where("limits.evaluation_timeout")}
 	}
 	rel, err := f.relDir(dir)
 	if err != nil {

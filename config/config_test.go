@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,19 +12,35 @@ func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{"fail_on: severe\n", `.agentctl.yaml:1:10: fail_on: invalid value "severe" (want one of "critical", "high", "info", "low", "medium")`},
 		{"fail_on: high\nbogus: 1\n", ".agentctl.yaml:2:1: bogus: unknown key"},
-		{"checks:\n  skip: AC051\n", `.agentctl.yaml:2:9: checks.skip: wrong type: got string "AC051", want list`},
+		{"checks:\n  skip: AC051\n", `.agentctl.yaml:2:9: checks.skip: wrong type: got string "AC051", want a list`},
 		{"inline_suppressions: yes\n", `.agentctl.yaml:1:22: inline_suppressions: wrong type: got string "yes", want bool`},
-		{"output: [xml]\n", `.agentctl.yaml:1:10: output[0]: invalid value "xml" (out of bound =~"^(table|json|sarif|junit|github)(=.+)?$")`},
+		{"output: [xml]\n", `.agentctl.yaml:1:10: output[0]: invalid output "xml" (want FORMAT or FORMAT=FILE, FORMAT one of table, json, sarif, junit, github)`},
 		{"checks:\n  skip: [AC051, nope]\n", `.agentctl.yaml:2:17: checks.skip[1]: unknown check "nope" (see 'agentctl checks')`},
 		{"overrides:\n  - paths: [legacy]\n    checks: {severity: {AC999: low}}\n", `.agentctl.yaml:3:25: overrides[0].checks.severity.AC999: unknown check "AC999" (see 'agentctl checks')`},
 		{"overrides:\n  - fail_on: low\n", ".agentctl.yaml:2:5: overrides[0].paths: missing required key"},
-		{"overrides:\n  - paths: legacy\n", `.agentctl.yaml:2:12: overrides[0].paths: wrong type: got string "legacy", want list`},
+		{"overrides:\n  - paths: legacy\n", `.agentctl.yaml:2:12: overrides[0].paths: wrong type: got string "legacy", want a list`},
 		{"fail_on: 3\n", `.agentctl.yaml:1:10: fail_on: invalid value 3 (want one of "critical", "high", "info", "low", "medium")`},
 		// CUE reports an unknown key next to another error of its struct only once that
 		// error is fixed: the second round names it.
 		{"overrides:\n  - paths: [a]\n    fail_on: 3\n    outputs: x\n", `.agentctl.yaml:3:14: overrides[0].fail_on: invalid value 3 (want one of "critical", "high", "info", "low", "medium")`},
 		{"overrides:\n  - paths: [a]\n    fail_on: low\n    outputs: x\n", ".agentctl.yaml:4:5: overrides[0].outputs: unknown key"},
-		{"fail_on: [\n", ".agentctl.yaml:1:1: did not find expected node content"},
+		{"fail_on: [\n", ".agentctl.yaml:1:10: did not find expected node content"},
+		// The decoder's errors without a position (config-positionless reproducer), a value
+		// that CUE would print on several lines, a number too large for 64 bits.
+		{"fail_on: *nope\n", ".agentctl.yaml:1:10: alias *nope refers to no anchor (define &nope before using it)"},
+		{"fail_on: high\n---\nfail_on: low\n", ".agentctl.yaml:2:1: .agentctl.yaml holds one YAML document; a second one starts here"},
+		{"---\nfail_on: high\n---\n", ".agentctl.yaml:3:1: .agentctl.yaml holds one YAML document; a second one starts here"},
+		{"fail_on: hi\xffgh\n", ".agentctl.yaml:1:12: invalid UTF-8 byte 0xff (the file must be UTF-8)"},
+		{"fail_on: high\x01\n", ".agentctl.yaml:1:14: control character U+0001 is not allowed (YAML allows tab, line feed and carriage return)"},
+		{"checks:\n  skip: [\u0085x\x7f]\n", ".agentctl.yaml:2:13: control character U+007F is not allowed (YAML allows tab, line feed and carriage return)"},
+		{"a: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n", ".agentctl.yaml:1:10004: nested deeper than 10000 levels"},
+		{"fail_on: high\nchecks:\n  skip: [a\n  enable: b\n", ".agentctl.yaml:3:10: did not find expected ',' or ']'"},
+		{"fail_on: high\nchecks: skip: x\n", ".agentctl.yaml:2:13: mapping values are not allowed in this context"},
+		{"overrides: {paths: x}\n", ".agentctl.yaml:1:12: overrides: wrong type: got a mapping, want a list"},
+		{"- fail_on: high\n", ".agentctl.yaml:1:1: wrong type: got a list, want a mapping"},
+		{"fail_on: 99999999999999999999999999\n", `.agentctl.yaml:1:10: fail_on: invalid value 99999999999999999999999999 (want one of "critical", "high", "info", "low", "medium")`},
+		{"inline_suppressions: 99999999999999999999999999\n", ".agentctl.yaml:1:22: inline_suppressions: wrong type: got number 99999999999999999999999999, want bool"},
+		{"checks: {severity: {AC010: {a: 1}}}\n", `.agentctl.yaml:1:28: checks.severity.AC010: invalid value a mapping (want one of "critical", "high", "info", "low", "medium")`},
 	} {
 		_, err := Parse(".agentctl.yaml", []byte(tc.src))
 		if err == nil || err.Error() != tc.want {
@@ -149,5 +166,51 @@ func TestDocsExample(t *testing.T) {
 	}
 	if v, _ := f.DiffFailOn(); v.Source != path+":19:3" {
 		t.Errorf("docs/ci.md shows diff.fail_on at .agentctl.yaml:19:3; got %+v", v)
+	}
+}
+
+// TestCheckPaths: files the configuration names stay inside the root once symbolic links
+// are resolved, a dangling link's target included (writing through it would create the
+// target), and are regular files when they exist.
+func TestCheckPaths(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "repo")
+	for _, d := range []string{"repo/sub", "repo/reports", "outside"} {
+		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"repo/dangling.json": "../outside/new.json",   // target does not exist yet
+		"repo/loop.json":     "loop.json",             // a cycle
+		"repo/inside.json":   "sub/../reports/x.json", // resolves inside
+		"repo/sub/up":        "..",                    // a directory link that stays inside
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(base, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := `baseline: sub/up/inside.json
+output:
+  - table=dangling.json
+  - json=loop.json
+  - sarif=sub/up/reports/new.sarif
+  - junit=reports
+  - github=-
+`
+	f, err := Parse(filepath.Join(root, FileName), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.CheckPaths(root)
+	want := []string{
+		fmt.Sprintf(`%s:3:5: output[0]: "dangling.json" (%s) is outside the repository %s: files named in .agentctl.yaml stay inside it`,
+			filepath.Join(root, FileName), filepath.Join(base, "outside", "new.json"), root),
+		fmt.Sprintf(`%s:4:5: output[1]: "loop.json": %s: too many levels of symbolic links`, filepath.Join(root, FileName), filepath.Join(root, "loop.json")),
+		fmt.Sprintf(`%s:6:5: output[3]: "reports" is a directory, not a regular file`, filepath.Join(root, FileName)),
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("CheckPaths:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
 	}
 }

@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sort"
+
+	"github.com/agentctl/agentctl/internal/infile"
 )
 
 // BaselineVersion is the schema_version NewBaseline writes. Version 1 keyed entries by
@@ -42,10 +43,15 @@ func (e BaselineEntry) Name() string {
 	return e.Element
 }
 
-// ReadBaseline reads a baseline file. A version 1 file is read and matched as before (by
-// element path); its Notice says so and how to rewrite it.
+// MaxBaselineSize bounds what ReadBaseline reads: far above any real baseline, far below
+// what would exhaust a CI runner.
+const MaxBaselineSize = 64 << 20
+
+// ReadBaseline reads a baseline file: a regular file of at most MaxBaselineSize bytes (a
+// named pipe or a device is refused without blocking). A version 1 file is read and matched
+// as before (by element path); its Notice says so and how to rewrite it.
 func ReadBaseline(path string) (*Baseline, error) {
-	data, err := os.ReadFile(path)
+	data, err := infile.Read(path, MaxBaselineSize)
 	if err != nil {
 		return nil, fmt.Errorf("read baseline: %w", err)
 	}

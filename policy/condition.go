@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -225,5 +226,44 @@ func (e conditionEnv) failing(conds []*Condition) []string {
 			out = append(out, c.String())
 		}
 	}
+	return out
+}
+
+// ConditionAttributes returns the attributes the conditions bearing on act test, sorted:
+// those of grants that may cover it, of approval rules selecting it, of its flow classes,
+// and of the integrity rule's exception when the rule guards its effect. Replay fills them
+// from a recorded call's arguments of the same name when the action maps none.
+func (p *Policy) ConditionAttributes(act *Action) []string {
+	seen := map[string]bool{}
+	add := func(conds []*Condition) {
+		for _, c := range conds {
+			seen[c.Attribute] = true
+		}
+	}
+	for _, a := range p.Agents {
+		for _, g := range a.Grants {
+			if g.Covers(act.Tool, act.Name) {
+				add(g.When)
+			}
+		}
+	}
+	for _, r := range p.Approvals {
+		if r.Match.SelectsAction(act) {
+			add(r.Match.When)
+		}
+	}
+	for _, f := range []*FlowClass{act.Untrusted, act.Egress} {
+		if f != nil {
+			add(f.When)
+		}
+	}
+	if rule := p.IntegrityRule(); rule != nil && slices.Contains(rule.Effects, act.Effect) {
+		add(rule.Unless)
+	}
+	out := make([]string, 0, len(seen))
+	for a := range seen {
+		out = append(out, a)
+	}
+	slices.Sort(out)
 	return out
 }

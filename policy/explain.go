@@ -18,8 +18,25 @@ type Explanation struct {
 	// FlowApproval is the flow rule's unmet approval, when it is one of the reasons for
 	// needs_approval.
 	FlowApproval *FlowApproval
+	// IntegrityApproval is the integrity rule's unmet approval (settings.flow.integrity),
+	// when it is one of the reasons for needs_approval.
+	IntegrityApproval *FlowApproval
 	// DeniedBy names, on a deny, what made each reason code, in the order of the reasons.
 	DeniedBy []Cause
+	// Conditions are the policy's conditions the decision tested, with what each said.
+	Conditions []ConditionResult
+}
+
+// ConditionResult is one condition the decision tested on the request: a grant's (Use
+// "grant"), an approval rule's ("approval"), an action's flow class ("untrusted",
+// "egress") or the integrity rule's exception ("integrity unless").
+type ConditionResult struct {
+	Use       string
+	Condition *Condition
+	// Result is "holds", "fails" or "untested" (the attribute is absent or of a type the
+	// operator does not test: a grant does not cover, an approval and a flow class apply,
+	// the integrity exception does not hold).
+	Result string
 }
 
 // Cause is what made a deny reason: an element of the policy ("agents.billing.identity",
@@ -65,9 +82,13 @@ func (p *Policy) Explain(input any, env Env) Explanation {
 	if x.Decision.Outcome != OutcomeNeedsApproval {
 		d.pending = nil
 	}
+	x.Conditions = d.conditionResults(r)
 	for _, pr := range d.pending {
-		if pr.Rule == FlowRule {
+		switch pr.Rule {
+		case FlowRule:
 			x.FlowApproval = &FlowApproval{RequiredApproval: pr, Path: "settings.flow", Pos: p.Pos("settings.flow"), Labels: d.flowLabels(r)}
+		case IntegrityRule:
+			x.IntegrityApproval = &FlowApproval{RequiredApproval: pr, Path: "settings.flow.integrity", Pos: p.Settings.Flow.Integrity.Pos, Labels: d.flowLabels(r)}
 		}
 		for _, a := range p.Approvals {
 			if a.Name == pr.Rule {
@@ -175,8 +196,16 @@ func (d *decider) causes(r *request) []Cause {
 			if t, ok := r.in["task"].(string); ok && revoked(d.env.Revocations, revocationTasks, t) {
 				add(reason.Code, "data.agentctl_revocations."+revocationTasks+"."+t, Pos{})
 			}
+		case CodeConditionNotMet:
+			for _, c := range d.conditionResults(r) {
+				if c.Use == "grant" && c.Result != "holds" {
+					add(reason.Code, c.Condition.Path, c.Condition.Pos)
+				}
+			}
 		case CodeFlowBlocked:
 			add(reason.Code, "settings.flow.on_egress", p.Pos("settings.flow")).Labels = d.flowLabels(r)
+		case CodeIntegrityBlocked:
+			add(reason.Code, "settings.flow.integrity", p.Settings.Flow.Integrity.Pos).Labels = d.flowLabels(r)
 		}
 	}
 	return out
@@ -199,6 +228,56 @@ func (d *decider) flowLabels(r *request) []string {
 	}
 	if flowLabel(r.in, "sensitive") {
 		out = append(out, "sensitive: input.session.flow.sensitive")
+	}
+	return out
+}
+
+// conditionResults evaluates the conditions that bear on the request: those of the chain
+// agents' grants covering the capability on the resource, of the approval rules selecting
+// it, of the action's flow classes, and of the integrity rule's exception when the rule
+// guards the action's effect.
+func (d *decider) conditionResults(r *request) []ConditionResult {
+	p := d.p
+	id, ok := p.Caps().ID(r.capability)
+	if !r.hasCapability || !ok {
+		return nil
+	}
+	act := p.Caps().Action(id)
+	ce := d.conditions(r)
+	var out []ConditionResult
+	add := func(use string, conds []*Condition) {
+		for _, c := range conds {
+			res := map[truth]string{condHolds: "holds", condFails: "fails", condUnknown: "untested"}[ce.eval(c)]
+			out = append(out, ConditionResult{Use: use, Condition: c, Result: res})
+		}
+	}
+	resource := r.resource()
+	seen := map[*Grant]bool{}
+	for _, n := range r.chain {
+		a := p.Agent(n)
+		if a == nil {
+			continue
+		}
+		for _, g := range a.Grants {
+			if !seen[g] && g.Covers(act.Tool, act.Name) && (g.AllResources() || resource != nil && matchAny(g.Resources, *resource)) {
+				seen[g] = true
+				add("grant", g.When)
+			}
+		}
+	}
+	if r.hasAgent {
+		for _, rule := range p.MatchingApprovals(r.agent, act) {
+			add("approval", rule.Match.When)
+		}
+	}
+	if act.Untrusted != nil {
+		add("untrusted", act.Untrusted.When)
+	}
+	if act.Egress != nil {
+		add("egress", act.Egress.When)
+	}
+	if rule := p.IntegrityRule(); rule != nil && slices.Contains(rule.Effects, act.Effect) {
+		add("integrity unless", rule.Unless)
 	}
 	return out
 }

@@ -352,6 +352,7 @@ type Expect struct {
 type Test struct {
 	Name   string
 	Input  map[string]any // the runtime request, as decoded from JSON
+	Lists  map[string]any // data.agentctl_lists for the test; nil when it sets none
 	Expect TestExpect
 	Pos    Pos
 }

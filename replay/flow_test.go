@@ -149,3 +149,64 @@ tools: {
 		t.Fatalf("replayed %d calls of %d: %v", n, len(want), err)
 	}
 }
+
+// TestConditionAttributes replays calls to an action whose grant has conditions and that
+// maps no arguments: the attributes the conditions test come from the arguments of the same
+// name, and the flow sources of one decision are echoed by the next request of the session.
+func TestConditionAttributes(t *testing.T) {
+	dir := t.TempDir()
+	const pol = `package p
+settings: flow: integrity: on: "deny"
+agents: assistant: grants: [{tool: "web", actions: ["fetch"]}, {tool: "bank", actions: ["pay"], when: [{attribute: "recipient", in: ["acme"]}]}]
+tools: {
+	web: {external: true, auth: kind: "workload_identity", actions: fetch: effect: "read"}
+	bank: {auth: kind: "workload_identity", actions: pay: effect: "payment"}
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.cue"), []byte(pol), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testtool.Load(t, dir)
+	calls := []struct{ tool, args, want string }{
+		{"bank.pay", `{"recipient":"acme","memo":"rent"}`, "allow"},
+		{"bank.pay", `{"recipient":"evil"}`, "deny CONDITION_NOT_MET"},
+		{"web.fetch", `{"url":"https://example.com"}`, "allow"},
+		{"bank.pay", `{"recipient":"acme"}`, "deny INTEGRITY_BLOCKED sources web.fetch"},
+	}
+	var log strings.Builder
+	for i, c := range calls {
+		fmt.Fprintf(&log, `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":%s,"_meta":{"agentctl/agent":"assistant","agentctl/session":"s1"}}}`+"\n",
+			i, c.tool, c.args)
+	}
+	ctx := context.Background()
+	d, err := replay.NewDecider(ctx, p, replay.EngineGo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := replay.New(replay.Side{Policy: p, Decider: d}, nil)
+	i := 0
+	err = replay.Read(strings.NewReader(log.String()), "mcp", replay.ReadOptions{}, func(c replay.Call) error {
+		r, err := rp.Decide(ctx, c)
+		if err != nil {
+			return err
+		}
+		got := r.Outcome()
+		if len(r.Decision.Reasons) > 0 {
+			got += " " + r.Decision.Reasons[0].Code
+		}
+		if src, ok := r.Request["session"].(map[string]any)["flow"].(map[string]any)["sources"].(map[string]any); ok {
+			got += fmt.Sprintf(" sources %v", src["untrusted"].([]any)...)
+		}
+		if got != calls[i].want {
+			t.Errorf("call %d (%s %s): got %q, want %q (request %v)", i, calls[i].tool, calls[i].args, got, calls[i].want, r.Request)
+		}
+		if attrs, _ := r.Request["attributes"].(map[string]any); calls[i].tool == "bank.pay" && (len(attrs) != 1 || attrs["recipient"] == nil) {
+			t.Errorf("call %d: attributes %v, want only the recipient", i, attrs)
+		}
+		i++
+		return nil
+	})
+	if err != nil || i != len(calls) {
+		t.Fatalf("replayed %d calls of %d: %v", i, len(calls), err)
+	}
+}

@@ -200,8 +200,23 @@ func (sd *side) request(c Call, s *session, flow policy.Flow, now time.Time, v *
 		"session": map[string]any{"actions": s.actions, "started_at": sessionStart(s, now).UTC().Format(time.RFC3339Nano),
 			"flow": map[string]any{"untrusted": flow.Untrusted, "sensitive": flow.Sensitive}},
 	}
+	if flow.Sources != nil {
+		req["session"].(map[string]any)["flow"].(map[string]any)["sources"] = map[string]any{
+			"untrusted": anySlice(flow.Sources.Untrusted), "sensitive": anySlice(flow.Sources.Sensitive)}
+	}
+	act := p.Tool(tool).Action(action)
+	attrs := map[string]any{}
+	if act != nil {
+		// The attributes conditions test are read from the arguments of the same name,
+		// unless arguments.attributes maps them (below).
+		for _, name := range p.ConditionAttributes(act) {
+			if val, ok := c.Arguments[name]; ok {
+				attrs[name] = val
+			}
+		}
+	}
 	// An undeclared action is decided as the runtime would: UNKNOWN_CAPABILITY.
-	if act := p.Tool(tool).Action(action); act != nil && act.Arguments != nil {
+	if act != nil && act.Arguments != nil {
 		args := act.Arguments
 		if args.Resource != "" {
 			res, ok := argument(c.Arguments, args.Resource)
@@ -212,15 +227,15 @@ func (sd *side) request(c Call, s *session, flow policy.Flow, now time.Time, v *
 			}
 			req["resource"] = res
 		}
-		attrs := map[string]any{}
 		for name, path := range args.Attributes {
+			delete(attrs, name) // a mapped attribute is the mapped argument or nothing
 			if val, ok := lookupPath(c.Arguments, path); ok {
 				attrs[name] = val
 			}
 		}
-		if len(attrs) > 0 {
-			req["attributes"] = attrs
-		}
+	}
+	if len(attrs) > 0 {
+		req["attributes"] = attrs
 	}
 	a := p.Agent(c.Agent)
 	switch {

@@ -75,13 +75,26 @@ func ExplainText(w io.Writer, e Explained, unicode bool) error {
 	for _, a := range x.Approvals {
 		fmt.Fprintf(&b, "approval required: %s (%s): %d approver(s) with role %q\n", a.Path(), a.Pos, a.Require.Approvers, a.Require.Role)
 	}
-	if f := x.FlowApproval; f != nil {
+	for _, f := range []*policy.FlowApproval{x.FlowApproval, x.IntegrityApproval} {
+		if f == nil {
+			continue
+		}
 		fmt.Fprintf(&b, "approval required: %s, the flow rule %s", f.Path, f.Rule)
 		if f.Pos.IsValid() {
 			fmt.Fprintf(&b, " (%s)", f.Pos)
 		}
 		fmt.Fprintf(&b, ": %d approver(s) with role %q\n", f.Approvers, f.Role)
 		writeLabels(&b, f.Labels)
+	}
+	if len(x.Conditions) > 0 {
+		b.WriteString("conditions:\n")
+		for _, c := range x.Conditions {
+			fmt.Fprintf(&b, "  %s: %s (%s, %s", c.Result, c.Condition, c.Use, c.Condition.Path)
+			if c.Condition.Pos.IsValid() {
+				fmt.Fprintf(&b, " %s", c.Condition.Pos)
+			}
+			b.WriteString(")\n")
+		}
 	}
 	if e.Agree {
 		b.WriteString("engines: the Go reference and the compiled Rego agree\n")
@@ -128,6 +141,22 @@ type ExplainJSON struct {
 	Approvals     []ApprovalJSON  `json:"approval_rules"`
 	Assumed       []Assumption    `json:"assumed"`
 	EnginesAgree  bool            `json:"engines_agree"`
+	// Conditions are the conditions the decision tested, omitted when the policy has none
+	// that bear on the request.
+	Conditions []ConditionJSON `json:"conditions,omitempty"`
+}
+
+// ConditionJSON is one condition the decision tested: where it is written, what it says,
+// what it is for ("grant", "approval", "untrusted", "egress", "integrity unless") and its
+// result ("holds", "fails", "untested").
+type ConditionJSON struct {
+	Path      string `json:"path"`
+	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	Column    int    `json:"column,omitempty"`
+	Use       string `json:"use"`
+	Condition string `json:"condition"`
+	Result    string `json:"result"`
 }
 
 // HopJSON is one agent of the chain.
@@ -205,8 +234,14 @@ func ExplainJSONWrite(w io.Writer, e Explained) error {
 	for _, a := range x.Approvals {
 		doc.Approvals = append(doc.Approvals, ApprovalJSON{a.Name, a.Path(), a.Require.Role, a.Require.Approvers, a.Pos.File, a.Pos.Line, a.Pos.Col, nil})
 	}
-	if f := x.FlowApproval; f != nil {
-		doc.Approvals = append(doc.Approvals, ApprovalJSON{f.Rule, f.Path, f.Role, f.Approvers, f.Pos.File, f.Pos.Line, f.Pos.Col, f.Labels})
+	for _, f := range []*policy.FlowApproval{x.FlowApproval, x.IntegrityApproval} {
+		if f != nil {
+			doc.Approvals = append(doc.Approvals, ApprovalJSON{f.Rule, f.Path, f.Role, f.Approvers, f.Pos.File, f.Pos.Line, f.Pos.Col, f.Labels})
+		}
+	}
+	for _, c := range x.Conditions {
+		pos := c.Condition.Pos
+		doc.Conditions = append(doc.Conditions, ConditionJSON{c.Condition.Path, pos.File, pos.Line, pos.Col, c.Use, c.Condition.String(), c.Result})
 	}
 	return JSON(w, doc)
 }

@@ -229,8 +229,12 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		b.name(path, "test", name)
 		// applyDefaults made a missing input an empty object.
 		input := b.input(path+".input", rt.Input).(map[string]any)
-		p.Tests = append(p.Tests, &policy.Test{Name: name, Input: input, Pos: l.positions[path],
-			Expect: policy.TestExpect{Outcome: rt.Expect.Outcome, Code: rt.Expect.Code}})
+		t := &policy.Test{Name: name, Input: input, Pos: l.positions[path],
+			Expect: policy.TestExpect{Outcome: rt.Expect.Outcome, Code: rt.Expect.Code}}
+		if rt.Lists != nil {
+			t.Lists = b.input(path+".lists", rt.Lists).(map[string]any)
+		}
+		p.Tests = append(p.Tests, t)
 	}
 	p.Index()
 	b.checkRefs()

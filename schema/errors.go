@@ -235,6 +235,12 @@ func bareKinds(allowed []string) []string {
 // durationBound ends CUE's message for a duration #Duration's pattern rejects.
 const durationBound = ` (out of bound =~"^[^-]*[1-9]")`
 
+// spiffeBound ends CUE's message for a SPIFFE ID #SpiffeID's pattern rejects.
+var spiffeBound = " (out of bound =~" + strconv.Quote(spiffeIDPattern) + ")"
+
+const spiffeRule = `(want spiffe://TRUST-DOMAIN/PATH: a trust domain of lowercase letters, digits, ".", "-" and "_"; ` +
+	`path segments of letters, digits, ".", "-" and "_", none empty, "." or "..")`
+
 const positiveDuration = `(durations must be positive, such as "15m" or "1h30m")`
 
 // friendly rewords the CUE messages users meet most.
@@ -244,8 +250,11 @@ func friendly(m string) string {
 		return "unknown field (not part of the agentctl policy language)"
 	case strings.HasPrefix(m, "incompatible list lengths (0 and"):
 		return "must not be empty"
-	case strings.HasPrefix(m, "incomplete value"):
+	case strings.HasPrefix(m, "incomplete value"), m == "field is required but not present":
 		return "missing required field"
+	case strings.HasSuffix(m, spiffeBound):
+		v := strings.TrimSuffix(strings.TrimPrefix(m, "invalid value "), spiffeBound)
+		return fmt.Sprintf("invalid SPIFFE ID %s %s", v, spiffeRule)
 	case strings.HasSuffix(m, durationBound):
 		v := strings.TrimSuffix(strings.TrimPrefix(m, "invalid value "), durationBound)
 		return fmt.Sprintf("invalid duration %s %s", v, positiveDuration)

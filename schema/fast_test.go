@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 
@@ -83,6 +84,14 @@ func TestFastPathAgreesWithSchema(t *testing.T) {
 		"flow-on-egress":   `settings: flow: on_egress: "block"`,
 		"flow-approvers":   `settings: flow: approvers: 0`,
 		"flow-exempt-int":  `agents: a: {flow_exempt: 1, grants: []}`,
+		"enum-empty-expr":  `agents: a: {autonomy: "" + "", grants: []}`,
+		"kind-empty-expr":  `_e: "", agents: a: {credential: kind: _e, grants: []}`,
+		"test-no-input":    `tests: t: expect: outcome: "allow"`,
+		"test-empty-input": `tests: t: {input: {}, expect: outcome: "allow"}`,
+		"spiffe-dots":      `agents: a: {identity: spiffe_id: "spiffe://a_b-c.d/.x/x./.../A_Z-0.9", grants: []}`,
+		"spiffe-control":   `agents: a: {identity: spiffe_id: "spiffe://td/a\u0000", grants: []}`,
+		"spiffe-dot-seg":   `agents: a: {identity: spiffe_id: "spiffe://td/a/./b", grants: []}`,
+		"spiffe-no-path":   `agents: a: {identity: spiffe_id: "spiffe://td", grants: []}`,
 	}
 	var dirs []string
 	for name, src := range tricky {
@@ -186,4 +195,43 @@ func exactNumbers(raw *rawPolicy) *rawPolicy {
 		norm(t.Input)
 	}
 	return raw
+}
+
+// TestSpiffeID holds #SpiffeID (schema.cue) and its Go mirror to the character sets of the
+// SPIFFE ID specification, on the same vectors.
+func TestSpiffeID(t *testing.T) {
+	long := strings.Repeat("a", 255)
+	cases := map[string]bool{
+		"spiffe://acme.example/agents/billing":        true,
+		"spiffe://k8s-west.example.com/ns/staging/sa": true,
+		"spiffe://a_b-c.d/.x/x./.../A_Z-0.9":          true,
+		"spiffe://" + long + "/p":                     true,
+		"spiffe://" + long + "a/p":                    false, // trust domain over 255 bytes
+		"spiffe://acme.example":                       false, // agentctl wants a workload path
+		"spiffe://acme.example/":                      false,
+		"spiffe://acme.example/a/":                    false,
+		"spiffe://acme.example//a":                    false,
+		"spiffe://acme.example/./a":                   false,
+		"spiffe://acme.example/a/..":                  false,
+		"spiffe://Acme.example/a":                     false,
+		"spiffe://acme.example:443/a":                 false,
+		"spiffe://user@acme.example/a":                false,
+		"spiffe://acme.example/a\x07":                 false,
+		"spiffe://acme.example/a\nb":                  false,
+		"spiffe://acme.example/a%20b":                 false,
+		"spiffe://acme.example/a?q":                   false,
+		"spiffe://acme.example/ä":                     false,
+		"SPIFFE://acme.example/a":                     false,
+		"https://acme.example/a":                      false,
+	}
+	ctx := cuecontext.New()
+	def := ctx.CompileBytes(Source).LookupPath(cue.ParsePath("#SpiffeID"))
+	for id, want := range cases {
+		if got := spiffeRE.MatchString(id); got != want {
+			t.Errorf("Go: %q: match %v, want %v", id, got, want)
+		}
+		if got := def.Unify(ctx.Encode(id)).Validate() == nil; got != want {
+			t.Errorf("schema: %q: accepted %v, want %v", id, got, want)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue"
@@ -41,15 +42,72 @@ const schemaFile = "agentctl-schema.cue"
 // Errors value holding every problem found, with positions relative to the working
 // directory.
 func Load(dir string) (*policy.Policy, error) {
+	return LoadWith(dir, Options{})
+}
+
+// DefaultEvalTimeout is the evaluation budget of a policy directory when none is given:
+// generous, as a large estate evaluates in seconds.
+const DefaultEvalTimeout = 60 * time.Second
+
+// Options tune a load.
+type Options struct {
+	// EvalTimeout bounds the time a load may take (CUE evaluation is nearly all of it); zero
+	// means DefaultEvalTimeout. A policy is input a pull request controls, and a few lines of
+	// CUE (a hidden list.Range of a million elements) can evaluate for hours.
+	EvalTimeout time.Duration
+}
+
+// LoadWith is Load with options. A load that exceeds its budget returns an Errors value
+// naming the directory. CUE cannot interrupt an evaluation, so the evaluation is abandoned,
+// not stopped: it keeps a CPU busy until it ends or the process exits, which a command does
+// at once on the error (agentctl watch keeps running, so it may accumulate them).
+func LoadWith(dir string, opts Options) (*policy.Policy, error) {
 	l := &loader{dir: dir}
 	if cwd, err := os.Getwd(); err == nil {
 		l.cwd = cwd
 	}
-	p, errs := l.load()
-	if len(errs) > 0 {
-		return nil, errs.sorted()
+	type result struct {
+		p    *policy.Policy
+		errs Errors
 	}
-	return p, nil
+	r, ok := withinBudget(opts.EvalTimeout, func() result {
+		p, errs := l.load()
+		return result{p, errs}
+	})
+	if !ok {
+		return nil, Errors{overBudget(l.rel(dir), opts.EvalTimeout)}
+	}
+	if len(r.errs) > 0 {
+		return nil, r.errs.sorted()
+	}
+	return r.p, nil
+}
+
+// withinBudget runs f and returns its result, or ok false when it has not returned after
+// timeout (zero: DefaultEvalTimeout), leaving it to finish on its own.
+func withinBudget[T any](timeout time.Duration, f func() T) (v T, ok bool) {
+	if timeout <= 0 {
+		timeout = DefaultEvalTimeout
+	}
+	done := make(chan T, 1) // f's send never blocks, even once abandoned
+	go func() { done <- f() }()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case v := <-done:
+		return v, true
+	case <-timer.C:
+		return v, false
+	}
+}
+
+// overBudget is the error of a load of dir that exceeded its budget.
+func overBudget(dir string, timeout time.Duration) Error {
+	if timeout <= 0 {
+		timeout = DefaultEvalTimeout
+	}
+	return Error{Msg: fmt.Sprintf("%s: evaluation stopped after %s, its budget (raise it with --eval-timeout or limits.evaluation_timeout in .agentctl.yaml): "+
+		"look for a large list, comprehension or recursion in its .cue files", dir, timeout)}
 }
 
 type loader struct {

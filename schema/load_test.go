@@ -186,3 +186,34 @@ approvals: r: require: role: "zoë-team"
 		}
 	}
 }
+
+// TestEvalBudget: a load over its budget returns an error naming the directory (the
+// evaluation is abandoned: CUE cannot interrupt it); within it, the policy loads. LoadPair
+// has the same budget over both versions.
+func TestEvalBudget(t *testing.T) {
+	dir := t.TempDir()
+	slow := filepath.Join(dir, "slow")
+	if err := os.Mkdir(slow, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := "package policy\n\nimport \"list\"\n\n_big: list.Range(0, 20000, 1)\n\nagents: bot: grants: []\n" // about a second: abandoned, it ends soon
+	if err := os.WriteFile(filepath.Join(slow, "policy.cue"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	minimal, err := filepath.Abs("testdata/minimal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	want := "slow: evaluation stopped after 20ms, its budget (raise it with --eval-timeout or limits.evaluation_timeout in .agentctl.yaml): look for a large list, comprehension or recursion in its .cue files"
+	if _, err := LoadWith("slow", Options{EvalTimeout: 20 * time.Millisecond}); err == nil || err.Error() != want {
+		t.Errorf("LoadWith: %v\nwant %s", err, want)
+	}
+	wantPair := "slow and slow: evaluation stopped after 20ms"
+	if _, _, _, err := LoadPairWith("slow", "slow", Options{EvalTimeout: 20 * time.Millisecond}); err == nil || !strings.HasPrefix(err.Error(), wantPair) {
+		t.Errorf("LoadPairWith: %v\nwant %s...", err, wantPair)
+	}
+	if _, err := LoadWith(minimal, Options{EvalTimeout: time.Minute}); err != nil {
+		t.Errorf("LoadWith(minimal): %v", err)
+	}
+}

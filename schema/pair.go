@@ -26,6 +26,30 @@ import (
 // or a base that fails to build, is loaded in full (both versions at once), so errors are
 // Load's own. changed is non-nil when base was derived: what may differ between the two.
 func LoadPair(baseDir, headDir string) (base, head *policy.Policy, changed *Changed, err error) {
+	return LoadPairWith(baseDir, headDir, Options{})
+}
+
+// LoadPairWith is LoadPair with options; the evaluation budget covers both versions. Over
+// it, the error is a PairErrors naming both directories, on the head side.
+func LoadPairWith(baseDir, headDir string, opts Options) (base, head *policy.Policy, changed *Changed, err error) {
+	type result struct {
+		base, head *policy.Policy
+		changed    *Changed
+		err        error
+	}
+	r, ok := withinBudget(opts.EvalTimeout, func() result {
+		b, h, c, err := loadPair(baseDir, headDir)
+		return result{b, h, c, err}
+	})
+	if !ok {
+		cwd, _ := os.Getwd()
+		l := &loader{cwd: cwd}
+		return nil, nil, nil, PairErrors{Head: Errors{overBudget(l.rel(baseDir)+" and "+l.rel(headDir), opts.EvalTimeout)}}
+	}
+	return r.base, r.head, r.changed, r.err
+}
+
+func loadPair(baseDir, headDir string) (base, head *policy.Policy, changed *Changed, err error) {
 	cwd, _ := os.Getwd()
 	h := &loader{dir: headDir, cwd: cwd}
 	var (

@@ -269,6 +269,7 @@ type rawScenario struct {
 
 type rawTest struct {
 	Input  map[string]any `json:"input"`
+	Lists  map[string]any `json:"lists"`
 	Expect *struct {
 		Outcome string `json:"outcome"`
 		Code    string `json:"code"`
@@ -369,11 +370,15 @@ func grantDefaults(gs []rawGrant) {
 	}
 }
 
-var spiffeRE = regexp.MustCompile(`^spiffe://[^/]+/.+`)
+// spiffeIDPattern is #SpiffeID's pattern in schema.cue.
+const spiffeIDPattern = `^spiffe://[a-z0-9._-]{1,255}(/([a-zA-Z0-9._-]*[a-zA-Z0-9_-][a-zA-Z0-9._-]*|\.\.\.+))+$`
+
+var spiffeRE = regexp.MustCompile(spiffeIDPattern)
 
 func oneOf(s string, allowed ...string) bool { return slices.Contains(allowed, s) }
 
-// optOneOf accepts an absent ("") value or one of allowed.
+// optOneOf accepts an absent ("") value or one of allowed. A written "" never gets here:
+// plainJSON sends it to the schema, which rejects it where an enum is expected.
 func optOneOf(s string, allowed ...string) bool { return s == "" || oneOf(s, allowed...) }
 
 func allOneOf(ss []string, allowed ...string) bool {
@@ -491,7 +496,7 @@ func (r *rawPolicy) valid() bool {
 		}
 	}
 	for _, t := range r.Tests {
-		if t.Expect == nil || !oneOf(t.Expect.Outcome, "allow", "deny", "needs_approval") {
+		if t.Input == nil || t.Expect == nil || !oneOf(t.Expect.Outcome, "allow", "deny", "needs_approval") {
 			return false
 		}
 	}
@@ -526,10 +531,12 @@ func grantsValid(gs []rawGrant) bool {
 }
 
 // plainJSON rejects JSON the struct decoder would read more leniently than the schema:
-// null anywhere (decoded as absent) and object keys with upper-case letters (encoding/json
-// matches field names case-insensitively). False alarms only cost the schema path.
+// null anywhere (decoded as absent), an empty string value (a string field reads "" as
+// absent and takes the default, where the schema rejects "" in an enum) and object keys with
+// upper-case letters (encoding/json matches field names case-insensitively). False alarms
+// only cost the schema path.
 func plainJSON(data []byte) bool {
-	for _, null := range []string{":null", "[null", ",null"} {
+	for _, null := range []string{":null", "[null", ",null", `:""`} {
 		if bytes.Contains(data, []byte(null)) {
 			return false
 		}

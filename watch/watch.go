@@ -3,8 +3,9 @@
 // write a file in several steps), and ignores editor temporary files and permission-only
 // changes. A policy is the .cue files directly in its directory: a .cue file in a
 // subdirectory (or named _x.cue or .x.cue) is reported as not part of the policy instead of
-// triggering a run. Each directory's parent is watched too, so that a directory removed or
-// moved away and then restored is noticed and watched again.
+// triggering a run. The nearest existing ancestor of each directory (its parent, while it
+// exists) is watched too, so that a directory removed or moved away, alone or with its
+// parents, and then restored is noticed and watched again.
 package watch
 
 import (
@@ -76,13 +77,15 @@ func newLoop(cfg Config) (*loop, error) {
 		cfg.Dirs[i] = filepath.Clean(dir)
 	}
 	l := &loop{cfg: cfg, fw: fw, watched: map[string]bool{}, parents: map[string]bool{},
-		gone: map[string]bool{}, changed: map[string]bool{}, roots: map[string]string{}, strays: map[string]string{}}
+		gone: map[string]bool{}, changed: map[string]bool{}, roots: map[string]string{}, strays: map[string]string{},
+		ancestors: map[string][]string{}, anchors: map[string]string{}}
 	for _, dir := range cfg.Dirs {
 		if err := l.addTree(dir, nil); err != nil {
 			fw.Close()
 			return nil, err
 		}
-		l.watchParent(dir)
+		l.ancestors[dir] = ancestors(dir)
+		l.anchor(dir)
 	}
 	return l, nil
 }
@@ -147,8 +150,12 @@ type loop struct {
 	cfg     Config
 	fw      *fsnotify.Watcher
 	watched map[string]bool // directories of the policy trees with a watch
-	parents map[string]bool // parents of the Dirs with a watch of their own, to see them return
+	parents map[string]bool // anchors with a watch of their own (not part of a tree)
 	gone    map[string]bool // Dirs removed or moved away, waiting to come back
+	// ancestors of each Dir, nearest first, named as events name them; anchors: the one
+	// watched for it, the nearest that exists, so that the Dir coming back is seen.
+	ancestors map[string][]string
+	anchors   map[string]string
 	// Since the last run: policy files changed, Dirs that went or came back (what happened),
 	// and .cue files that are not part of a policy (why not).
 	changed map[string]bool
@@ -191,27 +198,90 @@ func (l *loop) addTree(root string, stray func(path string)) error {
 	})
 }
 
-// watchParent watches the directory holding dir, so that dir coming back after a removal or
-// a move is seen (a watch on dir itself ends with it). A parent that is already watched as
-// part of a tree needs no second watch (one inode has one watch, and its events would be
-// renamed).
-func (l *loop) watchParent(dir string) {
-	parent := filepath.Dir(dir)
-	if parent == dir || filepath.Base(dir) == ".." {
-		abs, err := filepath.Abs(dir)
-		if err != nil {
+// ancestors lists the directories holding dir, nearest first, named as the events of a
+// watch on them name their entries: relative up to ".", for a relative dir; else absolute up
+// to the filesystem root.
+func ancestors(dir string) []string {
+	var out []string
+	if !filepath.IsAbs(dir) && dir != "." && dir != ".." && !strings.HasPrefix(dir, ".."+string(filepath.Separator)) {
+		for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+			out = append(out, d)
+			if d == "." {
+				return out
+			}
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil
+	}
+	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+		out = append(out, d)
+		if filepath.Dir(d) == d {
+			return out
+		}
+	}
+}
+
+// anchor watches the nearest existing ancestor of dir, so that dir coming back after a
+// removal or a move (of itself or of an ancestor) is seen: a watch on dir ends with it, and
+// one on a removed parent with the parent. A directory created between the look and the
+// watch is found by looking again, a bounded number of times.
+func (l *loop) anchor(dir string) {
+	for range len(l.ancestors[dir]) + 1 {
+		a := l.nearestExisting(dir)
+		if a == "" || a == l.anchors[dir] {
 			return
 		}
-		parent = filepath.Dir(abs)
+		l.release(dir)
+		l.anchors[dir] = a
+		if !l.hasWatch(a) {
+			if err := l.fw.Add(a); err != nil {
+				fmt.Fprintf(l.cfg.Log, "agentctl watch: %s will not be noticed if it is removed and restored: %v\n", dir, err)
+				return
+			}
+			l.parents[a] = true
+		}
 	}
-	if l.hasWatch(parent) {
+}
+
+// nearestExisting returns the nearest ancestor of dir that is a directory, or "".
+func (l *loop) nearestExisting(dir string) string {
+	for _, a := range l.ancestors[dir] {
+		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+			return a
+		}
+	}
+	return ""
+}
+
+// release drops the anchor of dir, and its watch when no other Dir needs it.
+func (l *loop) release(dir string) {
+	a := l.anchors[dir]
+	if a == "" {
 		return
 	}
-	if err := l.fw.Add(parent); err != nil {
-		fmt.Fprintf(l.cfg.Log, "agentctl watch: %s will not be noticed if it is removed and restored: %v\n", dir, err)
-		return
+	delete(l.anchors, dir)
+	for _, other := range l.anchors {
+		if other == a {
+			return
+		}
 	}
-	l.parents[parent] = true
+	if l.parents[a] {
+		_ = l.fw.Remove(a) // gone already when the ancestor was removed or moved
+		delete(l.parents, a)
+	}
+}
+
+// ancestorOf returns the Dirs that name is an ancestor of.
+func (l *loop) ancestorOf(name string) []string {
+	var out []string
+	for _, dir := range l.cfg.Dirs {
+		if slices.Contains(l.ancestors[dir], name) {
+			out = append(out, dir)
+		}
+	}
+	return out
 }
 
 // hasWatch reports whether dir has a watch already, under any name.
@@ -255,7 +325,7 @@ func (l *loop) restore() bool {
 			continue
 		}
 		delete(l.gone, dir)
-		l.watchParent(dir)
+		l.anchor(dir)
 		l.roots[dir] = "came back"
 		back = true
 	}
@@ -295,9 +365,18 @@ func (l *loop) handle(ev fsnotify.Event) bool {
 	if dir := l.root(name); dir != "" {
 		return l.handleRoot(dir, ev)
 	}
-	if !l.within(name) {
-		return false // a sibling of a watched directory, seen through the parent's watch
+	relevant := false
+	if dirs := l.ancestorOf(name); len(dirs) > 0 {
+		relevant = l.handleAncestor(dirs, ev)
 	}
+	if !l.within(name) {
+		return relevant // a sibling of a watched directory, seen through an anchor's watch
+	}
+	return l.handleInTree(name, ev) || relevant
+}
+
+// handleInTree handles an event on an entry of a watched tree.
+func (l *loop) handleInTree(name string, ev fsnotify.Event) bool {
 	switch {
 	case ev.Has(fsnotify.Create):
 		if fi, err := os.Lstat(name); err == nil && fi.IsDir() {
@@ -351,6 +430,36 @@ func (l *loop) handleRoot(dir string, ev fsnotify.Event) bool {
 		return l.restore()
 	}
 	return false
+}
+
+// handleAncestor handles an event on an ancestor of watched policy directories, seen by the
+// watch of an anchor (its own, for its removal or move; its parent's, for its creation).
+func (l *loop) handleAncestor(dirs []string, ev fsnotify.Event) bool {
+	relevant := false
+	for _, dir := range dirs {
+		switch {
+		case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
+			// The directory went with its ancestor (a moved one keeps its watches, which
+			// now report another path).
+			if !l.gone[dir] {
+				l.unwatch(dir)
+				l.gone[dir] = true
+				l.roots[dir] = "was removed"
+				relevant = true
+			}
+			delete(l.anchors, dir) // its watch ended with the ancestor, or is released below
+			l.anchor(dir)
+		case ev.Has(fsnotify.Create):
+			l.anchor(dir)
+		}
+	}
+	for a := range l.parents {
+		if !slices.Contains(slices.Collect(maps.Values(l.anchors)), a) {
+			_ = l.fw.Remove(a)
+			delete(l.parents, a)
+		}
+	}
+	return l.restore() || relevant
 }
 
 // unwatch forgets dir and every watched directory below it.

@@ -42,7 +42,15 @@ func start(t *testing.T, status func(snapshot string) int) *harness {
 // startWith starts a harness with the given debounce (0: the default).
 func startWith(t *testing.T, status func(snapshot string) int, debounce time.Duration) *harness {
 	t.Helper()
-	dir := t.TempDir()
+	return startAt(t, t.TempDir(), status, debounce)
+}
+
+// startAt starts a harness watching dir, which it creates with a policy.cue.
+func startAt(t *testing.T, dir string, status func(snapshot string) int, debounce time.Duration) *harness {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(dir, "policy.cue"), "v1")
 	h := &harness{t: t, dir: dir, runs: make(chan string, 100), clears: make(chan struct{}, 100),
 		log: &testtool.SyncBuffer{}, done: make(chan error, 1)}
@@ -337,6 +345,61 @@ func TestDirectoryRemovedAndRestored(t *testing.T) {
 	if got, want := h.lastLine(), status(h.path("policy.cue")+" changed", "1 directory"); got != want {
 		t.Errorf("status line\n%s\nwant\n%s", got, want)
 	}
+}
+
+// TestParentRemovedAndRestored: with the policy directory's parent deleted and made again,
+// or moved away and back, watch used to wait forever (the parent's watch ends with it) or,
+// after a move, take edits under the new name for the policy's.
+func TestParentRemovedAndRestored(t *testing.T) {
+	parent := filepath.Join(t.TempDir(), "parent")
+	h := startAt(t, filepath.Join(parent, "pol"), nil, 300*time.Millisecond)
+	status := func(reason, watching string) string {
+		return "agentctl watch: " + reason + ": exit status 0 after 0s; watching " + watching + " (Ctrl-C to stop)"
+	}
+	waiting := "0 directories, waiting for " + h.dir + " to come back"
+
+	if err := os.RemoveAll(parent); err != nil {
+		t.Fatal(err)
+	}
+	h.until("(no directory)")
+	// rm -rf removes the files first, which the line may name too.
+	if got := h.lastLine(); !strings.Contains(got, h.dir+" was removed") || !strings.HasSuffix(got, waiting+" (Ctrl-C to stop)") {
+		t.Errorf("status line\n%s\nwant %s was removed ... %s", got, h.dir, waiting)
+	}
+	// Made again in steps, as mkdir and cp do: the deeper directories appear after the
+	// watch moved up.
+	if err := os.Mkdir(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.expectQuiet()
+	if err := os.Mkdir(h.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.next() // the directory came back; policy.cue may or may not be in it yet
+	writeFile(t, h.path("policy.cue"), "v2")
+	h.expectRun("policy.cue=v2")
+
+	// The parent moved away: the policy directory is gone, and edits under the new name are
+	// not the policy's; moved back, it is watched again.
+	away := parent + ".away"
+	if err := os.Rename(parent, away); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRun("(no directory)")
+	if got, want := h.lastLine(), status(h.dir+" was removed", waiting); got != want {
+		t.Errorf("status line\n%s\nwant\n%s", got, want)
+	}
+	writeFile(t, filepath.Join(away, "pol", "policy.cue"), "elsewhere")
+	h.expectQuiet()
+	if err := os.Rename(away, parent); err != nil {
+		t.Fatal(err)
+	}
+	h.expectRun("policy.cue=elsewhere")
+	if got, want := h.lastLine(), status(h.dir+" came back", "1 directory"); got != want {
+		t.Errorf("status line\n%s\nwant\n%s", got, want)
+	}
+	writeFile(t, h.path("policy.cue"), "v3")
+	h.expectRun("policy.cue=v3")
 }
 
 func TestIgnoredChanges(t *testing.T) {

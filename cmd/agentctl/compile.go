@@ -73,7 +73,7 @@ ES and PS signatures are randomised.`,
 			} else if signing.Algorithm != "" || signing.KeyID != "" || signing.ClaimsFile != "" {
 				return inputError(fmt.Errorf("--signing-alg, --signing-key-id and --claims-file need --signing-key"))
 			}
-			policies, err := loadAll(cmd.ErrOrStderr(), []string{dir})
+			policies, err := loadAll(cmd, []string{dir})
 			if err != nil {
 				return err
 			}

@@ -31,7 +31,10 @@ built-in default.
 The configuration file is .agentctl.yaml, the nearest one in the directory or its parents up
 to the repository root (the git top-level), or the file given with --config. It is validated
 against a schema built into agentctl: an unknown key or a wrong type is an error at its
-file:line:col (exit 2). Flags given here override it, as they do for lint and check.
+file:line:col (exit 2). Every file it names (baselines, output files) must stay inside the
+repository (--root, else the git top-level) and be a regular file or one to create; config
+refuses what lint and check would refuse, baselines that do not read included.
+Flags given here override it, as they do for lint and check.
 The keys are documented in docs/ci.md ("Repository configuration").`,
 		Example: `  agentctl config
   agentctl config policies/legacy
@@ -48,6 +51,9 @@ The keys are documented in docs/ci.md ("Repository configuration").`,
 			}
 			runs, err := f.settings(cmd, dirs)
 			if err != nil {
+				return err
+			}
+			if _, err := gateInputs(runs); err != nil {
 				return err
 			}
 			var out []configDir
@@ -68,6 +74,7 @@ The keys are documented in docs/ci.md ("Repository configuration").`,
 		},
 	}
 	f.registerSelection(cmd.Flags())
+	cmd.Flags().StringVar(&f.root, "root", "", "repository root that files named in "+config.FileName+" must stay inside (default: the git top-level)")
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: "+wordList(configFormats, "or"))
 	return cmd
 }
@@ -111,6 +118,7 @@ func settingRows(s config.Settings, file *config.File) []configSetting {
 		configSetting{"baseline", s.Baseline.V, s.Baseline.Source},
 		configSetting{"inline_suppressions", s.InlineSuppressions.V, s.InlineSuppressions.Source},
 		configSetting{"output", list(s.Output.V), s.Output.Source},
+		configSetting{"limits.evaluation_timeout", s.EvalTimeout.V.String(), s.EvalTimeout.Source},
 		configSetting{"diff.fail_on", failOn.V, failOn.Source},
 	)
 }

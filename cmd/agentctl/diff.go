@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +33,7 @@ type diffFlags struct {
 	maxDecisions int
 	config       string
 	root         string
+	evalTimeout  time.Duration // from --eval-timeout or the configuration (configure)
 }
 
 func newDiffCmd() *cobra.Command {
@@ -102,9 +104,18 @@ Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invoc
 	return cmd
 }
 
-// configure takes --fail-on from the repository configuration when the flag is not given.
+// configure takes --fail-on and the evaluation budget from the repository configuration
+// when the flags are not given.
 func (f *diffFlags) configure(cmd *cobra.Command, args []string) error {
-	if cmd.Flags().Changed("fail-on") {
+	f.evalTimeout = schema.DefaultEvalTimeout
+	d, timeoutSet, err := evalTimeoutFlagValue(cmd)
+	if err != nil {
+		return err
+	}
+	if timeoutSet {
+		f.evalTimeout = d
+	}
+	if cmd.Flags().Changed("fail-on") && timeoutSet {
 		return nil
 	}
 	path := f.config
@@ -117,12 +128,19 @@ func (f *diffFlags) configure(cmd *cobra.Command, args []string) error {
 			return nil
 		}
 	}
-	file, err := loadConfig(cmd.ErrOrStderr(), path)
+	file, err := loadConfig(cmd.ErrOrStderr(), path, f.root)
 	if err != nil {
 		return err
 	}
-	if v, ok := file.DiffFailOn(); ok {
+	if v, ok := file.DiffFailOn(); ok && !cmd.Flags().Changed("fail-on") {
 		f.failOn = v.V
+	}
+	if !timeoutSet {
+		s, err := file.For(f.headDir(args))
+		if err != nil {
+			return inputError(err)
+		}
+		f.evalTimeout = s.EvalTimeout.V
 	}
 	return nil
 }
@@ -195,7 +213,7 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string, thresh
 	}
 	var results []*diff.Result
 	for _, pr := range pairs {
-		bp, hp, changed, err := loadPair(stderr, pr)
+		bp, hp, changed, err := loadPair(stderr, pr, f.evalTimeout)
 		if err != nil {
 			return err
 		}
@@ -246,9 +264,9 @@ func (f diffFlags) render(w io.Writer, results []*diff.Result, conds []string, t
 // loadPair loads both versions: base is derived from head where they share their text
 // (schema.LoadPair), since loading is nearly all of a diff's cost. Load errors of both are
 // printed, base's under the names its files have in the repository.
-func loadPair(stderr io.Writer, pr pair) (*policy.Policy, *policy.Policy, *schema.Changed, error) {
+func loadPair(stderr io.Writer, pr pair, timeout time.Duration) (*policy.Policy, *policy.Policy, *schema.Changed, error) {
 	stop := busy(stderr, "loading "+pr.baseLabel+" and "+pr.headLabel)
-	base, head, changed, err := schema.LoadPair(pr.base, pr.head)
+	base, head, changed, err := schema.LoadPairWith(pr.base, pr.head, schema.Options{EvalTimeout: timeout})
 	stop()
 	if err == nil {
 		return base, head, changed, nil

@@ -21,9 +21,9 @@ import (
 
 type explainFlags struct {
 	agent, tool, action, chain, resource string
-	identity, now                        string
+	identity, now, task                  string
 	approvers, attributes                []string
-	input, revocations, output           string
+	input, revocations, lists, output    string
 }
 
 // explainFormats are the output formats of explain.
@@ -51,7 +51,12 @@ with --input is decided as it is: nothing is assumed.
 
 --attribute KEY=VALUE sets a request attribute (a number when VALUE is one), which approval
 thresholds compare; --approver NAME:ROLE adds a human approval. Repeat either for several.
---revocations reads the document an operator would push to data.agentctl_revocations.
+--revocations reads the document an operator would push to data.agentctl_revocations, and
+--lists the runtime lists pushed to data.agentctl_lists (docs/runtime.md); --task sets the
+request's task, which scopes lists keyed by task.
+
+The output names each condition of the policy the decision tested (a grant's, an approval
+rule's, an action's flow class, the integrity rule's exception) and whether it held.
 
 Only an allow names the grant that allowed the call; a deny names what denied it (the
 policy element or revocation behind each reason code). The request is also decided by the
@@ -81,8 +86,14 @@ whatever the decision.`,
 			if err != nil {
 				return inputError(err)
 			}
+			var lists any
+			if f.lists != "" {
+				if lists, err = readJSON(cmd, f.lists); err != nil {
+					return inputError(err)
+				}
+			}
 			dir := dirsOrDot(args)[0]
-			policies, err := loadAll(cmd.ErrOrStderr(), []string{dir})
+			policies, err := loadAll(cmd, []string{dir})
 			if err != nil {
 				return err
 			}
@@ -103,7 +114,10 @@ whatever the decision.`,
 			if err := e.SetRevocations(ctx, rev); err != nil {
 				return err
 			}
-			env := policy.Env{Revocations: rev, Now: now}
+			if err := e.SetLists(ctx, lists); err != nil {
+				return err
+			}
+			env := policy.Env{Revocations: rev, Lists: lists, Now: now}
 			// The flags are already in the request; a request that is not an object names no
 			// capability (indexing the nil map gives "").
 			m, _ := in.(map[string]any)
@@ -141,6 +155,8 @@ whatever the decision.`,
 	fl.StringArrayVar(&f.attributes, "attribute", nil, "a request attribute, KEY=VALUE; VALUE is a number when it parses as one (repeatable)")
 	fl.StringVar(&f.input, "input", "", `a JSON file holding the runtime request ("-" reads stdin)`)
 	fl.StringVar(&f.revocations, "revocations", "", "a JSON file holding data.agentctl_revocations")
+	fl.StringVar(&f.lists, "lists", "", "a JSON file holding data.agentctl_lists (the runtime lists)")
+	fl.StringVar(&f.task, "task", "", "the task the call belongs to")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: "+wordList(explainFormats, "or"))
 	return cmd
 }
@@ -166,7 +182,7 @@ func (f explainFlags) request(cmd *cobra.Command) (in, rev any, err error) {
 		return nil, nil, fmt.Errorf("explain needs %s (or the whole request with --input)", missing)
 	}
 	for k, v := range map[string]string{"agent": f.agent, "tool": f.tool, "action": f.action, "resource": f.resource,
-		"identity": f.identity, "now": f.now} {
+		"identity": f.identity, "now": f.now, "task": f.task} {
 		if v != "" && req != nil {
 			req[k] = v
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -45,7 +46,7 @@ var gateFormats = []string{"table", "json", "sarif", "junit", "github"}
 func (f *gateFlags) register(fl *pflag.FlagSet) {
 	f.hasOutputs = true
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "output `FORMAT[=FILE]`, repeatable: "+strings.Join(gateFormats, ", ")+"; a format alone goes to stdout (default: output of "+config.FileName+", else table)")
-	fl.StringVar(&f.root, "root", "", "repository root that SARIF, GitHub and JUnit locations are relative to (default: the git top-level)")
+	fl.StringVar(&f.root, "root", "", "repository root: SARIF, GitHub and JUnit locations are relative to it, and files named in "+config.FileName+" stay inside it (default: the git top-level)")
 	f.registerSelection(fl)
 }
 
@@ -115,7 +116,7 @@ func (f *gateFlags) settingsFor(cmd *cobra.Command, dir string, files map[string
 	if path != "" {
 		if file = files[path]; file == nil {
 			var err error
-			if file, err = loadConfig(cmd.ErrOrStderr(), path); err != nil {
+			if file, err = loadConfig(cmd.ErrOrStderr(), path, f.root); err != nil {
 				return nil, config.Settings{}, err
 			}
 			files[path] = file
@@ -148,13 +149,22 @@ func (f *gateFlags) settingsFor(cmd *cobra.Command, dir string, files map[string
 	if ok, src := flag("output"); ok && f.hasOutputs {
 		s.Output = config.Value[[]string]{V: f.outputs, Source: src}
 	}
+	if d, ok, err := evalTimeoutFlagValue(cmd); err != nil {
+		return nil, s, err
+	} else if ok {
+		s.EvalTimeout = config.Value[time.Duration]{V: d, Source: "flag --" + evalTimeoutFlag}
+	}
 	return file, s, nil
 }
 
-// loadConfig loads a configuration file. Its errors, one per line with file:line:col, are
-// printed to stderr as they are (errInputPrinted).
-func loadConfig(stderr io.Writer, path string) (*config.File, error) {
+// loadConfig loads a configuration file and checks the files it names against the
+// repository root (--root, else the git top-level). Its errors, one per line with
+// file:line:col, are printed to stderr as they are (errInputPrinted).
+func loadConfig(stderr io.Writer, path, root string) (*config.File, error) {
 	file, err := config.Load(path)
+	if err == nil {
+		err = file.CheckPaths(root)
+	}
 	var errs config.Errors
 	switch {
 	case errors.As(err, &errs):
@@ -188,8 +198,8 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 	if g.runs, err = f.settings(cmd, dirs); err != nil {
 		return nil, err
 	}
-	if g.outs, err = parseOutputs(g.runs[0].settings.Output.V, gateFormats, dirs); err != nil {
-		return nil, inputError(err)
+	if g.outs, err = gateInputs(g.runs); err != nil {
+		return nil, err
 	}
 	if g.root, err = repoRoot(f.root, dirs[0]); err != nil {
 		return nil, err
@@ -197,13 +207,39 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 	if _, err := f.colorOn(io.Discard); err != nil {
 		return nil, err
 	}
-	if g.policies, g.loadErrs, err = loadEach(cmd.ErrOrStderr(), dirs); err != nil {
+	timeouts := make([]time.Duration, len(g.runs))
+	for i, r := range g.runs {
+		timeouts[i] = r.settings.EvalTimeout.V
+	}
+	if g.policies, g.loadErrs, err = loadEach(cmd.ErrOrStderr(), dirs, timeouts); err != nil {
 		return nil, err
 	}
 	if g.lint, err = lintDirs(cmd.OutOrStdout(), cmd.ErrOrStderr(), g.runs, g.policies, g.loadErrs, writeBaseline); err != nil {
 		return nil, err
 	}
 	return &g, nil
+}
+
+// gateInputs validates what a gate reads and writes besides its policies, before any policy
+// is read: the outputs (of the first directory's settings) and every baseline. config runs
+// it too, so that it refuses what a gate would.
+func gateInputs(runs []dirRun) ([]output, error) {
+	dirs := make([]string, len(runs))
+	for i, r := range runs {
+		dirs[i] = r.dir
+	}
+	outs, err := parseOutputs(runs[0].settings.Output.V, gateFormats, dirs)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	for _, r := range runs {
+		if b := r.settings.Baseline.V; b != "" {
+			if _, err := lint.ReadBaseline(b); err != nil {
+				return nil, inputError(err)
+			}
+		}
+	}
+	return outs, nil
 }
 
 // output is one -o value: a format and the file it goes to ("" for stdout), with the rules
@@ -277,14 +313,15 @@ func writeOutputs(stdout io.Writer, outs []output, render func(w io.Writer, form
 	return nil
 }
 
-// loadEach loads every directory; a directory that fails to load has a nil policy and its
-// errors, which are printed to stderr, so the others can still be checked.
-func loadEach(stderr io.Writer, dirs []string) ([]*policy.Policy, [][]report.LoadError, error) {
+// loadEach loads every directory within its evaluation budget (timeouts, by directory); a
+// directory that fails to load has a nil policy and its errors, which are printed to stderr,
+// so the others can still be checked.
+func loadEach(stderr io.Writer, dirs []string, timeouts []time.Duration) ([]*policy.Policy, [][]report.LoadError, error) {
 	policies := make([]*policy.Policy, len(dirs))
 	loadErrs := make([][]report.LoadError, len(dirs))
 	for i, dir := range dirs {
 		stop := busy(stderr, "loading "+dir)
-		p, err := schema.Load(dir)
+		p, err := schema.LoadWith(dir, schema.Options{EvalTimeout: timeouts[i]})
 		stop()
 		if err == nil {
 			policies[i] = p

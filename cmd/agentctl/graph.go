@@ -87,7 +87,7 @@ exits 2. 0 lifts a limit.`,
 				return inputError(fmt.Errorf("--timeout must be positive, got %s", timeout))
 			}
 			dirs := dirsOrDot(args)
-			policies, err := loadAll(cmd.ErrOrStderr(), dirs)
+			policies, err := loadAll(cmd, dirs)
 			if err != nil {
 				return err
 			}

@@ -200,7 +200,7 @@ func (f *importMCPFlags) runCheck(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	policies, err := loadAll(cmd.ErrOrStderr(), dirsOrDot(rest))
+	policies, err := loadAll(cmd, dirsOrDot(rest))
 	if err != nil {
 		return err
 	}

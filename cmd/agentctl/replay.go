@@ -115,7 +115,7 @@ func (f *replayFlags) run(cmd *cobra.Command, dir string, traces []string) error
 		defer snap.Close()
 		dirs, baseLabel = append(dirs, snap.Dir(dir)), f.baseRef
 	}
-	policies, err := loadAll(cmd.ErrOrStderr(), dirs)
+	policies, err := loadAll(cmd, dirs)
 	if err != nil {
 		return err
 	}

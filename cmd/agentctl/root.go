@@ -103,6 +103,7 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 	root.Version = versionString()
 	root.SetVersionTemplate("agentctl {{.Version}}\n")
 	registerCompletions(root)
+	registerEvalTimeout(root)
 	root.InitDefaultCompletionCmd()
 	plainBoolFlags(root)
 	return root

@@ -65,7 +65,7 @@ func TestCheckCountsTests(t *testing.T) {
 		code    int
 		verdict string
 	}{
-		{"../../scenarios/secure-baseline", 0, "PASS  lint: no findings · scenarios 5/5 passed · tests 24/24 passed · "},
+		{"../../scenarios/secure-baseline", 0, "PASS  lint: no findings · scenarios 5/5 passed · tests 26/26 passed · "},
 		{bad, 1, "tests 0/1 passed · "},
 	} {
 		var out, errb bytes.Buffer

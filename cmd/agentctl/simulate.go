@@ -66,7 +66,7 @@ Output formats: table (default), json, junit. Exit status: 0 every expectation h
 				return inputError(err)
 			}
 			dirs := dirsOrDot(args)
-			policies, err := loadAll(cmd.ErrOrStderr(), dirs)
+			policies, err := loadAll(cmd, dirs)
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ Exit status: 0 all tests pass, 1 a test failed or the engines disagree, 2 bad in
 				return inputError(err)
 			}
 			dirs := dirsOrDot(args)
-			policies, err := loadAll(cmd.ErrOrStderr(), dirs)
+			policies, err := loadAll(cmd, dirs)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -25,7 +24,7 @@ this agentctl's schema, vet says so on stderr and how to refresh it.`,
 		Example: "  agentctl vet\n  agentctl vet scenarios/support-refunds scenarios/secure-baseline",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dirs := dirsOrDot(args)
-			policies, err := loadAll(cmd.ErrOrStderr(), dirs)
+			policies, err := loadAll(cmd, dirs)
 			if err != nil {
 				return err
 			}
@@ -43,11 +42,15 @@ this agentctl's schema, vet says so on stderr and how to refresh it.`,
 	}
 }
 
-// loadAll loads every directory; on any failure it prints all load errors of all
-// directories to stderr (loadEach) and returns errInputPrinted, so no partial output is
-// written.
-func loadAll(stderr io.Writer, dirs []string) ([]*policy.Policy, error) {
-	policies, _, err := loadEach(stderr, dirs)
+// loadAll loads every directory within its evaluation budget (evalTimeouts); on any failure
+// it prints all load errors of all directories to stderr (loadEach) and returns
+// errInputPrinted, so no partial output is written.
+func loadAll(cmd *cobra.Command, dirs []string) ([]*policy.Policy, error) {
+	timeouts, err := evalTimeouts(cmd, dirs)
+	if err != nil {
+		return nil, err
+	}
+	policies, _, err := loadEach(cmd.ErrOrStderr(), dirs, timeouts)
 	if err != nil {
 		return nil, err
 	}

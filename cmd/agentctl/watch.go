@@ -24,15 +24,17 @@ func newWatchCmd() *cobra.Command {
 its directory: a .cue file written in a subdirectory (or named _x.cue or .x.cue) is not part
 of it, and the status line says so instead of re-running check. Subdirectories are watched
 as they appear; hidden directories (.git) are skipped. A policy directory that is removed
-or moved away is waited for: when it comes back (restored, moved back, checked out again)
-it is watched again and check re-runs.
+or moved away, alone or with a parent, is waited for: when it comes back (restored, moved
+back, checked out again) it is watched again and check re-runs.
 
 Bursts of changes (an editor saving several files, git checkout) are collapsed into one run
 once the tree has been quiet for --debounce. Editor temporary files (.#x, x~, .x.swp, 4913)
 and permission changes are ignored. An invalid policy is reported like 'agentctl check'
 reports it, and watching goes on until the next save.
 
-Flags after -- are passed to check. On a terminal the screen is cleared before each run.
+Flags after -- are passed to check (--eval-timeout included: a policy evaluation over its
+budget fails that run, and goes on in the background until it ends, as CUE cannot interrupt
+it). On a terminal the screen is cleared before each run.
 A status line on stderr gives each run's exit status and duration. Ctrl-C (SIGINT) or
 SIGTERM stops watching; the exit status is then 0.`,
 		Example: "  agentctl watch\n  agentctl watch policies/agents\n  agentctl watch --debounce 300ms policies/agents",
