@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -51,19 +52,39 @@ func Read(r io.Reader) (*Catalogue, error) {
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("not a tools/list result: %w", err)
+		if cerr := checkTools(data); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("not a tools/list result: %s", plainJSONError(err))
 	}
 	switch {
 	case doc.Error != nil:
 		return nil, fmt.Errorf("the document is a JSON-RPC error response (%d: %s), not a tools/list result", doc.Error.Code, policy.Escape(doc.Error.Message))
 	case doc.Tools == nil && doc.Result != nil:
+		if string(bytes.TrimSpace(doc.Result)) == "null" {
+			return nil, errors.New(`not a tools/list result: the JSON-RPC "result" is null, not an object with a "tools" list`)
+		}
+		// Positions stay those of the file: check the whole response, the result inside it.
+		var resp any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&resp); err == nil {
+			if err := checkValue(data, resp.(map[string]any)["result"], []string{"result"}, toolsShape); err != nil {
+				return nil, err
+			}
+		}
 		data = doc.Result
 	case doc.Tools == nil:
 		return nil, errors.New(`not a tools/list result: no "tools" list (nor a JSON-RPC "result" holding one)`)
+	default:
+		if err := checkTools(data); err != nil {
+			return nil, err
+		}
 	}
 	var res sdk.ListToolsResult
 	if err := json.Unmarshal(data, &res); err != nil {
-		return nil, fmt.Errorf("not a tools/list result: %w", err)
+		// checkTools passed: what is left is the SDK's own, stricter reading.
+		return nil, fmt.Errorf("not a tools/list result the MCP SDK reads: %s", plainJSONError(err))
 	}
 	if res.Tools == nil {
 		return nil, errors.New(`not a tools/list result: no "tools" list`)
@@ -75,23 +96,96 @@ func Read(r io.Reader) (*Catalogue, error) {
 // and closes the session.
 func Fetch(ctx context.Context, t sdk.Transport) (*Catalogue, error) {
 	client := sdk.NewClient(&sdk.Implementation{Name: "agentctl", Version: "import"}, nil)
-	session, err := client.Connect(ctx, t, nil)
+	rec := &listRecorder{Transport: t}
+	session, err := client.Connect(ctx, rec, nil)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	defer session.Close()
 	var tools []*sdk.Tool
-	for tool, err := range session.Tools(ctx, nil) {
-		if err != nil {
-			return nil, fmt.Errorf("tools/list: %w", err)
+	params := &sdk.ListToolsParams{}
+	for pages := 0; ; pages++ {
+		if pages == maxPages {
+			return nil, fmt.Errorf("tools/list: more than %d pages", maxPages)
 		}
-		tools = append(tools, tool)
+		res, err := session.ListTools(ctx, params)
+		if raw := rec.lastResult(); raw != nil || err == nil {
+			// The server's own words first: a null result, or a value of the wrong type.
+			if t := bytes.TrimSpace(raw); len(t) == 0 || string(t) == "null" {
+				return nil, errors.New(`tools/list: the server's result is null, not an object with a "tools" list`)
+			}
+			if cerr := checkTools(raw); cerr != nil {
+				var pe *PosError
+				if errors.As(cerr, &pe) {
+					cerr = errors.New(pe.Msg) // a position in the server's message means nothing to the user
+				}
+				return nil, fmt.Errorf("tools/list: %w", cerr)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tools/list: %s", plainJSONError(err))
+		}
+		if res == nil || res.Tools == nil {
+			// A null result is not an empty catalogue: importing it would drop every tool.
+			return nil, errors.New(`tools/list: the server's result is null or has no "tools" list`)
+		}
+		tools = append(tools, res.Tools...)
+		if res.NextCursor == "" {
+			break
+		}
+		params.Cursor = res.NextCursor
 	}
 	server := ""
 	if ir := session.InitializeResult(); ir != nil && ir.ServerInfo != nil {
 		server = strings.TrimSpace(ir.ServerInfo.Name + " " + ir.ServerInfo.Version)
 	}
 	return NewCatalogue(server, tools)
+}
+
+// maxPages bounds the pages of a tools/list a server may send (a hostile one could loop).
+const maxPages = 1000
+
+// plainJSONError rewrites encoding/json's type errors in the schema's terms: "tools[0].name:
+// expected a string, found a number" instead of Go struct and type names.
+func plainJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return err.Error()
+	}
+	want := "a value of another type"
+	switch te.Type.Kind() {
+	case reflect.String:
+		want = "a string"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Struct, reflect.Map:
+		want = "an object"
+	case reflect.Slice, reflect.Array:
+		want = "an array"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		want = "a number"
+	}
+	field := "a value"
+	if te.Field != "" {
+		field = pathText(strings.Split(te.Field, "."))
+	}
+	// encoding/json says which JSON type it found; the SDK's parser quotes raw bytes instead.
+	switch found, _, _ := strings.Cut(te.Value, " "); found {
+	case "number", "string", "bool", "array", "object":
+		return fmt.Sprintf("%s: expected %s, found %s", field, want, article(found))
+	}
+	return fmt.Sprintf("%s: expected %s", field, want)
+}
+
+func article(kind string) string {
+	switch kind {
+	case "array", "object":
+		return "an " + kind
+	case "bool":
+		return "true or false"
+	}
+	return "a " + kind
 }
 
 // readObject reads a JSON document that must be an object, for a clear error on anything

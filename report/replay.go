@@ -61,6 +61,7 @@ func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 		if logged {
 			header = append(header, "logged")
 		}
+		tables := NewTables(w, unicode)
 		for _, s := range sessions(run.Results) {
 			if _, err := fmt.Fprintf(w, "session %s (%s)\n", policy.Escape(s.name), plural(len(s.results), "call")); err != nil {
 				return err
@@ -74,7 +75,7 @@ func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 				}
 				rows = append(rows, row)
 			}
-			if err := Table(w, header, rows, unicode); err != nil {
+			if err := tables.Write(header, rows); err != nil {
 				return err
 			}
 		}

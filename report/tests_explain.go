@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -99,7 +100,16 @@ func ExplainText(w io.Writer, e Explained, unicode bool) error {
 	if e.Agree {
 		b.WriteString("engines: the Go reference and the compiled Rego agree\n")
 	} else {
-		fmt.Fprintf(&b, "engines: DISAGREE: the compiled Rego decided %s %v\n", e.Rego.Outcome, e.Rego.Reasons)
+		// Both decisions whole, as JSON: the difference may be in any field.
+		goJSON, err := json.Marshal(x.Decision)
+		if err != nil {
+			return err
+		}
+		regoJSON, err := json.Marshal(e.Rego)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "engines: DISAGREE\n  go reference:  %s\n  compiled rego: %s\n", goJSON, regoJSON)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -21,6 +21,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"agentctl":    func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 		"mcp-rugpull": func() { os.Exit(rugPull(os.Args[1:])) },
+		"mcp-canned":  func() { os.Exit(cannedServer(os.Args[1:])) },
 	})
 }
 

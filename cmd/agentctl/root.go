@@ -102,6 +102,7 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 		newImportCmd(),
 		newConfigCmd(),
 		newDiffCmd(),
+		newGatewayCmd(),
 	)
 	root.Version = versionString()
 	root.SetVersionTemplate("agentctl {{.Version}}\n")
