@@ -36,14 +36,25 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startOPA runs `opa run --server` on 127.0.0.1 with the bundle and waits (bounded) until it
-// is ready. The server is killed when the test ends.
-func startOPA(t *testing.T, bin, bundlePath string) *opaServer {
+// startOPA runs `opa run --server` on 127.0.0.1 with the bundle (and extra flags) and waits
+// (bounded) until it is ready. The server is killed when the test ends.
+func startOPA(t *testing.T, bin, bundlePath string, extra ...string) *opaServer {
+	t.Helper()
+	s, ready := runOPA(t, bin, 30*time.Second, append([]string{"--bundle", bundlePath}, extra...)...)
+	if !ready {
+		t.Fatalf("opa did not become ready at %s:\n%s", s.url, s.log.String())
+	}
+	return s
+}
+
+// runOPA runs `opa run --server` on 127.0.0.1 with args and reports whether it became ready
+// (its bundles activated) within wait. The server is killed when the test ends.
+func runOPA(t *testing.T, bin string, wait time.Duration, args ...string) (*opaServer, bool) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	log := &testtool.SyncBuffer{}
-	cmd := exec.Command(bin, "run", "--server", "--addr", addr, "--bundle", bundlePath,
-		"--log-format", "json", "--set", "decision_logs.console=true")
+	cmd := exec.Command(bin, append([]string{"run", "--server", "--addr", addr,
+		"--log-format", "json", "--set", "decision_logs.console=true"}, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -53,17 +64,17 @@ func startOPA(t *testing.T, bin, bundlePath string) *opaServer {
 		cmd.Wait()
 	})
 	s := &opaServer{url: "http://" + addr, log: log}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		resp, err := http.Get(s.url + "/health?bundles")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				return s, true
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("opa did not become ready at %s:\n%s", addr, log.String())
+			return s, false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
