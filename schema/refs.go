@@ -152,7 +152,7 @@ func actionNames(t *policy.Tool) []string {
 func hint(name string, candidates []string) string {
 	best, bestD := "", 3 // at most two edits away
 	for _, c := range candidates {
-		if d := editDistance(name, c); d < bestD {
+		if d := EditDistance(name, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -171,7 +171,9 @@ func hint(name string, candidates []string) string {
 	return ""
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of a and b: what "did you mean" suggestions of
+// load errors, and of the command line for flags, are ranked by.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/agentctl/agentctl/schema"
 )
 
 // flagError adds a suggestion to an unknown-flag error when a flag of the command is a
@@ -29,7 +31,7 @@ func nearestFlag(cmd *cobra.Command, name string) string {
 		if f.Hidden {
 			return
 		}
-		d := editDistance(strings.ToLower(name), f.Name)
+		d := schema.EditDistance(strings.ToLower(name), f.Name)
 		if strings.ReplaceAll(f.Name, "-", "") == strings.ReplaceAll(strings.ToLower(name), "-", "") {
 			d = 0
 		}
@@ -56,25 +58,4 @@ func noSubcommand(cmd *cobra.Command, args []string) error {
 		msg += " (did you mean " + strings.Join(s, " or ") + "?)"
 	}
 	return fmt.Errorf("%s", msg)
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
