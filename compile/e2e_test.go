@@ -26,7 +26,7 @@ type opaServer struct {
 	log *testtool.SyncBuffer
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,14 +36,19 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startOPA runs `opa run --server` on 127.0.0.1 with the bundle and waits (bounded) until it
-// is ready. The server is killed when the test ends.
+// startOPA runs `opa run --server` on 127.0.0.1 with the bundle and console decision logs,
+// and waits (bounded) until it is ready. The server is killed when the test ends.
 func startOPA(t *testing.T, bin, bundlePath string) *opaServer {
+	return startOPAWith(t, bin, "--bundle", bundlePath, "--log-format", "json", "--set", "decision_logs.console=true")
+}
+
+// startOPAWith runs `opa run --server` on 127.0.0.1 with args and waits (bounded) until it
+// is ready. The server is killed when the test or benchmark ends.
+func startOPAWith(t testing.TB, bin string, args ...string) *opaServer {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	log := &testtool.SyncBuffer{}
-	cmd := exec.Command(bin, "run", "--server", "--addr", addr, "--bundle", bundlePath,
-		"--log-format", "json", "--set", "decision_logs.console=true")
+	cmd := exec.Command(bin, append([]string{"run", "--server", "--addr", addr}, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -69,7 +74,7 @@ func startOPA(t *testing.T, bin, bundlePath string) *opaServer {
 	}
 }
 
-func (s *opaServer) do(t *testing.T, method, path string, body any) []byte {
+func (s *opaServer) do(t testing.TB, method, path string, body any) []byte {
 	t.Helper()
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -93,7 +98,7 @@ func (s *opaServer) do(t *testing.T, method, path string, body any) []byte {
 	return out
 }
 
-func (s *opaServer) decide(t *testing.T, input any) policy.Decision {
+func (s *opaServer) decide(t testing.TB, input any) policy.Decision {
 	t.Helper()
 	out := s.do(t, http.MethodPost, "/v1/data/agentctl/decision", map[string]any{"input": input})
 	var resp struct {
