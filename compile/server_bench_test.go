@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,11 +28,13 @@ type serverProbe struct {
 // BenchmarkDecisionOPAServer runs a stock `opa run --server` (built from go.mod's OPA) on
 // 127.0.0.1 with the 10,000-agent bundle of BenchmarkDecision, once with OPA's default store
 // and once with --optimize-store-for-read-speed, and sends it, interleaved so that all see
-// the same machine load, the single-lookup floor (GET /v1/data/agentctl_model/agents/NAME:
-// one keyed read of the agent the decision reads) and the allowed decision of the direct
-// and of the 3-hop request, over one kept-alive connection and over a new connection per
-// request (as a client without keep-alive does). It reports the p50 (µs) of the server's
-// eval timer for each query and the decisions' p50 as multiples of the floor's:
+// the same machine load: the single-lookup floor (GET /v1/data/agentctl_model/agents/NAME,
+// one keyed read of the agent the decision reads), lowerBound on the direct request (as
+// package lowerbound through the policy API: the bundle owns data.agentctl), and the
+// allowed decisions of the direct and the 3-hop request; over one kept-alive connection and
+// over a new connection per request (as a client without keep-alive does). It reports the
+// p50 (µs) of the server's eval timer for each query and the others' p50 as multiples of
+// the floor's:
 //
 //	go test ./compile -run '^$' -bench DecisionOPAServer -benchtime 1000x
 func BenchmarkDecisionOPAServer(b *testing.B) {
@@ -53,6 +56,7 @@ func BenchmarkDecisionOPAServer(b *testing.B) {
 	}{{"default", nil}, {"read-speed", []string{"--optimize-store-for-read-speed"}}} {
 		b.Run("store="+store.name, func(b *testing.B) {
 			s := startOPAWith(b, bin, append([]string{"--bundle", path}, store.flags...)...)
+			putPolicy(b, s, "lowerbound", strings.Replace(lowerBound, "package agentctl.lowerbound", "package lowerbound", 1))
 			for _, in := range []any{direct, hops} {
 				got, want := s.decide(b, in), p.Decide(in, policy.Env{Now: time.Now()})
 				if !reflect.DeepEqual(got, want) || !got.Allow {
@@ -66,6 +70,7 @@ func BenchmarkDecisionOPAServer(b *testing.B) {
 					agent := direct.(map[string]any)["agent"].(string)
 					probes := []*serverProbe{
 						{name: "floor", method: http.MethodGet, path: "/v1/data/agentctl_model/agents/" + agent},
+						{name: "lower-bound", method: http.MethodPost, path: "/v1/data/lowerbound/allow", body: inputBody(b, direct)},
 						{name: "direct", method: http.MethodPost, path: "/v1/data/agentctl/decision", body: inputBody(b, direct)},
 						{name: "3hops", method: http.MethodPost, path: "/v1/data/agentctl/decision", body: inputBody(b, hops)},
 					}
@@ -119,8 +124,24 @@ func (s *opaServer) evalTime(t testing.TB, client *http.Client, pr *serverProbe)
 			Eval int64 `json:"timer_rego_query_eval_ns"`
 		} `json:"metrics"`
 	}
-	if err := json.Unmarshal(out, &answer); err != nil || answer.Result == nil || answer.Metrics.Eval == 0 {
+	if err := json.Unmarshal(out, &answer); err != nil || answer.Result == nil || string(answer.Result) == "false" || answer.Metrics.Eval == 0 {
 		t.Fatalf("%s %s: no result or eval timer in %.200s (%v)", pr.method, pr.path, out, err)
 	}
 	return time.Duration(answer.Metrics.Eval)
+}
+
+// putPolicy pushes a Rego module to the server's policy API.
+func putPolicy(t testing.TB, s *opaServer, id, module string) {
+	req, err := http.NewRequest(http.MethodPut, s.url+"/v1/policies/"+id, strings.NewReader(module))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT /v1/policies/%s: %s: %s", id, resp.Status, out)
+	}
 }
