@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentctl/agentctl/diff"
 	"github.com/agentctl/agentctl/internal/testtool"
+	"github.com/agentctl/agentctl/schema"
 )
 
 // TestFlowChanges judges each kind of condition, list, flow-class, flow_exempt and
@@ -72,5 +73,23 @@ stronger tools.web.actions.post.egress: web.post is in the egress class for more
 				t.Errorf("weaker-flow gate failed = %t, want %t", failed, tc.gateFailed)
 			}
 		})
+	}
+}
+
+// TestTestsDecideWithTheirLists: a test that pushes runtime lists is decided with them, as
+// agentctl test decides it, so a new example directory is no scenario regression.
+func TestTestsDecideWithTheirLists(t *testing.T) {
+	head := testtool.Load(t, "../scenarios/secure-baseline")
+	r, err := diff.Run(schema.Empty(), head, diff.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range r.Scenarios {
+		if o.Regression() {
+			t.Errorf("%s %s: %s -> %s %v", o.Kind, o.Name, o.Before, o.After, o.Failures)
+		}
+	}
+	if r.Summary.Regressions != 0 {
+		t.Errorf("regressions = %d", r.Summary.Regressions)
 	}
 }

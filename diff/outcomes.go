@@ -49,18 +49,17 @@ func (r *Result) tests(base, head *policy.Policy) {
 	}
 	either := maps.Clone(tb)
 	maps.Copy(either, th)
-	env := policy.Env{Now: policy.TestClock}
 	for _, n := range slices.Sorted(maps.Keys(either)) {
 		b, h := tb[n], th[n]
 		var before, after, db, dh string
 		if b != nil {
-			d := base.Decide(b.Input, env)
+			d := base.Decide(b.Input, testEnv(b))
 			before, db = outcome(true, b.Expect.Met(d)), verdictText(d)
 		} else {
 			before, db = Absent, "-"
 		}
 		if h != nil {
-			d := head.Decide(h.Input, env)
+			d := head.Decide(h.Input, testEnv(h))
 			after, dh = outcome(true, h.Expect.Met(d)), verdictText(d)
 		} else {
 			after, dh = Absent, "-"
@@ -96,4 +95,14 @@ func verdictText(d policy.Decision) string {
 		return v.Outcome + " " + v.Code
 	}
 	return v.Outcome
+}
+
+// testEnv is what a test is decided with, as agentctl test decides it: the test clock and
+// the runtime lists the test pushes.
+func testEnv(t *policy.Test) policy.Env {
+	env := policy.Env{Now: policy.TestClock}
+	if t.Lists != nil {
+		env.Lists = t.Lists
+	}
+	return env
 }

@@ -28,8 +28,9 @@ type Snapshot struct {
 
 // Extract copies the .cue files of each directory (paths as on the command line, inside a git
 // work tree) as they are in revision rev into a temporary directory. Every directory must
-// lie in one repository. A directory that did not exist at rev, or held no .cue file there,
-// is an error naming it.
+// lie in one repository. A directory that did not exist at rev, or held no .cue file there
+// (the commit that adds a policy), is absent from the snapshot: Dir returns "" for it and
+// Absent says why.
 func Extract(ctx context.Context, rev string, dirs []string) (*Snapshot, error) {
 	if rev == "" || strings.HasPrefix(rev, "-") {
 		return nil, fmt.Errorf("bad revision %q", rev)
@@ -44,6 +45,15 @@ func Extract(ctx context.Context, rev string, dirs []string) (*Snapshot, error) 
 	top = strings.TrimSpace(top)
 	commit, err := git(ctx, top, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	if err != nil {
+		if rev == "HEAD" && unborn(ctx, top) {
+			// The first commit of a repository (a pre-commit hook before it): HEAD has no
+			// commit yet, so every directory is absent at it.
+			s := &Snapshot{Rev: rev, dirs: map[string]string{}}
+			for _, dir := range dirs {
+				s.dirs[dir] = ""
+			}
+			return s, nil
+		}
 		return nil, fmt.Errorf("revision %q: not a commit in %s", rev, top)
 	}
 	root, err := os.MkdirTemp("", "agentctl-rev-")
@@ -91,7 +101,8 @@ func (s *Snapshot) extract(ctx context.Context, top, dir string) error {
 	out, err := gitBytes(ctx, top, "archive", "--format=tar", s.Commit, "--", spec)
 	if err != nil {
 		if strings.Contains(err.Error(), "did not match any files") {
-			return fmt.Errorf("%s: no .cue files at %s (%s)", dir, s.Rev, short(s.Commit))
+			s.dirs[dir] = ""
+			return nil
 		}
 		return fmt.Errorf("%s at %s: %w", dir, s.Rev, err)
 	}
@@ -106,11 +117,36 @@ func (s *Snapshot) extract(ctx context.Context, top, dir string) error {
 	return nil
 }
 
-// Dir returns where dir (as given to Extract) was extracted.
+// Dir returns where dir (as given to Extract) was extracted, or "" when it held no .cue file
+// at the revision.
 func (s *Snapshot) Dir(dir string) string { return s.dirs[dir] }
 
+// Absent returns, for a directory that held no .cue file at the revision, an error saying
+// so; nil for one that was extracted.
+func (s *Snapshot) Absent(dir string) error {
+	if d, ok := s.dirs[dir]; !ok || d != "" {
+		return nil
+	}
+	if s.Commit == "" {
+		return fmt.Errorf("%s: no .cue files at %s (no commit yet)", dir, s.Rev)
+	}
+	return fmt.Errorf("%s: no .cue files at %s (%s)", dir, s.Rev, short(s.Commit))
+}
+
 // Close removes the extracted files.
-func (s *Snapshot) Close() error { return os.RemoveAll(s.root) }
+func (s *Snapshot) Close() error {
+	if s.root == "" {
+		return nil
+	}
+	return os.RemoveAll(s.root)
+}
+
+// unborn reports whether the repository's current branch has no commit yet.
+func unborn(ctx context.Context, top string) bool {
+	_, errHead := git(ctx, top, "rev-parse", "--verify", "--quiet", "HEAD")
+	_, errRef := git(ctx, top, "symbolic-ref", "--quiet", "HEAD")
+	return errHead != nil && errRef == nil
+}
 
 // untar writes the regular files of a tar stream under root. Names are repository paths that
 // git wrote; any that would leave root is refused all the same.

@@ -85,6 +85,32 @@ func TestExtract(t *testing.T) {
 	}
 }
 
+// TestExtractAbsent: a directory with no .cue file at the revision (the commit that adds
+// the policy) is absent from the snapshot, not an error.
+func TestExtractAbsent(t *testing.T) {
+	dir := repo(t)
+	t.Chdir(dir)
+	if err := os.MkdirAll("q", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Extract(context.Background(), "HEAD", []string{"p", "q", "p/sub/none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Dir("p") == "" || s.Absent("p") != nil {
+		t.Errorf("p: Dir %q, Absent %v; want it extracted", s.Dir("p"), s.Absent("p"))
+	}
+	for _, d := range []string{"q", "p/sub/none"} {
+		if s.Dir(d) != "" {
+			t.Errorf("Dir(%s) = %q, want \"\" (absent at HEAD)", d, s.Dir(d))
+		}
+		if err := s.Absent(d); err == nil || !strings.HasPrefix(err.Error(), d+": no .cue files at HEAD (") {
+			t.Errorf("Absent(%s) = %v", d, err)
+		}
+	}
+}
+
 func TestExtractErrors(t *testing.T) {
 	dir := repo(t)
 	t.Chdir(dir)
@@ -96,12 +122,40 @@ func TestExtractErrors(t *testing.T) {
 	}{
 		{"nosuchrev", []string{"p"}, `revision "nosuchrev": not a commit in `},
 		{"--output=x", []string{"p"}, `bad revision "--output=x"`},
-		{"HEAD", []string{"p/sub/none"}, "p/sub/none: no .cue files at HEAD ("},
 		{"HEAD", []string{os.TempDir()}, "not in a git work tree"},
 	} {
 		_, err := Extract(ctx, tc.rev, tc.dirs)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Extract(%q, %v) = %v, want an error containing %q", tc.rev, tc.dirs, err, tc.want)
 		}
+	}
+}
+
+// TestExtractUnborn: before a repository's first commit, every directory is absent at HEAD
+// (a pre-commit hook on the first commit); any other revision is still an error.
+func TestExtractUnborn(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("git", "init", "-q", "-b", "main")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "p"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	s, err := Extract(context.Background(), "HEAD", []string{"p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Absent("p"); err == nil || err.Error() != "p: no .cue files at HEAD (no commit yet)" {
+		t.Errorf("Absent(p) = %v", err)
+	}
+	if _, err := Extract(context.Background(), "main~1", []string{"p"}); err == nil {
+		t.Error("main~1 in an empty repository: no error")
 	}
 }

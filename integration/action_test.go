@@ -213,6 +213,100 @@ func TestActionScripts(t *testing.T) {
 	if code != 1 || !regexp.MustCompile(`(?m)^::error file=agents/policy\.cue,line=\d+,col=1,title=diff/new-finding::`).MatchString(out) {
 		t.Errorf("diff step with diff-fail-on new-finding: exit %d, want 1 with an error annotation:\n%s", code, out)
 	}
+
+	// Adoption, as docs/ci.md walks it, with every input at its default (directories ./...):
+	// the first pull request adds the policy directories, the second makes a risky change
+	// in a nested one.
+	adopt := filepath.Join(tmp, "adopt")
+	gitIn := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(gitBin, append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = adopt
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	writeFile(t, filepath.Join(adopt, "README.md"), "# agents\n")
+	gitIn("init", "-q", "-b", "main")
+	gitIn("add", "-A")
+	gitIn("commit", "-q", "-m", "start")
+	first := gitIn("rev-parse", "HEAD")
+	writeAdoptionPolicies(t, root, adopt)
+	gitIn("add", "-A")
+	gitIn("commit", "-q", "-m", "add policies")
+	second := gitIn("rev-parse", "HEAD")
+
+	// First pull request: the check step finds every policy directory; the diff step
+	// compares them with the empty policy (everything added) and its gate judges them.
+	if err := os.Truncate(summary, 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx = inputs(nil)
+	out, code = runStep(check, adopt, ctx)
+	if code != 0 || !strings.Contains(out, "policies/agents: ok: ") || !strings.Contains(out, "policies/teams/ops: ok: ") {
+		t.Errorf("first PR, check step: exit %d, want 0 with both policy directories:\n%s", code, out)
+	}
+	ctx["github.event.pull_request.base.sha"] = first
+	ctx["inputs.diff-fail-on"] = "new-escalation,new-exfiltration,weaker-approval"
+	out, code = runStep(diffStep, adopt, ctx)
+	if code != 0 || !strings.Contains(out, "policies/teams/ops: no .cue files at "+first[:12]) {
+		t.Errorf("first PR, diff step: exit %d, want 0 with the directories compared with the empty policy:\n%s", code, out)
+	}
+	sm, _ = os.ReadFile(summary)
+	if !strings.Contains(string(sm), "+ agent agents.deployer") {
+		t.Errorf("first PR: the job summary lacks the added agents:\n%s", sm)
+	}
+
+	// Second pull request: a delegating hand-off in the nested directory. The check step
+	// fails on the lint finding, the diff step on the new escalation; both annotate the
+	// nested file.
+	opsFile := filepath.Join(adopt, "policies", "teams", "ops", "policy.cue")
+	ob, err := os.ReadFile(opsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, opsFile, string(ob)+"handoffs: [{from: \"reader\", to: \"deployer\", mode: \"delegate\"}]\n")
+	gitIn("commit", "-q", "-am", "risky")
+	out, code = runStep(check, adopt, inputs(nil))
+	if code != 1 || !regexp.MustCompile(`(?m)^::error file=policies/teams/ops/policy\.cue,line=\d+,col=\d+,title=AC031::`).MatchString(out) {
+		t.Errorf("second PR, check step: exit %d, want 1 with an AC031 annotation on the nested file:\n%s", code, out)
+	}
+	ctx["github.event.pull_request.base.sha"] = second
+	out, code = runStep(diffStep, adopt, ctx)
+	if code != 1 || !regexp.MustCompile(`(?m)^::error file=policies/teams/ops/policy\.cue,line=\d+,col=\d+,title=diff/new-escalation::`).MatchString(out) {
+		t.Errorf("second PR, diff step: exit %d, want 1 with a new-escalation annotation on the nested file:\n%s", code, out)
+	}
+}
+
+// writeAdoptionPolicies writes the policies of the adoption flow into repo: a clean
+// policy with a scenario and a test in policies/agents, a small clean policy in the nested
+// policies/teams/ops, and a README.md beside them.
+func writeAdoptionPolicies(t *testing.T, _, repo string) {
+	t.Helper()
+	writeFile(t, filepath.Join(repo, "policies", "agents", "policy.cue"), `package agents
+
+tools: kb: {auth: kind: "workload_identity", actions: {search: {effect: "read"}}}
+agents: helper: {owner: "support", identity: spiffe_id: "spiffe://example.com/agents/helper", credential: ttl: "10m", grants: [{tool: "kb", actions: ["search"]}]}
+scenarios: "helper-stays-in-the-kb": {
+	start: "helper"
+	expect: escalations: 0
+}
+tests: "helper-searches": {
+	input: {agent: "helper", identity: "spiffe://example.com/agents/helper", tool: "kb", action: "search", now: "2026-01-01T00:00:00Z", credential: expires_at: "2026-01-01T00:05:00Z"}
+	expect: outcome: "allow"
+}
+`)
+	writeFile(t, filepath.Join(repo, "policies", "README.md"), "Agent policies, one directory each.\n")
+	writeFile(t, filepath.Join(repo, "policies", "teams", "ops", "policy.cue"), `package ops
+
+tools: deploy: {auth: kind: "workload_identity", actions: {status: {effect: "read"}, release: {effect: "write"}}}
+agents: {
+	reader: {owner: "ops", identity: spiffe_id: "spiffe://example.com/ops/reader", credential: ttl: "10m", grants: [{tool: "deploy", actions: ["status"]}]}
+	deployer: {owner: "ops", identity: spiffe_id: "spiffe://example.com/ops/deployer", credential: ttl: "10m", grants: [{tool: "deploy", actions: ["release"], jit: true}]}
+}
+`)
 }
 
 // exitCode is the exit status of a finished command; it fails the test when the command could

@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"io/fs"
 	"os"
@@ -17,8 +16,11 @@ import (
 )
 
 // TestPreCommitHooks installs this repository's .pre-commit-hooks.yaml into a fresh policy
-// repository the way a user does, and runs the real pre-commit on it: both hooks pass on a
-// clean policy and fail, naming the finding, on a bad one.
+// repository the way a user does, with the hooks' default arguments (./...), and runs the
+// real pre-commit on it as docs/ci.md walks it: the first commit adds the policy
+// directories (agentctl-diff compares them with the empty policy: there is no HEAD yet),
+// the second makes a risky change in a nested directory, which agentctl-check and
+// agentctl-diff fail on; agentctl-lint, the alternative to agentctl-check, fails alone.
 //
 // pre-commit clones hook repositories with git, so the current working tree (including
 // uncommitted files) is copied into a temporary git repository first. language: golang
@@ -59,28 +61,24 @@ func TestPreCommitHooks(t *testing.T) {
 	rev := git(hooks, "rev-parse", "HEAD")
 
 	repo := filepath.Join(tmp, "policies")
-	policyDir := filepath.Join(repo, "agents")
-	copyFiles(t, filepath.Join(root, "scenarios", "secure-baseline"), policyDir, ".cue")
-	config := "repos:\n" +
-		"  - repo: " + hooks + "\n" +
-		"    rev: " + rev + "\n" +
-		"    hooks:\n" +
-		"      - id: agentctl-check\n" +
-		"        args: [agents]\n" +
-		"      - id: agentctl-lint\n" +
-		"        args: [agents]\n" +
-		"      - id: agentctl-diff\n" +
-		"        args: [--fail-on, new-finding, agents]\n"
-	writeFile(t, filepath.Join(repo, ".pre-commit-config.yaml"), config)
+	config := func(ids ...string) string {
+		c := "repos:\n  - repo: " + hooks + "\n    rev: " + rev + "\n    hooks:\n"
+		for _, id := range ids {
+			c += "      - id: " + id + "\n"
+		}
+		return c
+	}
+	writeFile(t, filepath.Join(repo, ".pre-commit-config.yaml"), config("agentctl-check", "agentctl-fmt", "agentctl-diff"))
+	writeFile(t, filepath.Join(repo, ".pre-commit-lint.yaml"), config("agentctl-lint"))
+	writeAdoptionPolicies(t, root, repo)
 	git(repo, "init", "-q")
 	git(repo, "add", "-A")
-	git(repo, "commit", "-q", "-m", "policy") // agentctl-diff compares the staged change with HEAD
 
-	runPreCommit := func() (string, int) {
+	runPreCommit := func(config string) (string, int) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, preCommit, "run", "--all-files", "--color", "never")
+		cmd := exec.CommandContext(ctx, preCommit, "run", "--all-files", "--color", "never", "-c", config)
 		cmd.Dir, cmd.Env = repo, env
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
@@ -91,32 +89,41 @@ func TestPreCommitHooks(t *testing.T) {
 		return string(out), exitCode(t, err)
 	}
 
-	out, code := runPreCommit()
-	if code != 0 || !hookPassed(out, "agentctl check") || !hookPassed(out, "agentctl lint") || !hookPassed(out, "agentctl diff") {
-		t.Fatalf("clean policy: pre-commit exited %d, want 0 with every hook passed:\n%s", code, out)
+	// The first commit: no HEAD yet, every hook passes on the new policies.
+	out, code := runPreCommit(".pre-commit-config.yaml")
+	if code != 0 || !hookPassed(out, "agentctl check") || !hookPassed(out, "agentctl fmt") || !hookPassed(out, "agentctl diff") {
+		t.Fatalf("first commit: pre-commit exited %d, want 0 with every hook passed:\n%s", code, out)
 	}
+	out, code = runPreCommit(".pre-commit-lint.yaml")
+	if code != 0 || !hookPassed(out, "agentctl lint") {
+		t.Fatalf("first commit, lint hook: pre-commit exited %d, want 0:\n%s", code, out)
+	}
+	git(repo, "commit", "-q", "-m", "policies")
 
-	// Turn off tool-call auditing: AC050 (high) fails every hook; diff names it as new.
-	policyFile := filepath.Join(policyDir, "policy.cue")
-	b, err := os.ReadFile(policyFile)
+	// The second: a delegating hand-off in the nested directory, staged.
+	opsFile := filepath.Join(repo, "policies", "teams", "ops", "policy.cue")
+	b, err := os.ReadFile(opsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := bytes.Replace(b, []byte("audit: {tool_calls: true"), []byte("audit: {tool_calls: false"), 1)
-	if bytes.Equal(bad, b) {
-		t.Fatal("secure-baseline no longer spells its audit settings as expected; update the test")
-	}
-	writeFile(t, policyFile, string(bad))
+	writeFile(t, opsFile, string(b)+"handoffs: [{from: \"reader\", to: \"deployer\", mode: \"delegate\"}]\n")
 	git(repo, "add", "-A")
-	out, code = runPreCommit()
-	if code != 1 || !hookFailed(out, "agentctl check") || !hookFailed(out, "agentctl lint") || !hookFailed(out, "agentctl diff") {
-		t.Fatalf("bad policy: pre-commit exited %d, want 1 with every hook failed:\n%s", code, out)
+	out, code = runPreCommit(".pre-commit-config.yaml")
+	if code != 1 || !hookFailed(out, "agentctl check") || !hookPassed(out, "agentctl fmt") || !hookFailed(out, "agentctl diff") {
+		t.Fatalf("risky change: pre-commit exited %d, want 1 with check and diff failed:\n%s", code, out)
 	}
-	for _, want := range []string{"agents/policy.cue", "AC050", "settings.audit.tool_calls is false",
-		`~ setting settings.audit.tool_calls: true -> false`, "agentctl: diff: --fail-on new-finding holds"} {
+	for _, want := range []string{"policies/teams/ops/policy.cue", "AC031", "FAIL  lint: ",
+		"+ reader ⇒ deploy.release via reader -delegate-> deployer  [escalation]", "agentctl: diff: --fail-on new-escalation"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pre-commit output lacks %q:\n%s", want, out)
 		}
+	}
+	if n := strings.Count(out, "| AC031 |"); n != 1 {
+		t.Errorf("the AC031 finding is listed %d times, want once (agentctl-check only):\n%s", n, out)
+	}
+	out, code = runPreCommit(".pre-commit-lint.yaml")
+	if code != 1 || !hookFailed(out, "agentctl lint") || !strings.Contains(out, "AC031") {
+		t.Fatalf("risky change, lint hook: pre-commit exited %d, want 1 naming AC031:\n%s", code, out)
 	}
 }
 

@@ -2,6 +2,7 @@ package lint_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -34,7 +35,7 @@ func lintSource(t *testing.T, src string) []lint.Finding {
 func TestBaseline(t *testing.T) {
 	fs := lintSource(t, baselinePolicy)
 	var buf bytes.Buffer
-	if err := lint.NewBaseline(fs).Write(&buf); err != nil {
+	if err := lint.NewBaseline([]lint.DirFindings{{Dir: "p", Findings: fs}}, nil).Write(&buf); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "baseline.json")
@@ -88,10 +89,11 @@ func TestReadBaselineErrors(t *testing.T) {
 	dir := t.TempDir()
 	for name, content := range map[string]string{
 		"bad-json.json":    `{"schema_version": 1, "findings": [}`,
-		"bad-version.json": `{"schema_version": 3, "findings": []}`,
+		"bad-version.json": `{"schema_version": 4, "findings": []}`,
 		"no-version.json":  `{"findings": []}`,
 		"bad-entry.json":   `{"schema_version": 1, "findings": [{"check": "AC001"}]}`,
 		"bad-entry2.json":  `{"schema_version": 2, "findings": [{"check": "AC001", "element": "agents.a"}]}`,
+		"no-dir.json":      `{"schema_version": 3, "findings": [{"check": "AC001", "fingerprint": "0123456789abcdef"}]}`,
 	} {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -126,7 +128,7 @@ handoffs: [
 // findings of every other element stay matched and only the deleted element's entries (and
 // those of a chain through it) go stale.
 func TestBaselineSurvivesListEdits(t *testing.T) {
-	b := lint.NewBaseline(lintSource(t, editedPolicy))
+	b := lint.NewBaseline([]lint.DirFindings{{Dir: "p", Findings: lintSource(t, editedPolicy)}}, nil)
 	const (
 		handoffAB = "\t{from: \"a\", to: \"b\", mode: \"delegate\"},\n"
 		handoffDB = "\t{from: \"d\", to: \"b\", mode: \"forward_credentials\"},\n"
@@ -226,5 +228,86 @@ func TestFingerprintIgnoresPosition(t *testing.T) {
 			t.Errorf("%s %s shares a fingerprint with %s", f.Check.ID, f.Subject, prev)
 		}
 		seen[f.Fingerprint] = f.Check.ID + " " + f.Subject
+	}
+}
+
+// TestBaselineDirs: version 3 entries are scoped by policy directory. An entry of staging
+// never suppresses the same finding in prod; linting one directory leaves the others'
+// entries alone (never stale); rewriting one directory keeps the others' entries.
+func TestBaselineDirs(t *testing.T) {
+	fs := func() []lint.Finding { return lintSource(t, baselinePolicy) }
+	staging := lint.NewBaseline([]lint.DirFindings{{Dir: "policies/staging", Findings: fs()}}, nil)
+	n := len(staging.Findings)
+	if n == 0 || staging.Findings[0].Dir != "policies/staging" {
+		t.Fatalf("entries %+v, want entries of policies/staging", staging.Findings)
+	}
+
+	prod := lint.DirFindings{Dir: "policies/prod", Findings: fs(), Ran: lint.Checks()}
+	if stale := staging.ApplyDirs([]lint.DirFindings{prod}); len(stale) != 0 {
+		t.Errorf("linting prod reported staging's entries as stale: %+v", stale)
+	}
+	for _, f := range prod.Findings {
+		if f.Suppressed() {
+			t.Errorf("staging's baseline suppressed %s %s in prod", f.Check.ID, f.Subject)
+		}
+	}
+	st := lint.DirFindings{Dir: "policies/staging", Findings: fs(), Ran: lint.Checks()}
+	if stale := staging.ApplyDirs([]lint.DirFindings{st}); len(stale) != 0 {
+		t.Errorf("stale in staging: %+v", stale)
+	}
+	for _, f := range st.Findings {
+		if !f.Suppressed() {
+			t.Errorf("not baselined in staging: %s %s", f.Check.ID, f.Subject)
+		}
+	}
+	fixed := lint.DirFindings{Dir: "policies/staging", Ran: lint.Checks()}
+	if stale := staging.ApplyDirs([]lint.DirFindings{fixed}); len(stale) != n {
+		t.Errorf("%d stale entries after staging was fixed, want %d", len(stale), n)
+	}
+
+	both := lint.NewBaseline([]lint.DirFindings{{Dir: "policies/prod", Findings: fs()}}, staging)
+	if len(both.Findings) != 2*n || both.Findings[0].Dir != "policies/prod" || both.Findings[n].Dir != "policies/staging" {
+		t.Errorf("rewriting prod: %d entries (want %d), sorted by directory: %+v", len(both.Findings), 2*n, both.Findings)
+	}
+	again := lint.NewBaseline([]lint.DirFindings{{Dir: "policies/staging"}}, both)
+	if len(again.Findings) != n || again.Findings[0].Dir != "policies/prod" {
+		t.Errorf("rewriting a fixed staging: %+v, want prod's entries only", again.Findings)
+	}
+}
+
+// TestBaselineVersion2 reads a version 2 baseline (no directories): its entries match in
+// every directory, and the notice says how to rewrite it.
+func TestBaselineVersion2(t *testing.T) {
+	fs := lintSource(t, baselinePolicy)
+	var entries []string
+	for _, f := range fs {
+		entries = append(entries, `{"check": "`+f.Check.ID+`", "element": "`+f.Element+`", "fingerprint": "`+f.Fingerprint+`"}`)
+	}
+	path := filepath.Join(t.TempDir(), "v2.json")
+	if err := os.WriteFile(path, []byte(`{"schema_version": 2, "findings": [`+strings.Join(entries, ",")+`]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := lint.ReadBaseline(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.Notice, "schema_version 2") || !strings.Contains(b.Notice, "--write-baseline "+path) {
+		t.Errorf("notice = %q", b.Notice)
+	}
+	d := lint.DirFindings{Dir: "anywhere", Findings: fs, Ran: lint.Checks()}
+	if stale := b.ApplyDirs([]lint.DirFindings{d}); len(stale) != 0 {
+		t.Errorf("stale = %+v", stale)
+	}
+	for _, f := range d.Findings {
+		if !f.Suppressed() {
+			t.Errorf("not baselined: %s %s", f.Check.ID, f.Subject)
+		}
+	}
+}
+
+func TestReadBaselineMissing(t *testing.T) {
+	_, err := lint.ReadBaseline(filepath.Join(t.TempDir(), "none.json"))
+	if !errors.Is(err, lint.ErrNoBaseline) {
+		t.Errorf("err = %v, want ErrNoBaseline", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentctl/agentctl/compile"
+	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/simulate"
 )
 
@@ -79,33 +80,40 @@ func (c Check) tally() tally {
 }
 
 // Verdict is the last line of `agentctl check`: PASS or FAIL, then what each gate found,
-// e.g. "FAIL  lint: 14 findings at or above high (4 critical, 10 high) · scenarios 5/5 passed ·
-// tests 16/16 passed · 0.31s".
+// the gates that failed first, e.g. "FAIL  scenarios 4/5 passed · lint: no findings · tests
+// 16/16 passed · 0.31s".
 // A negative elapsed time is left out. color wraps PASS/FAIL in ANSI colours.
 func Verdict(c Check, elapsed time.Duration, color bool) string {
 	t := c.tally()
-	var parts []string
+	var failed, passed []string
+	part := func(fail bool, s string) {
+		if fail {
+			failed = append(failed, s)
+		} else {
+			passed = append(passed, s)
+		}
+	}
 	switch n := len(t.loadFailed); {
 	case n == 1:
-		parts = append(parts, fmt.Sprintf("load: %s did not load", t.loadFailed[0]))
+		part(true, fmt.Sprintf("load: %s did not load", t.loadFailed[0]))
 	case n > 1:
-		parts = append(parts, fmt.Sprintf("load: %d of %d directories did not load (%s)", n, len(c.Dirs), strings.Join(t.loadFailed, ", ")))
+		part(true, fmt.Sprintf("load: %d of %d directories did not load (%s)", n, len(c.Dirs), strings.Join(t.loadFailed, ", ")))
 	}
 	switch {
 	case len(t.loadFailed) == len(c.Dirs):
 		// Nothing loaded: no gate ran.
 	case t.failing.Total > 0:
-		parts = append(parts, fmt.Sprintf("lint: %s at or above %s (%s)", plural(t.failing.Total, "finding"), t.threshold, severityCounts(t.failing)))
+		part(true, fmt.Sprintf("lint: %s at or above %s (%s)", plural(t.failing.Total, "finding"), t.threshold, severityCounts(t.failing)))
 	case t.below.Total > 0:
-		parts = append(parts, fmt.Sprintf("lint: %s, all below %s (%s)", plural(t.below.Total, "finding"), t.threshold, severityCounts(t.below)))
+		part(false, fmt.Sprintf("lint: %s, all below %s (%s)", plural(t.below.Total, "finding"), t.threshold, severityCounts(t.below)))
 	default:
-		parts = append(parts, "lint: no findings")
+		part(false, "lint: no findings")
 	}
 	if len(t.loadFailed) < len(c.Dirs) {
-		parts = append(parts,
-			fmt.Sprintf("scenarios %d/%d passed", t.scenarios-t.scenariosFailed, t.scenarios),
-			fmt.Sprintf("tests %d/%d passed", t.tests-t.testsFailed, t.tests))
+		part(t.scenariosFailed > 0, fmt.Sprintf("scenarios %d/%d passed", t.scenarios-t.scenariosFailed, t.scenarios))
+		part(t.testsFailed > 0, fmt.Sprintf("tests %d/%d passed", t.tests-t.testsFailed, t.tests))
 	}
+	parts := append(failed, passed...)
 	if elapsed >= 0 {
 		parts = append(parts, fmt.Sprintf("%.2fs", elapsed.Seconds()))
 	}
@@ -128,6 +136,9 @@ type checkDoc struct {
 	Lint          lintDoc       `json:"lint"`
 	Simulate      simulateDoc   `json:"simulate"`
 	Test          TestsDocument `json:"test"`
+	// Failures is every result that fails the gate, in the shape of a lint finding: active
+	// findings at or above their threshold, failed scenarios and failed tests.
+	Failures []Finding `json:"failures"`
 }
 
 // CheckJSON writes one document with the vet, lint, simulate and test sections. The
@@ -141,6 +152,12 @@ func CheckJSON(w io.Writer, c Check) error {
 		Lint:          findingsDoc(c.Lint, 0),
 		Simulate:      simulateDoc{Scenarios: c.Scenarios},
 		Test:          testsDocument(c.Tests),
+		Failures:      []Finding{},
+	}
+	for _, f := range c.Results().Findings {
+		if f.Failing && !f.Suppressed {
+			doc.Failures = append(doc.Failures, f)
+		}
 	}
 	for i, d := range doc.Vet {
 		if d.Errors == nil {
@@ -166,6 +183,7 @@ func (c Check) RelativeTo(root string) Check {
 	for i, s := range c.Scenarios {
 		cp := *s
 		cp.Policy = rel(s.Policy)
+		cp.Pos.File = rel(s.Pos.File)
 		out.Scenarios[i] = &cp
 	}
 	out.Tests = make([]TestRun, len(c.Tests))
@@ -192,4 +210,70 @@ func CheckJUnit(w io.Writer, c Check) error {
 		}
 	}
 	return WriteJUnit(w, JUnit{Name: "agentctl check", Suites: suites})
+}
+
+// Rule IDs of the gate's failures that are not lint findings, in SARIF, GitHub annotations
+// and the compact format.
+const (
+	ScenarioFailedRule = "scenario-failed"
+	TestFailedRule     = "test-failed"
+)
+
+var gateRules = []Rule{
+	{ID: ScenarioFailedRule, Slug: ScenarioFailedRule, Title: "A scenario's expectation does not hold", Severity: "high",
+		Rationale:   "The scenario's expect block states what its authors accept a chain of hand-offs to reach; the policy now disagrees.",
+		Remediation: "Fix the policy, or update the expectation if the change is intended (agentctl simulate DIR shows what the scenario reaches).",
+		HelpURI:     "https://github.com/agentctl/agentctl/blob/main/docs/simulate.md"},
+	{ID: TestFailedRule, Slug: TestFailedRule, Title: "A request-level test fails", Severity: "high",
+		Rationale:   "The test states the runtime decision for a request; the Go reference or the compiled Rego decides otherwise, or the two disagree.",
+		Remediation: "Fix the policy, or update the test if the change is intended (agentctl explain DIR shows why a request is decided as it is).",
+		HelpURI:     "https://github.com/agentctl/agentctl/blob/main/docs/policy.md#tests"},
+}
+
+// Results is everything that fails the gate as findings, for the CI formats (SARIF, GitHub
+// annotations, compact): the lint findings and load errors, then one failing finding per
+// failed scenario (rule scenario-failed) and per failed test (test-failed), at the position
+// where the scenario or test is written.
+func (c Check) Results() Findings {
+	out := c.Lint
+	out.Findings = slices.Clone(c.Lint.Findings)
+	used := map[string]bool{}
+	for _, s := range c.Scenarios {
+		if s.Passed {
+			continue
+		}
+		used[ScenarioFailedRule] = true
+		out.Findings = append(out.Findings, Finding{
+			Check: ScenarioFailedRule, Slug: ScenarioFailedRule, Severity: "high", Failing: true,
+			Message: fmt.Sprintf("scenario %s failed: %s", s.Name, policy.Escape(strings.Join(s.Failures, "; "))),
+			File:    s.Pos.File, Line: s.Pos.Line, Column: s.Pos.Col,
+			Element: "scenarios." + s.Name, Fingerprint: s.Policy + ":scenarios." + s.Name, Frameworks: noFrameworks(),
+		})
+	}
+	for _, run := range c.Tests {
+		for _, r := range run.Results {
+			if r.Passed {
+				continue
+			}
+			used[TestFailedRule] = true
+			out.Findings = append(out.Findings, Finding{
+				Check: TestFailedRule, Slug: TestFailedRule, Severity: "high", Failing: true,
+				Message: fmt.Sprintf("test %s failed: %s", r.Test.Name, policy.Escape(r.Why)),
+				File:    r.Test.Pos.File, Line: r.Test.Pos.Line, Column: r.Test.Pos.Col,
+				Element: "tests." + r.Test.Name, Fingerprint: run.Policy + ":tests." + r.Test.Name, Frameworks: noFrameworks(),
+			})
+		}
+	}
+	out.Rules = slices.Clone(c.Lint.Rules)
+	for _, r := range gateRules {
+		if used[r.ID] {
+			out.Rules = append(out.Rules, r)
+		}
+	}
+	return out
+}
+
+// noFrameworks is the framework references of a gate failure: none, as empty lists.
+func noFrameworks() Frameworks {
+	return Frameworks{ASI: []string{}, NHI: []string{}, MAESTRO: []string{}, NIST: []string{}}
 }

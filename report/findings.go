@@ -100,6 +100,7 @@ type Suppression struct {
 type StaleEntry struct {
 	Check   string `json:"check"`
 	Element string `json:"element"`
+	Dir     string `json:"dir,omitempty"` // the entry's policy directory (baseline version 3)
 }
 
 // LoadError is one error of a policy directory that failed to load; File is empty when the

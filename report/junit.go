@@ -28,6 +28,8 @@ type JUnitSuite struct {
 type JUnitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
+	File      string        `xml:"file,attr,omitempty"` // where a scenario or test is written
+	Line      int           `xml:"line,attr,omitempty"`
 	Failure   *JUnitFailure `xml:"failure,omitempty"`
 	Skipped   *JUnitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`

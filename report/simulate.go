@@ -93,7 +93,7 @@ func simulateSuites(results []*simulate.Result) []JUnitSuite {
 			idx[res.Policy] = i
 			r.Suites = append(r.Suites, JUnitSuite{Name: "simulate " + res.Policy})
 		}
-		c := JUnitCase{Name: res.Name, Classname: "simulate." + res.Policy}
+		c := JUnitCase{Name: res.Name, Classname: "simulate." + res.Policy, File: res.Pos.File, Line: res.Pos.Line}
 		if !res.Passed {
 			c.Failure = &JUnitFailure{
 				Message: strings.Join(res.Failures, "; "),

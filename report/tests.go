@@ -145,7 +145,7 @@ func testsSuites(runs []TestRun) []JUnitSuite {
 	for _, run := range runs {
 		s := JUnitSuite{Name: run.Policy}
 		for _, r := range run.Results {
-			c := JUnitCase{Name: r.Test.Name, Classname: run.Policy}
+			c := JUnitCase{Name: r.Test.Name, Classname: run.Policy, File: r.Test.Pos.File, Line: r.Test.Pos.Line}
 			if !r.Passed {
 				typ := "expectation"
 				if !r.Agree {

@@ -99,6 +99,12 @@ func (b *builder) role(path, role string) {
 }
 
 func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
+	p, errs, _ := l.buildRefs(raw)
+	return p, errs
+}
+
+// buildRefs is build, also returning where the reference errors start in errs.
+func (l *loader) buildRefs(raw *rawPolicy) (*policy.Policy, Errors, int) {
 	p := &policy.Policy{Dir: l.dir, Positions: l.positions, Ignores: l.ignores}
 	b := &builder{l: l, p: p}
 	s := raw.Settings
@@ -237,11 +243,12 @@ func (l *loader) build(raw *rawPolicy) (*policy.Policy, Errors) {
 		p.Tests = append(p.Tests, t)
 	}
 	p.Index()
+	refs := len(b.errs)
 	b.checkRefs()
 	if len(b.errs) > 0 {
-		return nil, b.errs
+		return nil, b.errs, refs
 	}
-	return p, nil
+	return p, nil, refs
 }
 
 func (b *builder) grants(path string, rgs []rawGrant) []*policy.Grant {

@@ -129,7 +129,7 @@ func (l *loader) load() (*policy.Policy, Errors) {
 	l.walkFiles(files)
 	raw, errs := l.evaluate(files)
 	if len(errs) > 0 {
-		return nil, l.placed(errs)
+		return nil, l.placed(append(errs, l.refErrorsDespite(errs)...))
 	}
 	p, errs := l.build(raw)
 	if len(errs) > 0 {
@@ -139,6 +139,43 @@ func (l *loader) load() (*policy.Policy, Errors) {
 		p.Files = append(p.Files, f.Filename)
 	}
 	return p, nil
+}
+
+// refErrorsDespite returns the reference errors (undefined agents, tools, actions) of a
+// policy the schema rejected, so that one run of vet reports both kinds: the user's
+// values, evaluated without the schema, are decoded as far as they have the schema's
+// shape and built. Nothing is returned when they do not have it (a value of the wrong
+// type, a field that is not concrete, a required field missing): the schema errors say
+// what to fix first.
+func (l *loader) refErrorsDespite(schemaErrs Errors) (refs Errors) {
+	if !l.user.Exists() {
+		return nil
+	}
+	// The builder relies on the schema's guarantees (required fields present), which this
+	// input lacks: a missing one ends this best-effort pass, never the load.
+	defer func() {
+		if recover() != nil {
+			refs = nil
+		}
+	}()
+	data, err := l.user.MarshalJSON()
+	if err != nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var raw rawPolicy
+	if dec.Decode(&raw) != nil {
+		return nil
+	}
+	raw.applyDefaults()
+	_, errs, start := l.buildRefs(&raw)
+	for _, e := range errs[start:] {
+		if !slices.ContainsFunc(schemaErrs, func(s Error) bool { return s.Msg == e.Msg }) {
+			refs = append(refs, e)
+		}
+	}
+	return refs
 }
 
 // placed gives every error about the policy's text a position in it: the start of the
@@ -298,6 +335,9 @@ func (l *loader) parseFiles() ([]*ast.File, Errors) {
 	}
 	sort.Strings(names)
 	if len(names) == 0 {
+		if policiesBelow(l.dir) {
+			return nil, Errors{{Msg: fmt.Sprintf("%s: no .cue files; the directories under it hold policies: name them, or %s for every one", shown, RecursivePattern(shown))}}
+		}
 		return nil, Errors{{Msg: fmt.Sprintf("%s: no .cue files (start a policy with 'agentctl init %s')", shown, shown)}}
 	}
 	var (

@@ -217,3 +217,46 @@ func TestEvalBudget(t *testing.T) {
 		t.Errorf("LoadWith(minimal): %v", err)
 	}
 }
+
+// TestLoadSchemaAndRefErrors: a policy with a schema error and reference errors reports
+// all of them in one load, sorted by position.
+func TestLoadSchemaAndRefErrors(t *testing.T) {
+	dir := t.TempDir()
+	src := `package policy
+
+tools: crm: {auth: kind: "workload_identity", actions: {read: {effect: "read"}}}
+agents: {
+	a: {owner: "t", autonomy: "sometimes", grants: [{tool: "crm", actions: ["read"]}]}
+	b: {owner: "t", grants: [{tool: "nope", actions: ["read"]}]}
+}
+handoffs: [{from: "a", to: "zz", mode: "delegate"}]
+`
+	if err := os.WriteFile(filepath.Join(dir, "policy.cue"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(dir)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var got []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		got = append(got, line[strings.Index(line, ": ")+2:])
+	}
+	want := []string{
+		`agents.a.autonomy: invalid value "sometimes" (want "autonomous" or "supervised")`,
+		`agents.b.grants[0].tool: undefined tool "nope" (declared: crm)`,
+		`handoffs[0].to: undefined agent "zz" (did you mean "a"?)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A required field missing (a tool without auth) leaves the schema's errors alone.
+	src = strings.Replace(src, `{auth: kind: "workload_identity", actions`, `{actions`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "policy.cue"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || strings.Contains(err.Error(), "undefined") {
+		t.Errorf("tool without auth: %v, want the schema errors only", err)
+	}
+}

@@ -25,6 +25,10 @@ import (
 // built and reference-checked from the patched data, exactly as Load would. Anything else,
 // or a base that fails to build, is loaded in full (both versions at once), so errors are
 // Load's own. changed is non-nil when base was derived: what may differ between the two.
+//
+// An empty baseDir is a policy that does not exist yet (a directory missing at the base
+// revision, in the change that adds it): base is the empty policy, so everything in head
+// is added.
 func LoadPair(baseDir, headDir string) (base, head *policy.Policy, changed *Changed, err error) {
 	return LoadPairWith(baseDir, headDir, Options{})
 }
@@ -51,6 +55,14 @@ func LoadPairWith(baseDir, headDir string, opts Options) (base, head *policy.Pol
 
 func loadPair(baseDir, headDir string) (base, head *policy.Policy, changed *Changed, err error) {
 	cwd, _ := os.Getwd()
+	if baseDir == "" {
+		h := &loader{dir: headDir, cwd: cwd}
+		hp, errs := h.load()
+		if len(errs) > 0 {
+			return nil, nil, nil, PairErrors{Head: errs.sorted()}
+		}
+		return Empty(), hp, nil, nil
+	}
 	h := &loader{dir: headDir, cwd: cwd}
 	var (
 		hp    *policy.Policy
@@ -85,6 +97,18 @@ func loadPair(baseDir, headDir string) (base, head *policy.Policy, changed *Chan
 		return nil, nil, nil, PairErrors{Base: berrs.sorted(), Head: errs.sorted()}
 	}
 	return bp, hp, nil, nil
+}
+
+// Empty returns the empty policy: no agents, tools or hand-offs, every setting at its
+// default. It is what a policy directory is before its first .cue file.
+func Empty() *policy.Policy {
+	raw := &rawPolicy{}
+	raw.applyDefaults()
+	p, errs := (&loader{}).build(raw)
+	if len(errs) > 0 {
+		panic("schema: the empty policy does not build: " + errs.Error()) // the defaults are the schema's own
+	}
+	return p
 }
 
 // Changed says which elements of a derived base may differ from head; everything else was

@@ -172,3 +172,38 @@ func write(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestLoadPairAbsentBase: an absent base ("") is the empty policy, with head loaded as Load
+// loads it; head's load errors are reported as head's.
+func TestLoadPairAbsentBase(t *testing.T) {
+	dir := t.TempDir()
+	src := string(gen.Estate(gen.Options{Agents: 5, Seed: 1}))
+	write(t, filepath.Join(dir, "head", gen.FileName), src)
+	t.Chdir(dir)
+	base, head, changed, err := LoadPair("", "head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed != nil {
+		t.Errorf("changed = %+v, want nil (base was not derived)", changed)
+	}
+	if len(base.Agents)+len(base.Tools)+len(base.Handoffs)+len(base.Approvals)+len(base.Scenarios)+len(base.Tests) != 0 {
+		t.Errorf("base is not empty: %d agents, %d tools", len(base.Agents), len(base.Tools))
+	}
+	if base.Settings.MaxChainDepth != 3 || !base.Settings.Audit.ToolCalls {
+		t.Errorf("base settings %+v, want the schema's defaults", base.Settings)
+	}
+	want, err := Load("head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(head.Agents) != len(want.Agents) || len(head.Agents) != 5 {
+		t.Errorf("head has %d agents, Load gives %d", len(head.Agents), len(want.Agents))
+	}
+	write(t, filepath.Join(dir, "head", gen.FileName), src+"\nagents: 1\n")
+	_, _, _, err = LoadPair("", "head")
+	var pe PairErrors
+	if !errors.As(err, &pe) || len(pe.Base) != 0 || len(pe.Head) == 0 {
+		t.Errorf("LoadPair of a bad head: %v, want head's errors only", err)
+	}
+}

@@ -23,6 +23,8 @@ type Result struct {
 	Exfiltration  []Exfiltration `json:"exfiltration"`
 	NeedsApproval []string       `json:"needs_approval"`
 	Approvals     []ApprovalNeed `json:"approvals"`
+	// Pos is where the scenario is written, for CI annotations of a failed one.
+	Pos policy.Pos `json:"-"`
 
 	witness func(c string) (Escalation, bool) // a shortest chain for a reachable capability
 }
@@ -123,7 +125,7 @@ func (e *Estate) run(sc *policy.Scenario) (*Result, *reach, error) {
 	// reads (AC034 treats the agent's flag the same way).
 	untrusted := p.Agent(sc.Start).UntrustedInput || (sc.UntrustedInput != nil && *sc.UntrustedInput)
 	r := n.run(start, a0, untrusted)
-	res := &Result{Name: sc.Name, Start: sc.Start}
+	res := &Result{Name: sc.Name, Start: sc.Start, Pos: sc.Pos}
 	ix := n.ix
 	res.Reachable = n.capNamesOf(r.all)
 	esc := r.all.Clone()

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentctl/agentctl/diff"
 	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
@@ -28,7 +30,13 @@ var completions = map[string]map[string]cobra.CompletionFunc{
 	"graph":    {"output": fixedValues("dot", "mermaid", "svg"), "scenario": completeScenarios},
 	"test":     {"output": fixedValues(testFormats...)},
 	"explain":  {"output": fixedValues(explainFormats...), "agent": completeAgents, "chain": completeAgentList},
+	"diff": {"output": fixedValues("table", "markdown", "json", "github", "sarif"), "fail-on": listValues(append(slices.Clone(diff.Conditions), "none")...),
+		"severity": fixedValues(severityNames...)},
 }
+
+// dirCommands take policy directories as positional arguments: completion offers
+// directories only.
+var dirCommands = []string{"check", "lint", "vet", "test", "diff", "simulate", "graph", "compile", "explain", "config", "watch", "init"}
 
 // registerCompletions attaches the completion functions above to the commands of root.
 func registerCompletions(root *cobra.Command) {
@@ -38,7 +46,22 @@ func registerCompletions(root *cobra.Command) {
 				_ = cmd.RegisterFlagCompletionFunc(flag, fn)
 			}
 		}
+		if slices.Contains(dirCommands, cmd.Name()) && cmd.ValidArgsFunction == nil {
+			cmd.ValidArgsFunction = completeDirs
+		}
+		if cmd.Name() == "import" {
+			for _, sub := range cmd.Commands() {
+				if sub.Flags().Lookup("trust") != nil {
+					_ = sub.RegisterFlagCompletionFunc("trust", fixedValues("mcp", "internal", "third_party"))
+				}
+			}
+		}
 	}
+}
+
+// completeDirs completes a policy directory argument: directories only.
+func completeDirs(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return nil, cobra.ShellCompDirectiveFilterDirs
 }
 
 // fixedValues completes one of values.

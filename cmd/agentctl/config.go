@@ -59,10 +59,10 @@ The keys are documented in docs/ci.md ("Repository configuration").`,
 			var out []configDir
 			for _, r := range runs {
 				var file string
-				if r.file != nil {
-					file = r.file.Path
+				if r.File != nil {
+					file = r.File.Path
 				}
-				out = append(out, configDir{Dir: r.dir, File: file, Settings: settingRows(r.settings, r.file)})
+				out = append(out, configDir{Dir: r.Dir, File: file, Settings: settingRows(r.Settings, r.File)})
 			}
 			if format == "json" {
 				return report.JSON(cmd.OutOrStdout(), struct {

@@ -43,8 +43,10 @@ func newDiffCmd() *cobra.Command {
 		Short: "Show what a policy change lets which agent reach: a semantic diff of two versions",
 		Long: `Diff compares two versions of a policy: two directories (BASE HEAD), or, with --base REF,
 each directory (default .) as it is in the work tree against the same directory at git
-revision REF (read with git archive; nothing is fetched). Both versions are loaded and
-validated; a version that fails to load is reported with positions (exit 2).
+revision REF (read with git archive; nothing is fetched). A directory with no .cue file at
+REF (the change that adds the policy) is compared with the empty policy: everything in it
+is added, and --fail-on judges it so. Both versions are loaded and validated; a version
+that fails to load is reported with positions (exit 2).
 
 It reports, each item with its file:line on the side where it exists:
 
@@ -76,10 +78,17 @@ upward from HEAD's directory), else new-escalation,new-exfiltration,weaker-appro
 scenario-regression.
 Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invocation is wrong.`,
 		Example: `  agentctl diff policies/main policies/pr
-  agentctl diff --base origin/main
+  agentctl diff --base origin/main ./...
   agentctl diff --base HEAD~1 scenarios/support-refunds -o markdown
   agentctl diff --base main --fail-on new-escalation,new-finding --severity medium -o github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.base != "" {
+				dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+				if err != nil {
+					return err
+				}
+				args = dirs
+			}
 			if err := f.configure(cmd, args); err != nil {
 				return err
 			}
@@ -196,6 +205,11 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string, thresh
 		defer snap.Close()
 		for _, d := range dirs {
 			tmp := snap.Dir(d)
+			if err := snap.Absent(d); err != nil {
+				// The change adds this policy: compare with the empty policy, as terraform
+				// plans a create, so the gate judges everything in it as added.
+				fmt.Fprintf(stderr, "agentctl: %v: comparing with an empty policy (everything in %s is added)\n", err, d)
+			}
 			pairs = append(pairs, pair{base: tmp, head: d, baseLabel: d + "@" + f.base, headLabel: d, baseFiles: rebase(tmp, d)})
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,11 +14,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agentctl/agentctl/config"
+	"github.com/agentctl/agentctl/gate"
 	"github.com/agentctl/agentctl/internal/outfile"
 	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
-	"github.com/agentctl/agentctl/schema"
 )
 
 // gateFlags are the flags lint and check share. Each one set on the command line overrides
@@ -40,13 +39,19 @@ type gateFlags struct {
 
 // gateFormats are the output formats of lint and check, which share the configuration
 // file's output list.
-var gateFormats = []string{"table", "json", "sarif", "junit", "github"}
+var gateFormats = []string{"table", "json", "sarif", "junit", "github", "compact"}
+
+// lineFormat reports whether a format is written line by line (table, github, compact), so
+// that several such outputs and the verdict may share stdout; the others are documents.
+func lineFormat(format string) bool {
+	return format == "table" || format == "github" || format == "compact"
+}
 
 // register adds the selection flags, the repeatable -o and --root.
 func (f *gateFlags) register(fl *pflag.FlagSet) {
 	f.hasOutputs = true
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "output `FORMAT[=FILE]`, repeatable: "+strings.Join(gateFormats, ", ")+"; a format alone goes to stdout (default: output of "+config.FileName+", else table)")
-	fl.StringVar(&f.root, "root", "", "repository root: SARIF, GitHub and JUnit locations are relative to it, and files named in "+config.FileName+" stay inside it (default: the git top-level)")
+	fl.StringVar(&f.root, "root", "", "repository root that SARIF, GitHub and JUnit locations are relative to (default: the git top-level)")
 	f.registerSelection(fl)
 }
 
@@ -60,139 +65,84 @@ func (f *gateFlags) registerSelection(fl *pflag.FlagSet) {
 	fl.StringVar(&f.config, "config", "", "repository configuration file (default: the nearest "+config.FileName+" up to the repository root)")
 }
 
-// dirRun is one policy directory with its effective settings.
-type dirRun struct {
-	dir        string
-	file       *config.File // the configuration file applied, nil for none
-	settings   config.Settings
-	failOn     lint.Severity
-	checks     []*lint.Check
-	severities map[string]lint.Severity
-}
-
-// settings resolves the effective configuration of every directory: defaults, the
-// configuration file, then the flags the user set.
-func (f *gateFlags) settings(cmd *cobra.Command, dirs []string) ([]dirRun, error) {
-	files := map[string]*config.File{}
-	var out []dirRun
-	for _, dir := range dirs {
-		file, s, err := f.settingsFor(cmd, dir, files)
-		if err != nil {
-			return nil, err
-		}
-		r := dirRun{dir: dir, file: file, settings: s, severities: map[string]lint.Severity{}}
-		if r.failOn, err = lint.ParseSeverity(s.FailOn.V); err != nil {
-			return nil, inputError(fmt.Errorf("%s: fail_on: %w", s.FailOn.Source, err))
-		}
-		if r.checks, err = lint.Select(s.Enable.V, s.Skip.V); err != nil {
-			return nil, inputError(err)
-		}
-		if len(r.checks) == 0 {
-			return nil, inputError(fmt.Errorf("--checks and --skip leave no check to run (%s, %s)", s.Enable.Source, s.Skip.Source))
-		}
-		for _, name := range s.SeverityKeys() {
-			sev, err := lint.ParseSeverity(s.Severity[name].V)
-			if err != nil {
-				return nil, inputError(fmt.Errorf("%s: %w", s.Severity[name].Source, err))
-			}
-			r.severities[lint.Lookup(name).ID] = sev
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-// settingsFor applies the configuration file of dir (loaded once per path into files) and
-// the flags the user set.
-func (f *gateFlags) settingsFor(cmd *cobra.Command, dir string, files map[string]*config.File) (*config.File, config.Settings, error) {
-	path := f.config
-	if path == "" {
-		var err error
-		if path, err = config.Find(dir); err != nil {
-			return nil, config.Settings{}, inputError(err)
-		}
-	}
-	var file *config.File
-	if path != "" {
-		if file = files[path]; file == nil {
-			var err error
-			if file, err = loadConfig(cmd.ErrOrStderr(), path, f.root); err != nil {
-				return nil, config.Settings{}, err
-			}
-			files[path] = file
-		}
-	}
-	s, err := file.For(dir)
-	if err != nil {
-		return nil, s, inputError(err)
-	}
+// overrides are the flags the user set, which replace the configuration's settings.
+func (f *gateFlags) overrides(cmd *cobra.Command) (gate.Overrides, error) {
 	fl := cmd.Flags()
-	flag := func(name string) (bool, string) { return fl.Changed(name), "flag --" + name }
-	if ok, src := flag("fail-on"); ok {
-		if _, err := lint.ParseSeverity(f.failOn); err != nil {
-			return nil, s, inputError(fmt.Errorf("--fail-on: %w", err))
-		}
-		s.FailOn = config.Value[string]{V: f.failOn, Source: src}
+	var o gate.Overrides
+	if fl.Changed("fail-on") {
+		o.FailOn = &f.failOn
 	}
-	if ok, src := flag("checks"); ok {
-		s.Enable = config.Value[[]string]{V: f.checks, Source: src}
+	if fl.Changed("checks") {
+		o.Checks = &f.checks
 	}
-	if ok, src := flag("skip"); ok {
-		s.Skip = config.Value[[]string]{V: f.skip, Source: src}
+	if fl.Changed("skip") {
+		o.Skip = &f.skip
 	}
-	if ok, src := flag("baseline"); ok {
-		s.Baseline = config.Value[string]{V: f.baseline, Source: src}
+	if fl.Changed("baseline") {
+		o.Baseline = &f.baseline
 	}
-	if ok, src := flag("no-inline-suppressions"); ok {
-		s.InlineSuppressions = config.Value[bool]{V: !f.noInline, Source: src}
+	if fl.Changed("no-inline-suppressions") {
+		inline := !f.noInline
+		o.InlineSuppressions = &inline
 	}
-	if ok, src := flag("output"); ok && f.hasOutputs {
-		s.Output = config.Value[[]string]{V: f.outputs, Source: src}
+	if fl.Changed("output") && f.hasOutputs {
+		o.Output = &f.outputs
 	}
 	if d, ok, err := evalTimeoutFlagValue(cmd); err != nil {
-		return nil, s, err
+		return o, err
 	} else if ok {
-		s.EvalTimeout = config.Value[time.Duration]{V: d, Source: "flag --" + evalTimeoutFlag}
+		o.EvalTimeout = &d
 	}
-	return file, s, nil
+	return o, nil
 }
 
-// loadConfig loads a configuration file and checks the files it names against the
-// repository root (--root, else the git top-level). Its errors, one per line with
-// file:line:col, are printed to stderr as they are (errInputPrinted).
+// settings resolves the effective configuration of every directory (gate.Settings).
+func (f *gateFlags) settings(cmd *cobra.Command, dirs []string) ([]gate.Dir, error) {
+	o, err := f.overrides(cmd)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := gate.Settings(cmd.ErrOrStderr(), dirs, f.config, f.root, o)
+	return runs, gateError(err)
+}
+
+// loadConfig loads a configuration file, printing its errors (gate.LoadConfig).
 func loadConfig(stderr io.Writer, path, root string) (*config.File, error) {
-	file, err := config.Load(path)
-	if err == nil {
-		err = file.CheckPaths(root)
-	}
-	var errs config.Errors
-	switch {
-	case errors.As(err, &errs):
-		fmt.Fprintln(stderr, errs.Error())
-		return nil, errInputPrinted
-	case err != nil:
-		return nil, inputError(err)
-	}
-	return file, nil
+	file, err := gate.LoadConfig(stderr, path, root)
+	return file, gateError(err)
 }
 
-// gate is a lint or check run after its settings, outputs and root are resolved, its
+// gateError maps the gate's input errors to exit status 2.
+func gateError(err error) error {
+	var ie *gate.InputError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ie) && ie.Printed:
+		return errInputPrinted
+	case errors.As(err, &ie):
+		return inputError(ie.Err)
+	}
+	return err
+}
+
+// gateRun is a lint or check run after its settings, outputs and root are resolved, its
 // directories loaded and the loaded ones linted.
-type gate struct {
-	runs     []dirRun
+type gateRun struct {
+	runs     []gate.Dir
 	outs     []output
 	root     string
 	policies []*policy.Policy     // nil where a directory did not load
 	loadErrs [][]report.LoadError // by directory
-	lint     *lintResult
+	lint     *gate.LintResult
 }
 
 // lintAll resolves the settings of dirs, validates the outputs, then loads
 // and lints every directory (recording every finding in writeBaseline when set). Input
 // errors come first, before any directory is read.
-func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline string) (*gate, error) {
+func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline string) (*gateRun, error) {
 	var (
-		g   gate
+		g   gateRun
 		err error
 	)
 	if g.runs, err = f.settings(cmd, dirs); err != nil {
@@ -209,28 +159,31 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 	}
 	timeouts := make([]time.Duration, len(g.runs))
 	for i, r := range g.runs {
-		timeouts[i] = r.settings.EvalTimeout.V
+		timeouts[i] = r.Settings.EvalTimeout.V
 	}
 	if g.policies, g.loadErrs, err = loadEach(cmd.ErrOrStderr(), dirs, timeouts); err != nil {
 		return nil, err
 	}
-	if g.lint, err = lintDirs(cmd.OutOrStdout(), cmd.ErrOrStderr(), g.runs, g.policies, g.loadErrs, writeBaseline); err != nil {
-		return nil, err
+	v, _, _ := buildVersion()
+	g.lint, err = gate.Lint(g.runs, g.policies, g.loadErrs, gate.LintOptions{
+		Root: g.root, WriteBaseline: writeBaseline, Version: v, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
+	if err != nil {
+		return nil, gateError(err)
 	}
 	return &g, nil
 }
 
-// gateInputs validates what a gate reads and writes besides its policies, before any policy
-// is read: the outputs (of the first directory's settings) and every baseline. config runs
-// it too, so that it refuses what a gate would.
-func gateInputs(runs []dirRun) ([]output, error) {
-	outs, err := parseOutputs(runs[0].settings.Output.V, gateFormats)
+// gateInputs checks, before any policy is loaded, the outputs and the configured baselines
+// (a baseline that is not a regular file, or too large, is refused without reading it; one
+// that does not exist yet is left to the lint stage, which writes it or says how to).
+func gateInputs(runs []gate.Dir) ([]output, error) {
+	outs, err := parseOutputs(runs[0].Settings.Output.V, gateFormats)
 	if err != nil {
 		return nil, inputError(err)
 	}
 	for _, r := range runs {
-		if b := r.settings.Baseline.V; b != "" {
-			if _, err := lint.ReadBaseline(b); err != nil {
+		if b := r.Settings.Baseline.V; b != "" {
+			if _, err := lint.ReadBaseline(b); err != nil && !errors.Is(err, lint.ErrNoBaseline) {
 				return nil, inputError(err)
 			}
 		}
@@ -244,7 +197,7 @@ type output struct {
 }
 
 // parseOutputs validates -o values (or the configuration's output list). Line formats
-// (table, github) may share stdout, in the order given; a document (json, sarif, junit) on
+// (table, github, compact) may share stdout, in the order given; a document (json, sarif, junit) on
 // stdout must be alone there.
 func parseOutputs(values []string, formats []string) ([]output, error) {
 	var out, onStdout []output
@@ -272,7 +225,7 @@ func parseOutputs(values []string, formats []string) ([]output, error) {
 	}
 	if len(onStdout) > 1 {
 		for _, o := range onStdout {
-			if o.format != "table" && o.format != "github" {
+			if !lineFormat(o.format) {
 				return nil, fmt.Errorf("-o %s cannot share stdout with another output: write it to a file, -o %s=FILE", o.format, o.format)
 			}
 		}
@@ -301,140 +254,10 @@ func writeOutputs(stdout io.Writer, outs []output, render func(w io.Writer, form
 	return nil
 }
 
-// loadEach loads every directory within its evaluation budget (timeouts, by directory); a
-// directory that fails to load has a nil policy and its errors, which are printed to stderr,
-// so the others can still be checked.
+// loadEach loads every directory within its budget (gate.Load), with a spinner on a terminal.
 func loadEach(stderr io.Writer, dirs []string, timeouts []time.Duration) ([]*policy.Policy, [][]report.LoadError, error) {
-	policies := make([]*policy.Policy, len(dirs))
-	loadErrs := make([][]report.LoadError, len(dirs))
-	for i, dir := range dirs {
-		stop := busy(stderr, "loading "+dir)
-		p, err := schema.LoadWith(dir, schema.Options{EvalTimeout: timeouts[i]})
-		stop()
-		if err == nil {
-			policies[i] = p
-			continue
-		}
-		var errs schema.Errors
-		if !errors.As(err, &errs) {
-			return nil, nil, inputError(fmt.Errorf("load %s: %w", dir, err))
-		}
-		fmt.Fprintln(stderr, errs.Error())
-		for _, e := range errs {
-			loadErrs[i] = append(loadErrs[i], report.LoadError{Dir: dir, File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg})
-		}
-	}
-	return policies, loadErrs, nil
-}
-
-// lintResult is the lint stage over every directory that loaded.
-type lintResult struct {
-	perDir []report.Findings // by directory, nil where it did not load
-	all    report.Findings
-	failed bool
-}
-
-// lintDirs lints every loaded policy with its directory's settings and applies baselines:
-// directories sharing a baseline file are matched against it together, so an entry is stale
-// only when no directory has its finding. writeBaseline, when set, records every finding.
-func lintDirs(stdout, stderr io.Writer, runs []dirRun, policies []*policy.Policy, loadErrs [][]report.LoadError, writeBaseline string) (*lintResult, error) {
-	found := make([][]lint.Finding, len(runs))
-	byBaseline := map[string][]int{}
-	var baselines []string
-	for i, r := range runs {
-		if policies[i] == nil {
-			continue
-		}
-		found[i] = lint.Run(policies[i], lint.Options{Checks: r.checks, NoInlineSuppressions: !r.settings.InlineSuppressions.V, Severities: r.severities})
-		if b := r.settings.Baseline.V; b != "" {
-			if byBaseline[b] == nil {
-				baselines = append(baselines, b)
-			}
-			byBaseline[b] = append(byBaseline[b], i)
-		}
-	}
-	var stale []report.StaleEntry
-	for _, path := range baselines {
-		b, err := lint.ReadBaseline(path)
-		if err != nil {
-			return nil, inputError(err)
-		}
-		if b.Notice != "" {
-			fmt.Fprintf(stderr, "agentctl: %s\n", b.Notice)
-		}
-		var group []lint.Finding
-		var ran []*lint.Check
-		for _, i := range byBaseline[path] {
-			group = append(group, found[i]...)
-			ran = unionChecks(ran, runs[i].checks)
-		}
-		for _, e := range b.Apply(group, ran) {
-			stale = append(stale, report.StaleEntry{Check: e.Check, Element: e.Element})
-			fmt.Fprintf(stderr, "agentctl: %s: stale baseline entry %s %s: no such finding any more, remove it\n", path, e.Check, e.Name())
-		}
-		for _, i := range byBaseline[path] {
-			found[i], group = group[:len(found[i])], group[len(found[i]):]
-		}
-	}
-	if writeBaseline != "" {
-		b := lint.NewBaseline(slices.Concat(found...))
-		if err := writeBaselineFile(stdout, writeBaseline, b); err != nil {
-			return nil, inputError(err)
-		}
-		for i := range found {
-			b.Apply(found[i], runs[i].checks)
-		}
-		fmt.Fprintf(stderr, "agentctl: wrote %s: %d baseline entries\n", writeBaseline, len(b.Findings))
-	}
-	v, _, _ := buildVersion()
-	res := &lintResult{perDir: make([]report.Findings, len(runs))}
-	var ran []*lint.Check
-	for i, r := range runs {
-		ran = unionChecks(ran, r.checks)
-		res.all.LoadErrors = append(res.all.LoadErrors, loadErrs[i]...)
-		if policies[i] == nil {
-			continue
-		}
-		res.failed = res.failed || lint.Failed(found[i], r.failOn)
-		d := report.Findings{Rules: report.LintRules(r.checks), Findings: report.LintFindings(found[i], r.failOn),
-			Files: policies[i].Files, FailOn: r.failOn.String(), Version: v}
-		res.perDir[i] = d
-		res.all.Findings = append(res.all.Findings, d.Findings...)
-		res.all.Files = append(res.all.Files, d.Files...)
-	}
-	res.all.Rules = report.LintRules(ran)
-	res.all.FailOn = runs[0].failOn.String()
-	res.all.Stale = stale
-	res.all.Version = v
-	sortFindings(res.all.Findings)
-	return res, nil
-}
-
-// unionChecks adds the checks of b missing from a, keeping registry order.
-func unionChecks(a, b []*lint.Check) []*lint.Check {
-	var out []*lint.Check
-	for _, c := range lint.Checks() {
-		if slices.Contains(a, c) || slices.Contains(b, c) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// sortFindings orders findings of several directories by file, line, column and check.
-func sortFindings(fs []report.Finding) {
-	slices.SortStableFunc(fs, func(a, b report.Finding) int {
-		if a.File != b.File {
-			return strings.Compare(a.File, b.File)
-		}
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		if a.Column != b.Column {
-			return a.Column - b.Column
-		}
-		return strings.Compare(a.Check, b.Check)
-	})
+	policies, loadErrs, err := gate.Load(stderr, dirs, timeouts, func(label string) func() { return busy(stderr, label) })
+	return policies, loadErrs, gateError(err)
 }
 
 // repoRoot is the root locations are made relative to: root (--root), else the git

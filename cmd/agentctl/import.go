@@ -26,7 +26,7 @@ func newImportCmd() *cobra.Command {
 		Long: `Import writes policy blocks from what servers say about themselves: 'import mcp' turns an
 MCP server's tools/list into a pinned tools: block and checks a server against the pins;
 'import a2a' turns an A2A Agent Card into an agents: skeleton. See docs/import.md.`,
-		Args: cobra.NoArgs,
+		Args: noSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newImportMCPCmd(), newImportA2ACmd())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"slices"
@@ -9,8 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentctl/agentctl/internal/outfile"
-	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
 )
@@ -36,12 +33,17 @@ Suppress a finding with @ignore("AC010", "reason") on the element (or an element
 it); an @ignore without a reason suppresses nothing and raises AC053. --no-inline-suppressions
 ignores every @ignore. To adopt lint on an existing estate, record today's findings with
 --write-baseline FILE and pass --baseline FILE afterwards: listed findings are reported as
-suppressed, new ones fail, and entries that no longer match are reported as stale.
+suppressed, new ones fail, and entries that no longer match are reported as stale. Entries
+name their policy directory (relative to the repository root): an entry suppresses its
+finding in that directory only, and rewriting the baseline for some directories keeps the
+entries of the others. --write-baseline works when the file does not exist yet; any other
+run with a configured baseline that does not exist fails (exit 2) and says how to write it.
 
 Settings come from the repository configuration (.agentctl.yaml, see 'agentctl config');
 flags override it. Output formats: table (default), json, sarif (2.1.0, for code scanning),
 junit (one case per finding: only those at or above --fail-on fail), github (workflow
-command annotations). Repeat -o for several: a format alone goes to stdout, FORMAT=FILE to a
+command annotations), compact (one line per finding, file:line:col: severity ID message,
+like go vet). Repeat -o for several: a format alone goes to stdout, FORMAT=FILE to a
 file. SARIF, JUnit and GitHub locations are relative to the repository root (--root,
 default the git top-level). A directory that does not load is reported in every format and
 the others are still linted.
@@ -49,13 +51,18 @@ the others are still linted.
 Exit status: 0 no active finding at or above --fail-on, 1 there is one, 2 a directory did
 not load or the invocation is wrong.`,
 		Example: `  agentctl lint
+  agentctl lint -o compact ./...
   agentctl lint --fail-on critical -o sarif policies/ > agentctl.sarif
   agentctl lint -o table -o sarif=agentctl.sarif -o github policies/*
   agentctl lint --skip AC051,no-session-limits --framework asi
   agentctl lint --write-baseline .agentctl-baseline.json
   agentctl lint --baseline .agentctl-baseline.json -o github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.run(cmd, dirsOrDot(args))
+			dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+			if err != nil {
+				return err
+			}
+			return f.run(cmd, dirs)
 		},
 	}
 	fl := cmd.Flags()
@@ -83,7 +90,7 @@ func (f *lintFlags) run(cmd *cobra.Command, dirs []string) error {
 	if err != nil {
 		return err
 	}
-	doc, root := g.lint.all, g.root
+	doc, root := g.lint.All, g.root
 	err = writeOutputs(cmd.OutOrStdout(), g.outs, func(w io.Writer, format string) error {
 		if ok, err := findingsDocument(w, format, doc, root); ok {
 			return err
@@ -98,7 +105,7 @@ func (f *lintFlags) run(cmd *cobra.Command, dirs []string) error {
 		return err
 	case len(doc.LoadErrors) > 0:
 		return errInputPrinted
-	case g.lint.failed:
+	case g.lint.Failed:
 		return errPolicyFailed
 	}
 	return nil
@@ -117,6 +124,8 @@ func findingsDocument(w io.Writer, format string, doc report.Findings, root stri
 		return true, report.FindingsJUnit(w, doc.RelativeTo(root))
 	case "github":
 		return true, report.GitHub(w, doc.RelativeTo(root))
+	case "compact":
+		return true, report.Compact(w, doc)
 	}
 	return false, nil
 }
@@ -128,14 +137,4 @@ func frameworkName(fw string) (string, error) {
 		return "", fmt.Errorf("unknown framework %q (want asi, nhi, maestro or nist)", fw)
 	}
 	return fw, nil
-}
-
-// writeBaselineFile writes the baseline through outfile: the baseline usually lives in the
-// policy directory and is rewritten there, so only the rules every output follows apply.
-func writeBaselineFile(stdout io.Writer, path string, b *lint.Baseline) error {
-	var buf bytes.Buffer
-	if err := b.Write(&buf); err != nil {
-		return fmt.Errorf("write baseline %s: %w", path, err)
-	}
-	return outfile.Write(stdout, path, buf.Bytes(), outfile.Options{})
 }

@@ -113,6 +113,9 @@ func (f *replayFlags) run(cmd *cobra.Command, dir string, traces []string) error
 			return inputError(err)
 		}
 		defer snap.Close()
+		if err := snap.Absent(dir); err != nil {
+			return inputError(err)
+		}
 		dirs, baseLabel = append(dirs, snap.Dir(dir)), f.baseRef
 	}
 	policies, err := loadAll(cmd, dirs)

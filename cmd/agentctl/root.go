@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/agentctl/agentctl/progress"
+	"github.com/agentctl/agentctl/schema"
 )
 
 // Exit statuses (contract): 0 pass, 1 the policy failed, 2 the input or invocation is wrong.
@@ -73,13 +74,15 @@ It lints a policy against checks mapped to OWASP Agentic (ASI), OWASP NHI, CSA M
 NIST AI RMF, simulates multi-agent hand-offs to find privilege multiplication and
 exfiltration paths, and compiles the policy to an OPA bundle for runtime enforcement.
 
-Policy directories are positional arguments and default to the current directory.
+Policy directories are positional arguments and default to the current directory; for
+check, lint, vet, test, fmt and diff --base, DIR/... is every policy directory under DIR.
 Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newVersionCmd(),
 		newVetCmd(),
@@ -97,6 +100,7 @@ Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong
 		newImportCmd(),
 		newConfigCmd(),
 		newDiffCmd(),
+		newGatewayCmd(),
 	)
 	root.Version = versionString()
 	root.SetVersionTemplate("agentctl {{.Version}}\n")
@@ -122,6 +126,20 @@ func busy(w io.Writer, label string) (stop func()) {
 		return func() {}
 	}
 	return progress.Start(w, label, time.Second, 100*time.Millisecond).Stop
+}
+
+// policyDirs expands the policy directory arguments of check, lint, vet, test and diff
+// (schema.ExpandDirs: DIR/... is every policy directory under DIR); a file that is not a
+// .cue file (a README.md a shell glob names) is skipped with a note on stderr.
+func policyDirs(stderr io.Writer, args []string) ([]string, error) {
+	dirs, skipped, err := schema.ExpandDirs(args)
+	for _, s := range skipped {
+		fmt.Fprintf(stderr, "agentctl: %s: not a policy directory, skipped\n", s)
+	}
+	if err != nil {
+		return nil, inputError(err)
+	}
+	return dirs, nil
 }
 
 // dirsOrDot returns the policy directories named on the command line, or ".".

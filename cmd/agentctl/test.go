@@ -27,12 +27,15 @@ expect.code is given, a reason carrying that code. Inputs without "now" are deci
 2026-01-01T00:00:00Z, so results do not depend on the day.
 
 Exit status: 0 all tests pass, 1 a test failed or the engines disagree, 2 bad input.`,
-		Example: "  agentctl test\n  agentctl test scenarios/* -o junit > tests.xml",
+		Example: "  agentctl test\n  agentctl test ./... -o junit > tests.xml",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(output, testFormats...); err != nil {
 				return inputError(err)
 			}
-			dirs := dirsOrDot(args)
+			dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+			if err != nil {
+				return err
+			}
 			policies, err := loadAll(cmd, dirs)
 			if err != nil {
 				return err

@@ -21,9 +21,12 @@ All problems are reported at once, as file:line:col: message, and the exit statu
 On success vet prints one summary line per directory. When the directory holds a schema
 copy for cue tooling (` + schema.CopyName + `, written by agentctl init) that differs from
 this agentctl's schema, vet says so on stderr and how to refresh it.`,
-		Example: "  agentctl vet\n  agentctl vet scenarios/support-refunds scenarios/secure-baseline",
+		Example: "  agentctl vet\n  agentctl vet ./...\n  agentctl vet scenarios/support-refunds scenarios/secure-baseline",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dirs := dirsOrDot(args)
+			dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+			if err != nil {
+				return err
+			}
 			policies, err := loadAll(cmd, dirs)
 			if err != nil {
 				return err

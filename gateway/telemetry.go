@@ -1,0 +1,239 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agentctl/agentctl/policy"
+)
+
+// OpenTelemetry GenAI attributes the gateway writes (and agentctl replay reads), and its own.
+const (
+	attrOperation    = "gen_ai.operation.name"
+	attrAgentName    = "gen_ai.agent.name"
+	attrAgentID      = "gen_ai.agent.id"
+	attrToolName     = "gen_ai.tool.name"
+	attrToolCallID   = "gen_ai.tool.call.id"
+	attrArguments    = "gen_ai.tool.call.arguments"
+	attrConversation = "gen_ai.conversation.id"
+	attrOutcome      = "agentctl.decision.outcome"
+	attrReasonCodes  = "agentctl.decision.reasons"
+	attrMessages     = "agentctl.decision.messages"
+	attrChain        = "agentctl.chain"
+)
+
+// Telemetry records one trace per tool call: invoke_agent spans for each agent of the
+// task's chain, originator outermost, around the execute_tool span of the call, so the
+// hand-off chain reads back from the nesting (as agentctl replay reads it).
+type Telemetry struct {
+	tp        *sdktrace.TracerProvider
+	tracer    trace.Tracer
+	arguments bool
+}
+
+// NewTelemetry exports spans to an OTLP/HTTP endpoint (url, e.g.
+// http://127.0.0.1:4318/v1/traces) or, when file is set, appends them to file as OTLP JSON
+// lines (what the Collector's file exporter writes). Arguments are recorded only when
+// arguments is set: they may hold data the trace store must not see.
+func NewTelemetry(ctx context.Context, url, file string, arguments bool) (*Telemetry, error) {
+	var exp sdktrace.SpanExporter
+	switch {
+	case file != "":
+		f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("trace file: %w", err)
+		}
+		exp = &fileExporter{w: f, c: f}
+	case url != "":
+		e, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
+		if err != nil {
+			return nil, fmt.Errorf("OTLP exporter %s: %w", url, err)
+		}
+		exp = e
+	default:
+		return nil, nil
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", "agentctl-gateway"))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	return &Telemetry{tp: tp, tracer: tp.Tracer("github.com/agentctl/agentctl/gateway"), arguments: arguments}, nil
+}
+
+// Shutdown flushes and stops the exporter.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	return t.tp.Shutdown(ctx)
+}
+
+// toolSpan is the trace of one call in flight; a nil toolSpan records nothing.
+type toolSpan struct {
+	t      *Telemetry
+	ctx    context.Context
+	peer   Peer
+	act    *policy.Action
+	start  time.Time
+	spans  []trace.Span // invoke_agent spans, outermost first, then execute_tool
+	tool   trace.Span
+	attrs  []attribute.KeyValue
+	closed bool
+}
+
+func (t *Telemetry) start(ctx context.Context, peer Peer, act *policy.Action, now time.Time) *toolSpan {
+	if t == nil {
+		return nil
+	}
+	return &toolSpan{t: t, ctx: ctx, peer: peer, act: act, start: now}
+}
+
+// task opens the spans once the task (and so the chain) is known.
+func (s *toolSpan) task(rec *Record, args map[string]any) {
+	if s == nil {
+		return
+	}
+	ctx := trace.ContextWithSpan(s.ctx, nil)
+	conv := attribute.String(attrConversation, rec.Task)
+	for i, a := range rec.Chain {
+		attrs := []attribute.KeyValue{attribute.String(attrOperation, "invoke_agent"), attribute.String(attrAgentName, a), conv}
+		if i == len(rec.Chain)-1 && s.peer.SpiffeID != "" {
+			attrs = append(attrs, attribute.String(attrAgentID, s.peer.SpiffeID))
+		}
+		opts := []trace.SpanStartOption{trace.WithTimestamp(s.start), trace.WithAttributes(attrs...), trace.WithSpanKind(trace.SpanKindInternal)}
+		if i == 0 {
+			opts = append(opts, trace.WithNewRoot())
+		}
+		var sp trace.Span
+		ctx, sp = s.t.tracer.Start(ctx, "invoke_agent "+a, opts...)
+		s.spans = append(s.spans, sp)
+	}
+	name := s.act.Capability()
+	attrs := []attribute.KeyValue{attribute.String(attrOperation, "execute_tool"), attribute.String(attrToolName, name),
+		attribute.String(attrAgentName, s.peer.Agent), conv, attribute.StringSlice(attrChain, rec.Chain)}
+	if s.t.arguments {
+		raw, _ := json.Marshal(args)
+		attrs = append(attrs, attribute.String(attrArguments, string(raw)))
+	}
+	_, s.tool = s.t.tracer.Start(ctx, "execute_tool "+name, trace.WithTimestamp(s.start), trace.WithAttributes(attrs...),
+		trace.WithSpanKind(trace.SpanKindClient))
+	s.tool.SetAttributes(attribute.String(attrToolCallID, s.tool.SpanContext().SpanID().String()))
+}
+
+func (s *toolSpan) decision(outcome string, reasons []policy.Reason) {
+	if s == nil {
+		return
+	}
+	codes, msgs := make([]string, len(reasons)), make([]string, len(reasons))
+	for i, r := range reasons {
+		codes[i], msgs[i] = r.Code, r.Message
+	}
+	s.attrs = append(s.attrs, attribute.String(attrOutcome, outcome), attribute.StringSlice(attrReasonCodes, codes),
+		attribute.StringSlice(attrMessages, msgs))
+}
+
+func (s *toolSpan) end(res *sdk.CallToolResult, now time.Time) {
+	if s == nil || s.tool == nil {
+		return
+	}
+	s.tool.SetAttributes(s.attrs...)
+	if res != nil && res.IsError {
+		s.tool.SetStatus(codes.Error, "tool error")
+	}
+	s.tool.End(trace.WithTimestamp(now))
+	for i := len(s.spans) - 1; i >= 0; i-- {
+		s.spans[i].End(trace.WithTimestamp(now))
+	}
+}
+
+// handoff records the hand-off as an invoke_agent span of the receiver inside the sender's.
+func (t *Telemetry) handoff(ctx context.Context, peer Peer, rec *Record, now time.Time) {
+	if t == nil {
+		return
+	}
+	ctx = trace.ContextWithSpan(ctx, nil)
+	var spans []trace.Span
+	for i, a := range rec.Chain {
+		opts := []trace.SpanStartOption{trace.WithTimestamp(now), trace.WithAttributes(attribute.String(attrOperation, "invoke_agent"),
+			attribute.String(attrAgentName, a), attribute.String(attrConversation, rec.Task))}
+		if i == 0 {
+			opts = append(opts, trace.WithNewRoot())
+		}
+		var sp trace.Span
+		ctx, sp = t.tracer.Start(ctx, "invoke_agent "+a, opts...)
+		spans = append(spans, sp)
+	}
+	for i := len(spans) - 1; i >= 0; i-- {
+		spans[i].End(trace.WithTimestamp(now))
+	}
+}
+
+// fileExporter writes each export batch as one line of OTLP JSON.
+type fileExporter struct {
+	mu sync.Mutex
+	w  io.Writer
+	c  io.Closer
+}
+
+func (f *fileExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "agentctl-gateway")
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("github.com/agentctl/agentctl/gateway")
+	for _, s := range spans {
+		sp := ss.Spans().AppendEmpty()
+		sc := s.SpanContext()
+		sp.SetTraceID(pcommon.TraceID(sc.TraceID()))
+		sp.SetSpanID(pcommon.SpanID(sc.SpanID()))
+		if p := s.Parent(); p.IsValid() {
+			sp.SetParentSpanID(pcommon.SpanID(p.SpanID()))
+		}
+		sp.SetName(s.Name())
+		sp.SetKind(ptrace.SpanKind(s.SpanKind()))
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(s.StartTime()))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(s.EndTime()))
+		if s.Status().Code == codes.Error {
+			sp.Status().SetCode(ptrace.StatusCodeError)
+			sp.Status().SetMessage(s.Status().Description)
+		}
+		for _, kv := range s.Attributes() {
+			switch kv.Value.Type() {
+			case attribute.STRINGSLICE:
+				sl := sp.Attributes().PutEmptySlice(string(kv.Key))
+				for _, v := range kv.Value.AsStringSlice() {
+					sl.AppendEmpty().SetStr(v)
+				}
+			case attribute.BOOL:
+				sp.Attributes().PutBool(string(kv.Key), kv.Value.AsBool())
+			case attribute.INT64:
+				sp.Attributes().PutInt(string(kv.Key), kv.Value.AsInt64())
+			default:
+				sp.Attributes().PutStr(string(kv.Key), kv.Value.Emit())
+			}
+		}
+	}
+	raw, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, err = f.w.Write(append(raw, '\n'))
+	return err
+}
+
+func (f *fileExporter) Shutdown(context.Context) error { return f.c.Close() }
