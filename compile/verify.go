@@ -2,6 +2,7 @@ package compile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -128,7 +129,8 @@ func Verify(ctx context.Context, p *policy.Policy, b *bundle.Bundle) error {
 			return err
 		}
 		if !reflect.DeepEqual(got, want) {
-			return fmt.Errorf("engines disagree on %v: Go says %s, Rego says %s", in, summary(want), summary(got))
+			req, _ := json.Marshal(in)
+			return fmt.Errorf("engines disagree on %s: Go says %s, Rego says %s", req, summary(want), summary(got))
 		}
 	}
 	return nil

@@ -78,23 +78,34 @@ type Change struct {
 
 // ReachChange is a capability that a start agent (or a scenario) reaches in one version only,
 // with a shortest witness chain on the side where it is reachable.
+//
+// A scenario whose change is the same as its start agent's (same capability, escalation and
+// witness) is not listed again: the start's entry names it in Scenarios.
 type ReachChange struct {
 	Start      string   `json:"start"`
-	Scenario   string   `json:"scenario,omitempty"` // set when the start is a scenario's
+	Scenario   string   `json:"scenario,omitempty"`  // set when the start is a scenario's
+	Scenarios  []string `json:"scenarios,omitempty"` // scenarios with the same change as this start
 	Capability string   `json:"capability"`
 	Op         string   `json:"op"`         // added: reachable in HEAD only; removed: in BASE only
 	Escalation bool     `json:"escalation"` // outside the start's own authority on that side
 	Chain      []string `json:"chain"`
 	Modes      []string `json:"modes"`
-	File       string   `json:"file,omitempty"`
-	Line       int      `json:"line,omitempty"`
+	// Approvals are the rules that still gate the capability at the chain's last agent on
+	// that side, each as "name" or "name (when ATTRIBUTE > N)" for a threshold rule.
+	Approvals []string `json:"approvals,omitempty"`
+	File      string   `json:"file,omitempty"`
+	Line      int      `json:"line,omitempty"`
 }
 
 // ExfilChange is an exfiltration path (from a start, ending at an egress agent) that exists in
 // one version only, with its witness there.
+//
+// As for reach, a scenario with the same path as its start agent is named in the start's
+// Scenarios instead of being listed again.
 type ExfilChange struct {
 	Start         string   `json:"start"`
 	Scenario      string   `json:"scenario,omitempty"`
+	Scenarios     []string `json:"scenarios,omitempty"`
 	Op            string   `json:"op"`
 	Chain         []string `json:"chain"`
 	Modes         []string `json:"modes"`

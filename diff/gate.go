@@ -44,34 +44,37 @@ func ParseConditions(list []string) ([]string, error) {
 func (r *Result) Failed(conds []string, threshold lint.Severity) []string {
 	var out []string
 	for _, c := range conds {
-		if r.holds(c, threshold) {
+		if r.Count(c, threshold) > 0 {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-func (r *Result) holds(cond string, threshold lint.Severity) bool {
+// Count is how many items of the result make cond hold (0: it does not hold).
+func (r *Result) Count(cond string, threshold lint.Severity) int {
 	s := r.Summary
 	switch cond {
 	case FailNewEscalation:
-		return s.EscalationsAdded > 0
+		return s.EscalationsAdded
 	case FailNewExfiltration:
-		return s.ExfilAdded > 0
+		return s.ExfilAdded
 	case FailWeakerApproval:
-		return s.ApprovalsWeaker > 0
+		return s.ApprovalsWeaker
 	case FailWeakerFlow:
-		return s.FlowWeaker > 0
+		return s.FlowWeaker
 	case FailNewFinding:
+		n := 0
 		for _, f := range r.Findings {
 			if f.Failing(threshold) {
-				return true
+				n++
 			}
 		}
+		return n
 	case FailDecisionFlip:
-		return s.Flipped > 0
+		return s.Flipped
 	case FailScenarioRegression:
-		return s.Regressions > 0
+		return s.Regressions
 	}
-	return false
+	return 0
 }

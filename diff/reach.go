@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -230,7 +231,57 @@ func (r *Result) reach(d *delta, full bool) error {
 	slices.SortStableFunc(r.Exfiltration, func(x, y ExfilChange) int {
 		return strings.Compare(x.Scenario+"\x00"+x.Start+"\x00"+x.Egress, y.Scenario+"\x00"+y.Start+"\x00"+y.Egress)
 	})
+	r.Reach = mergeScenarios(r.Reach, func(x *ReachChange) (string, string, *[]string) {
+		return x.Scenario, strings.Join([]string{x.Start, x.Op, x.Capability, strconv.FormatBool(x.Escalation),
+			strings.Join(x.Chain, ","), strings.Join(x.Modes, ",")}, "\x00"), &x.Scenarios
+	})
+	r.Exfiltration = mergeScenarios(r.Exfiltration, func(x *ExfilChange) (string, string, *[]string) {
+		return x.Scenario, strings.Join([]string{x.Start, x.Op, x.Egress, x.Capability, x.SensitiveRead,
+			strings.Join(x.Chain, ","), strings.Join(x.Modes, ",")}, "\x00"), &x.Scenarios
+	})
 	return nil
+}
+
+// mergeScenarios drops each scenario entry (sorted after the start entries) that repeats a
+// start agent's entry, naming the scenario in that entry instead. key returns an entry's
+// scenario, what makes it the same change, and a pointer to the entry's Scenarios.
+func mergeScenarios[T any](xs []T, key func(*T) (string, string, *[]string)) []T {
+	first := map[string]int{} // key -> index in out of the start's entry
+	var out []T
+	for j := range xs {
+		scenario, k, _ := key(&xs[j])
+		if scenario == "" {
+			first[k] = len(out)
+			out = append(out, xs[j])
+			continue
+		}
+		if i, ok := first[k]; ok {
+			_, _, names := key(&out[i])
+			*names = append(*names, scenario)
+			continue
+		}
+		out = append(out, xs[j])
+	}
+	return out
+}
+
+// gatingRules are the approval rules of p that match capability c executed by agent, as
+// names, a threshold rule with its threshold.
+func gatingRules(p *policy.Policy, agent, c string) []string {
+	tool, action, _ := policy.SplitCapability(c)
+	t := p.Tool(tool)
+	if t == nil || t.Action(action) == nil {
+		return nil
+	}
+	var out []string
+	for _, rule := range p.MatchingApprovals(agent, t.Action(action)) {
+		name := rule.Name
+		if th := rule.Threshold; th != nil {
+			name += fmt.Sprintf(" (when %s > %s)", th.Attribute, strconv.FormatFloat(th.Above, 'f', -1, 64))
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // both runs f on each side concurrently.
@@ -295,8 +346,12 @@ func (r *Result) compareReach(b, h side, start, scenario string, vb, vh view) {
 				continue
 			}
 			w, _ := v.Witness(c)
+			var gates []string
+			if len(w.Chain) > 0 {
+				gates = gatingRules(s.p, w.Chain[len(w.Chain)-1], c)
+			}
 			r.Reach = append(r.Reach, ReachChange{Start: start, Scenario: scenario, Capability: c, Op: op,
-				Escalation: esc, Chain: w.Chain, Modes: w.Modes, File: file, Line: line})
+				Escalation: esc, Chain: w.Chain, Modes: w.Modes, Approvals: gates, File: file, Line: line})
 		}
 		if extra := minus(myEgress, otherEgress); len(extra) > 0 {
 			for _, x := range v.Exfiltration(extra) {

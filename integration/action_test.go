@@ -1,12 +1,15 @@
 package integration
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -16,9 +19,11 @@ import (
 var expr = regexp.MustCompile(`\$\{\{\s*([a-z_.-]+)\s*\}\}`)
 
 // TestActionScripts runs the shell steps of the composite action (action.yml) as GitHub
-// would, with the ${{ ... }} expressions substituted: the install step builds and stamps
-// agentctl, and the check step passes a clean policy, fails a bad one with an annotation and
-// writes SARIF, and reports bad input with exit status 2.
+// would, with the ${{ ... }} expressions substituted: the build step builds and stamps
+// agentctl; the install step installs a release from a local release directory (file://)
+// only when its checksum matches, and falls back to the build when there is no release; the
+// check step passes a clean policy, fails a bad one with an annotation and writes SARIF, and
+// reports bad input with exit status 2.
 func TestActionScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds agentctl; skipped with -short")
@@ -47,11 +52,12 @@ func TestActionScripts(t *testing.T) {
 	for i, s := range a.Runs.Steps {
 		steps[s.Name] = i
 	}
-	install, ok1 := steps["Install agentctl"]
+	install, ok0 := steps["Install agentctl"]
+	build, ok1 := steps["Build agentctl from source"]
 	check, ok2 := steps["Check policies"]
 	diffStep, ok3 := steps["Diff policies"]
-	if !ok1 || !ok2 || !ok3 {
-		t.Fatalf("action.yml lacks the Install agentctl, Check policies or Diff policies step: %v", steps)
+	if !ok0 || !ok1 || !ok2 || !ok3 {
+		t.Fatalf("action.yml lacks the Install agentctl, Build agentctl from source, Check policies or Diff policies step: %v", steps)
 	}
 
 	tmp := t.TempDir()
@@ -59,10 +65,10 @@ func TestActionScripts(t *testing.T) {
 	env := append(os.Environ(), "GOBIN="+bin, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 
 	// runStep runs a step's script with bash -e as GitHub does for `shell: bash`.
-	runStep := func(i int, dir string, ctx map[string]string) (string, int) {
+	runStep := func(i int, dir string, ctx map[string]string, extraEnv ...string) (string, int) {
 		t.Helper()
 		s := a.Runs.Steps[i]
-		stepEnv := append([]string{}, env...)
+		stepEnv := append(append([]string{}, env...), extraEnv...)
 		for k, v := range s.Env {
 			stepEnv = append(stepEnv, k+"="+expr.ReplaceAllStringFunc(v, func(m string) string {
 				key := expr.FindStringSubmatch(m)[1]
@@ -79,13 +85,11 @@ func TestActionScripts(t *testing.T) {
 		return string(out), exitCode(t, err)
 	}
 
-	out, code := runStep(install, root, map[string]string{"github.action_ref": "v9.9.9-test"})
+	out, code := runStep(build, root, map[string]string{"github.action_ref": "v9.9.9-test"})
 	if code != 0 || !strings.HasPrefix(out, "agentctl v9.9.9-test") {
-		t.Fatalf("install step exited %d, want 0 and the stamped version:\n%s", code, out)
+		t.Fatalf("build step exited %d, want 0 and the stamped version:\n%s", code, out)
 	}
 
-	work := filepath.Join(tmp, "repo")
-	copyFiles(t, filepath.Join(root, "scenarios", "secure-baseline"), filepath.Join(work, "agents"), ".cue")
 	inputs := func(over map[string]string) map[string]string {
 		m := map[string]string{}
 		for name, in := range a.Inputs {
@@ -96,6 +100,10 @@ func TestActionScripts(t *testing.T) {
 		}
 		return m
 	}
+	testInstall(t, runStep, install, inputs, filepath.Join(bin, "agentctl"))
+
+	work := filepath.Join(tmp, "repo")
+	copyFiles(t, filepath.Join(root, "scenarios", "secure-baseline"), filepath.Join(work, "agents"), ".cue")
 	ghOutput := filepath.Join(tmp, "github_output")
 	env = append(env, "GITHUB_OUTPUT="+ghOutput)
 
@@ -205,7 +213,7 @@ func TestActionScripts(t *testing.T) {
 		t.Errorf("diff step: exit %d, want 0 with annotations on agents/policy.cue:\n%s", code, out)
 	}
 	sm, _ := os.ReadFile(summary)
-	if !strings.Contains(string(sm), "### agentctl diff `agents@") || !strings.Contains(string(sm), "~ setting settings.audit.tool_calls: true -> false") {
+	if !strings.Contains(string(sm), "### agentctl diff `agents@") || !strings.Contains(string(sm), "| `~` | setting settings.audit.tool_calls: true -> false |") {
 		t.Errorf("job summary lacks the diff:\n%s", sm)
 	}
 	ctx["inputs.diff-fail-on"] = "new-finding"
@@ -321,4 +329,109 @@ func exitCode(t *testing.T, err error) int {
 		t.Fatal(err)
 	}
 	return 0
+}
+
+// stepRunner runs one step of the action (index, working directory, expression values,
+// extra environment) and returns its output and exit status.
+type stepRunner func(i int, dir string, ctx map[string]string, extraEnv ...string) (string, int)
+
+// testInstall runs the action's install step against a release directory laid out as
+// GoReleaser publishes one (.goreleaser.yaml: TAG/checksums.txt and
+// TAG/agentctl_VERSION_OS_ARCH.tar.gz), served as file:// URLs, with binary (a built
+// agentctl) in the archive.
+func testInstall(t *testing.T, runStep stepRunner, install int, inputs func(map[string]string) map[string]string, binary string) {
+	t.Helper()
+	testtool.Look(t, "curl")
+	testtool.Look(t, "tar")
+	runnerOS := map[string]string{"linux": "Linux", "darwin": "macOS"}[runtime.GOOS]
+	runnerArch := map[string]string{"amd64": "X64", "arm64": "ARM64"}[runtime.GOARCH]
+	if runnerOS == "" || runnerArch == "" {
+		t.Skipf("no release build for %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	tmp := t.TempDir()
+	releases := filepath.Join(tmp, "releases")
+	tagDir := filepath.Join(releases, "v9.9.9")
+	archive := fmt.Sprintf("agentctl_9.9.9_%s_%s.tar.gz", runtime.GOOS, runtime.GOARCH)
+	stage := filepath.Join(tmp, "stage")
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bb, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stage, "agentctl"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(stage, "README.md"), "# agentctl\n")
+	if err := os.MkdirAll(tagDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("tar", "-czf", filepath.Join(tagDir, archive), "-C", stage, "agentctl", "README.md").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	ab, err := os.ReadFile(filepath.Join(tagDir, archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(ab)
+	good := fmt.Sprintf("%x  agentctl_9.9.9_windows_amd64.zip\n%x  %s\n", sha256.Sum256([]byte("other")), sum, archive)
+	writeFile(t, filepath.Join(tagDir, "checksums.txt"), good)
+
+	run := func(name, ref, version string) (out string, code int, outputs, path string) {
+		t.Helper()
+		dir := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Join(dir, "runner"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ghOut, ghPath := filepath.Join(dir, "output"), filepath.Join(dir, "path")
+		ctx := inputs(map[string]string{"version": version, "release-url": "file://" + releases})
+		ctx["github.action_ref"] = ref
+		out, code = runStep(install, dir, ctx, "RUNNER_OS="+runnerOS, "RUNNER_ARCH="+runnerArch,
+			"RUNNER_TEMP="+filepath.Join(dir, "runner"), "GITHUB_OUTPUT="+ghOut, "GITHUB_PATH="+ghPath)
+		o, _ := os.ReadFile(ghOut)
+		p, _ := os.ReadFile(ghPath)
+		return out, code, string(o), string(p)
+	}
+
+	// The action pinned at a release tag installs that release, verified, on PATH.
+	out, code, outputs, path := run("tag", "v9.9.9", "")
+	if code != 0 || outputs != "build=false\n" || !strings.Contains(out, "agentctl v9.9.9-test") {
+		t.Fatalf("install at v9.9.9: exit %d, outputs %q, want 0, build=false and the binary's version:\n%s", code, outputs, out)
+	}
+	if _, err := os.Stat(filepath.Join(strings.TrimSpace(path), "agentctl")); err != nil {
+		t.Errorf("install at v9.9.9: GITHUB_PATH %q does not hold agentctl: %v", path, err)
+	}
+	// The version input names a release whatever the ref.
+	if _, code, outputs, _ := run("input", "main", "v9.9.9"); code != 0 || outputs != "build=false\n" {
+		t.Errorf("install with version v9.9.9: exit %d, outputs %q, want 0 and build=false", code, outputs)
+	}
+
+	// A branch or a commit, "source", and a release that is not published build from source.
+	for _, c := range []struct{ name, ref, version string }{
+		{"branch", "main", ""}, {"sha", "0123456789abcdef0123456789abcdef01234567", ""},
+		{"source", "v9.9.9", "source"}, {"unpublished", "v9.9.8", ""},
+	} {
+		out, code, outputs, path := run(c.name, c.ref, c.version)
+		if code != 0 || outputs != "build=true\n" || path != "" {
+			t.Errorf("install (ref %q, version %q): exit %d, outputs %q, path %q, want 0, build=true and nothing on PATH:\n%s",
+				c.ref, c.version, code, outputs, path, out)
+		}
+	}
+
+	// A tampered archive (its checksum does not match) fails the step and installs nothing.
+	writeFile(t, filepath.Join(tagDir, "checksums.txt"), strings.Replace(good, fmt.Sprintf("%x", sum), fmt.Sprintf("%x", sha256.Sum256([]byte("tampered"))), 1))
+	out, code, outputs, path = run("tampered", "v9.9.9", "")
+	if code != 1 || outputs != "" || path != "" || !strings.Contains(out, "::error title=agentctl::checksum mismatch for "+archive) {
+		t.Errorf("install with a bad checksum: exit %d, outputs %q, path %q, want 1, an error annotation and nothing installed:\n%s", code, outputs, path, out)
+	}
+	// So does an archive checksums.txt does not list.
+	writeFile(t, filepath.Join(tagDir, "checksums.txt"), fmt.Sprintf("%x  agentctl_9.9.9_windows_amd64.zip\n", sum))
+	if out, code, _, path := run("unlisted", "v9.9.9", ""); code != 1 || path != "" || !strings.Contains(out, "checksums.txt of v9.9.9 says nothing") {
+		t.Errorf("install of an unlisted archive: exit %d, path %q, want 1 and nothing installed:\n%s", code, path, out)
+	}
+	// A version that is neither a release tag nor "source" is bad input.
+	if out, code, _, _ := run("bad", "main", "latest"); code != 2 || !strings.Contains(out, "is not a release tag") {
+		t.Errorf("install with version latest: exit %d, want 2:\n%s", code, out)
+	}
 }

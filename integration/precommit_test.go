@@ -113,7 +113,7 @@ func TestPreCommitHooks(t *testing.T) {
 		t.Fatalf("risky change: pre-commit exited %d, want 1 with check and diff failed:\n%s", code, out)
 	}
 	for _, want := range []string{"policies/teams/ops/policy.cue", "AC031", "FAIL  lint: ",
-		"+ reader ⇒ deploy.release via reader -delegate-> deployer  [escalation]", "agentctl: diff: --fail-on new-escalation"} {
+		"+ reader ⇒ deploy.release via reader -delegate-> deployer  [escalation", "gate: FAILED — new-escalation: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pre-commit output lacks %q:\n%s", want, out)
 		}

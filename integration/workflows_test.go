@@ -202,4 +202,86 @@ func TestWorkflows(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, ".goreleaser.yaml")); err != nil {
 		t.Errorf("release.yml names .goreleaser.yaml: %v", err)
 	}
+	releaseMatchesAction(t, root)
+}
+
+// releaseMatchesAction holds the action's install step to what .goreleaser.yaml publishes:
+// the release URL of the repository it releases to, the archive names and formats, the
+// checksums file, the targets; and the source fallback to Go's module cache.
+func releaseMatchesAction(t *testing.T, root string) {
+	var gr struct {
+		ProjectName string `json:"project_name"`
+		Builds      []struct {
+			Goos   []string `json:"goos"`
+			Goarch []string `json:"goarch"`
+		} `json:"builds"`
+		Archives []struct {
+			Formats         []string `json:"formats"`
+			NameTemplate    string   `json:"name_template"`
+			FormatOverrides []struct {
+				Goos    string   `json:"goos"`
+				Formats []string `json:"formats"`
+			} `json:"format_overrides"`
+		} `json:"archives"`
+		Checksum struct {
+			NameTemplate string `json:"name_template"`
+			Algorithm    string `json:"algorithm"`
+		} `json:"checksum"`
+		Release struct {
+			GitHub struct {
+				Owner string `json:"owner"`
+				Name  string `json:"name"`
+			} `json:"github"`
+		} `json:"release"`
+	}
+	readYAML(t, filepath.Join(root, ".goreleaser.yaml"), &gr)
+	var a struct {
+		Inputs map[string]struct {
+			Default string `json:"default"`
+		} `json:"inputs"`
+		Runs struct {
+			Steps []step `json:"steps"`
+		} `json:"runs"`
+	}
+	readYAML(t, filepath.Join(root, "action.yml"), &a)
+	var install string
+	var setupGo *step
+	for i, s := range a.Runs.Steps {
+		if s.Name == "Install agentctl" {
+			install = s.Run
+		}
+		if strings.HasPrefix(s.Uses, "actions/setup-go@") {
+			setupGo = &a.Runs.Steps[i]
+		}
+	}
+	if want := "https://github.com/" + gr.Release.GitHub.Owner + "/" + gr.Release.GitHub.Name + "/releases/download"; a.Inputs["release-url"].Default != want {
+		t.Errorf("action.yml: release-url defaults to %q, .goreleaser.yaml releases to %s", a.Inputs["release-url"].Default, want)
+	}
+	if len(gr.Archives) != 1 || gr.ProjectName != "agentctl" ||
+		gr.Archives[0].NameTemplate != "{{ .ProjectName }}_{{ .Version }}_{{ .Os }}_{{ .Arch }}" ||
+		!slices.Equal(gr.Archives[0].Formats, []string{"tar.gz"}) || len(gr.Archives[0].FormatOverrides) != 1 ||
+		gr.Archives[0].FormatOverrides[0].Goos != "windows" || !slices.Equal(gr.Archives[0].FormatOverrides[0].Formats, []string{"zip"}) {
+		t.Errorf(".goreleaser.yaml: archives are not agentctl_VERSION_OS_ARCH.tar.gz (.zip on windows), which action.yml installs: %+v", gr.Archives)
+	}
+	for _, want := range []string{`archive="agentctl_${version#v}_${os}_${arch}.$ext"`, `ext=zip`, `"$url/checksums.txt"`, "sha256sum", "shasum -a 256"} {
+		if !strings.Contains(install, want) {
+			t.Errorf("action.yml: the Install agentctl step lacks %s", want)
+		}
+	}
+	if gr.Checksum.NameTemplate != "checksums.txt" || gr.Checksum.Algorithm != "sha256" {
+		t.Errorf(".goreleaser.yaml: checksum %+v, want checksums.txt with sha256 (action.yml verifies against it)", gr.Checksum)
+	}
+	for os, runner := range map[string]string{"linux": "Linux) os=linux", "darwin": "macOS) os=darwin", "windows": "Windows) os=windows"} {
+		if len(gr.Builds) != 1 || !slices.Contains(gr.Builds[0].Goos, os) || !strings.Contains(install, runner) {
+			t.Errorf("%s: released by .goreleaser.yaml and installed by action.yml (%q)?", os, runner)
+		}
+	}
+	for arch, runner := range map[string]string{"amd64": "X64) arch=amd64", "arm64": "ARM64) arch=arm64"} {
+		if len(gr.Builds) != 1 || !slices.Contains(gr.Builds[0].Goarch, arch) || !strings.Contains(install, runner) {
+			t.Errorf("%s: released by .goreleaser.yaml and installed by action.yml (%q)?", arch, runner)
+		}
+	}
+	if setupGo == nil || setupGo.With["cache"] != true {
+		t.Errorf("action.yml: the source fallback sets up Go without its module and build cache (cache: true)")
+	}
 }

@@ -91,9 +91,13 @@ func Generate(cat *Catalogue, o Options) ([]byte, error) {
 		w("effect: %s\n", quote(effect))
 		w("data: %s\n", quote(o.Data))
 		w("pin: {\n")
+		w("version: %d\n", pin.Version)
 		w("tool: %s\n", quote(pin.Tool))
+		w("title: %s\n", quote(pin.Title))
 		w("description: %s\n", quote(pin.Description))
 		w("input_schema: %s\n", quote(pin.InputSchema))
+		w("output_schema: %s\n", quote(pin.OutputSchema))
+		w("meta: %s\n", quote(pin.Meta))
 		h := pin.Hints
 		w("hints: {read_only: %t, destructive: %t, idempotent: %t, open_world: %t}\n", h.ReadOnly, h.Destructive, h.Idempotent, h.OpenWorld)
 		w("}\n}\n")

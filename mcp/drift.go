@@ -17,7 +17,17 @@ const (
 	InputSchema = "input_schema" // a pinned tool's input schema changed
 	Widened     = "widened"      // a hint moved towards its worst case (read-only no more, ...)
 	Narrowed    = "narrowed"     // a hint moved away from its worst case only
+	// Version 2 pins.
+	Title        = "title"         // a pinned tool's title changed
+	OutputSchema = "output_schema" // a pinned tool's output schema changed
+	Meta         = "meta"          // a pinned tool's _meta changed
+	// OldPin notes a pin that lacks the fields of version 2: what it holds is compared, the
+	// rest cannot be. It is the only kind that does not fail the check.
+	OldPin = "old_pin"
 )
+
+// Failing reports whether a drift fails the check: every kind but OldPin.
+func (d Drift) Failing() bool { return d.Kind != OldPin }
 
 // Drift is one difference between the server and the policy's pins.
 type Drift struct {
@@ -64,6 +74,28 @@ func Compare(cat *Catalogue, p *policy.Policy, t *policy.Tool) []Drift {
 			el, pos := at("input_schema")
 			out = append(out, Drift{Kind: InputSchema, Tool: pin.Tool, Element: el, Pos: pos,
 				Message: fmt.Sprintf("the input schema of tool %q changed (pinned %s, now %s)", pin.Tool, short(pin.InputSchema), short(now.InputSchema))})
+		}
+		var unpinned []string
+		for _, f := range []struct {
+			kind, field, what, was, is string
+		}{
+			{Title, "title", "title", pin.Title, now.Title},
+			{OutputSchema, "output_schema", "output schema", pin.OutputSchema, now.OutputSchema},
+			{Meta, "meta", "_meta", pin.Meta, now.Meta},
+		} {
+			switch {
+			case f.was == "":
+				unpinned = append(unpinned, f.field)
+			case f.was != f.is:
+				el, pos := at(f.field)
+				out = append(out, Drift{Kind: f.kind, Tool: pin.Tool, Element: el, Pos: pos,
+					Message: fmt.Sprintf("the %s of tool %q changed (pinned %s, now %s)", f.what, pin.Tool, short(f.was), short(f.is))})
+			}
+		}
+		if len(unpinned) > 0 {
+			out = append(out, Drift{Kind: OldPin, Tool: pin.Tool, Element: path, Pos: pin.Pos,
+				Message: fmt.Sprintf("the pin of tool %q is version %d: it does not hold %s, so changes there go unseen (compared: description, input_schema, hints); re-import to pin them",
+					pin.Tool, pin.Version, strings.Join(unpinned, ", "))})
 		}
 		if d, ok := hintDrift(pin.Hints, now.Hints); ok {
 			field, kind, verb := d.first, Narrowed, "narrowed"

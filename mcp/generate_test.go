@@ -124,8 +124,18 @@ func TestReadErrors(t *testing.T) {
 		`{}`: `not a tools/list result: no "tools" list (nor a JSON-RPC "result" holding one)`,
 		`{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no"}}`: "the document is a JSON-RPC error response (-32601: no), not a tools/list result",
 		`{"tools":[{"name":"a"},{"name":"a"}]}`:                           `tool "a" is listed twice`,
-		`{"tools":[{"description":"x"}]}`:                                 "a tool has no name",
-		`{"result":{"nextCursor":"x"}}`:                                   `not a tools/list result: no "tools" list`,
+		`{"tools":[{"description":"x"}]}`:                                 `1:11: tools[0]: "name" is missing`,
+		`{"result":{"nextCursor":"x"}}`:                                   `1:11: result: "tools" is missing`,
+		// No Go type in any message (the outside campaign's import-gotype reproducers).
+		`{"tools": [{"name": 5, "inputSchema": {}}, {"name": "x", "description": ["a"], "inputSchema": "s"}]}`:                                            `1:21: tools[0].name: expected a string, found the number 5`,
+		`{"tools": [{"name": "x", "description": "d", "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": "yes", "destructiveHint": 1}}]}`: `1:139: tools[0].annotations.destructiveHint: expected true or false, found the number 1`,
+		"{\"tools\": [\n  {\"name\": \"x\", \"outputSchema\": true}]}":                                                                                    `2:33: tools[0].outputSchema: expected an object, found true`,
+		`{"tools": [{"name": "x", "_meta": []}]}`:                                                                                                         `1:35: tools[0]._meta: expected an object, found an array`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a"},{"name":"b","title":7}]}}`:                                                               `1:77: result.tools[1].title: expected a string, found the number 7`,
+		`{"tools": null}`:                        `1:11: tools: expected an array, found null`,
+		`{"jsonrpc":"2.0","id":1,"result":null}`: `not a tools/list result: the JSON-RPC "result" is null, not an object with a "tools" list`,
+		`{"tools": [`:                            `1:12: invalid JSON: the document ends before its value is complete`,
+		`{"tools": [}`:                           `1:12: invalid JSON: invalid character '}' looking for beginning of value`,
 	} {
 		_, err := mcp.Read(bytes.NewReader([]byte(in)))
 		if err == nil || err.Error() != want {

@@ -74,11 +74,19 @@ func world(t *sdk.Tool) string {
 
 // PinOf returns the pin of a tool as the server describes it now.
 func PinOf(t *sdk.Tool) policy.Pin {
+	var meta any
+	if t.Meta != nil {
+		meta = map[string]any(t.Meta)
+	}
 	return policy.Pin{
-		Tool:        t.Name,
-		Description: digest([]byte(t.Description)),
-		InputSchema: SchemaDigest(t.InputSchema),
-		Hints:       HintsOf(t),
+		Version:      policy.PinVersion,
+		Tool:         t.Name,
+		Description:  digest([]byte(t.Description)),
+		InputSchema:  SchemaDigest(t.InputSchema),
+		Title:        digest([]byte(t.Title)),
+		OutputSchema: SchemaDigest(t.OutputSchema),
+		Meta:         SchemaDigest(meta),
+		Hints:        HintsOf(t),
 	}
 }
 

@@ -241,12 +241,22 @@ type Arguments struct {
 // schema, and its annotations with the MCP defaults applied. `import mcp --check` compares a
 // server's current tools/list with it.
 type Pin struct {
+	// Version is the pin's version: 1 (written before version 2: tool, description,
+	// input_schema, hints) or 2 (adds title, output_schema and meta).
+	Version     int
 	Tool        string // the tool's name on the server
 	Description string // "sha256:" + hex of the description
 	InputSchema string // "sha256:" + hex of the input schema's canonical JSON
-	Hints       Hints
-	Pos         Pos
+	// Version 2; empty when the pin does not hold them.
+	Title        string // "sha256:" + hex of the title
+	OutputSchema string // "sha256:" + hex of the output schema's canonical JSON ("null" when absent)
+	Meta         string // "sha256:" + hex of the _meta object's canonical JSON ("null" when absent)
+	Hints        Hints
+	Pos          Pos
 }
+
+// PinVersion is the version of the pins agentctl import mcp writes.
+const PinVersion = 2
 
 // Hints are the MCP tool annotations, with the specification's defaults applied.
 type Hints struct {

@@ -25,8 +25,10 @@ type Call struct {
 	Time         time.Time // when the call started; zero when unknown
 	Agent        string    // the executing agent; empty when the recording names none
 	Chain        []string  // the hand-off chain, originator first, ending with Agent; nil means [Agent]
+	LongChain    int       // the chain's length when it has more than MaxChain agents (Chain then holds its last MaxChain); else 0
 	Identity     string    // the identity the recording carries; empty when none
 	Name         string    // the recorded tool name (gen_ai.tool.name, MCP params.name)
+	CallID       string    // gen_ai.tool.call.id, or the MCP JSON-RPC id; empty when none
 	Arguments    map[string]any
 
 	// Decision logs carry the request as logged; Name and Arguments are then unused.
@@ -34,8 +36,14 @@ type Call struct {
 	Logged  *policy.Decision // the decision logged with it, when it decodes
 }
 
+// MaxChain is the longest chain replay rebuilds, in agents: a longer one is not replayable
+// (the schema bounds max_chain_depth at 16 hand-offs, so the runtime denies it
+// CHAIN_TOO_DEEP), and bounding it keeps a deeply nested recording linear to read.
+const MaxChain = 64
+
 // Not-replayable reasons (docs/replay.md).
 const (
+	ChainTooLong      = "chain too long"
 	UnknownTool       = "unknown tool"
 	AmbiguousTool     = "ambiguous tool"
 	NoAgent           = "no agent"

@@ -22,6 +22,7 @@ const (
 	attrAgentID      = "gen_ai.agent.id"
 	attrToolName     = "gen_ai.tool.name"
 	attrArguments    = "gen_ai.tool.call.arguments"
+	attrCallID       = "gen_ai.tool.call.id"
 	attrConversation = "gen_ai.conversation.id"
 	opExecuteTool    = "execute_tool"
 	opInvokeAgent    = "invoke_agent"
@@ -31,10 +32,26 @@ type otlpSpan struct {
 	parent              pcommon.SpanID
 	op, agent, identity string
 	tool, conversation  string
+	callID              string
 	start               time.Time
 	arguments           map[string]any // nil when absent or not a JSON object
 	isToolSpan          bool
+
+	// What the span's ancestry gives, resolved once per span when its trace is decided
+	// (so a deep chain of spans costs a step per span, not per ancestor).
+	state    uint8     // unresolved, resolving, resolved
+	up       *otlpSpan // the parent span, nil when absent or in a cycle
+	conv     string    // the nearest gen_ai.conversation.id, own or enclosing
+	nearest  *otlpSpan // the nearest invoke_agent span with a name, the span itself included
+	step     *otlpSpan // agent spans: the previous distinct agent of the chain
+	chainLen int       // agent spans: the chain's length up to and including this agent
 }
+
+const (
+	unresolved = iota
+	resolving
+	resolved
+)
 
 type otlpTrace struct {
 	id       pcommon.TraceID
@@ -42,86 +59,66 @@ type otlpTrace struct {
 	tools    []pcommon.SpanID
 	earliest time.Time
 	root     bool
+	seq      int  // its place in the order traces were first seen, from 1
+	touched  bool // by the request being filed
 }
 
 // readOTLP reads OTLP JSON trace data: one ExportTraceServiceRequest per line (the
-// Collector's file exporter) or one, pretty-printed, per file, through the Collector's own
-// unmarshaler. A trace is decided once the request holding its root span has been read (the
-// root ends last, so exporters write it last), or at the end of the input; so memory holds
-// the traces in flight, not the file.
+// Collector's file exporter) or spread over lines (pretty-printed), each read through the
+// Collector's own unmarshaler. A trace is decided once the request holding its root span
+// has been read (the root ends last, so exporters write it last), or at the end of the
+// input; so memory holds the traces in flight, not the file.
 func readOTLP(br *bufio.Reader, file string, emit func(Call) error) error {
 	o := otlpReader{file: file, emit: emit, pending: map[pcommon.TraceID]*otlpTrace{}}
-	var first []byte
-	n := 0
-	for len(bytes.TrimSpace(first)) == 0 {
-		n++
-		line, err := readLine(br)
+	sp := splitter{br: br, file: file, line: 1, col: 1}
+	requests := 0
+	for {
+		rec, line, col, err := sp.next()
 		if err == io.EOF {
-			return nil
+			break
 		}
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", file, n, err)
+			return err
 		}
-		first = line
-	}
-	if td, uerr := o.um.UnmarshalTraces(first); uerr == nil {
-		// Line mode: the fast path, no second scan to split values.
+		td, uerr := o.um.UnmarshalTraces(rec)
+		if uerr != nil {
+			off, msg, found := explainOTLP(rec)
+			if !found {
+				// The check above covers the schema's fields; what it misses, the Collector's
+				// message names (without its parser's internals).
+				off, msg = 0, "not an OTLP trace export request the Collector reads: "+cutInternals(uerr.Error())
+			}
+			l, c := lineCol(rec, off, line, col)
+			return posError(file, l, c, "%s", msg)
+		}
+		if td.ResourceSpans().Len() == 0 && !hasKey(rec, "resourceSpans", "resource_spans") {
+			return posError(file, line, col, "expected an %s, found %s", formatRecord[FormatOTLP], describe(rec))
+		}
+		requests++
 		if err := o.add(td); err != nil {
 			return err
 		}
-		for n++; ; n++ {
-			line, err := readLine(br)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("%s:%d: %w", file, n, err)
-			}
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			td, err := o.um.UnmarshalTraces(line)
-			if err != nil {
-				return fmt.Errorf("%s:%d: %w", file, n, err)
-			}
-			if err := o.add(td); err != nil {
-				return err
-			}
-		}
-	} else {
-		// A request spread over lines: split the stream into JSON values.
-		dec := json.NewDecoder(io.MultiReader(bytes.NewReader(first), br))
-		for n := 1; ; n++ {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err == io.EOF {
-				break
-			} else if err != nil {
-				return fmt.Errorf("%s: request %d: %w", file, n, err)
-			}
-			td, err := o.um.UnmarshalTraces(raw)
-			if err != nil {
-				return fmt.Errorf("%s: request %d: %w", file, n, err)
-			}
-			if err := o.add(td); err != nil {
-				return err
-			}
-		}
 	}
-	for _, id := range o.order {
-		if err := o.pending[id].emit(file, emit); err != nil {
-			return err
+	if requests == 0 {
+		return noRecord(file, FormatOTLP, 0, nil)
+	}
+	for _, t := range o.order {
+		if o.pending[t.id] == t {
+			if err := t.emit(file, emit); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// readLine returns the next line, io.EOF only when nothing is left.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	line, err := br.ReadBytes('\n')
-	if err == io.EOF && len(line) > 0 {
-		err = nil
+// cutInternals keeps the first clause of a JSON parser's message: what follows
+// ("error found in #10 byte of ...") quotes its buffer, not the user's file.
+func cutInternals(msg string) string {
+	if i := strings.Index(msg, ", error found in"); i >= 0 {
+		msg = msg[:i]
 	}
-	return line, err
+	return msg
 }
 
 type otlpReader struct {
@@ -129,30 +126,46 @@ type otlpReader struct {
 	emit    func(Call) error
 	um      ptrace.JSONUnmarshaler
 	pending map[pcommon.TraceID]*otlpTrace
-	order   []pcommon.TraceID // pending traces, first seen first
+	order   []*otlpTrace // traces in the order first seen; those decided since are dropped lazily
+	seen    int
 }
 
-// add files one request's spans and decides the traces whose root has been read.
+// add files one request's spans and decides the traces of this request whose root has
+// been read: only those, so a request costs its own spans, whatever is still pending.
 func (o *otlpReader) add(td ptrace.Traces) error {
-	o.order = append(o.order, addTraces(td, o.pending)...)
-	kept := o.order[:0]
-	for _, id := range o.order {
-		if t := o.pending[id]; t.root {
+	touched := addTraces(td, o.pending)
+	for _, t := range touched {
+		if t.seq == 0 {
+			o.seen++
+			o.order, t.seq = append(o.order, t), o.seen
+		}
+	}
+	slices.SortFunc(touched, func(a, b *otlpTrace) int { return a.seq - b.seq })
+	for _, t := range touched {
+		if t.root && o.pending[t.id] == t {
 			if err := t.emit(o.file, o.emit); err != nil {
 				return err
 			}
-			delete(o.pending, id)
-		} else {
-			kept = append(kept, id)
+			delete(o.pending, t.id)
 		}
 	}
-	o.order = kept
+	// Drop decided traces from the order once they are most of it (amortised linear).
+	if len(o.order) > 64 && len(o.order) > 2*len(o.pending) {
+		kept := o.order[:0]
+		for _, t := range o.order {
+			if o.pending[t.id] == t {
+				kept = append(kept, t)
+			}
+		}
+		clear(o.order[len(kept):])
+		o.order = kept
+	}
 	return nil
 }
 
-// addTraces files the spans of td under their traces and returns the traces new to pending.
-func addTraces(td ptrace.Traces, pending map[pcommon.TraceID]*otlpTrace) []pcommon.TraceID {
-	var added []pcommon.TraceID
+// addTraces files the spans of td under their traces and returns the traces it touched.
+func addTraces(td ptrace.Traces, pending map[pcommon.TraceID]*otlpTrace) []*otlpTrace {
+	var touched []*otlpTrace
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
@@ -164,7 +177,10 @@ func addTraces(td ptrace.Traces, pending map[pcommon.TraceID]*otlpTrace) []pcomm
 				if t == nil {
 					t = &otlpTrace{id: sp.TraceID(), spans: map[pcommon.SpanID]*otlpSpan{}}
 					pending[t.id] = t
-					added = append(added, t.id)
+				}
+				if !t.touched {
+					t.touched = true
+					touched = append(touched, t)
 				}
 				s := newOTLPSpan(sp)
 				t.spans[sp.SpanID()] = s
@@ -178,7 +194,10 @@ func addTraces(td ptrace.Traces, pending map[pcommon.TraceID]*otlpTrace) []pcomm
 			}
 		}
 	}
-	return added
+	for _, t := range touched {
+		t.touched = false
+	}
+	return touched
 }
 
 func newOTLPSpan(sp ptrace.Span) *otlpSpan {
@@ -190,7 +209,7 @@ func newOTLPSpan(sp ptrace.Span) *otlpSpan {
 		return ""
 	}
 	s := &otlpSpan{parent: sp.ParentSpanID(), op: str(attrOperation), agent: str(attrAgentName),
-		tool: str(attrToolName), conversation: str(attrConversation), start: sp.StartTimestamp().AsTime().UTC()}
+		tool: str(attrToolName), conversation: str(attrConversation), callID: str(attrCallID), start: sp.StartTimestamp().AsTime().UTC()}
 	if id := str(attrAgentID); strings.HasPrefix(id, "spiffe://") {
 		s.identity = id
 	}
@@ -237,37 +256,71 @@ func (t *otlpTrace) emit(file string, emit func(Call) error) error {
 	traceHex := hex.EncodeToString(t.id[:])
 	for _, id := range t.tools {
 		s := t.spans[id]
+		t.resolve(s)
 		c := Call{Source: fmt.Sprintf("%s: trace %s span %s", file, traceHex, hex.EncodeToString(id[:])),
-			Session: s.conversation, SessionStart: t.earliest, Time: s.start, Name: s.tool, Arguments: s.arguments}
-		// Walk the enclosing spans: invoke_agent spans give the chain, nearest first.
-		var agents []*otlpSpan
-		// Bounded: a malformed trace may hold a parent cycle.
-		for p, steps := t.spans[s.parent], 0; p != nil && steps < len(t.spans); p, steps = t.spans[p.parent], steps+1 {
-			if p.op == opInvokeAgent && p.agent != "" {
-				agents = append(agents, p)
-			}
-			if c.Session == "" {
-				c.Session = p.conversation
-			}
-		}
+			Session: s.conv, SessionStart: t.earliest, Time: s.start, Name: s.tool, Arguments: s.arguments, CallID: s.callID}
 		if c.Session == "" {
 			c.Session = traceHex
 		}
+		// The enclosing invoke_agent spans give the agent (the nearest) and the chain.
+		var a *otlpSpan
+		if s.up != nil {
+			a = s.up.nearest
+		}
 		switch {
-		case len(agents) > 0:
-			c.Agent, c.Identity = agents[0].agent, agents[0].identity
+		case a != nil:
+			c.Agent, c.Identity = a.agent, a.identity
+			if a.chainLen > MaxChain {
+				c.LongChain = a.chainLen
+			}
+			c.Chain = make([]string, min(a.chainLen, MaxChain))
+			for i, x := len(c.Chain)-1, a; i >= 0; i, x = i-1, x.step {
+				c.Chain[i] = x.agent
+			}
 		case s.agent != "":
 			c.Agent, c.Identity = s.agent, s.identity
-		}
-		for i := len(agents) - 1; i >= 0; i-- {
-			// An agent span nested in the same agent's span is one step, not a hand-off.
-			if n := len(c.Chain); n == 0 || c.Chain[n-1] != agents[i].agent {
-				c.Chain = append(c.Chain, agents[i].agent)
-			}
 		}
 		if err := emit(c); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// resolve fills in what s's ancestry gives (see otlpSpan), walking up only to the nearest
+// span already resolved; a parent cycle is cut where it closes.
+func (t *otlpTrace) resolve(s *otlpSpan) {
+	var stack []*otlpSpan
+	for x := s; x != nil && x.state == unresolved; x = x.up {
+		x.state = resolving
+		stack = append(stack, x)
+		if !x.parent.IsEmpty() {
+			if p := t.spans[x.parent]; p != nil && p.state != resolving {
+				x.up = p
+			}
+		}
+	}
+	for i := len(stack) - 1; i >= 0; i-- {
+		x := stack[i]
+		x.conv = x.conversation
+		var above *otlpSpan
+		if x.up != nil {
+			above = x.up.nearest
+			if x.conv == "" {
+				x.conv = x.up.conv
+			}
+		}
+		x.nearest = above
+		if x.op == opInvokeAgent && x.agent != "" {
+			x.nearest, x.chainLen = x, 1
+			switch {
+			case above == nil:
+			case above.agent == x.agent: // an agent span nested in its own agent's span: one step, not a hand-off
+				x.step, x.chainLen = above.step, above.chainLen
+			default:
+				x.step, x.chainLen = above, above.chainLen+1
+			}
+		}
+		x.state = resolved
+	}
 }

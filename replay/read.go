@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentctl/agentctl/compile"
+	"github.com/agentctl/agentctl/internal/jsonpos"
 	"github.com/agentctl/agentctl/policy"
 )
 
@@ -19,62 +20,82 @@ type ReadOptions struct {
 }
 
 // Read streams the tool calls recorded in r (named file in messages) to emit, in the order
-// they were made within each session.
+// they were made within each session. Every input error names FILE:LINE:COL; an input that
+// holds no record of its format (given or detected) is an error, so a gate never passes on
+// the wrong file.
 func Read(r io.Reader, file string, opts ReadOptions, emit func(Call) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)
+	skipBOM(br)
 	format := opts.Format
 	if format == "" {
 		var err error
-		if format, err = detect(br); err != nil {
-			return fmt.Errorf("%s: %w", file, err)
+		if format, err = detect(br, file); err != nil {
+			return err
 		}
 	}
 	switch format {
 	case FormatOTLP:
 		return readOTLP(br, file, emit)
 	case FormatOPALog:
-		return readLines(br, file, func(line []byte, src string) error { return opaLogCall(line, src, file, emit) })
+		return readOPALog(br, file, emit)
 	case FormatMCP:
-		return readLines(br, file, func(line []byte, src string) error { return mcpCall(line, src, file, opts.Agent, emit) })
+		return readMCP(br, file, opts.Agent, emit)
 	}
 	return fmt.Errorf("unknown trace format %q (want otlp, opa or mcp)", format)
 }
 
-// detect tells the format by the first object's keys: OTLP requests hold resourceSpans,
-// decision logs decision_id or result, MCP messages jsonrpc.
-func detect(br *bufio.Reader) (string, error) {
+// detect tells the format by the keys of the first JSON object: OTLP requests hold
+// resourceSpans, decision logs decision_id or result, MCP messages jsonrpc. Lines before it
+// that are not JSON (an OPA console's own messages) are passed over here; the format's
+// reader decides whether they are allowed.
+func detect(br *bufio.Reader, file string) (string, error) {
 	head, _ := br.Peek(1 << 16)
-	dec := json.NewDecoder(bytes.NewReader(head))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", fmt.Errorf("not a JSON object: cannot tell the trace format (use --format)")
+	firstLine, firstText := 0, []byte(nil)
+	for n, off := 1, 0; off < len(head); n++ {
+		end := len(head)
+		if i := bytes.IndexByte(head[off:], '\n'); i >= 0 {
+			end = off + i
+		}
+		line := head[off:end]
+		lineStart := off
+		off = end + 1
+		trimmed := bytes.TrimSpace(line)
+		if len(trimmed) == 0 {
+			continue
+		}
+		if trimmed[0] != '{' {
+			if firstLine == 0 {
+				firstLine, firstText = n, line
+			}
+			continue
+		}
+		// The object may run past this line (pretty-printed OTLP): read its keys from here on.
+		keys, _ := topKeys(head[lineStart:])
+		for _, k := range keys {
+			switch k {
+			case "resourceSpans", "resource_spans":
+				return FormatOTLP, nil
+			case "decision_id", "result", "bundles":
+				return FormatOPALog, nil
+			case "jsonrpc":
+				return FormatMCP, nil
+			}
+		}
+		return "", posError(file, n, column(line, bytes.IndexByte(line, '{')), "cannot tell the trace format: found %s (want an %s, an %s or an %s; or give --format)",
+			describe(line), formatRecord[FormatOTLP], formatRecord[FormatOPALog], formatRecord[FormatMCP])
 	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			break
-		}
-		switch t {
-		case "resourceSpans", "resource_spans":
-			return FormatOTLP, nil
-		case "decision_id", "result", "bundles":
-			return FormatOPALog, nil
-		case "jsonrpc":
-			return FormatMCP, nil
-		}
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			break
-		}
+	if firstLine == 0 {
+		return "", posError(file, 1, 1, "empty: holds no trace record")
 	}
-	return "", fmt.Errorf("cannot tell the trace format from the first record (use --format)")
+	return "", posError(file, firstLine, 1, "cannot tell the trace format: found %s, not a JSON record", describe(firstText))
 }
 
-// readLines calls fn with each non-blank line and its "FILE:LINE".
-func readLines(br *bufio.Reader, file string, fn func(line []byte, src string) error) error {
+// readLines calls fn with each non-blank line and its number.
+func readLines(br *bufio.Reader, fn func(line []byte, n int) error) error {
 	for n := 1; ; n++ {
 		line, err := br.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
-			if ferr := fn(line, fmt.Sprintf("%s:%d", file, n)); ferr != nil {
+			if ferr := fn(bytes.TrimRight(line, "\r\n"), n); ferr != nil {
 				return ferr
 			}
 		}
@@ -82,99 +103,208 @@ func readLines(br *bufio.Reader, file string, fn func(line []byte, src string) e
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", file, n, err)
+			return fmt.Errorf("line %d: %w", n, err)
 		}
 	}
 }
 
-func decodeLine(line []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	return dec.Decode(v)
+// noRecord is the error for an input without a record of its format: what it held instead.
+func noRecord(file, format string, firstLine int, first []byte) error {
+	if firstLine == 0 {
+		return posError(file, 1, 1, "empty: expected an %s", formatRecord[format])
+	}
+	return posError(file, firstLine, 1, "no %s in the input: found %s", formatRecord[format], describe(first))
 }
 
-// opaLogCall reads one OPA decision log entry (as the console or a log service receives
-// them). Other lines and entries of other queries than the agentctl decision are skipped;
-// the logged result is kept to compare with.
-func opaLogCall(line []byte, src, file string, emit func(Call) error) error {
-	var e struct {
-		DecisionID string         `json:"decision_id"`
-		Path       string         `json:"path"`
-		Input      map[string]any `json:"input"`
-		Result     any            `json:"result"`
-		Timestamp  string         `json:"timestamp"`
+// readOPALog reads OPA decision log entries, one JSON object per line (as the console or a
+// log service writes them). OPA's console mixes in its own messages: lines that are not
+// JSON objects (plain text) and objects without decision_id are skipped, and so are entries
+// of other queries than the agentctl decision. A line holding another recording's record,
+// or a log without any decision entry, is an error.
+func readOPALog(br *bufio.Reader, file string, emit func(Call) error) error {
+	entries, firstLine := 0, 0
+	var first []byte
+	err := readLines(br, func(line []byte, n int) error {
+		if firstLine == 0 {
+			firstLine, first = n, bytes.Clone(line)
+		}
+		if trimmed := bytes.TrimSpace(line); trimmed[0] != '{' {
+			if describe(trimmed) == "binary data" {
+				return posError(file, n, 1, "expected an %s, found binary data", formatRecord[FormatOPALog])
+			}
+			return nil
+		}
+		r, err := decodeRecord(file, n, line)
+		if err != nil {
+			return err
+		}
+		if _, ok := r.get("decision_id"); !ok {
+			if hasKey(line, "resourceSpans", "resource_spans", "jsonrpc") {
+				return posError(file, n, column(line, jsonpos.Locate(line, nil)), "expected an %s, found %s", formatRecord[FormatOPALog], describe(line))
+			}
+			return nil
+		}
+		entries++
+		return opaLogCall(r, emit)
+	})
+	if err != nil {
+		return err
 	}
-	if err := decodeLine(line, &e); err != nil {
-		return fmt.Errorf("%s: decision log entry: %w", src, err)
+	if entries == 0 {
+		return noRecord(file, FormatOPALog, firstLine, first)
 	}
-	// OPA's console log interleaves its own messages; only decision entries count, and only
-	// those of the agentctl decision.
-	if e.DecisionID == "" || e.Path != "" && e.Path != compile.Entrypoint && e.Path != compile.Query {
+	return nil
+}
+
+// opaLogCall reads one OPA decision log entry; the logged result is kept to compare with.
+func opaLogCall(r *lineRecord, emit func(Call) error) error {
+	if _, err := r.str("decision_id"); err != nil {
+		return err
+	}
+	path, err := r.str("path")
+	if err != nil {
+		return err
+	}
+	// Only entries of the agentctl decision count.
+	if path != "" && path != compile.Entrypoint && path != compile.Query {
 		return nil
 	}
-	if e.Input == nil {
-		return fmt.Errorf("%s: decision log entry has no input object", src)
+	in, err := r.object("input")
+	if err != nil {
+		return err
 	}
-	c := Call{Source: src, Request: e.Input, Session: file}
-	if task, ok := e.Input["task"].(string); ok {
+	if in == nil {
+		return r.errorAt(nil, "decision log entry has no input object")
+	}
+	c := Call{Source: r.src(), Request: in, Session: r.file}
+	if task, ok := in["task"].(string); ok {
 		c.Session = task
 	}
-	c.Agent, _ = e.Input["agent"].(string)
-	c.Chain = stringsOf(e.Input["chain"])
-	if ts, ok := e.Input["now"].(string); ok {
+	c.Agent, _ = in["agent"].(string)
+	c.Chain = stringsOf(in["chain"])
+	if ts, ok := in["now"].(string); ok {
 		c.Time, _ = time.Parse(time.RFC3339, ts)
 	}
-	if c.Time.IsZero() && e.Timestamp != "" {
-		// The engine decided at the log's time when the request had no "now".
-		t, err := time.Parse(time.RFC3339Nano, e.Timestamp)
-		if err != nil {
-			return fmt.Errorf("%s: timestamp: %w", src, err)
-		}
-		c.Time = t
+	ts, err := r.str("timestamp")
+	if err != nil {
+		return err
 	}
-	if e.Result != nil {
-		if d, err := compile.DecodeDecision(e.Result); err == nil {
+	if c.Time.IsZero() && ts != "" {
+		// The engine decided at the log's time when the request had no "now".
+		if c.Time, err = parseTime(r, ts, "timestamp"); err != nil {
+			return err
+		}
+	}
+	if res, ok := r.get("result"); ok {
+		if d, err := compile.DecodeDecision(res); err == nil {
 			c.Logged = &d
 		}
 	}
 	return emit(c)
 }
 
+// parseTime reads an RFC 3339 time at field path.
+func parseTime(r *lineRecord, s string, path ...string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, r.errorAt(path, "%s: expected an RFC 3339 time (2026-11-27T09:00:07Z), found %s", fieldName(path), jsonKind(s))
+	}
+	return t, nil
+}
+
+// readMCP reads MCP JSON-RPC messages, one per line; only tools/call requests are calls.
+// A line that is not a JSON-RPC message is an error.
+func readMCP(br *bufio.Reader, file, agent string, emit func(Call) error) error {
+	messages := 0
+	err := readLines(br, func(line []byte, n int) error {
+		if trimmed := bytes.TrimSpace(line); trimmed[0] != '{' {
+			return posError(file, n, column(line, len(line)-len(bytes.TrimLeft(line, " \t"))), "expected an %s, found %s", formatRecord[FormatMCP], describe(trimmed))
+		}
+		r, err := decodeRecord(file, n, line)
+		if err != nil {
+			return err
+		}
+		if _, ok := r.get("jsonrpc"); !ok {
+			return posError(file, n, column(line, jsonpos.Locate(line, nil)), "expected an %s, found %s", formatRecord[FormatMCP], describe(line))
+		}
+		messages++
+		return mcpCall(r, agent, emit)
+	})
+	if err != nil {
+		return err
+	}
+	if messages == 0 {
+		return noRecord(file, FormatMCP, 0, nil)
+	}
+	return nil
+}
+
 // mcpCall reads one MCP JSON-RPC message; only tools/call requests are calls. The agent,
 // chain, session and time come from params._meta (agentctl/agent, agentctl/chain,
 // agentctl/session, agentctl/time), the agent else from --agent.
-func mcpCall(line []byte, src, file, agent string, emit func(Call) error) error {
-	var m struct {
-		Method string `json:"method"`
-		Params struct {
-			Name      string         `json:"name"`
-			Arguments map[string]any `json:"arguments"`
-			Meta      map[string]any `json:"_meta"`
-		} `json:"params"`
+func mcpCall(r *lineRecord, agent string, emit func(Call) error) error {
+	method, err := r.str("method")
+	if err != nil || method != "tools/call" {
+		return err
 	}
-	if err := decodeLine(line, &m); err != nil {
-		return fmt.Errorf("%s: MCP message: %w", src, err)
+	if _, err := r.object("params"); err != nil {
+		return err
 	}
-	if m.Method != "tools/call" {
-		return nil
+	name, err := r.str("params", "name")
+	if err != nil {
+		return err
 	}
-	meta := m.Params.Meta
-	c := Call{Source: src, Name: m.Params.Name, Arguments: m.Params.Arguments, Agent: agent, Session: file}
-	if a, ok := meta["agentctl/agent"].(string); ok {
+	if _, ok := r.get("params", "name"); !ok {
+		return r.errorAt([]string{"params"}, "params.name: missing: a tools/call request names its tool")
+	}
+	args, err := r.object("params", "arguments")
+	if err != nil {
+		return err
+	}
+	if _, err := r.object("params", "_meta"); err != nil {
+		return err
+	}
+	id, _ := r.get("id")
+	c := Call{Source: r.src(), Name: name, Arguments: args, Agent: agent, Session: r.file, CallID: rpcID(id)}
+	meta := func(key string) []string { return []string{"params", "_meta", key} }
+	if a, err := r.str(meta("agentctl/agent")...); err != nil {
+		return err
+	} else if a != "" {
 		c.Agent = a
 	}
-	c.Chain = stringsOf(meta["agentctl/chain"])
-	if s, ok := meta["agentctl/session"].(string); ok {
+	if c.Chain, err = r.strings(meta("agentctl/chain")...); err != nil {
+		return err
+	}
+	if n := len(c.Chain); n > MaxChain {
+		c.Chain, c.LongChain = c.Chain[n-MaxChain:], n
+	}
+	if s, err := r.str(meta("agentctl/session")...); err != nil {
+		return err
+	} else if s != "" {
 		c.Session = s
 	}
-	if ts, ok := meta["agentctl/time"].(string); ok {
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
-			return fmt.Errorf("%s: _meta agentctl/time: %w", src, err)
+	ts, err := r.str(meta("agentctl/time")...)
+	if err != nil {
+		return err
+	}
+	if ts != "" {
+		if c.Time, err = parseTime(r, ts, meta("agentctl/time")...); err != nil {
+			return err
 		}
-		c.Time = t
 	}
 	return emit(c)
+}
+
+// rpcID is a JSON-RPC id as text: a string's value, a number's digits; empty when absent
+// or of another type.
+func rpcID(v any) string {
+	switch id := v.(type) {
+	case string:
+		return id
+	case json.Number:
+		return id.String()
+	}
+	return ""
 }
 
 // stringsOf returns a JSON array of strings, or nil.

@@ -95,11 +95,17 @@ type Replayer struct {
 }
 
 type session struct {
+	calls int // recorded so far
+	start time.Time
+	// What the enforcement point would hold, per policy: the calls it executed (its
+	// session.actions) and the flow labels, threaded from each decision to the next call of
+	// the session.
+	head, base sideState
+}
+
+type sideState struct {
 	actions int
-	start   time.Time
-	// The flow labels the enforcement point would hold, per policy: threaded from each
-	// decision to the next call of the session.
-	headFlow, baseFlow policy.Flow
+	flow    policy.Flow
 }
 
 // New returns a Replayer deciding with head and, when base is not nil, with base too.
@@ -125,28 +131,28 @@ func (r *Replayer) Decide(ctx context.Context, c Call) (Result, error) {
 			s.start = t
 		}
 	}
-	res := Result{Call: c, Seq: s.actions + 1}
+	s.calls++
+	res := Result{Call: c, Seq: s.calls}
 	var err error
-	if res.Verdict, err = r.head.verdict(ctx, c, s, &s.headFlow); err != nil {
+	if res.Verdict, err = r.head.verdict(ctx, c, s.start, &s.head); err != nil {
 		return res, err
 	}
 	if r.base != nil {
-		b, err := r.base.verdict(ctx, c, s, &s.baseFlow)
+		b, err := r.base.verdict(ctx, c, s.start, &s.base)
 		if err != nil {
 			return res, err
 		}
 		res.Base = &b
 	}
-	s.actions++
 	return res, nil
 }
 
 // epoch is the clock for recordings without times, so replays stay deterministic.
 var epoch = time.Unix(0, 0).UTC()
 
-// verdict decides c with the session's state; flow holds the labels before the call and
-// is updated to those after it when the call would have run.
-func (sd *side) verdict(ctx context.Context, c Call, s *session, flow *policy.Flow) (Verdict, error) {
+// verdict decides c with the session's state, and updates it as the enforcement point
+// would: a call it runs counts as an action and leaves its flow labels.
+func (sd *side) verdict(ctx context.Context, c Call, start time.Time, st *sideState) (Verdict, error) {
 	var v Verdict
 	now := c.Time
 	if c.Request != nil {
@@ -159,7 +165,9 @@ func (sd *side) verdict(ctx context.Context, c Call, s *session, flow *policy.Fl
 			now = epoch
 			v.Assumed = append(v.Assumed, AssumedTime)
 		}
-		if !sd.request(c, s, *flow, now, &v) {
+		if !sd.request(c, start, *st, now, &v) {
+			// Not decided here: the recording shows the call ran.
+			st.actions++
 			return v, nil
 		}
 	}
@@ -168,22 +176,27 @@ func (sd *side) verdict(ctx context.Context, c Call, s *session, flow *policy.Fl
 		return v, fmt.Errorf("%s: decide: %w", c.Source, err)
 	}
 	v.Decision = &d
-	// The enforcement point keeps the labels of a call it runs: an allowed one, or one that
-	// needed approval (the recording shows it ran, so it was approved). A denied call never
-	// ran and leaves them as they were.
+	// The enforcement point counts and keeps the labels of a call it runs: an allowed one,
+	// or one that needed approval (the recording shows it ran, so it was approved). A
+	// denied call never ran: it leaves the count and the labels as they were.
 	if d.Outcome != policy.OutcomeDeny {
-		*flow = d.Flow
+		st.actions++
+		st.flow = d.Flow
 	}
 	return v, nil
 }
 
 // request rebuilds the runtime request of a recorded tool call, or marks it not
 // replayable.
-func (sd *side) request(c Call, s *session, flow policy.Flow, now time.Time, v *Verdict) bool {
+func (sd *side) request(c Call, start time.Time, st sideState, now time.Time, v *Verdict) bool {
 	p := sd.Policy
 	tool, action, reason, detail := sd.capability(c.Name)
-	if reason == "" && c.Agent == "" {
+	switch {
+	case reason != "":
+	case c.Agent == "":
 		reason, detail = NoAgent, "the recording names no agent for the call"
+	case c.LongChain > 0:
+		reason, detail = ChainTooLong, fmt.Sprintf("the recorded chain has %d agents; replay rebuilds chains of at most %d (max_chain_depth is at most 16 hand-offs, so the runtime denies it CHAIN_TOO_DEEP)", c.LongChain, MaxChain)
 	}
 	if reason != "" {
 		v.NotReplayable, v.Detail = reason, detail
@@ -197,12 +210,12 @@ func (sd *side) request(c Call, s *session, flow policy.Flow, now time.Time, v *
 	req := map[string]any{
 		"agent": c.Agent, "tool": tool, "action": action, "chain": anySlice(chain),
 		"now": now.UTC().Format(time.RFC3339Nano),
-		"session": map[string]any{"actions": s.actions, "started_at": sessionStart(s, now).UTC().Format(time.RFC3339Nano),
-			"flow": map[string]any{"untrusted": flow.Untrusted, "sensitive": flow.Sensitive}},
+		"session": map[string]any{"actions": st.actions, "started_at": sessionStart(start, now).UTC().Format(time.RFC3339Nano),
+			"flow": map[string]any{"untrusted": st.flow.Untrusted, "sensitive": st.flow.Sensitive}},
 	}
-	if flow.Sources != nil {
+	if st.flow.Sources != nil {
 		req["session"].(map[string]any)["flow"].(map[string]any)["sources"] = map[string]any{
-			"untrusted": anySlice(flow.Sources.Untrusted), "sensitive": anySlice(flow.Sources.Sensitive)}
+			"untrusted": anySlice(st.flow.Sources.Untrusted), "sensitive": anySlice(st.flow.Sources.Sensitive)}
 	}
 	act := p.Tool(tool).Action(action)
 	attrs := map[string]any{}
@@ -253,11 +266,11 @@ func (sd *side) request(c Call, s *session, flow policy.Flow, now time.Time, v *
 	return true
 }
 
-func sessionStart(s *session, now time.Time) time.Time {
-	if s.start.IsZero() || now.Before(s.start) {
+func sessionStart(start, now time.Time) time.Time {
+	if start.IsZero() || now.Before(start) {
 		return now
 	}
-	return s.start
+	return start
 }
 
 // capability maps a recorded tool name to a declared tool and action: "tool.action" when

@@ -19,9 +19,12 @@ func DiffSummaryLine(s diff.Summary) string {
 		s.ApprovalsWeaker, s.ApprovalsStronger, s.FlowWeaker, s.FlowStronger, s.FindingsNew, s.FindingsFixed, s.Regressions, s.Flipped)
 }
 
-// diffLine is one line of a diff section: its sign (+, -, ~), its text and where it is.
+// diffLine is one line of a diff section: its sign (+, -, ~), its text and where it is;
+// risk marks what a reviewer must not miss (a new escalation, exfiltration path, weaker
+// approval, active finding or regression, a decision that becomes more permissive).
 type diffLine struct {
 	sign, text, where string
+	risk              bool
 }
 
 // diffSection is one titled part of a diff.
@@ -85,6 +88,35 @@ func startLabel(start, scenario string) string {
 	return start
 }
 
+// startsLabel is startLabel, naming the scenarios that share the start's change.
+func startsLabel(start, scenario string, scenarios []string) string {
+	l := startLabel(start, scenario)
+	if len(scenarios) > 0 {
+		l += " (also scenario " + strings.Join(scenarios, ", ") + ")"
+	}
+	return l
+}
+
+// reachText is one reach change: who reaches what and how, and whether it escalates and
+// which approval rules still gate it.
+func reachText(x diff.ReachChange) string {
+	text := startsLabel(x.Start, x.Scenario, x.Scenarios) + " ⇒ " + x.Capability + " via " + simulate.FormatChain(x.Chain, x.Modes)
+	var notes []string
+	if x.Escalation {
+		notes = append(notes, "escalation")
+	}
+	if len(x.Approvals) > 0 {
+		notes = append(notes, "still gated by approval "+strings.Join(x.Approvals, ", "))
+	}
+	if len(notes) > 0 {
+		text += "  [" + strings.Join(notes, "; ") + "]"
+	}
+	return text
+}
+
+// permissiveness orders outcomes: a flip to a higher one loosens the policy.
+var permissiveness = map[string]int{"deny": 0, "needs_approval": 1, "allow": 2}
+
 // diffSections lays a result out in sections; empty sections are left out.
 func diffSections(r *diff.Result) []diffSection {
 	var out []diffSection
@@ -104,33 +136,29 @@ func diffSections(r *diff.Result) []diffSection {
 		default:
 			text += ": " + value(c.Before) + " -> " + value(c.After)
 		}
-		ls = append(ls, diffLine{sign(c.Op), text, where(c.File, c.Line)})
+		ls = append(ls, diffLine{sign: sign(c.Op), text: text, where: where(c.File, c.Line)})
 	}
 	add("Structure", ls)
 	ls = nil
 	for _, x := range r.Reach {
-		text := startLabel(x.Start, x.Scenario) + " ⇒ " + x.Capability + " via " + simulate.FormatChain(x.Chain, x.Modes)
-		if x.Escalation {
-			text += "  [escalation]"
-		}
-		ls = append(ls, diffLine{sign(x.Op), text, where(x.File, x.Line)})
+		ls = append(ls, diffLine{sign(x.Op), reachText(x), where(x.File, x.Line), x.Op == diff.Added && x.Escalation})
 	}
 	add("Reach", ls)
 	ls = nil
 	for _, x := range r.Exfiltration {
-		text := fmt.Sprintf("%s ⇒ %s at %s via %s (sensitive read at %s; runtime: %s)", startLabel(x.Start, x.Scenario), x.Capability,
+		text := fmt.Sprintf("%s ⇒ %s at %s via %s (sensitive read at %s; runtime: %s)", startsLabel(x.Start, x.Scenario, x.Scenarios), x.Capability,
 			x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead, x.Runtime)
-		ls = append(ls, diffLine{sign(x.Op), text, where(x.File, x.Line)})
+		ls = append(ls, diffLine{sign(x.Op), text, where(x.File, x.Line), x.Op == diff.Added})
 	}
 	add("Exfiltration", ls)
 	ls = nil
 	for _, x := range r.Approvals {
-		ls = append(ls, diffLine{sign(x.Op), approvalText(x), where(x.File, x.Line)})
+		ls = append(ls, diffLine{sign(x.Op), approvalText(x), where(x.File, x.Line), x.Op == diff.Weaker || x.Op == diff.Lost})
 	}
 	add("Approvals", ls)
 	ls = nil
 	for _, x := range r.Flow {
-		ls = append(ls, diffLine{sign(x.Op), flowText(x), where(x.File, x.Line)})
+		ls = append(ls, diffLine{sign(x.Op), flowText(x), where(x.File, x.Line), x.Op == diff.Weaker})
 	}
 	add("Conditions and flow", ls)
 	ls = nil
@@ -139,7 +167,7 @@ func diffSections(r *diff.Result) []diffSection {
 		if f.Suppressed {
 			text += " (suppressed)"
 		}
-		ls = append(ls, diffLine{sign(f.Op), text, where(f.File, f.Line)})
+		ls = append(ls, diffLine{sign(f.Op), text, where(f.File, f.Line), f.Op == diff.New && !f.Suppressed})
 	}
 	add("Findings", ls)
 	ls = nil
@@ -157,12 +185,13 @@ func diffSections(r *diff.Result) []diffSection {
 		} else if o.After == diff.Pass {
 			s = "+"
 		}
-		ls = append(ls, diffLine{s, text, where(o.File, o.Line)})
+		ls = append(ls, diffLine{s, text, where(o.File, o.Line), o.Regression()})
 	}
 	add("Scenarios and tests", ls)
 	ls = nil
 	for _, d := range r.Decisions {
-		ls = append(ls, diffLine{"~", requestText(d.Request) + ": " + verdictText(d.Before) + " -> " + verdictText(d.After), where(d.File, d.Line)})
+		ls = append(ls, diffLine{"~", requestText(d.Request) + ": " + verdictText(d.Before) + " -> " + verdictText(d.After), where(d.File, d.Line),
+			permissiveness[d.After.Outcome] > permissiveness[d.Before.Outcome]})
 	}
 	add("Decisions", ls)
 	return out
@@ -190,7 +219,11 @@ func requestText(in map[string]any) string {
 			chain = append(chain, fmt.Sprint(a))
 		}
 	}
-	return fmt.Sprintf("%s.%s by %s (chain %s)", in["tool"], in["action"], in["agent"], strings.Join(chain, " -> "))
+	on := ""
+	if r, ok := in["resource"].(string); ok {
+		on = " on " + r
+	}
+	return fmt.Sprintf("%s.%s%s by %s (chain %s)", in["tool"], in["action"], on, in["agent"], strings.Join(chain, " -> "))
 }
 
 func verdictText(v diff.Verdict) string {
@@ -200,9 +233,54 @@ func verdictText(v diff.Verdict) string {
 	return v.Outcome
 }
 
+// conditionWords says what each gate condition guards against, for the gate line.
+var conditionWords = map[string]string{
+	diff.FailNewEscalation:      "new escalation",
+	diff.FailNewExfiltration:    "new exfiltration path",
+	diff.FailWeakerApproval:     "weaker approval",
+	diff.FailWeakerFlow:         "weaker flow/condition",
+	diff.FailNewFinding:         "new finding at or above %s",
+	diff.FailDecisionFlip:       "decision flip",
+	diff.FailScenarioRegression: "scenario/test regression",
+}
+
+// DiffGate is the verdict of the gate conds (--fail-on) over every result, in plain words:
+// "gate: passed — no new escalation, ... or scenario/test regression", "gate: FAILED —
+// new-escalation: 2, new-finding: 1", or "gate: off (--fail-on none)". failed is true when a
+// condition holds.
+func DiffGate(results []*diff.Result, conds []string, threshold lint.Severity) (line string, failed bool) {
+	if len(conds) == 0 {
+		return "gate: off (--fail-on none)", false
+	}
+	var hits, words []string
+	for _, c := range conds {
+		n := 0
+		for _, r := range results {
+			n += r.Count(c, threshold)
+		}
+		if n > 0 {
+			hits = append(hits, fmt.Sprintf("%s: %d", c, n))
+		}
+		w := conditionWords[c]
+		if c == diff.FailNewFinding {
+			w = fmt.Sprintf(w, threshold)
+		}
+		words = append(words, w)
+	}
+	if len(hits) > 0 {
+		return "gate: FAILED — " + strings.Join(hits, ", "), true
+	}
+	list := words[0]
+	if n := len(words); n > 1 {
+		list = strings.Join(words[:n-1], ", ") + " or " + words[n-1]
+	}
+	return "gate: passed — no " + list, false
+}
+
 // DiffTable writes the plan-style text of each result: one section per kind of change, a
-// line per change marked +, - or ~ with its position, and the closing summary line.
-func DiffTable(w io.Writer, results []*diff.Result) error {
+// line per change marked +, - or ~ with its position, and the closing summary line; then
+// the gate line, when not empty.
+func DiffTable(w io.Writer, results []*diff.Result, gate string) error {
 	var b strings.Builder
 	for i, r := range results {
 		if i > 0 {
@@ -225,38 +303,70 @@ func DiffTable(w io.Writer, results []*diff.Result) error {
 		}
 		fmt.Fprintf(&b, "\n%s\n", DiffSummaryLine(r.Summary))
 	}
+	if gate != "" {
+		fmt.Fprintf(&b, "\n%s\n", gate)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// DiffMarkdown writes a pull-request comment: the summary line, then one collapsible section
-// per kind of change with at most maxLines lines and a count of the rest.
-func DiffMarkdown(w io.Writer, results []*diff.Result, maxLines int) error {
+// DiffMarkdown writes a pull-request comment: the gate line, then per result the summary
+// line and one collapsible section per kind of change, each a table of at most maxLines
+// rows (and a count of the rest). Colour-free on purpose: a "+" is an addition whatever
+// its risk, and rows a reviewer must not miss carry "⚠ risk".
+func DiffMarkdown(w io.Writer, results []*diff.Result, maxLines int, gate string) error {
 	var b strings.Builder
+	if gate != "" {
+		fmt.Fprintf(&b, "**%s**\n\n", mdCell(gate))
+	}
 	for i, r := range results {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "### agentctl diff `%s` → `%s`\n\n**%s**\n", mdCode(r.Base), mdCode(r.Head), DiffSummaryLine(r.Summary))
-		for _, s := range diffSections(r) {
-			fmt.Fprintf(&b, "\n<details><summary>%s (%d)</summary>\n\n```diff\n", s.title, len(s.lines))
+		fmt.Fprintf(&b, "### agentctl diff `%s` → `%s`\n\n%s\n", mdCode(r.Base), mdCode(r.Head), DiffSummaryLine(r.Summary))
+		sections := diffSections(r)
+		if len(sections) == 0 {
+			b.WriteString("\nNo changes.\n")
+		}
+		for _, s := range sections {
+			risks := 0
+			for _, l := range s.lines {
+				if l.risk {
+					risks++
+				}
+			}
+			title := fmt.Sprintf("%s (%d)", s.title, len(s.lines))
+			if risks > 0 {
+				title = fmt.Sprintf("%s (%d, ⚠ %d to review)", s.title, len(s.lines), risks)
+			}
+			fmt.Fprintf(&b, "\n<details><summary>%s</summary>\n\n| | | change | where |\n|---|---|---|---|\n", title)
 			for j, l := range s.lines {
 				if j == maxLines {
-					fmt.Fprintf(&b, "# … and %d more (see agentctl diff -o json)\n", len(s.lines)-maxLines)
+					fmt.Fprintf(&b, "| | | … and %d more (see `agentctl diff -o json`) | |\n", len(s.lines)-maxLines)
 					break
 				}
-				text := l.sign + " " + l.text
-				if l.where != "" {
-					text += "  (" + l.where + ")"
+				risk := ""
+				if l.risk {
+					risk = "⚠ risk"
 				}
-				// A fenced block ends at a line of backticks only; keep text on one line.
-				b.WriteString(strings.ReplaceAll(text, "\n", " ") + "\n")
+				at := ""
+				if l.where != "" {
+					at = "`" + mdCode(l.where) + "`"
+				}
+				fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", risk, l.sign, mdCell(l.text), at)
 			}
-			b.WriteString("```\n\n</details>\n")
+			b.WriteString("\n</details>\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// mdCell makes text safe in a markdown table cell: one line, pipes and markup escaped.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	r := strings.NewReplacer("\\", "\\\\", "|", "\\|", "<", "&lt;", "*", "\\*", "`", "\\`", "[", "\\[", "]", "\\]")
+	return r.Replace(s)
 }
 
 func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
@@ -316,13 +426,17 @@ func DiffFindings(results []*diff.Result, failOn []string, threshold lint.Severi
 		}
 		for _, x := range r.Reach {
 			if x.Op == diff.Added && x.Escalation {
-				add(diff.FailNewEscalation, "high", fmt.Sprintf("%s now reaches %s via %s", startLabel(x.Start, x.Scenario), x.Capability, simulate.FormatChain(x.Chain, x.Modes)),
+				msg := fmt.Sprintf("%s now reaches %s via %s", startsLabel(x.Start, x.Scenario, x.Scenarios), x.Capability, simulate.FormatChain(x.Chain, x.Modes))
+				if len(x.Approvals) > 0 {
+					msg += " (still gated by approval " + strings.Join(x.Approvals, ", ") + ")"
+				}
+				add(diff.FailNewEscalation, "high", msg,
 					x.Start+"=>"+x.Capability, x.File, x.Line)
 			}
 		}
 		for _, x := range r.Exfiltration {
 			if x.Op == diff.Added {
-				add(diff.FailNewExfiltration, "critical", fmt.Sprintf("%s: new exfiltration path to %s at %s via %s (sensitive read at %s; runtime: %s)", startLabel(x.Start, x.Scenario), x.Capability, x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead, x.Runtime),
+				add(diff.FailNewExfiltration, "critical", fmt.Sprintf("%s: new exfiltration path to %s at %s via %s (sensitive read at %s; runtime: %s)", startsLabel(x.Start, x.Scenario, x.Scenarios), x.Capability, x.Egress, simulate.FormatChain(x.Chain, x.Modes), x.SensitiveRead, x.Runtime),
 					x.Start+"=>"+x.Egress, x.File, x.Line)
 			}
 		}

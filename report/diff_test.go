@@ -60,3 +60,58 @@ func TestDiffGitHubLevels(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// TestDiffMarkdown checks the pull-request comment: the gate line first, tables without
+// diff colours, risk rows marked and counted, user text kept inside its cell.
+func TestDiffMarkdown(t *testing.T) {
+	r := sampleDiff()
+	r.Changes[0].Path = "handoffs[a->b] | <b>x</b>"
+	r.Summary = diff.Summary{EscalationsAdded: 1, ExfilAdded: 1, ApprovalsWeaker: 1, Regressions: 1}
+	gate, failed := DiffGate([]*diff.Result{r}, diff.DefaultFailOn, lint.High)
+	if want := "gate: FAILED — new-escalation: 1, new-exfiltration: 1, weaker-approval: 1, scenario-regression: 1"; !failed || gate != want {
+		t.Fatalf("gate = %q, %v; want %q", gate, failed, want)
+	}
+	var b bytes.Buffer
+	if err := DiffMarkdown(&b, []*diff.Result{r}, 20, gate); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"**" + gate + "**\n",
+		"<details><summary>Reach (1, ⚠ 1 to review)</summary>",
+		"| ⚠ risk | `+` | a ⇒ t.pay via a -delegate-> b  \\[escalation\\] | `head/p.cue:3` |",
+		"|  | `+` | handoff handoffs\\[a->b\\] \\| &lt;b>x&lt;/b>  mode=\"delegate\" | `head/p.cue:9` |",
+		"<details><summary>Decisions (1, ⚠ 1 to review)</summary>",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "```diff") {
+		t.Errorf("markdown uses diff fences (green for new risk):\n%s", out)
+	}
+}
+
+// TestDiffGate words the verdict of each kind of gate.
+func TestDiffGate(t *testing.T) {
+	r := sampleDiff()
+	r.Summary = diff.Summary{EscalationsAdded: 2, Regressions: 1}
+	for _, c := range []struct {
+		conds  []string
+		want   string
+		failed bool
+	}{
+		{diff.DefaultFailOn, "gate: FAILED — new-escalation: 2, scenario-regression: 1", true},
+		{[]string{diff.FailNewExfiltration, diff.FailDecisionFlip}, "gate: passed — no new exfiltration path or decision flip", false},
+		{[]string{diff.FailNewEscalation}, "gate: FAILED — new-escalation: 2", true},
+		{[]string{}, "gate: off (--fail-on none)", false},
+	} {
+		got, failed := DiffGate([]*diff.Result{r}, c.conds, lint.High)
+		if got != c.want || failed != c.failed {
+			t.Errorf("DiffGate(%v) = %q, %v; want %q, %v", c.conds, got, failed, c.want, c.failed)
+		}
+	}
+	if got, _ := DiffGate([]*diff.Result{r}, []string{diff.FailNewFinding}, lint.Critical); got != "gate: passed — no new finding at or above critical" {
+		t.Errorf("new-finding at critical: %q", got)
+	}
+}

@@ -8,7 +8,8 @@ import (
 const DriftDocsURL = "https://github.com/agentctl/agentctl/blob/main/docs/import.md#drift"
 
 // driftRules describe the kinds of drift `import mcp --check` reports, as rules of the
-// findings renderers (SARIF needs one per result). Every drift fails the check.
+// findings renderers (SARIF needs one per result). Every drift fails the check but
+// mcp-pin-old, a note.
 var driftRules = []struct {
 	kind string
 	rule Rule
@@ -28,13 +29,25 @@ var driftRules = []struct {
 	{mcp.Widened, Rule{ID: "mcp-hints-widened", Severity: "high", Title: "Pinned tool's annotations widened",
 		Rationale:   "The server now claims less safety (no longer read-only, destructive, open-world): the action's effect in the policy may understate it.",
 		Remediation: "Re-import to update the effect and the pin, and review the grants and approvals of the action."}},
+	{mcp.Title, Rule{ID: "mcp-title-changed", Severity: "medium", Title: "Pinned tool's title changed",
+		Rationale:   "The title is what hosts show people for the tool: a changed one can pass a tool off as another.",
+		Remediation: "Review the new title; if it is benign, re-import to update the pin."}},
+	{mcp.OutputSchema, Rule{ID: "mcp-output-schema-changed", Severity: "high", Title: "Pinned tool's output schema changed",
+		Rationale:   "The output schema shapes the structured results the model reads back, and its descriptions are text the model sees.",
+		Remediation: "Review the new schema; if it is benign, re-import to update the pin."}},
+	{mcp.Meta, Rule{ID: "mcp-meta-changed", Severity: "medium", Title: "Pinned tool's _meta changed",
+		Rationale:   "_meta carries what hosts and extensions act on (UI resources, auth hints): a change alters behaviour nobody reviewed.",
+		Remediation: "Review the change and re-import to update the pin."}},
+	{mcp.OldPin, Rule{ID: "mcp-pin-old", Severity: "info", Title: "Pin written by an older agentctl",
+		Rationale:   "A version 1 pin holds the description, input schema and annotations, not the title, output schema or _meta: changes there go unseen.",
+		Remediation: "Re-import the server (agentctl import mcp) to write version 2 pins."}},
 	{mcp.Narrowed, Rule{ID: "mcp-hints-narrowed", Severity: "medium", Title: "Pinned tool's annotations narrowed",
 		Rationale:   "The server claims more safety than when it was reviewed; annotations are claims, so the change deserves a look.",
 		Remediation: "Review the change and re-import to update the pin."}},
 }
 
 // DriftFindings turns drift into findings for the lint renderers (table, json, sarif,
-// github). Every drift is failing.
+// github). Every drift is failing but an old pin's note.
 func DriftFindings(ds []mcp.Drift, files []string) Findings {
 	byKind := map[string]Rule{}
 	r := Findings{Files: files, FailOn: "info"}
@@ -52,7 +65,7 @@ func DriftFindings(ds []mcp.Drift, files []string) Findings {
 		r.Findings = append(r.Findings, Finding{
 			Check: rule.ID, Slug: rule.Slug, Severity: rule.Severity, Message: d.Message,
 			File: d.Pos.File, Line: d.Pos.Line, Column: d.Pos.Col, Element: d.Element,
-			Frameworks: rule.Frameworks, Fingerprint: rule.ID + ":" + d.Element + ":" + d.Tool, Failing: true,
+			Frameworks: rule.Frameworks, Fingerprint: rule.ID + ":" + d.Element + ":" + d.Tool, Failing: d.Failing(),
 		})
 	}
 	return r

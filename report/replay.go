@@ -61,6 +61,7 @@ func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 		if logged {
 			header = append(header, "logged")
 		}
+		tables := NewTables(w, unicode)
 		for _, s := range sessions(run.Results) {
 			if _, err := fmt.Fprintf(w, "session %s (%s)\n", s.name, plural(len(s.results), "call")); err != nil {
 				return err
@@ -74,7 +75,7 @@ func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 				}
 				rows = append(rows, row)
 			}
-			if err := Table(w, header, rows, unicode); err != nil {
+			if err := tables.Write(header, rows); err != nil {
 				return err
 			}
 		}
@@ -228,7 +229,8 @@ type ReplayCall struct {
 	Time    string   `json:"time,omitempty"`
 	Agent   string   `json:"agent,omitempty"`
 	Chain   []string `json:"chain,omitempty"`
-	Name    string   `json:"name,omitempty"` // the recorded tool name
+	Name    string   `json:"name,omitempty"`    // the recorded tool name
+	CallID  string   `json:"call_id,omitempty"` // gen_ai.tool.call.id or the MCP JSON-RPC id
 	Outcome string   `json:"outcome"`
 	replay.Verdict
 	Base    *ReplayVerdict   `json:"base,omitempty"`
@@ -251,7 +253,7 @@ func ReplayJSON(w io.Writer, run ReplayRun) error {
 	}
 	for _, r := range run.Results {
 		c := ReplayCall{Source: r.Call.Source, Session: r.Call.Session, Seq: r.Seq, Agent: r.Call.Agent,
-			Chain: r.Call.Chain, Name: r.Call.Name, Outcome: r.Outcome(), Verdict: r.Verdict, Logged: r.Call.Logged, Flipped: r.Flipped()}
+			Chain: r.Call.Chain, Name: r.Call.Name, CallID: r.Call.CallID, Outcome: r.Outcome(), Verdict: r.Verdict, Logged: r.Call.Logged, Flipped: r.Flipped()}
 		if !r.Call.Time.IsZero() {
 			c.Time = timeOf(r.Call.Time)
 		}

@@ -4,8 +4,10 @@ package report
 
 import (
 	"io"
+	"reflect"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/pkg/twcache"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 )
@@ -14,19 +16,38 @@ import (
 // terminal); otherwise plain ASCII, so logs and golden files stay portable. Cells are not
 // wrapped: messages stay whole on one line, which keeps output greppable.
 func Table(w io.Writer, header []string, rows [][]string, unicode bool) error {
+	return NewTables(w, unicode).Write(header, rows)
+}
+
+// Tables writes a series of tables (one per session, say) with one table writer: a new
+// tablewriter.Table allocates a 10,000-entry cache, which at thousands of small tables
+// costs more than the tables.
+type Tables struct{ t *tablewriter.Table }
+
+// NewTables returns a writer of tables to w, styled as Table.
+func NewTables(w io.Writer, unicode bool) *Tables {
 	opts := []tablewriter.Option{
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithRowAutoWrap(tw.WrapNone),
 		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 		tablewriter.WithHeaderAlignment(tw.AlignLeft),
 		tablewriter.WithRowAlignment(tw.AlignLeft),
+		// Cells are strings: the stringer cache is never read; keep it small, since
+		// Reset remakes it at its capacity.
+		tablewriter.WithStringerCacheCustom(twcache.NewLRU[reflect.Type, reflect.Value](1)),
 	}
 	if !unicode {
 		opts = append(opts, tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 			Symbols: tw.NewSymbols(tw.StyleASCII),
 		})))
 	}
-	t := tablewriter.NewTable(w, opts...)
+	return &Tables{t: tablewriter.NewTable(w, opts...)}
+}
+
+// Write writes one table: rows under header.
+func (ts *Tables) Write(header []string, rows [][]string) error {
+	t := ts.t
+	t.Reset()
 	t.Header(header)
 	for _, r := range rows {
 		if err := t.Append(r); err != nil {

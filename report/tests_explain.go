@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -43,8 +44,10 @@ func ExplainText(w io.Writer, e Explained, unicode bool) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
+	b.Reset()
 	if len(x.Hops) > 0 {
 		var rows [][]string
+		var notCarried []string // agents whose own grant the chain does not carry
 		for i, h := range x.Hops {
 			via := "originator"
 			if i > 0 {
@@ -54,13 +57,22 @@ func ExplainText(w io.Writer, e Explained, unicode bool) error {
 			if h.Grant != nil {
 				grant = grantRef(h.Grant)
 			}
-			rows = append(rows, []string{fmt.Sprint(i), h.Agent, via, yesNo(h.Holds), yesNo(h.HoldsResource), grant, strings.Join(h.Authority, " ")})
+			holds := yesNo(h.Holds)
+			if h.Grant != nil && !h.Holds {
+				holds = "no (own grant not carried)"
+				notCarried = append(notCarried, h.Agent)
+			}
+			rows = append(rows, []string{fmt.Sprint(i), h.Agent, via, grant, holds, yesNo(h.HoldsResource), strings.Join(h.Authority, " ")})
 		}
-		if err := Table(w, []string{"hop", "agent", "via", "holds " + e.Capability, "resource", "own grant", "effective authority"}, rows, unicode); err != nil {
+		if err := Table(w, []string{"hop", "agent", "via", "own grant", "chain holds " + e.Capability, "resource", "effective authority"}, rows, unicode); err != nil {
 			return err
 		}
+		// "chain holds" is the effective authority after the hop, which an agent's own grant
+		// need not reach: say why when they differ.
+		for _, a := range notCarried {
+			fmt.Fprintf(&b, "note: %s's own grant covers %s, but the chain's authority after its hop does not: an attenuate hand-off keeps only what the sender already held\n", a, e.Capability)
+		}
 	}
-	b.Reset()
 	if x.AllowedBy != nil {
 		fmt.Fprintf(&b, "allowed by: %s\n", grantRef(x.AllowedBy))
 	}
@@ -99,7 +111,16 @@ func ExplainText(w io.Writer, e Explained, unicode bool) error {
 	if e.Agree {
 		b.WriteString("engines: the Go reference and the compiled Rego agree\n")
 	} else {
-		fmt.Fprintf(&b, "engines: DISAGREE: the compiled Rego decided %s %v\n", e.Rego.Outcome, e.Rego.Reasons)
+		// Both decisions whole, as JSON: the difference may be in any field.
+		goJSON, err := json.Marshal(x.Decision)
+		if err != nil {
+			return err
+		}
+		regoJSON, err := json.Marshal(e.Rego)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "engines: DISAGREE\n  go reference:  %s\n  compiled rego: %s\n", goJSON, regoJSON)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -266,7 +266,18 @@ func (l *loader) pin(path string, rp *rawPin) *policy.Pin {
 		return nil
 	}
 	h := rp.Hints
-	return &policy.Pin{Tool: *rp.Tool, Description: rp.Description, InputSchema: rp.InputSchema,
+	str := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	version := 1
+	if rp.Version != nil {
+		version = *rp.Version
+	}
+	return &policy.Pin{Version: version, Tool: *rp.Tool, Description: rp.Description, InputSchema: rp.InputSchema,
+		Title: str(rp.Title), OutputSchema: str(rp.OutputSchema), Meta: str(rp.Meta),
 		Hints: policy.Hints{ReadOnly: *h.ReadOnly, Destructive: *h.Destructive, Idempotent: *h.Idempotent, OpenWorld: *h.OpenWorld},
 		Pos:   l.positions[path]}
 }

@@ -88,7 +88,7 @@ func TestLoadFull(t *testing.T) {
 	if a := p.Tool("payments").Action("refund"); !reflect.DeepEqual(a.Arguments, wantArgs) || mail.Action("send").Arguments != nil {
 		t.Errorf("payments.refund arguments = %+v", a.Arguments)
 	}
-	wantPin := &policy.Pin{Tool: "read-mail", Description: "sha256:" + strings.Repeat("0", 64), InputSchema: "sha256:" + strings.Repeat("1", 64),
+	wantPin := &policy.Pin{Version: 1, Tool: "read-mail", Description: "sha256:" + strings.Repeat("0", 64), InputSchema: "sha256:" + strings.Repeat("1", 64),
 		Hints: policy.Hints{ReadOnly: true, Idempotent: true, OpenWorld: true}, Pos: policy.Pos{File: f, Line: 68, Col: 29}}
 	if got := mail.Action("read").Pin; !reflect.DeepEqual(got, wantPin) || mail.Action("send").Pin != nil {
 		t.Errorf("mail.read.pin = %+v, want %+v", got, wantPin)

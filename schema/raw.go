@@ -195,10 +195,14 @@ type rawAction struct {
 }
 
 type rawPin struct {
-	Tool        *string `json:"tool"`
-	Description string  `json:"description"`
-	InputSchema string  `json:"input_schema"`
-	Hints       *struct {
+	Version      *int    `json:"version"`
+	Tool         *string `json:"tool"`
+	Description  string  `json:"description"`
+	InputSchema  string  `json:"input_schema"`
+	Title        *string `json:"title"`
+	OutputSchema *string `json:"output_schema"`
+	Meta         *string `json:"meta"`
+	Hints        *struct {
 		ReadOnly    *bool `json:"read_only"`
 		Destructive *bool `json:"destructive"`
 		Idempotent  *bool `json:"idempotent"`
@@ -211,6 +215,14 @@ var pinHashRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 func (p *rawPin) valid() bool {
 	if p == nil {
 		return true
+	}
+	for _, o := range []*string{p.Title, p.OutputSchema, p.Meta} {
+		if o != nil && !pinHashRE.MatchString(*o) {
+			return false
+		}
+	}
+	if p.Version != nil && *p.Version != 1 && *p.Version != 2 {
+		return false
 	}
 	h := p.Hints
 	return p.Tool != nil && pinHashRE.MatchString(p.Description) && pinHashRE.MatchString(p.InputSchema) &&

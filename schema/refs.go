@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/agentctl/agentctl/policy"
@@ -161,6 +162,10 @@ func hint(name string, candidates []string) string {
 	if len(candidates) > 0 && len(candidates) <= 8 {
 		s := append([]string(nil), candidates...)
 		sort.Strings(s)
+		// Quoted: a name may be empty or hold a comma.
+		for i, n := range s {
+			s[i] = strconv.Quote(n)
+		}
 		return " (declared: " + strings.Join(s, ", ") + ")"
 	}
 	return ""

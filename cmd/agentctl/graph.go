@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -150,7 +149,7 @@ func drawableGraph(stderr io.Writer, dir string, p *policy.Policy, sc *policy.Sc
 			names = append(names, s.Name)
 		}
 		sc = p.Scenarios[0]
-		choose = fmt.Sprintf("choose the scenario with --scenario (scenarios: %s), or raise --max-nodes and --max-edges (0: no limit)", strings.Join(names, ", "))
+		choose = fmt.Sprintf("choose the scenario with --scenario (scenarios: %s), or raise --max-nodes and --max-edges (0: no limit)", quotedList(names))
 		if g, err = simulate.NewGraph(p, sc); err != nil {
 			return nil, inputError(fmt.Errorf("%s: %w", dir, err))
 		}

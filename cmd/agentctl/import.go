@@ -60,7 +60,11 @@ effect came from and what to review.
 
 The catalogue comes from SOURCE, a JSON file holding a tools/list result or the JSON-RPC
 response carrying it ('-' for stdin), or from a live server through the official MCP Go SDK:
---stdio "CMD ARGS" starts the server as a subprocess, --url speaks Streamable HTTP.
+--stdio "CMD ARGS" starts the server as a subprocess, --url speaks Streamable HTTP. A
+subprocess's stderr goes to agentctl's stderr, each line prefixed "mcp server: " (stdout
+carries only the result). --timeout (default 30s) bounds starting the server, the MCP
+handshake (initialize) and tools/list; the first run of an npx or uvx server may spend
+longer downloading it.
 
 With --check, the catalogue is compared with the pins of a policy directory (DIR, default .):
 tools added on the server, pinned tools removed, changed descriptions or input schemas, and
@@ -97,7 +101,7 @@ is wrong (or the server could not be reached).`,
 	fl.BoolVar(&f.ignoreHints, "ignore-hints", false, "ignore the server's annotations: every tool is destructive and open-world")
 	fl.BoolVar(&f.check, "check", false, "compare the server with the pins of the policy in DIR; exit 1 on drift")
 	fl.StringVarP(&f.output, "output", "o", "", "output file when importing (default stdout); format when checking: table, json, sarif or github")
-	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a live server after this long")
+	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a live server (--stdio, --url) that has not answered initialize and tools/list after this long; a first npx run may need minutes")
 	return cmd
 }
 
@@ -161,12 +165,20 @@ func (f *importMCPFlags) catalogue(cmd *cobra.Command, args []string) (cat *mcp.
 			return nil, "", nil, inputError(fmt.Errorf("--stdio: %w", err))
 		}
 		cat, err = mcp.Fetch(ctx, t)
+		var te *mcp.TimeoutError
+		if errors.As(err, &te) {
+			return nil, "", nil, inputError(fmt.Errorf("MCP server %q did not answer %s within %s (--timeout); a first run of npx or uvx may still be downloading the server: run it once by hand, or raise --timeout, e.g. --timeout 3m", f.stdio, te.Step, f.timeout))
+		}
 		if err != nil {
 			return nil, "", nil, inputError(fmt.Errorf("MCP server %q: %w", f.stdio, err))
 		}
 		return cat, fmt.Sprintf("--stdio %q", f.stdio), args, nil
 	case f.url != "":
 		cat, err = mcp.Fetch(ctx, mcp.HTTP(f.url))
+		var te *mcp.TimeoutError
+		if errors.As(err, &te) {
+			return nil, "", nil, inputError(fmt.Errorf("MCP server %s did not answer %s within %s (--timeout): raise --timeout if it is slow", f.url, te.Step, f.timeout))
+		}
 		if err != nil {
 			return nil, "", nil, inputError(fmt.Errorf("MCP server %s: %w", f.url, err))
 		}
@@ -215,6 +227,12 @@ func (f *importMCPFlags) runCheck(cmd *cobra.Command, args []string) error {
 	root := config.RepoRoot(p.Dir) // code scanning maps repository-relative paths only
 	w := cmd.OutOrStdout()
 	ok, err := findingsDocument(w, f.output, doc, root)
+	failing := 0
+	for _, d := range drift {
+		if d.Failing() {
+			failing++
+		}
+	}
 	switch {
 	case ok: // json, sarif or github: written
 	case len(drift) == 0:
@@ -225,7 +243,7 @@ func (f *importMCPFlags) runCheck(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("write %s output: %w", f.output, err)
 	}
-	if len(drift) > 0 {
+	if failing > 0 {
 		return errPolicyFailed
 	}
 	return nil
@@ -270,29 +288,50 @@ func pinCount(t *policy.Tool) int {
 }
 
 func newImportA2ACmd() *cobra.Command {
-	var agent, output, pkg string
+	var agent, output, pkg, cardURL string
+	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "a2a CARD",
+		Use:   "a2a CARD | --url URL",
 		Short: "Write an agents: skeleton from an A2A Agent Card",
 		Long: `Import reads an A2A Agent Card (JSON, as served at /.well-known/agent-card.json; '-' for
 stdin) and writes a formatted CUE file with an agents: skeleton for an agent your estate hands
 tasks to: the card's name, description and provider (as owner), and its skills and security
-requirements as comments to review.
+requirements as comments to review. It reads A2A 0.3 and 1.0 cards. --url fetches the card
+from an agent: https://host reads https://host/.well-known/agent-card.json (a URL with a path
+is read as given); plain http only for 127.0.0.1, ::1 and localhost; at most 1 MiB, within
+--timeout.
 
 A card describes what an agent offers, never what it may do: the skeleton grants nothing and
 carries no identity or credential. Those are yours to write.`,
 		Example: `  curl -s https://agent.example/.well-known/agent-card.json > card.json
   agentctl import a2a card.json -o policy/currency.cue
-  agentctl import a2a card.json --agent fx-rates`,
-		Args: cobra.ExactArgs(1),
+  agentctl import a2a card.json --agent fx-rates
+  agentctl import a2a --url https://agent.example -o policy/agent.cue`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var card *mcp.AgentCard
-			src, err := readSource(cmd, args[0], func(r io.Reader) (err error) {
-				card, err = mcp.ReadAgentCard(r)
-				return err
-			})
-			if err != nil {
-				return err
+			var src string
+			switch {
+			case cardURL != "" && len(args) > 0:
+				return inputError(errors.New("give a CARD file or --url, not both"))
+			case cardURL != "":
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+				defer cancel()
+				var err error
+				if card, src, err = mcp.FetchAgentCard(ctx, cardURL); err != nil {
+					return inputError(fmt.Errorf("--url: %w", err))
+				}
+			case len(args) == 0:
+				return inputError(errors.New("name the card: a JSON file, - for stdin, or --url URL"))
+			default:
+				var err error
+				src, err = readSource(cmd, args[0], func(r io.Reader) (err error) {
+					card, err = mcp.ReadAgentCard(r)
+					return err
+				})
+				if err != nil {
+					return err
+				}
 			}
 			name := agent
 			if name == "" {
@@ -309,6 +348,8 @@ carries no identity or credential. Those are yours to write.`,
 	fl.StringVar(&agent, "agent", "", "the name of the agents: entry (default: derived from the card's name)")
 	fl.StringVarP(&output, "output", "o", "", "write the CUE to this file (default stdout)")
 	fl.StringVar(&pkg, "package", "", "package clause of the generated file (none by default)")
+	fl.StringVar(&cardURL, "url", "", "fetch the card from the agent at this URL (https://host: its /.well-known/agent-card.json)")
+	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up fetching the card after this long")
 	return cmd
 }
 
@@ -341,6 +382,9 @@ func readSource(cmd *cobra.Command, src string, read func(io.Reader) error) (str
 		r = file
 	}
 	if err := read(r); err != nil {
+		if pe := (*mcp.PosError)(nil); errors.As(err, &pe) {
+			return src, inputError(fmt.Errorf("%s:%d:%d: %s", src, pe.Line, pe.Col, pe.Msg))
+		}
 		return src, inputError(fmt.Errorf("%s: %w", src, err))
 	}
 	return src, nil

@@ -61,7 +61,7 @@ func TestImportMCPExitCodes(t *testing.T) {
 	if got := run([]string{"import", "mcp", "--check", changed, policy, "-o", "sarif"}, &out, io.Discard); got != exitFailed {
 		t.Fatalf("--check -o sarif: exit %d, want %d", got, exitFailed)
 	}
-	for _, want := range []string{`"ruleId": "mcp-description-changed"`, `"helpUri": "https://github.com/agentctl/agentctl/blob/main/docs/import.md#drift"`, `"startLine": 22`} {
+	for _, want := range []string{`"ruleId": "mcp-description-changed"`, `"helpUri": "https://github.com/agentctl/agentctl/blob/main/docs/import.md#drift"`, `"startLine": 24`} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("SARIF lacks %s:\n%s", want, out.String())
 		}
@@ -137,4 +137,63 @@ func writeFile(t *testing.T, name string, data []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestImportA2AURL fetches a card from an agent (an httptest server on 127.0.0.1): the
+// well-known path of a host URL, the same skeleton as from the file; a missing card, an
+// oversized one and a redirect to plain http elsewhere are errors (exit 2).
+func TestImportA2AURL(t *testing.T) {
+	card := []byte(`{"name": "Travel Planner", "version": "2.1.0",
+ "supportedInterfaces": [{"url": "https://travel.example/a2a/v1", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
+ "securitySchemes": {"mtls": {"mtlsSecurityScheme": {}}}, "securityRequirements": [{"schemes": {"mtls": {"list": []}}}]}`)
+	var paths []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		switch r.URL.Path {
+		case "/.well-known/agent-card.json", "/cards/travel.json":
+			w.Write(card)
+		case "/big/.well-known/agent-card.json":
+			w.Write(bytes.Repeat([]byte(" "), 1<<20+1))
+		case "/elsewhere":
+			http.Redirect(w, r, "http://agent.example/card.json", http.StatusFound)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	srv := httptest.NewServer(mux) // listens on 127.0.0.1
+	defer srv.Close()
+	fromFile := writeFile(t, "card.json", card)
+
+	var want, stderr bytes.Buffer
+	if code := run([]string{"import", "a2a", fromFile}, &want, &stderr); code != exitOK {
+		t.Fatalf("import a2a FILE: exit %d: %s", code, stderr.String())
+	}
+	for _, u := range []string{srv.URL, srv.URL + "/", srv.URL + "/cards/travel.json"} {
+		var got bytes.Buffer
+		stderr.Reset()
+		if code := run([]string{"import", "a2a", "--url", u}, &got, &stderr); code != exitOK {
+			t.Fatalf("import a2a --url %s: exit %d: %s", u, code, stderr.String())
+		}
+		_, gotBody, _ := strings.Cut(got.String(), "\n")
+		_, wantBody, _ := strings.Cut(want.String(), "\n")
+		if gotBody != wantBody || !strings.Contains(gotBody, "// Endpoint: https://travel.example/a2a/v1 (JSONRPC, A2A protocol 1.0)") {
+			t.Errorf("--url %s:\n%s\nwant as from the file:\n%s", u, got.String(), want.String())
+		}
+	}
+	if want := []string{"/.well-known/agent-card.json", "/.well-known/agent-card.json", "/cards/travel.json"}; strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Errorf("GET %q, want %q", paths, want)
+	}
+	for _, tc := range []struct{ url, want string }{
+		{srv.URL + "/missing.json", "agentctl: --url: GET " + srv.URL + "/missing.json: 404 Not Found\n"},
+		{srv.URL + "/big/.well-known/agent-card.json", "agentctl: --url: GET " + srv.URL + "/big/.well-known/agent-card.json: the card is larger than 1048576 bytes\n"},
+		{srv.URL + "/elsewhere", "agentctl: --url: Get \"http://agent.example/card.json\": http://agent.example/card.json: plain http is allowed only for 127.0.0.1, ::1 and localhost: use https\n"},
+		{"ftp://agent.example", "agentctl: --url: ftp://agent.example: scheme \"ftp\" (want https)\n"},
+	} {
+		var out bytes.Buffer
+		stderr.Reset()
+		if code := run([]string{"import", "a2a", "--url", tc.url}, &out, &stderr); code != exitUsage || stderr.String() != tc.want || out.Len() > 0 {
+			t.Errorf("--url %s: exit %d, stderr %q, want 2 and %q", tc.url, code, stderr.String(), tc.want)
+		}
+	}
 }

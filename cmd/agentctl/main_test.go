@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -21,6 +22,12 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"agentctl":    func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 		"mcp-rugpull": func() { os.Exit(rugPull(os.Args[1:])) },
+		"mcp-canned":  func() { os.Exit(cannedServer(os.Args[1:])) },
+		// mcp-silent is a server that logs to stderr and never answers (bounded to 20s).
+		"mcp-silent": func() {
+			fmt.Fprintln(os.Stderr, "fetching package...")
+			time.Sleep(20 * time.Second)
+		},
 	})
 }
 

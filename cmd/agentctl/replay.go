@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -187,7 +188,9 @@ func (f *replayFlags) failed(s replay.Summary) bool {
 		slices.Contains(f.failOn, "not-replayable") && s.NotReplayable > 0
 }
 
-func renderReplay(w io.Writer, output string, run report.ReplayRun) error {
+func renderReplay(out io.Writer, output string, run report.ReplayRun) error {
+	// A table per session is many small writes: buffer them.
+	w := bufio.NewWriterSize(out, 1<<16)
 	var err error
 	switch output {
 	case "summary":
@@ -199,7 +202,10 @@ func renderReplay(w io.Writer, output string, run report.ReplayRun) error {
 	case "markdown":
 		err = report.ReplayMarkdown(w, run)
 	default:
-		err = report.ReplayTable(w, run, isTerminal(w))
+		err = report.ReplayTable(w, run, isTerminal(out))
+	}
+	if err == nil {
+		err = w.Flush()
 	}
 	if err != nil {
 		return fmt.Errorf("write replay %s output: %w", output, err)

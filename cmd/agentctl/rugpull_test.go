@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,6 +66,47 @@ func rugPull(args []string) int {
 	if err := server.Run(ctx, &sdk.StdioTransport{}); err != nil {
 		fmt.Fprintln(os.Stderr, "mcp-rugpull:", err)
 		return 1
+	}
+	return 0
+}
+
+// cannedServer is the mcp-canned command of the scripts: an MCP server over stdio that
+// answers initialize and, to tools/list, sends the JSON text of the file args[0] verbatim as
+// the result (null, malformed tools: what a hostile server may send). One request per line.
+func cannedServer(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: mcp-canned RESULT.json")
+		return 2
+	}
+	result, err := os.ReadFile(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mcp-canned:", err)
+		return 1
+	}
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<20), 1<<20)
+	for in.Scan() {
+		var req struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params struct {
+				ProtocolVersion string `json:"protocolVersion"`
+			} `json:"params"`
+		}
+		if json.Unmarshal(in.Bytes(), &req) != nil || req.ID == nil {
+			continue // notifications
+		}
+		var res []byte
+		switch req.Method {
+		case "initialize":
+			res, _ = json.Marshal(map[string]any{"protocolVersion": req.Params.ProtocolVersion,
+				"capabilities": map[string]any{"tools": map[string]any{}}, "serverInfo": map[string]any{"name": "canned", "version": "1"}})
+		case "tools/list":
+			res = bytes.TrimSpace(result)
+		default:
+			res = []byte("{}")
+		}
+		fmt.Printf(`{"jsonrpc":"2.0","id":%s,"result":%s}`+"\n", req.ID, res)
 	}
 	return 0
 }
