@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/agentctl/agentctl/compile"
@@ -58,6 +65,35 @@ func newEngine(t testing.TB, p *policy.Policy) *compile.Engine {
 	return e
 }
 
+// errRefused marks a request OPA refuses before deciding: a number its parser rejects
+// ("1e40000"). An OPA server answers such a request with an error, not a decision.
+var errRefused = errors.New("OPA refuses the input")
+
+// decideBoth decides input with both engines, given the revocations and runtime lists e
+// holds, and returns the decision, or an error when they differ (or errRefused when OPA
+// cannot take the input).
+func decideBoth(p *policy.Policy, e *compile.Engine, input, rev, lists any) (policy.Decision, error) {
+	ctx := context.Background()
+	if _, err := ast.InterfaceToValue(input); err != nil {
+		return policy.Decision{}, errRefused
+	}
+	env := policy.Env{Revocations: rev, Lists: lists, Now: diffNow}
+	want := p.Decide(input, env)
+	got, err := e.Decide(ctx, input, env)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	if !reflect.DeepEqual(got, want) {
+		in, _ := json.Marshal(input)
+		rv, _ := json.Marshal(rev)
+		ls, _ := json.Marshal(lists)
+		g, _ := json.MarshalIndent(got, "", " ")
+		w, _ := json.MarshalIndent(want, "", " ")
+		return want, fmt.Errorf("engines disagree\ninput: %s\nrevocations: %s\nlists: %s\nrego: %s\ngo:   %s", in, rv, ls, g, w)
+	}
+	return want, nil
+}
+
 // agree decides input with both engines and fails the test when they differ.
 func agree(t testing.TB, p *policy.Policy, e *compile.Engine, input, rev any) policy.Decision {
 	t.Helper()
@@ -74,101 +110,214 @@ func agreeWith(t testing.TB, p *policy.Policy, e *compile.Engine, input, rev, li
 	if err := e.SetLists(ctx, lists); err != nil {
 		t.Fatal(err)
 	}
-	env := policy.Env{Revocations: rev, Lists: lists, Now: diffNow}
-	want := p.Decide(input, env)
-	got, err := e.Decide(ctx, input, env)
+	d, err := decideBoth(p, e, input, rev, lists)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, want) {
-		in, _ := json.Marshal(input)
-		rv, _ := json.Marshal(rev)
-		ls, _ := json.Marshal(lists)
-		g, _ := json.MarshalIndent(got, "", " ")
-		w, _ := json.MarshalIndent(want, "", " ")
-		t.Fatalf("engines disagree\ninput: %s\nrevocations: %s\nlists: %s\nrego: %s\ngo:   %s", in, rv, ls, g, w)
-	}
-	return want
+	return d
 }
 
-// TestDifferential decides thousands of random requests (malformed ones included) on random
-// policies with the Go reference and the compiled Rego, and requires identical decisions.
-func TestDifferential(t *testing.T) {
-	policies, perPolicy := 75, 40
-	if testing.Short() {
-		policies = 30
+var requests = flag.Int("requests", 0, "random requests TestDifferential decides (0: 3,000, or 1,200 with -short)")
+
+// tally counts what the random requests reached, so the test can require every outcome.
+type tally struct {
+	requests, refused, sources int
+	outcomes, codes            map[string]int
+	flows                      map[policy.Flow]int // by labels
+}
+
+func (a *tally) add(b tally) {
+	a.requests += b.requests
+	a.refused += b.refused
+	a.sources += b.sources
+	for k, v := range b.outcomes {
+		a.outcomes[k] += v
 	}
-	outcomes := map[string]int{}
-	codes := map[string]int{}
-	flows := map[policy.Flow]int{} // by labels
-	sources := 0
-	ctx := context.Background()
+	for k, v := range b.codes {
+		a.codes[k] += v
+	}
+	for k, v := range b.flows {
+		a.flows[k] += v
+	}
+}
+
+func newTally() tally {
+	return tally{outcomes: map[string]int{}, codes: map[string]int{}, flows: map[policy.Flow]int{}}
+}
+
+// TestDifferential decides random requests (malformed ones, timestamps across the whole
+// range RFC 3339 writes and extreme numbers included) on random policies with the Go
+// reference and the compiled Rego, and requires identical decisions. The long run:
+//
+//	go test ./compile -run '^TestDifferential$' -count=1 -timeout 6h -v -args -requests=1000000
+func TestDifferential(t *testing.T) {
+	total, perPolicy := 3000, 40
+	if testing.Short() {
+		total = 1200
+	}
+	if *requests > 0 {
+		total = *requests
+		if total >= 10_000 {
+			perPolicy = 400 // fewer compilations for the same variety of requests
+		}
+	}
+	policies := (total + perPolicy - 1) / perPolicy
+	sum := newTally()
+	var mu sync.Mutex
+	var failure error
+	seeds := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seed := range seeds {
+				n := min(perPolicy, total-seed*perPolicy)
+				got, err := differentialPolicy(uint64(seed), n)
+				mu.Lock()
+				if before := sum.requests; *requests > 0 && (before+got.requests)/25_000 > before/25_000 {
+					t.Logf("%d requests, 0 mismatches, %v", before+got.requests, time.Since(start).Round(time.Second))
+				}
+				sum.add(got)
+				if err != nil && failure == nil {
+					failure = fmt.Errorf("policy seed %d: %w", seed, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
 	for seed := range policies {
-		r := rand.New(rand.NewPCG(uint64(seed), 7))
-		p := randomPolicy(r)
-		e := newEngine(t, p)
-		fast, err := compile.NewFastEngine(ctx, compileBundle(t, p))
-		if err != nil {
-			t.Fatal(err)
+		mu.Lock()
+		failed := failure != nil
+		mu.Unlock()
+		if failed {
+			break
 		}
-		for range perPolicy {
-			req, revocations := randomRequest(r, p)
-			in, rev, lists := roundTrip(t, req), roundTrip(t, revocations), roundTrip(t, randomLists(r))
-			d := agreeWith(t, p, e, in, rev, lists)
-			// Whatever the fast path allows, the full rules allow with the same labels.
-			if err := fast.SetRevocations(ctx, rev); err != nil {
-				t.Fatal(err)
-			}
-			if err := fast.SetLists(ctx, lists); err != nil {
-				t.Fatal(err)
-			}
-			flow, ok, err := fast.FastFlow(ctx, in, policy.Env{Now: diffNow})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok {
-				outcomes["fast path"]++
-				if d.Outcome != policy.OutcomeAllow || !reflect.DeepEqual(flow, d.Flow) {
-					raw, _ := json.Marshal(in)
-					t.Fatalf("fast path allows with %+v, the full decision is %+v\ninput: %s", flow, d, raw)
-				}
-			}
-			outcomes[d.Outcome]++
-			flows[policy.Flow{Untrusted: d.Flow.Untrusted, Sensitive: d.Flow.Sensitive}]++
-			if d.Flow.Sources != nil {
-				sources++
-				if ok {
-					outcomes["fast path with sources"]++
-				}
-			}
-			for _, reason := range d.Reasons {
-				codes[reason.Code]++
-				if reason.Code == policy.CodeFlowBlocked || reason.Code == policy.CodeIntegrityBlocked {
-					codes[reason.Code+" "+d.Outcome]++
-				}
-			}
-		}
+		seeds <- seed
+	}
+	close(seeds)
+	wg.Wait()
+	if failure != nil {
+		t.Fatal(failure)
 	}
 	// The generator must reach every outcome and code, or the agreement proves little.
-	if sources == 0 {
+	if sum.sources == 0 {
 		t.Error("no random request returned flow sources")
 	}
 	for _, o := range []string{policy.OutcomeAllow, policy.OutcomeDeny, policy.OutcomeNeedsApproval, "fast path", "fast path with sources"} {
-		if outcomes[o] == 0 {
-			t.Errorf("no random request had outcome %s (outcomes %v)", o, outcomes)
+		if sum.outcomes[o] == 0 {
+			t.Errorf("no random request had outcome %s (outcomes %v)", o, sum.outcomes)
 		}
 	}
 	for _, f := range []policy.Flow{{}, {Untrusted: true}, {Sensitive: true}, {Untrusted: true, Sensitive: true}} {
-		if flows[f] == 0 {
-			t.Errorf("no random request returned flow %+v (flows %v)", f, flows)
+		if sum.flows[f] == 0 {
+			t.Errorf("no random request returned flow %+v (flows %v)", f, sum.flows)
 		}
 	}
-	for _, c := range append(policy.ReasonCodes, "FLOW_BLOCKED deny", "FLOW_BLOCKED needs_approval", "INTEGRITY_BLOCKED deny", "INTEGRITY_BLOCKED needs_approval") {
-		if codes[c] == 0 {
-			t.Errorf("no random request produced %s (codes %v)", c, codes)
+	for _, c := range append(policy.ReasonCodes, "FLOW_BLOCKED deny", "FLOW_BLOCKED needs_approval", "INTEGRITY_BLOCKED deny",
+		"INTEGRITY_BLOCKED needs_approval", "SESSION_LIMIT duration", "CREDENTIAL_EXPIRED at") {
+		if sum.codes[c] == 0 {
+			t.Errorf("no random request produced %s (codes %v)", c, sum.codes)
 		}
 	}
-	t.Logf("%d cases: outcomes %v, codes %v", policies*perPolicy, outcomes, codes)
+	if sum.refused == sum.requests {
+		t.Error("OPA refused every random request")
+	}
+	t.Logf("%d requests on %d policies in %v, 0 mismatches (%d refused by OPA's number parser, not compared): outcomes %v, codes %v",
+		sum.requests, policies, time.Since(start).Round(time.Second), sum.refused, sum.outcomes, sum.codes)
+}
+
+// differentialPolicy decides n random requests on the random policy of seed with both
+// engines, and checks that whatever the fast path allows the full rules allow with the same
+// flow.
+func differentialPolicy(seed uint64, n int) (tally, error) {
+	ctx := context.Background()
+	sum := newTally()
+	r := rand.New(rand.NewPCG(seed, 7))
+	p := randomPolicy(r)
+	b, err := compile.Bundle(p)
+	if err != nil {
+		return sum, err
+	}
+	e, err := compile.NewEngine(ctx, b)
+	if err != nil {
+		return sum, err
+	}
+	fast, err := compile.NewFastEngine(ctx, b)
+	if err != nil {
+		return sum, err
+	}
+	var heldRev, heldLists any // what both engines hold
+	for i := range n {
+		req, revocations := randomRequest(r, p)
+		in, err := compile.RoundTrip(req)
+		if err != nil {
+			return sum, err
+		}
+		rev, err := compile.RoundTrip(revocations)
+		if err != nil {
+			return sum, err
+		}
+		lists, err := compile.RoundTrip(randomLists(r))
+		if err != nil {
+			return sum, err
+		}
+		sum.requests++
+		// Writing data costs more than a decision: only when it changes.
+		for _, engine := range []*compile.Engine{e, fast} {
+			if i == 0 || !reflect.DeepEqual(rev, heldRev) {
+				if err := engine.SetRevocations(ctx, rev); err != nil {
+					return sum, err
+				}
+			}
+			if i == 0 || !reflect.DeepEqual(lists, heldLists) {
+				if err := engine.SetLists(ctx, lists); err != nil {
+					return sum, err
+				}
+			}
+		}
+		heldRev, heldLists = rev, lists
+		d, err := decideBoth(p, e, in, rev, lists)
+		if errors.Is(err, errRefused) {
+			sum.refused++
+			continue
+		}
+		if err != nil {
+			return sum, err
+		}
+		flow, ok, err := fast.FastFlow(ctx, in, policy.Env{Now: diffNow})
+		if err != nil {
+			return sum, err
+		}
+		if ok {
+			sum.outcomes["fast path"]++
+			if d.Outcome != policy.OutcomeAllow || !reflect.DeepEqual(flow, d.Flow) {
+				raw, _ := json.Marshal(in)
+				return sum, fmt.Errorf("fast path allows with %+v, the full decision is %+v\ninput: %s", flow, d, raw)
+			}
+		}
+		sum.outcomes[d.Outcome]++
+		sum.flows[policy.Flow{Untrusted: d.Flow.Untrusted, Sensitive: d.Flow.Sensitive}]++
+		if d.Flow.Sources != nil {
+			sum.sources++
+			if ok {
+				sum.outcomes["fast path with sources"]++
+			}
+		}
+		for _, reason := range d.Reasons {
+			sum.codes[reason.Code]++
+			switch {
+			case reason.Code == policy.CodeFlowBlocked || reason.Code == policy.CodeIntegrityBlocked:
+				sum.codes[reason.Code+" "+d.Outcome]++
+			case strings.Contains(reason.Message, "exceeded its session duration"):
+				sum.codes["SESSION_LIMIT duration"]++
+			case strings.HasPrefix(reason.Message, "credential expired at"):
+				sum.codes["CREDENTIAL_EXPIRED at"]++
+			}
+		}
+	}
+	return sum, nil
 }
 
 // FuzzDifferential lets the fuzzer mutate the request JSON, the revocations, the runtime
@@ -191,6 +340,13 @@ func FuzzDifferential(f *testing.F) {
 	f.Add(uint64(3), []byte(`{"agent":"agent1","tool":"crm","action":"write","session":{"flow":{"untrusted":true,"sensitive":true}},"approvals":[{"approver":"Dana","role":"Security-Reviewer","human":true},{"approver":"dana","role":"security-reviewer","human":true}]}`), []byte(`null`), []byte(`null`))
 	f.Add(uint64(4), []byte(`{"agent":"agent2","tool":"kb","action":"export","session":{"flow":{"untrusted":"yes"}},"approvals":[{"approver":"fraud\u2011review","role":"sre","human":true},{"approver":"AGENT0","role":"sre","human":true}]}`), []byte(`null`), []byte(`null`))
 	f.Add(uint64(5), []byte(`{"agent":"agent3","tool":"payments","action":"refund","session":{"flow":[]},"approvals":[{"approver":"dana ","role":"sre"}]}`), []byte(`null`), []byte(`null`))
+	// Times 349 years apart (int64 nanoseconds wrap), OPA's first and last timestamps, offsets
+	// and fractions, and numbers beyond float64 precision and range (issue 20).
+	for seed := range uint64(5) {
+		f.Add(seed, []byte(`{"agent":"agent0","tool":"crm","action":"read","now":"2026-11-27T09:30:00Z","session":{"actions":0,"started_at":"1677-12-31T23:59:59Z"}}`), []byte(`null`), []byte(`null`))
+		f.Add(seed, []byte(`{"agent":"agent1","tool":"crm","action":"read","now":"1677-09-21T00:12:43.145224192Z","session":{"actions":9.`+strings.Repeat("9", 200)+`,"started_at":"2262-04-11T23:47:16.854775807+23:59"},"credential":{"expires_at":"0001-01-01T00:00:00,5-00:00"}}`), []byte(`null`), []byte(`null`))
+		f.Add(seed, []byte(`{"agent":"agent2","tool":"payments","action":"refund","attributes":{"amount":999.`+strings.Repeat("0", 200)+`1,"odd \"key\"":1e30000},"session":{"actions":1e-30000}}`), []byte(`null`), []byte(`null`))
+	}
 	engines := map[uint64]*compile.Engine{}
 	// Conditions on absent, mistyped and listed attributes, a keyed runtime list, sources.
 	f.Add(uint64(6), []byte(`{"agent":"agent1","tool":"crm","action":"read","task":"t1","attributes":{"recipient":"acme","amount":5},"session":{"flow":{"untrusted":true,"sources":{"untrusted":["kb.read"]}}}}`), []byte(`null`), []byte(`{"named":{"t1":["acme",42]},"blocked":["evil"]}`))
@@ -218,6 +374,14 @@ func FuzzDifferential(f *testing.F) {
 			e = newEngine(t, p)
 			engines[seed] = e
 		}
-		agreeWith(t, p, e, in, rev, lists)
+		if err := e.SetRevocations(context.Background(), rev); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.SetLists(context.Background(), lists); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decideBoth(p, e, in, rev, lists); err != nil && !errors.Is(err, errRefused) {
+			t.Fatal(err)
+		}
 	})
 }

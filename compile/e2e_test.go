@@ -36,19 +36,25 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startOPA runs `opa run --server` on 127.0.0.1 with the bundle and console decision logs,
-// and waits (bounded) until it is ready. The server is killed when the test ends.
-func startOPA(t *testing.T, bin, bundlePath string) *opaServer {
-	return startOPAWith(t, bin, "--bundle", bundlePath, "--log-format", "json", "--set", "decision_logs.console=true")
+// startOPA runs `opa run --server` on 127.0.0.1 with the bundle (and extra flags) and waits
+// (bounded) until it is ready. The server is killed when the test ends.
+func startOPA(t *testing.T, bin, bundlePath string, extra ...string) *opaServer {
+	t.Helper()
+	s, ready := runOPA(t, bin, 30*time.Second, append([]string{"--bundle", bundlePath}, extra...)...)
+	if !ready {
+		t.Fatalf("opa did not become ready at %s:\n%s", s.url, s.log.String())
+	}
+	return s
 }
 
-// startOPAWith runs `opa run --server` on 127.0.0.1 with args and waits (bounded) until it
-// is ready. The server is killed when the test or benchmark ends.
-func startOPAWith(t testing.TB, bin string, args ...string) *opaServer {
+// runOPA runs `opa run --server` on 127.0.0.1 with args and reports whether it became ready
+// (its bundles activated) within wait. The server is killed when the test or benchmark ends.
+func runOPA(t testing.TB, bin string, wait time.Duration, args ...string) (*opaServer, bool) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	log := &testtool.SyncBuffer{}
-	cmd := exec.Command(bin, append([]string{"run", "--server", "--addr", addr}, args...)...)
+	cmd := exec.Command(bin, append([]string{"run", "--server", "--addr", addr,
+		"--log-format", "json", "--set", "decision_logs.console=true"}, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -58,17 +64,17 @@ func startOPAWith(t testing.TB, bin string, args ...string) *opaServer {
 		cmd.Wait()
 	})
 	s := &opaServer{url: "http://" + addr, log: log}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		resp, err := http.Get(s.url + "/health?bundles")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				return s, true
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("opa did not become ready at %s:\n%s", addr, log.String())
+			return s, false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -105,3 +105,6 @@ func (e *Engine) FastFlow(ctx context.Context, input any, env policy.Env) (polic
 	}
 	return f, true, nil
 }
+
+// RoundTrip re-reads v as decoded JSON (numbers as json.Number), as a server receives it.
+func RoundTrip(v any) (any, error) { return roundTrip(v) }

@@ -3,7 +3,10 @@ package compile_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agentctl/agentctl/policy"
@@ -41,6 +44,77 @@ var (
 	}
 )
 
+// Extreme policy numbers: session durations from a nanosecond to the largest the schema
+// takes (~292 years, where int64 nanoseconds end), and thresholds at the schema's bounds,
+// below float64 precision, subnormal and rounded.
+var (
+	durations         = []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour, time.Hour, 2 * time.Hour, 3 * time.Hour, 1, 90 * time.Minute, math.MaxInt64, 200 * 365 * 24 * time.Hour}
+	extremeThresholds = []float64{1e300, -1e300, 0.1, 9007199254740993, -0.5, 5e-324, 0, 1e21, 123456.789}
+)
+
+// OPA's time.parse_rfc3339_ns takes timestamps from minTimestamp to maxTimestamp (int64
+// nanoseconds since the epoch); RFC 3339 writes years 0001 to 9999.
+var (
+	minTimestamp = time.Unix(0, math.MinInt64).UTC()
+	maxTimestamp = time.Unix(0, math.MaxInt64).UTC()
+	firstYear    = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	lastYear     = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// randomTime returns a time near base (hours apart, or a nanosecond either side of base),
+// anywhere from year 1 to 9999, or within nanoseconds of the range OPA takes.
+func randomTime(r *rand.Rand, base time.Time) time.Time {
+	switch r.IntN(16) {
+	case 0:
+		span := lastYear.Unix() - firstYear.Unix()
+		return time.Unix(firstYear.Unix()+r.Int64N(span), r.Int64N(1e9)).UTC()
+	case 1:
+		return pick(r, []time.Time{minTimestamp, maxTimestamp}).Add(time.Duration(r.IntN(5) - 2))
+	case 2:
+		return base.Add(time.Duration(r.IntN(3) - 1))
+	case 3:
+		return base.Add(time.Duration(r.Int64N(1e9) - 5e8))
+	}
+	return base.Add(time.Duration(r.IntN(6)-1) * time.Hour)
+}
+
+// formatTime writes t in RFC 3339 with a random offset (Z, -00:00, or up to ±23:59) and
+// 0 to 9 fractional digits (fewer digits than t needs truncate it: the string is the input).
+func formatTime(r *rand.Rand, t time.Time) string {
+	layout := "2006-01-02T15:04:05" + pick(r, []string{"", ".0", ".000", ".000000", ".000000000", ".999999999", ".00000"}) + "Z07:00"
+	switch r.IntN(3) {
+	case 0:
+		t = t.UTC()
+	case 1:
+		off := (r.IntN(24*60*2-1) - (24*60 - 1)) * 60
+		t = t.In(time.FixedZone("", off))
+	default:
+		s := t.UTC().Format(layout)
+		if r.IntN(2) == 0 && strings.HasSuffix(s, "Z") {
+			return strings.TrimSuffix(s, "Z") + "-00:00"
+		}
+		return s
+	}
+	return t.Format(layout)
+}
+
+// justAbove returns the decimal text of f plus 10^-201: above f, though every float64
+// reads it as f.
+func justAbove(f float64) string {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += "."
+	}
+	return s + strings.Repeat("0", 200) + "1"
+}
+
+// sessionActions are counts of actions: at and around the limits, beyond float64
+// precision, and at the ends of what OPA reads.
+var sessionActions = []any{0.0, 9.0, 10.0, 25.0, json.Number("9.99999999999999999999"), json.Number("1e400"),
+	0.0, 9.0, 10.0, 25.0, json.Number("9." + strings.Repeat("9", 200)), json.Number("19.99999999999999999999999"),
+	json.Number("2147483646." + strings.Repeat("9", 40)), json.Number("2147483647"), json.Number("1e30000"),
+	json.Number("1e-30000"), json.Number("-0"), json.Number("0e-5"), json.Number("1e40000")}
+
 // randomConditions returns zero to two random conditions, of every operator and operand.
 func randomConditions(r *rand.Rand) []*policy.Condition {
 	var out []*policy.Condition
@@ -59,7 +133,7 @@ func randomConditions(r *rand.Rand) []*policy.Condition {
 		case policy.OpMatches, policy.OpNotMatches:
 			c.Pattern = pick(r, append(patterns, "ac*", "*v*"))
 		default:
-			c.Number = pick(r, []float64{0, 42, 100, 499.5, 1000})
+			c.Number = pick(r, append([]float64{0, 42, 100, 499.5, 1000}, extremeThresholds...))
 		}
 		out = append(out, c)
 	}
@@ -147,9 +221,9 @@ func randomPolicy(r *rand.Rand) *policy.Policy {
 			a.Credential = &policy.Credential{Kind: "ephemeral", Scope: "task", TTL: 15 * time.Minute, HasTTL: true}
 		}
 		if r.IntN(3) == 0 {
-			a.Session = &policy.Session{MaxActions: r.IntN(3) * 10}
+			a.Session = &policy.Session{MaxActions: pick(r, []int{0, 10, 20, 0, 10, 20, 1, math.MaxInt32})}
 			if r.IntN(2) == 0 {
-				a.Session.MaxDuration, a.Session.HasMaxDuration = time.Duration(1+r.IntN(3))*time.Hour, true
+				a.Session.MaxDuration, a.Session.HasMaxDuration = pick(r, durations), true
 			}
 		}
 		p.Agents = append(p.Agents, a)
@@ -188,7 +262,11 @@ func randomPolicy(r *rand.Rand) *policy.Policy {
 			ap.Match.Agents = []string{agentName(r.IntN(randomAgentCount)), "ghost"}
 		}
 		if r.IntN(2) == 0 {
-			ap.Threshold = &policy.Threshold{Attribute: pick(r, []string{"amount", `odd "key"`}), Above: float64(r.IntN(1000))}
+			above := float64(r.IntN(1000))
+			if r.IntN(4) == 0 {
+				above = pick(r, extremeThresholds)
+			}
+			ap.Threshold = &policy.Threshold{Attribute: pick(r, []string{"amount", `odd "key"`}), Above: above}
 		}
 		if r.IntN(2) == 0 {
 			ap.Match.When = randomConditions(r)
@@ -272,6 +350,15 @@ func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
 			// Just above an integer threshold, beyond float64 precision, and out of range.
 			in["attributes"] = map[string]any{"amount": json.Number(fmt.Sprintf("%d.000000000000000000001", r.IntN(1000))), `odd "key"`: json.Number("1e-400")}
 		}
+		if r.IntN(4) == 0 && len(p.Approvals) > 0 {
+			// At a threshold of the policy, a hair above it, or far beyond any float64.
+			ap := pick(r, p.Approvals)
+			if ap.Threshold != nil {
+				v := pick(r, []any{json.Number(justAbove(ap.Threshold.Above)), ap.Threshold.Above,
+					json.Number("1e30000"), json.Number("-1e30000"), json.Number("1e-30000"), json.Number("-0")})
+				in["attributes"] = map[string]any{ap.Threshold.Attribute: v}
+			}
+		}
 		attrs := in["attributes"].(map[string]any)
 		for _, name := range attributeNames[1:] {
 			if r.IntN(3) > 0 {
@@ -301,23 +388,31 @@ func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
 		}
 	}
 	now := diffNow // the clock agree decides with, so expiries fall on both sides of it
-	stamp := func() any {
+	if r.IntN(8) == 0 {
+		now = randomTime(r, now) // requests carry their own clock, as far as RFC 3339 goes
+	}
+	stamp := func(base time.Time) any {
 		switch {
 		case bad(8):
 			return "yesterday"
 		case bad(8):
 			return 1700000000
 		}
-		return now.Add(time.Duration(r.IntN(6)-1) * time.Hour).Format(time.RFC3339)
+		return formatTime(r, randomTime(r, base))
 	}
 	if r.IntN(3) > 0 {
-		in["credential"] = map[string]any{"expires_at": stamp()}
+		in["credential"] = map[string]any{"expires_at": stamp(now)}
 		if bad(8) {
 			in["credential"] = pick(r, []any{map[string]any{}, "token"})
 		}
 	}
 	if r.IntN(3) > 0 {
-		s := map[string]any{"actions": pick(r, []any{0.0, 9.0, 10.0, 25.0, json.Number("9.99999999999999999999"), json.Number("1e400")}), "started_at": now.Add(-time.Duration(r.IntN(4)) * time.Hour).Format(time.RFC3339)}
+		// The session started a limit's length before now (the boundary), or anywhere.
+		started := now.Add(-time.Duration(r.IntN(4)) * time.Hour)
+		if a := p.Agent(fmt.Sprint(agent)); a != nil && a.Session != nil && a.Session.HasMaxDuration && r.IntN(3) == 0 {
+			started = now.Add(-a.Session.MaxDuration)
+		}
+		s := map[string]any{"actions": pick(r, sessionActions), "started_at": stamp(started)}
 		if bad(6) {
 			s["actions"] = pick(r, []any{-1.0, "many"})
 		}
@@ -344,7 +439,7 @@ func randomRequest(r *rand.Rand, p *policy.Policy) (map[string]any, any) {
 		in["session"] = s
 	}
 	if r.IntN(4) > 0 {
-		in["now"] = pick(r, []any{now.Format(time.RFC3339), "2030-01-01T13:30:00+01:00"})
+		in["now"] = pick(r, []any{now.Format(time.RFC3339), "2030-01-01T13:30:00+01:00", formatTime(r, now)})
 		if bad(4) {
 			in["now"] = pick(r, []any{"soon", "9999-12-31T23:59:59Z"})
 		}

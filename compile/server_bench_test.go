@@ -55,7 +55,10 @@ func BenchmarkDecisionOPAServer(b *testing.B) {
 		flags []string
 	}{{"default", nil}, {"read-speed", []string{"--optimize-store-for-read-speed"}}} {
 		b.Run("store="+store.name, func(b *testing.B) {
-			s := startOPAWith(b, bin, append([]string{"--bundle", path}, store.flags...)...)
+			s, ready := runOPA(b, bin, time.Minute, append([]string{"--bundle", path}, store.flags...)...)
+			if !ready {
+				b.Fatalf("opa did not become ready at %s:\n%s", s.url, s.log.String())
+			}
 			putPolicy(b, s, "lowerbound", strings.Replace(lowerBound, "package agentctl.lowerbound", "package lowerbound", 1))
 			for _, in := range []any{direct, hops} {
 				got, want := s.decide(b, in), p.Decide(in, policy.Env{Now: time.Now()})

@@ -281,7 +281,11 @@ func Lint(runs []Dir, policies []*policy.Policy, loadErrs [][]report.LoadError, 
 		// Rewriting a version 3 file keeps the entries of directories this run did not lint.
 		keep, _ := lint.ReadBaseline(o.WriteBaseline)
 		b := lint.NewBaseline(dirs, keep)
-		if err := writeBaselineFile(o.Stdout, o.WriteBaseline, b); err != nil {
+		policyDirs := make([]string, len(runs))
+		for i, r := range runs {
+			policyDirs[i] = r.Dir
+		}
+		if err := writeBaselineFile(o.Stdout, o.WriteBaseline, b, policyDirs); err != nil {
 			return nil, inputError(err)
 		}
 		b.ApplyDirs(dirs)
@@ -311,13 +315,14 @@ func Lint(runs []Dir, policies []*policy.Policy, loadErrs [][]report.LoadError, 
 }
 
 // writeBaselineFile writes the baseline through outfile: the baseline usually lives in the
-// policy directory and is rewritten there, so only the rules every output follows apply.
-func writeBaselineFile(stdout io.Writer, path string, b *lint.Baseline) error {
+// policy directory and is rewritten there, but no other file of the policy directories dirs
+// (a README) is replaced.
+func writeBaselineFile(stdout io.Writer, path string, b *lint.Baseline, dirs []string) error {
 	var buf bytes.Buffer
 	if err := b.Write(&buf); err != nil {
 		return fmt.Errorf("write baseline %s: %w", path, err)
 	}
-	return outfile.Write(stdout, path, buf.Bytes(), outfile.Options{})
+	return outfile.Write(stdout, path, buf.Bytes(), outfile.Options{Protect: dirs, Ours: lint.IsBaseline})
 }
 
 // BaselineDir is how a baseline names the policy directory dir: relative to the repository

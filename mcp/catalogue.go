@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentctl/agentctl/policy"
 )
 
 // Catalogue is the tools/list result of one MCP server.
@@ -57,7 +59,7 @@ func Read(r io.Reader) (*Catalogue, error) {
 	}
 	switch {
 	case doc.Error != nil:
-		return nil, fmt.Errorf("the document is a JSON-RPC error response (%d: %s), not a tools/list result", doc.Error.Code, doc.Error.Message)
+		return nil, fmt.Errorf("the document is a JSON-RPC error response (%d: %s), not a tools/list result", doc.Error.Code, policy.Escape(doc.Error.Message))
 	case doc.Tools == nil && doc.Result != nil:
 		if string(bytes.TrimSpace(doc.Result)) == "null" {
 			return nil, errors.New(`not a tools/list result: the JSON-RPC "result" is null, not an object with a "tools" list`)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/format"
@@ -173,16 +172,12 @@ var reserved = map[string]bool{"true": true, "false": true, "null": true, "if": 
 
 func quote(s string) string { return literal.String.Quote(s) }
 
-// oneLine shortens untrusted text for a comment: the first line, control characters
-// replaced, at most max runes.
+// oneLine shortens untrusted text for a comment: the first line, escaped with the one rule
+// of policy.Escape (control, bidirectional and zero-width characters written as \u escapes,
+// so a comment cannot hide or reorder text), at most max runes.
 func oneLine(s string, max int) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return ' '
-		}
-		return r
-	}, strings.TrimSpace(s))
+	s = policy.Escape(strings.TrimSpace(s))
 	if r := []rune(s); len(r) > max {
 		s = string(r[:max-1]) + "…"
 	}

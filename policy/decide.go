@@ -1,14 +1,11 @@
 package policy
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
-	"math/big"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -552,7 +549,7 @@ func (d *decider) checkSession(r *request) {
 		switch {
 		case !present:
 			d.deny(CodeSessionLimit, "session.actions is required: agent %q limits sessions to %d actions", r.agent, max)
-		case isNum && n.Cmp(bigOf(float64(max))) >= 0:
+		case isNum && n.Cmp(bigOf(float64(max))) >= 0: // max fits 32 bits: exact as a float
 			d.deny(CodeSessionLimit, "agent %q reached its session limit of %d actions", r.agent, max)
 		}
 	}
@@ -562,7 +559,7 @@ func (d *decider) checkSession(r *request) {
 		switch {
 		case !present:
 			d.deny(CodeSessionLimit, "session.started_at is required: agent %q limits sessions to %s", r.agent, a.Session.MaxDuration)
-		case valid && r.hasNow && r.nowNS-start >= int64(a.Session.MaxDuration):
+		case valid && r.hasNow && elapsed(r.nowNS, start) >= a.Session.MaxDuration:
 			d.deny(CodeSessionLimit, "agent %q exceeded its session duration of %s", r.agent, a.Session.MaxDuration)
 		}
 	}
@@ -811,27 +808,6 @@ func Lookup(v any, keys ...string) (any, bool) {
 	}
 	return v, true
 }
-
-// number returns a JSON number as a high-precision float parsed from its decimal text, so
-// comparisons agree with OPA's exact decimal ones (even for 1e400 or 1e-400).
-func number(v any) (*big.Float, bool) {
-	var text string
-	switch n := v.(type) {
-	case float64:
-		text = strconv.FormatFloat(n, 'g', -1, 64)
-	case int:
-		text = strconv.Itoa(n)
-	case json.Number:
-		text = n.String()
-	default:
-		return nil, false
-	}
-	f, ok := new(big.Float).SetPrec(512).SetString(text)
-	return f, ok
-}
-
-// bigOf returns a policy number as number() would read it from data.json.
-func bigOf(f float64) *big.Float { n, _ := number(f); return n }
 
 // OPA converts timestamps to int64 nanoseconds and rejects those outside that range.
 var (

@@ -6,6 +6,11 @@ import (
 	"unicode/utf8"
 )
 
+// Escape is the one escaping rule for text that reaches people: policy load errors, tables,
+// Markdown, GitHub annotations, SARIF messages, the comments import generates, and error
+// messages that echo what a server or a recording said. Each output format adds only its own
+// quoting on top (report.MarkdownCell, the workflow-command escapes).
+//
 // Escape returns s with every character a terminal would not show as itself written as a Go
 // escape: control characters (\n, \x00), bidirectional overrides and other format characters
 // (\u202e), and invalid UTF-8 (\xff). User text printed in a message then cannot split it,
@@ -32,6 +37,23 @@ func Escape(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// EscapeLines escapes each line of s (Escape), keeping its newlines and tabs: for
+// multi-line messages, such as an error with its details, that quote untrusted text.
+func EscapeLines(s string) string {
+	if printableASCII(strings.ReplaceAll(strings.ReplaceAll(s, "\n", ""), "\t", "")) {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		parts := strings.Split(l, "\t")
+		for j, p := range parts {
+			parts[j] = Escape(p)
+		}
+		lines[i] = strings.Join(parts, "\t")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // printableASCII reports whether s is printable ASCII only, which Escape returns unchanged.

@@ -19,3 +19,14 @@ func TestEscape(t *testing.T) {
 		}
 	}
 }
+
+func TestEscapeLines(t *testing.T) {
+	in := "load pol:\n\tpolicy.cue:3:1: server said \x1b]0;pwned\x07 and \u202eevil\n\tdone"
+	want := "load pol:\n\tpolicy.cue:3:1: server said \\x1b]0;pwned\\a and \\u202eevil\n\tdone"
+	if got := EscapeLines(in); got != want {
+		t.Errorf("EscapeLines = %q\nwant %q", got, want)
+	}
+	if got := EscapeLines("plain\n\tindented"); got != "plain\n\tindented" {
+		t.Errorf("EscapeLines changed plain text: %q", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentctl/agentctl/diff"
 	"github.com/agentctl/agentctl/lint"
+	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/simulate"
 )
 
@@ -362,14 +363,15 @@ func DiffMarkdown(w io.Writer, results []*diff.Result, maxLines int, gate string
 	return err
 }
 
-// mdCell makes text safe in a markdown table cell: one line, pipes and markup escaped.
+// mdCell makes text safe in a markdown table cell: the one escaping rule (MarkdownCell),
+// and the markup characters that would format the text escaped too.
 func mdCell(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	r := strings.NewReplacer("\\", "\\\\", "|", "\\|", "<", "&lt;", "*", "\\*", "`", "\\`", "[", "\\[", "]", "\\]")
-	return r.Replace(s)
+	return markdownEscaper.Replace(mdMarkup.Replace(policy.Escape(s)))
 }
 
-func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
+var mdMarkup = strings.NewReplacer("\\", "\\\\", "*", "\\*", "[", "\\[", "]", "\\]")
+
+func mdCode(s string) string { return policy.Escape(strings.ReplaceAll(s, "`", "'")) }
 
 // DiffJSON writes the JSON document of one result, or {"schema_version", "diffs": [...]} for
 // several directories.

@@ -80,7 +80,7 @@ func TestDiffMarkdown(t *testing.T) {
 		"**" + gate + "**\n",
 		"<details><summary>Reach (1, ⚠ 1 to review)</summary>",
 		"| ⚠ risk | `+` | a ⇒ t.pay via a -delegate-> b  \\[escalation\\] | `head/p.cue:3` |",
-		"|  | `+` | handoff handoffs\\[a->b\\] \\| &lt;b>x&lt;/b>  mode=\"delegate\" | `head/p.cue:9` |",
+		"|  | `+` | handoff handoffs\\[a->b\\] \\| \\<b>x\\</b>  mode=\"delegate\" | `head/p.cue:9` |",
 		"<details><summary>Decisions (1, ⚠ 1 to review)</summary>",
 	} {
 		if !strings.Contains(out, want) {

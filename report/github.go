@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/agentctl/agentctl/policy"
 )
 
 // GitHub writes active findings as GitHub Actions workflow commands, which annotate the
@@ -40,13 +42,13 @@ func GitHub(w io.Writer, r Findings) error {
 func annotation(w io.Writer, level, file string, line, col int, title, msg string) error {
 	var props []string
 	if file != "" {
-		props = append(props, "file="+escapeProperty(file))
+		props = append(props, "file="+escapeProperty(policy.Escape(file)))
 		if line > 0 {
 			props = append(props, fmt.Sprintf("line=%d,col=%d", line, col))
 		}
 	}
-	props = append(props, "title="+escapeProperty(title))
-	_, err := fmt.Fprintf(w, "::%s %s::%s\n", level, strings.Join(props, ","), escapeData(msg))
+	props = append(props, "title="+escapeProperty(policy.Escape(title)))
+	_, err := fmt.Fprintf(w, "::%s %s::%s\n", level, strings.Join(props, ","), escapeData(policy.EscapeLines(msg)))
 	return err
 }
 

@@ -41,7 +41,7 @@ func ReplaySummaryLine(run ReplayRun) string {
 
 // ReplaySummary writes the summary line and what was assumed.
 func ReplaySummary(w io.Writer, run ReplayRun) error {
-	if _, err := fmt.Fprintln(w, ReplaySummaryLine(run)); err != nil {
+	if _, err := fmt.Fprintln(w, policy.Escape(ReplaySummaryLine(run))); err != nil {
 		return err
 	}
 	return assumptions(w, run)
@@ -51,7 +51,7 @@ func ReplaySummary(w io.Writer, run ReplayRun) error {
 func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 	if run.OnlyFlips {
 		for _, r := range run.Results {
-			if _, err := fmt.Fprintln(w, flipLine(run.Head, r)); err != nil {
+			if _, err := fmt.Fprintln(w, policy.Escape(flipLine(run.Head, r))); err != nil {
 				return err
 			}
 		}
@@ -63,7 +63,7 @@ func ReplayTable(w io.Writer, run ReplayRun, unicode bool) error {
 		}
 		tables := NewTables(w, unicode)
 		for _, s := range sessions(run.Results) {
-			if _, err := fmt.Fprintf(w, "session %s (%s)\n", s.name, plural(len(s.results), "call")); err != nil {
+			if _, err := fmt.Fprintf(w, "session %s (%s)\n", policy.Escape(s.name), plural(len(s.results), "call")); err != nil {
 				return err
 			}
 			rows := make([][]string, 0, len(s.results))
@@ -294,7 +294,7 @@ func ReplayJUnit(w io.Writer, run ReplayRun) error {
 // for pull-request comments.
 func ReplayMarkdown(w io.Writer, run ReplayRun) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## agentctl replay: %s\n\n%s\n", run.Policy, ReplaySummaryLine(run))
+	fmt.Fprintf(&b, "## agentctl replay: %s\n\n%s\n", MarkdownCell(run.Policy), MarkdownCell(ReplaySummaryLine(run)))
 	if run.OnlyFlips {
 		if len(run.Results) > 0 {
 			b.WriteString("\n| was | now | agent | capability | chain | reason | source |\n|---|---|---|---|---|---|---|\n")
@@ -304,7 +304,7 @@ func ReplayMarkdown(w io.Writer, run ReplayRun) error {
 		}
 	} else {
 		for _, s := range sessions(run.Results) {
-			fmt.Fprintf(&b, "\n### Session `%s`\n\n| # | time | agent | chain | capability | flow | decision | reason |\n|---|---|---|---|---|---|---|---|\n", s.name)
+			fmt.Fprintf(&b, "\n### Session %s\n\n| # | time | agent | chain | capability | flow | decision | reason |\n|---|---|---|---|---|---|---|---|\n", MarkdownCode(s.name))
 			for _, r := range s.results {
 				mdRow(&b, fmt.Sprint(r.Seq), timeOf(r.Call.Time), r.Call.Agent, chainOf(run.Head, r), capabilityOf(r),
 					flowOf(r.Verdict), outcomeText(r.Outcome()), reasonOf(r.Verdict))
@@ -317,7 +317,7 @@ func ReplayMarkdown(w io.Writer, run ReplayRun) error {
 
 func mdRow(b *strings.Builder, cells ...string) {
 	for i, c := range cells {
-		cells[i] = strings.ReplaceAll(c, "|", `\|`)
+		cells[i] = MarkdownCell(c)
 	}
 	b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 }

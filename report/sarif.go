@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/mod/semver"
+
+	"github.com/agentctl/agentctl/policy"
 )
 
 // SARIF 2.1.0 document types: only what agentctl emits.
@@ -194,7 +196,7 @@ func SARIF(w io.Writer, r Findings) error {
 			RuleID:              f.Check,
 			RuleIndex:           i,
 			Level:               sarifLevel(f.Severity),
-			Message:             sarifText{f.Message},
+			Message:             sarifText{policy.Escape(f.Message)},
 			PartialFingerprints: map[string]string{FingerprintKey: f.Fingerprint},
 			Properties:          map[string]string{"severity": f.Severity, "element": f.Element},
 		}
@@ -224,7 +226,7 @@ func SARIF(w io.Writer, r Findings) error {
 		for _, e := range r.LoadErrors {
 			res := sarifResult{
 				RuleID: LoadErrorRule, RuleIndex: i, Level: "error",
-				Message:             sarifText{e.Dir + ": " + e.Message},
+				Message:             sarifText{policy.Escape(e.Dir + ": " + e.Message)},
 				PartialFingerprints: map[string]string{FingerprintKey: e.Dir + ":" + e.Message},
 				Properties:          map[string]string{"directory": e.Dir},
 			}

@@ -10,6 +10,8 @@ import (
 	"github.com/olekukonko/tablewriter/pkg/twcache"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/agentctl/agentctl/policy"
 )
 
 // Table writes rows under header. Unicode borders are used only when unicode is true (a
@@ -50,7 +52,13 @@ func (ts *Tables) Write(header []string, rows [][]string) error {
 	t.Reset()
 	t.Header(header)
 	for _, r := range rows {
-		if err := t.Append(r); err != nil {
+		// Cells hold names from policies, recordings and servers: escape them (policy.Escape),
+		// so none can move the cursor, clear the screen or break the row.
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = policy.Escape(c)
+		}
+		if err := t.Append(cells); err != nil {
 			return err
 		}
 	}

@@ -177,7 +177,11 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 // (a baseline that is not a regular file, or too large, is refused without reading it; one
 // that does not exist yet is left to the lint stage, which writes it or says how to).
 func gateInputs(runs []gate.Dir) ([]output, error) {
-	outs, err := parseOutputs(runs[0].Settings.Output.V, gateFormats)
+	dirs := make([]string, len(runs))
+	for i, r := range runs {
+		dirs[i] = r.Dir
+	}
+	outs, err := parseOutputs(runs[0].Settings.Output.V, gateFormats, dirs)
 	if err != nil {
 		return nil, inputError(err)
 	}
@@ -191,15 +195,23 @@ func gateInputs(runs []gate.Dir) ([]output, error) {
 	return outs, nil
 }
 
-// output is one -o value: a format and the file it goes to ("" for stdout).
+// output is one -o value: a format and the file it goes to ("" for stdout), with the rules
+// for replacing that file.
 type output struct {
 	format, path string
+	dest         outfile.Options
+}
+
+// reportDest protects the policy directories dirs from report outputs: a file there is
+// replaced only when it is an earlier agentctl document (report.IsOutput).
+func reportDest(dirs []string) outfile.Options {
+	return outfile.Options{Protect: dirs, Ours: report.IsOutput}
 }
 
 // parseOutputs validates -o values (or the configuration's output list). Line formats
 // (table, github, compact) may share stdout, in the order given; a document (json, sarif, junit) on
 // stdout must be alone there.
-func parseOutputs(values []string, formats []string) ([]output, error) {
+func parseOutputs(values []string, formats []string, dirs []string) ([]output, error) {
 	var out, onStdout []output
 	for _, v := range values {
 		format, path, hasPath := strings.Cut(v, "=")
@@ -212,13 +224,13 @@ func parseOutputs(values []string, formats []string) ([]output, error) {
 		if path == "-" {
 			path = ""
 		}
-		o := output{format, path}
+		o := output{format, path, reportDest(dirs)}
 		if o.path == "" {
 			onStdout = append(onStdout, o)
 		} else if info, err := os.Stat(filepath.Dir(path)); err != nil || !info.IsDir() {
 			// Fail before any work rather than after the first outputs were written.
 			return nil, fmt.Errorf("-o %s: directory %s does not exist", v, filepath.Dir(path))
-		} else if err := outfile.Check(path, outfile.Options{}); err != nil {
+		} else if err := outfile.Check(path, o.dest); err != nil {
 			return nil, fmt.Errorf("-o %s: %w", v, err)
 		}
 		out = append(out, o)
@@ -247,7 +259,7 @@ func writeOutputs(stdout io.Writer, outs []output, render func(w io.Writer, form
 		if err := render(&buf, o.format); err != nil {
 			return fmt.Errorf("write %s: %w", o.path, err)
 		}
-		if err := outfile.Write(stdout, o.path, buf.Bytes(), outfile.Options{}); err != nil {
+		if err := outfile.Write(stdout, o.path, buf.Bytes(), o.dest); err != nil {
 			return inputError(fmt.Errorf("-o %s=%s: %w", o.format, o.path, err))
 		}
 	}

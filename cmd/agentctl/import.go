@@ -359,9 +359,11 @@ func writeImport(cmd *cobra.Command, path string, out []byte, element string) er
 		_, err := cmd.OutOrStdout().Write(out)
 		return err
 	}
-	// The output is CUE on purpose (re-importing replaces the earlier file); the rest of the
-	// outfile rules hold: no FIFOs, devices or directories, links written through, atomic.
-	if err := outfile.Write(cmd.OutOrStdout(), path, out, outfile.Options{CUE: true}); err != nil {
+	// The output is CUE on purpose: re-importing replaces the earlier file, recognised by its
+	// header, and nothing else (a hand-written policy.cue, a README). The rest of the outfile
+	// rules hold: no FIFOs, devices or directories, links written through, atomic.
+	dest := outfile.Options{CUE: true, OursOnly: true, Ours: mcp.IsGenerated}
+	if err := outfile.Write(cmd.OutOrStdout(), path, out, dest); err != nil {
 		return inputError(err)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "agentctl: wrote %s: %s; review the lines marked \"review\"\n", path, element)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/progress"
 	"github.com/agentctl/agentctl/schema"
 )
@@ -55,12 +56,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "agentctl: %v\n", ee.err)
+			// Errors may quote what a server, a recording or a policy said: escape each line.
+			fmt.Fprintf(stderr, "agentctl: %s\n", policy.EscapeLines(ee.err.Error()))
 		}
 		return ee.code
 	}
 	// cobra's own errors: unknown command or flag, wrong argument count.
-	fmt.Fprintf(stderr, "agentctl: %v\nRun 'agentctl --help' for usage.\n", err)
+	fmt.Fprintf(stderr, "agentctl: %s\nRun 'agentctl --help' for usage.\n", policy.EscapeLines(err.Error()))
 	return exitUsage
 }
 

@@ -8,7 +8,8 @@
 //   - Directories, named pipes, devices and sockets are refused, never replaced.
 //   - A .cue file (policy source) is never replaced, unless Options.CUE says so.
 //   - No existing file directly inside a directory of Options.Protect (the policy directories
-//     the command read) is replaced, unless Options.Ours recognises an earlier output.
+//     the command read) is replaced, unless Options.Ours recognises an earlier output by its
+//     content. With Options.OursOnly, no existing file anywhere is replaced unless it does.
 //   - The file is written atomically: a temporary file in the target's directory, synced,
 //     then renamed over the target, so readers never see half of it.
 package outfile
@@ -29,10 +30,13 @@ type Options struct {
 	// Protect lists the directories the command read its policy from: no existing file
 	// directly inside one is replaced, except one that Ours recognises.
 	Protect []string
-	// Ours reports whether the first bytes of an existing file show an earlier output of the
-	// same command (a bundle's gzip header, say), which may then be replaced even inside
-	// Protect. Nil: nothing there is replaced.
-	Ours func(head []byte) bool
+	// Ours reports whether an existing file, read from r (at most maxRecognised bytes), is an
+	// earlier output of the same command (a bundle whose manifest agentctl wrote, say), which
+	// may then be replaced even inside Protect. Nil: nothing there is replaced.
+	Ours func(r io.Reader) bool
+	// OursOnly refuses to replace any existing file that Ours does not recognise, wherever it
+	// is: for commands whose output could pass for a hand-written file (import writes CUE).
+	OursOnly bool
 	// CUE allows replacing .cue files, for commands whose output is policy source.
 	CUE bool
 }
@@ -101,6 +105,9 @@ func resolve(path string, opts Options) (string, fs.FileMode, error) {
 		}
 		if dir := protected(target, opts.Protect); dir != "" && !ours(target, opts.Ours) {
 			return refuse("refusing to overwrite a file of the policy directory %s", dir)
+		}
+		if opts.OursOnly && !ours(target, opts.Ours) {
+			return refuse("refusing to overwrite a file this command did not write")
 		}
 		return target, fi.Mode().Perm(), nil
 	}
@@ -191,8 +198,11 @@ func canonical(dir string) (string, error) {
 	return filepath.Abs(d)
 }
 
-// ours reports whether the existing file at path is an earlier output, judged by its head.
-func ours(path string, recognise func([]byte) bool) bool {
+// maxRecognised bounds what a recogniser reads of an existing file.
+const maxRecognised = 64 << 20
+
+// ours reports whether the existing file at path is an earlier output, judged by its content.
+func ours(path string, recognise func(io.Reader) bool) bool {
 	if recognise == nil {
 		return false
 	}
@@ -201,9 +211,7 @@ func ours(path string, recognise func([]byte) bool) bool {
 		return false
 	}
 	defer f.Close()
-	head := make([]byte, 512)
-	n, _ := io.ReadFull(f, head)
-	return recognise(head[:n])
+	return recognise(io.LimitReader(f, maxRecognised))
 }
 
 // atomicWrite writes data to a temporary file beside path, syncs it and renames it over

@@ -2,6 +2,7 @@ package outfile
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +45,11 @@ func TestRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gz := func(head []byte) bool { return bytes.HasPrefix(head, []byte{0x1f, 0x8b}) }
+	gz := func(r io.Reader) bool {
+		head := make([]byte, 2)
+		n, _ := io.ReadFull(r, head)
+		return bytes.Equal(head[:n], []byte{0x1f, 0x8b})
+	}
 	protect := Options{Protect: []string{"pol"}, Ours: gz}
 	for _, tc := range []struct {
 		path string
@@ -64,6 +69,9 @@ func TestRefusals(t *testing.T) {
 		// The protected directory is compared after resolving links on either side.
 		{"polink/notes.md", protect, "write polink/notes.md: refusing to overwrite a file of the policy directory pol"},
 		{"pol/notes.md", Options{Protect: []string{"polink"}}, "write pol/notes.md: refusing to overwrite a file of the policy directory polink"},
+		// OursOnly: anywhere, only a file Ours recognises; .cue included when CUE allows it.
+		{"pol/policy.cue", Options{CUE: true, OursOnly: true, Ours: gz}, "write pol/policy.cue: refusing to overwrite a file this command did not write"},
+		{"polink/notes.md", Options{OursOnly: true, Ours: gz}, "write polink/notes.md: refusing to overwrite a file this command did not write"},
 	} {
 		err := Check(tc.path, tc.opts)
 		if err == nil || err.Error() != tc.want {
@@ -75,6 +83,10 @@ func TestRefusals(t *testing.T) {
 	}
 	if got := read(t, "pol/policy.cue"); got != "package pol\n" {
 		t.Errorf("policy.cue was changed: %q", got)
+	}
+	write(t, "pol/gen.cue", "\x1f\x8b generated")
+	if err := Write(nil, "pol/gen.cue", []byte("again"), Options{CUE: true, OursOnly: true, Ours: gz}); err != nil || read(t, "pol/gen.cue") != "again" {
+		t.Errorf("an earlier output was not replaced under OursOnly: %v", err)
 	}
 	if got := read(t, "pol/notes.md"); got != "notes\n" {
 		t.Errorf("notes.md was changed: %q", got)
@@ -89,6 +101,7 @@ func TestRefusals(t *testing.T) {
 		{"pol/new.tar.gz", protect},
 		{"pol/old.tar.gz", protect},
 		{"pol/policy.cue", Options{CUE: true}},
+		{"pol/fresh.cue", Options{CUE: true, OursOnly: true}},
 	} {
 		if err := Write(nil, ok.path, []byte("new"), ok.opts); err != nil {
 			t.Errorf("Write(%q): %v", ok.path, err)
