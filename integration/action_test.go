@@ -263,7 +263,7 @@ func TestActionScripts(t *testing.T) {
 		t.Errorf("first PR, diff step: exit %d, want 0 with the directories compared with the empty policy:\n%s", code, out)
 	}
 	sm, _ = os.ReadFile(summary)
-	if !strings.Contains(string(sm), "+ agent agents.deployer") {
+	if !strings.Contains(string(sm), "| `+` | agent agents.deployer ") {
 		t.Errorf("first PR: the job summary lacks the added agents:\n%s", sm)
 	}
 
