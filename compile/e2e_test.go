@@ -26,7 +26,7 @@ type opaServer struct {
 	log *testtool.SyncBuffer
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,8 +48,8 @@ func startOPA(t *testing.T, bin, bundlePath string, extra ...string) *opaServer 
 }
 
 // runOPA runs `opa run --server` on 127.0.0.1 with args and reports whether it became ready
-// (its bundles activated) within wait. The server is killed when the test ends.
-func runOPA(t *testing.T, bin string, wait time.Duration, args ...string) (*opaServer, bool) {
+// (its bundles activated) within wait. The server is killed when the test or benchmark ends.
+func runOPA(t testing.TB, bin string, wait time.Duration, args ...string) (*opaServer, bool) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	log := &testtool.SyncBuffer{}
@@ -80,7 +80,7 @@ func runOPA(t *testing.T, bin string, wait time.Duration, args ...string) (*opaS
 	}
 }
 
-func (s *opaServer) do(t *testing.T, method, path string, body any) []byte {
+func (s *opaServer) do(t testing.TB, method, path string, body any) []byte {
 	t.Helper()
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -104,7 +104,7 @@ func (s *opaServer) do(t *testing.T, method, path string, body any) []byte {
 	return out
 }
 
-func (s *opaServer) decide(t *testing.T, input any) policy.Decision {
+func (s *opaServer) decide(t testing.TB, input any) policy.Decision {
 	t.Helper()
 	out := s.do(t, http.MethodPost, "/v1/data/agentctl/decision", map[string]any{"input": input})
 	var resp struct {
