@@ -244,7 +244,7 @@ handoffs: [{from: "a", to: "zz", mode: "delegate"}]
 	}
 	want := []string{
 		`agents.a.autonomy: invalid value "sometimes" (want "autonomous" or "supervised")`,
-		`agents.b.grants[0].tool: undefined tool "nope" (declared: crm)`,
+		`agents.b.grants[0].tool: undefined tool "nope" (declared: "crm")`,
 		`handoffs[0].to: undefined agent "zz" (did you mean "a"?)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
