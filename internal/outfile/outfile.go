@@ -22,6 +22,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/agentctl/agentctl/internal/infile"
 )
 
 // Options say which existing files a write must leave alone, beyond the rules every write
@@ -98,7 +100,7 @@ func resolve(path string, opts Options) (string, fs.FileMode, error) {
 			return refuse("is a directory; name a file")
 		}
 		if !fi.Mode().IsRegular() {
-			return refuse("is a %s, not a regular file; refusing to replace it (- writes to standard output)", kind(fi.Mode()))
+			return refuse("is %s, not a regular file; refusing to replace it (- writes to standard output)", infile.Kind(fi.Mode()))
 		}
 		if !opts.CUE && strings.HasSuffix(target, ".cue") {
 			return refuse("refusing to overwrite a .cue file (policy source)")
@@ -159,21 +161,6 @@ func follow(path string) (target string, fi fs.FileInfo, err error) {
 		p = filepath.Clean(link)
 	}
 	return "", nil, errors.New("too many levels of symbolic links")
-}
-
-// kind names a non-regular file's type for messages.
-func kind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe (FIFO)"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	}
-	return "special file"
 }
 
 // protected returns the directory of dirs that directly holds target, or "".

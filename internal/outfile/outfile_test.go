@@ -58,7 +58,7 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"", Options{}, "no output file named"},
 		{"out", Options{}, "write out: is a directory; name a file"},
-		{"fifo", Options{}, "write fifo: is a named pipe (FIFO), not a regular file; refusing to replace it (- writes to standard output)"},
+		{"fifo", Options{}, "write fifo: is a named pipe, not a regular file; refusing to replace it (- writes to standard output)"},
 		{"toproc", Options{}, "write toproc (a symbolic link to /dev/null): is a character device, not a regular file; refusing to replace it (- writes to standard output)"},
 		{"loop1", Options{}, "write loop1: too many levels of symbolic links"},
 		{"missing/b.tar.gz", Options{}, "write missing/b.tar.gz: no such directory missing"},
