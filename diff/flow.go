@@ -242,7 +242,7 @@ func values(c *policy.Condition, p *policy.Policy) ([]string, bool) {
 	}
 	out := make([]string, len(vals))
 	for i, v := range vals {
-		out[i] = valueText(v)
+		out[i] = policy.FormatValue(v)
 	}
 	slices.Sort(out)
 	return slices.Compact(out), true
@@ -251,13 +251,6 @@ func values(c *policy.Condition, p *policy.Policy) ([]string, bool) {
 func sameRuntimeList(x, y *policy.Condition, px, py *policy.Policy) bool {
 	lx, ly := px.List(x.List), py.List(y.List)
 	return lx != nil && ly != nil && lx.Runtime && ly.Runtime && x.List == y.List && lx.Key == ly.Key
-}
-
-func valueText(v any) string {
-	if s, ok := v.(string); ok {
-		return fmt.Sprintf("%q", s)
-	}
-	return fmt.Sprint(v)
 }
 
 // without returns the members of a that b lacks, in a's order.
@@ -286,11 +279,7 @@ func condText(cs []*policy.Condition) string {
 	if cs == nil {
 		return "always"
 	}
-	parts := make([]string, len(cs))
-	for i, c := range cs {
-		parts[i] = c.String()
-	}
-	return strings.Join(parts, " and ")
+	return policy.ConditionsText(cs)
 }
 
 // conditionDetail says what changed at a condition site, naming the static lists whose

@@ -42,16 +42,27 @@ func (c *Condition) String() string {
 		}
 		vals := make([]string, len(c.Values))
 		for i, v := range c.Values {
-			vals[i] = formatValue(v)
+			vals[i] = FormatValue(v)
 		}
 		return fmt.Sprintf("%s %s [%s]", c.Attribute, c.Op, strings.Join(vals, ", "))
 	case OpMatches, OpNotMatches:
 		return fmt.Sprintf("%s %s %q", c.Attribute, c.Op, c.Pattern)
 	}
-	return fmt.Sprintf("%s %s %s", c.Attribute, c.Op, formatValue(c.Number))
+	return fmt.Sprintf("%s %s %s", c.Attribute, c.Op, FormatValue(c.Number))
 }
 
-func formatValue(v any) string {
+// ConditionsText shows a conjunction of conditions as witnesses and diffs name it:
+// "a and b".
+func ConditionsText(cs []*Condition) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.String()
+	}
+	return strings.Join(parts, " and ")
+}
+
+// FormatValue shows a condition or list value: a number as is, a string quoted.
+func FormatValue(v any) string {
 	if f, ok := v.(float64); ok {
 		return strconv.FormatFloat(f, 'g', -1, 64)
 	}

@@ -32,7 +32,7 @@ func grantConditions(p *policy.Policy, chain []string, c string) []string {
 			if g.When == nil {
 				return nil
 			}
-			out = append(out, conditionText(g.When))
+			out = append(out, policy.ConditionsText(g.When))
 		}
 		if covered {
 			slices.Sort(out)
@@ -52,15 +52,7 @@ func egressConditions(a *policy.Action) []string {
 	if a.Egress == nil || a.Egress.When == nil {
 		return nil
 	}
-	return []string{"egress when " + conditionText(a.Egress.When)}
-}
-
-func conditionText(cs []*policy.Condition) string {
-	parts := make([]string, len(cs))
-	for i, c := range cs {
-		parts[i] = c.String()
-	}
-	return strings.Join(parts, " and ")
+	return []string{"egress when " + policy.ConditionsText(a.Egress.When)}
 }
 
 // WhenText renders a witness's conditions for tables: "" or " (when a; or b)".
