@@ -80,12 +80,14 @@ func (r *Result) flow(d *delta) {
 			} else if actb.FlowExempt != "" && acth.FlowExempt == "" {
 				add(Stronger, path+".flow_exempt", actb.FlowExempt, "", policy.Capability(th.Name, acth.Name)+" no longer opts out of the flow rules", acth.Pos)
 			}
+			untrustedB, egressB := b.DefaultClasses(actb)
+			untrustedH, egressH := h.DefaultClasses(acth)
 			for _, c := range []struct {
 				name   string
 				cb, ch class
 			}{
-				{"untrusted", classOf(actb.Untrusted, defaultUntrusted(b, actb)), classOf(acth.Untrusted, defaultUntrusted(h, acth))},
-				{"egress", classOf(actb.Egress, defaultEgress(b, actb)), classOf(acth.Egress, defaultEgress(h, acth))},
+				{"untrusted", classOf(actb.Untrusted, untrustedB), classOf(acth.Untrusted, untrustedH)},
+				{"egress", classOf(actb.Egress, egressB), classOf(acth.Egress, egressH)},
 			} {
 				wider, narrower := c.ch.wider(c.cb, h, b), c.cb.wider(c.ch, b, h)
 				if op := judge(wider, narrower, restrictive); op != "" {
@@ -353,17 +355,3 @@ func grantsByKey(a *policy.Agent) map[string]*policy.Grant {
 }
 
 func q(s string) string { return fmt.Sprintf("%q", s) }
-
-// defaultUntrusted and defaultEgress are an action's flow classes when it declares none.
-func defaultUntrusted(p *policy.Policy, a *policy.Action) bool {
-	return a.Effect == policy.EffectRead && external(p, a)
-}
-
-func defaultEgress(p *policy.Policy, a *policy.Action) bool {
-	return a.Effect != policy.EffectRead && external(p, a)
-}
-
-func external(p *policy.Policy, a *policy.Action) bool {
-	t := p.Tool(a.Tool)
-	return t != nil && t.External
-}
