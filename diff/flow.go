@@ -207,20 +207,16 @@ func implies(x, y *policy.Condition, px, py *policy.Policy) bool {
 		return false
 	}
 	switch x.Op {
-	case policy.OpIn:
+	case policy.OpIn, policy.OpNotIn:
 		xs, ok1 := values(x, px)
 		ys, ok2 := values(y, py)
 		if !ok1 || !ok2 {
 			return sameRuntimeList(x, y, px, py)
 		}
-		return len(without(xs, ys)) == 0
-	case policy.OpNotIn:
-		xs, ok1 := values(x, px)
-		ys, ok2 := values(y, py)
-		if !ok1 || !ok2 {
-			return sameRuntimeList(x, y, px, py)
+		if x.Op == policy.OpNotIn {
+			xs, ys = ys, xs // not in: x must exclude every value y excludes
 		}
-		return len(without(ys, xs)) == 0
+		return len(without(xs, ys)) == 0 // in: every value x admits, y admits
 	case policy.OpMatches, policy.OpNotMatches:
 		return x.Pattern == y.Pattern
 	case policy.OpAbove:
