@@ -1,7 +1,8 @@
 // Package gate is the pipeline `agentctl lint` and `agentctl check` share: it resolves each
 // policy directory's settings (defaults, the repository configuration, then the command
-// line), loads every directory, lints the ones that loaded and applies baselines. The
-// command wires flags, outputs and exit codes around it.
+// line; `agentctl diff` resolves its HEAD directories' with it too), loads every directory,
+// lints the ones that loaded and applies baselines. The command wires flags, outputs and
+// exit codes around it.
 package gate
 
 import (
