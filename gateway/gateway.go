@@ -304,14 +304,14 @@ func (g *Gateway) handle(ctx context.Context, u *upstream, act *policy.Action, p
 	if d.Flow != nil {
 		sess.Flow = d.Flow
 	}
+	if errors.Is(err, errTooLarge) {
+		g.cfg.Log.Warn("upstream answer too large: dropped; the server is reconnected for the next call", "upstream", u.spec.Tool,
+			"tool", act.Pin.Tool, "max_output", g.cfg.MaxOutput, "agent", peer.Agent, "task", rec.Task)
+		return refusal(CodeUpstreamError, fmt.Sprintf("upstream %s: the answer to %s is too large: more than %d bytes (--max-output); it was dropped",
+			u.spec.Tool, act.Pin.Tool, g.cfg.MaxOutput), nil)
+	}
 	if err != nil {
-		msg := fmt.Sprintf("upstream %s failed on %s: %v", u.spec.Tool, act.Pin.Tool, err)
-		// The body limit (JSON answers; the SDK keeps only its text) or the SDK's event
-		// limit (SSE answers).
-		if e := err.Error(); strings.Contains(e, errTooLarge.Error()) || strings.Contains(e, "exceeded") {
-			msg = fmt.Sprintf("upstream %s answered %s with more than %d bytes (--max-output): %v", u.spec.Tool, act.Pin.Tool, g.cfg.MaxOutput, err)
-		}
-		return refusal(CodeUpstreamError, msg, nil)
+		return refusal(CodeUpstreamError, fmt.Sprintf("upstream %s failed on %s: %v", u.spec.Tool, act.Pin.Tool, err), nil)
 	}
 	return res
 }

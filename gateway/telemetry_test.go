@@ -376,4 +376,3 @@ func TestOTLPCollectorDown(t *testing.T) {
 		})
 	}
 }
-
