@@ -125,8 +125,8 @@ func (d Dir) NoCheck() error {
 	// Every check is skipped, so checks.skip is set; checks.enable may be the default (all).
 	msg := setting(s.Skip.Source, "checks.skip") + " skips every check"
 	if s.Enable.Source != config.Default {
-		enable := "--checks"
-		if !strings.HasPrefix(s.Enable.Source, flagSource) {
+		enable, ok := strings.CutPrefix(s.Enable.Source, flagSource)
+		if !ok {
 			enable = "checks.enable (" + s.Enable.Source + ")"
 		}
 		msg += " that " + enable + " enables"
