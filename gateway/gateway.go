@@ -479,27 +479,29 @@ func decisionRefusal(d Decision, act *policy.Action, rec *Record, args map[strin
 	return &sdk.CallToolResult{IsError: true, StructuredContent: sc, Content: []sdk.Content{&sdk.TextContent{Text: text}}}
 }
 
-// handoffHandler issues the record that hands the caller's task to another agent.
+// handoffHandler issues the record that hands the caller's task to another agent. A
+// refused hand-off is traced (Telemetry.handoffRefused) with the refusal's code.
 func (g *Gateway) handoffHandler(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
 	peer, ok := peerFrom(ctx)
 	if !ok {
 		return nil, errors.New("unauthenticated")
 	}
 	now := g.cfg.Now()
-	rec, code, msg := g.task(req, peer, now)
-	if rec == nil {
-		return refusal(code, msg, nil), nil
-	}
-	args, err := decodeArguments(req.Params.Arguments)
-	if err != nil {
-		return refusal(CodeBadArguments, err.Error(), nil), nil
-	}
+	args, argErr := decodeArguments(req.Params.Arguments)
 	to, _ := args["to"].(string)
-	if len(g.p.HandoffModes(peer.Agent, to)) == 0 {
-		return refusal(policy.CodeUndeclaredHandoff, fmt.Sprintf("the policy declares no hand-off from %s to %q", peer.Agent, to), nil), nil
+	rec, code, msg := g.task(req, peer, now)
+	switch {
+	case rec == nil:
+	case argErr != nil:
+		code, msg = CodeBadArguments, argErr.Error()
+	case len(g.p.HandoffModes(peer.Agent, to)) == 0:
+		code, msg = policy.CodeUndeclaredHandoff, fmt.Sprintf("the policy declares no hand-off from %s to %q", peer.Agent, to)
+	case len(rec.Chain) > g.p.MaxChainDepth():
+		code, msg = policy.CodeChainTooDeep, fmt.Sprintf("the chain would have %d hand-offs; settings.max_chain_depth is %d", len(rec.Chain), g.p.MaxChainDepth())
 	}
-	if depth := len(rec.Chain); depth > g.p.MaxChainDepth() {
-		return refusal(policy.CodeChainTooDeep, fmt.Sprintf("the chain would have %d hand-offs; settings.max_chain_depth is %d", depth, g.p.MaxChainDepth()), nil), nil
+	if code != "" {
+		g.cfg.Telemetry.handoffRefused(ctx, peer, rec, to, code, msg, now, g.cfg.Now())
+		return refusal(code, msg, nil), nil
 	}
 	sess := g.cfg.Sessions.Lock(rec.Task, now, rec.Flow)
 	next := Record{Task: rec.Task, Chain: append(slices.Clone(rec.Chain), to), Flow: sess.Flow}

@@ -37,6 +37,7 @@ const (
 	attrReasonCodes  = "agentctl.decision.reasons"
 	attrMessages     = "agentctl.decision.messages"
 	attrChain        = "agentctl.chain"
+	attrHandoffFrom  = "agentctl.handoff.from" // on a refused hand-off's span: the agent that asked
 )
 
 // Telemetry records one trace per tool call: invoke_agent spans for each agent of the
@@ -294,6 +295,15 @@ func (t *Telemetry) handoff(ctx context.Context, peer Peer, rec *Record, now tim
 	if t == nil {
 		return
 	}
+	_, spans := t.chainSpans(ctx, rec, now)
+	for i := len(spans) - 1; i >= 0; i-- {
+		spans[i].End(trace.WithTimestamp(now))
+	}
+}
+
+// chainSpans starts an invoke_agent span per agent of rec's chain, originator outermost,
+// in a new trace; it returns the innermost span's context and the spans, outermost first.
+func (t *Telemetry) chainSpans(ctx context.Context, rec *Record, now time.Time) (context.Context, []trace.Span) {
 	ctx = trace.ContextWithSpan(ctx, nil)
 	var spans []trace.Span
 	for i, a := range rec.Chain {
@@ -306,8 +316,40 @@ func (t *Telemetry) handoff(ctx context.Context, peer Peer, rec *Record, now tim
 		ctx, sp = t.tracer.Start(ctx, "invoke_agent "+a, opts...)
 		spans = append(spans, sp)
 	}
+	return ctx, spans
+}
+
+// handoffRefused records a refused hand-off as an invoke_agent span of the receiver asked
+// for (none when the call names none), with status error, the caller in
+// agentctl.handoff.from and the refusal's code and message. With a verified task record
+// (rec not nil) it sits inside the spans of the record's chain, as a hand-off does;
+// without one it stands alone, without a conversation id or a chain.
+func (t *Telemetry) handoffRefused(ctx context.Context, peer Peer, rec *Record, to, code, msg string, start, end time.Time) {
+	if t == nil {
+		return
+	}
+	attrs := []attribute.KeyValue{attribute.String(attrOperation, "invoke_agent"), attribute.String(attrHandoffFrom, peer.Agent),
+		attribute.String(attrOutcome, policy.OutcomeDeny), attribute.StringSlice(attrReasonCodes, []string{code}),
+		attribute.StringSlice(attrMessages, []string{msg})}
+	name := "invoke_agent"
+	if to != "" {
+		name += " " + to
+		attrs = append(attrs, attribute.String(attrAgentName, to))
+	}
+	ctx = trace.ContextWithSpan(ctx, nil)
+	opts := []trace.SpanStartOption{trace.WithTimestamp(start)}
+	var spans []trace.Span
+	if rec != nil {
+		ctx, spans = t.chainSpans(ctx, rec, start)
+		attrs = append(attrs, attribute.String(attrConversation, rec.Task), attribute.StringSlice(attrChain, rec.Chain))
+	} else {
+		opts = append(opts, trace.WithNewRoot())
+	}
+	_, sp := t.tracer.Start(ctx, name, append(opts, trace.WithAttributes(attrs...))...)
+	sp.SetStatus(codes.Error, "hand-off refused")
+	sp.End(trace.WithTimestamp(end))
 	for i := len(spans) - 1; i >= 0; i-- {
-		spans[i].End(trace.WithTimestamp(now))
+		spans[i].End(trace.WithTimestamp(end))
 	}
 }
 

@@ -186,6 +186,11 @@ func TestOTLPExport(t *testing.T) {
 				t.Fatalf("hand-off: %s", outcome(t, res, err))
 			}
 			handed := res.StructuredContent.(map[string]any)["record"].(string)
+			// Refused hand-offs: undeclared (inside the task), and without a record.
+			for _, h := range []struct{ record, to string }{{tok, "auditor"}, {"", "writer"}} {
+				res, err := researcher.call(ctx, h.record, gateway.HandoffTool, map[string]any{"to": h.to})
+				decided = append(decided, fmt.Sprintf("researcher %s %s", gateway.HandoffTool, outcome(t, res, err)))
+			}
 			call(writer, handed, "files.write_file", map[string]any{"path": report, "content": "report"})
 			call(writer, handed, "files.write_file", map[string]any{"path": planted, "content": "x"})
 			// Refused before a task is known: no record, and the researcher's record
@@ -197,6 +202,8 @@ func TestOTLPExport(t *testing.T) {
 				"researcher files.read_text_file allow",
 				"researcher web.send_message needs_approval FLOW_BLOCKED",
 				"researcher files.read_text_file deny RESOURCE_NOT_GRANTED",
+				"researcher agentctl.handoff deny UNDECLARED_HANDOFF",
+				"researcher agentctl.handoff deny TASK_RECORD_REQUIRED",
 				"writer files.write_file allow",
 				"writer files.write_file deny RESOURCE_NOT_GRANTED",
 				"writer files.write_file deny TASK_RECORD_REQUIRED",
@@ -208,8 +215,8 @@ func TestOTLPExport(t *testing.T) {
 
 			// Close flushes the exporter: nothing was exported before (the batch waits 5s).
 			gw.Close()
-			if got := len(rc.spans("execute_tool ")); got != len(want) {
-				t.Fatalf("%d execute_tool spans received after Close, want %d", got, len(want))
+			if got := len(rc.spans("execute_tool ")); got != len(want)-2 {
+				t.Fatalf("%d execute_tool spans received after Close, want %d", got, len(want)-2)
 			}
 			for _, ct := range rc.types {
 				if ct != enc.contentType {
@@ -229,6 +236,23 @@ func TestOTLPExport(t *testing.T) {
 			}
 			if len(handoff) != 3 { // the hand-off and the writer's two calls in the task
 				t.Errorf("invoke_agent writer spans under the researcher's in task %s: %d, want 3", rec.Task, len(handoff))
+			}
+			// A refused hand-off: an error span of the receiver asked for, inside the sender's
+			// span when the record verified, else standing alone.
+			var refusedHandoffs []string
+			for _, sp := range rc.spans("invoke_agent ") {
+				if from := attr(sp, "agentctl.handoff.from"); from != "<none>" {
+					refusedHandoffs = append(refusedHandoffs, fmt.Sprintf("%s->%s %s %s status=%v root=%v conversation=%v chain=%s",
+						from, attr(sp, "gen_ai.agent.name"), attr(sp, "agentctl.decision.outcome"), attr(sp, "agentctl.decision.reasons"),
+						sp.Status().Code(), sp.ParentSpanID().IsEmpty(), attr(sp, "gen_ai.conversation.id") == rec.Task, attr(sp, "agentctl.chain")))
+				}
+			}
+			wantRefused := []string{
+				`researcher->auditor deny ["UNDECLARED_HANDOFF"] status=Error root=false conversation=true chain=["researcher"]`,
+				`researcher->writer deny ["TASK_RECORD_REQUIRED"] status=Error root=true conversation=false chain=<none>`,
+			}
+			if !slices.Equal(refusedHandoffs, wantRefused) {
+				t.Errorf("refused hand-off spans:\n%s\nwant:\n%s", strings.Join(refusedHandoffs, "\n"), strings.Join(wantRefused, "\n"))
 			}
 			// A refusal before the record verified: an error span of the caller, without a task.
 			var refusals []string
@@ -286,7 +310,7 @@ func TestOTLPExport(t *testing.T) {
 					}
 				} else {
 					line += fmt.Sprintf(" (%s: %s)", r.NotReplayable, c.Refused)
-					if c.Session == rec.Task || !strings.Contains(r.Detail, c.RefusedMessage) || c.RefusedMessage == "" {
+					if (c.Session == rec.Task) != (c.Refused == "UNDECLARED_HANDOFF") || !strings.Contains(r.Detail, c.RefusedMessage) || c.RefusedMessage == "" {
 						t.Errorf("%s: session %q, detail %q", c.Source, c.Session, r.Detail)
 					}
 				}
@@ -296,7 +320,11 @@ func TestOTLPExport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantReplayed := slices.Clone(want[:6])
+			wantReplayed := slices.Clone(want[:4])
+			wantReplayed = append(wantReplayed,
+				"researcher agentctl.handoff not_replayable (refused before the decision: UNDECLARED_HANDOFF)",
+				"researcher agentctl.handoff not_replayable (refused before the decision: TASK_RECORD_REQUIRED)")
+			wantReplayed = append(wantReplayed, want[6:8]...)
 			wantReplayed = append(wantReplayed,
 				"writer files.write_file not_replayable (refused before the decision: TASK_RECORD_REQUIRED)",
 				"writer files.write_file not_replayable (refused before the decision: TASK_RECORD_INVALID)")

@@ -32,8 +32,9 @@ type Call struct {
 	Arguments    map[string]any
 
 	// Refused is the code of a refusal the enforcement point made before asking the policy
-	// (docs/gateway.md: a missing or invalid task record, arguments that are no object),
-	// with its message; such a call is not replayable. Empty otherwise.
+	// (docs/gateway.md: a missing or invalid task record, arguments that are no object, or
+	// any refusal of a hand-off, then Name is agentctl.handoff), with its message; such a
+	// call is not replayable. Empty otherwise.
 	Refused, RefusedMessage string
 
 	// Decision logs carry the request as logged; Name and Arguments are then unused.

@@ -30,6 +30,11 @@ const (
 	// What agentctl gateway adds to a tool span: its decision's reason codes and messages.
 	attrReasonCodes = "agentctl.decision.reasons"
 	attrMessages    = "agentctl.decision.messages"
+	// On the invoke_agent span of a hand-off the gateway refused: the agent that asked.
+	attrHandoffFrom = "agentctl.handoff.from"
+
+	// The gateway's own tool through which agents hand tasks over.
+	handoffTool = "agentctl.handoff"
 )
 
 type otlpSpan struct {
@@ -41,6 +46,7 @@ type otlpSpan struct {
 	arguments           map[string]any // nil when absent or not a JSON object
 	isToolSpan          bool
 	refused, refusedMsg string // the gateway's refusal before any decision
+	handoffFrom         string // a refused hand-off's span: the agent that asked
 
 	// What the span's ancestry gives, resolved once per span when its trace is decided
 	// (so a deep chain of spans costs a step per span, not per ancestor).
@@ -223,7 +229,18 @@ func newOTLPSpan(sp ptrace.Span) *otlpSpan {
 		s.arguments = argumentsOf(v)
 	}
 	if s.isToolSpan {
-		s.refused, s.refusedMsg = gatewayRefusal(attrs)
+		if s.refused, s.refusedMsg = gatewayReason(attrs); !slices.Contains(gatewayRefusals, s.refused) {
+			s.refused, s.refusedMsg = "", ""
+		}
+	}
+	// A hand-off the gateway refused is read as a call of its hand-off tool, refused.
+	if from := str(attrHandoffFrom); s.op == opInvokeAgent && from != "" {
+		if code, msg := gatewayReason(attrs); code != "" {
+			s.isToolSpan, s.handoffFrom, s.tool, s.refused, s.refusedMsg = true, from, handoffTool, code, msg
+			if s.agent != "" {
+				s.arguments = map[string]any{"to": s.agent}
+			}
+		}
 	}
 	return s
 }
@@ -232,17 +249,14 @@ func newOTLPSpan(sp ptrace.Span) *otlpSpan {
 // policy (docs/gateway.md, Refusals): such a call has no decision to replay.
 var gatewayRefusals = []string{"TASK_RECORD_REQUIRED", "TASK_RECORD_INVALID", "BAD_ARGUMENTS"}
 
-// gatewayRefusal returns the code and message of a tool span whose only reason is one of
-// gatewayRefusals, else empty strings.
-func gatewayRefusal(attrs pcommon.Map) (code, msg string) {
+// gatewayReason returns the code and message of a span with exactly one reason, else
+// empty strings.
+func gatewayReason(attrs pcommon.Map) (code, msg string) {
 	v, ok := attrs.Get(attrReasonCodes)
 	if !ok || v.Type() != pcommon.ValueTypeSlice || v.Slice().Len() != 1 {
 		return "", ""
 	}
 	code = v.Slice().At(0).AsString()
-	if !slices.Contains(gatewayRefusals, code) {
-		return "", ""
-	}
 	if m, ok := attrs.Get(attrMessages); ok && m.Type() == pcommon.ValueTypeSlice && m.Slice().Len() == 1 {
 		msg = m.Slice().At(0).AsString()
 	}
@@ -292,12 +306,15 @@ func (t *otlpTrace) emit(file string, emit func(Call) error) error {
 		if c.Session == "" {
 			c.Session = traceHex
 		}
-		// The enclosing invoke_agent spans give the agent (the nearest) and the chain.
+		// The enclosing invoke_agent spans give the agent (the nearest) and the chain; a
+		// refused hand-off standing alone names its sender.
 		var a *otlpSpan
 		if s.up != nil {
 			a = s.up.nearest
 		}
 		switch {
+		case a == nil && s.handoffFrom != "":
+			c.Agent = s.handoffFrom
 		case a != nil:
 			c.Agent, c.Identity = a.agent, a.identity
 			if a.chainLen > MaxChain {

@@ -165,6 +165,9 @@ func (sd *side) verdict(ctx context.Context, c Call, start time.Time, st *sideSt
 			// No policy decided it, and it never ran: it leaves the session as it was.
 			v.NotReplayable = RefusedByGateway
 			v.Detail = fmt.Sprintf("the gateway refused it before asking the policy, so no policy decides it: %s: %s", c.Refused, c.RefusedMessage)
+			if c.Name == handoffTool {
+				v.Detail = fmt.Sprintf("the gateway refused the hand-off (replay decides tool calls, not hand-offs): %s: %s", c.Refused, c.RefusedMessage)
+			}
 			return v, nil
 		}
 		if now.IsZero() {
