@@ -99,3 +99,30 @@ func (allowAll) Decide(context.Context, map[string]any) (gateway.Decision, error
 }
 func (allowAll) Data(context.Context, string) (any, error) { return nil, nil }
 func (allowAll) Close(context.Context)                     {}
+
+// TestCatalogueOverLimit: a server whose tools/list answer is larger than the output limit
+// is refused at connection with an error naming the upstream, its tool list and the limit.
+func TestCatalogueOverLimit(t *testing.T) {
+	web := startWeb(t)
+	dir := t.TempDir()
+	cat, err := mcp.Fetch(context.Background(), mcp.HTTP(web.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := mcp.Generate(cat, mcp.Options{Tool: "web", Data: "public"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "web.cue"), string(src))
+	writeFile(t, filepath.Join(dir, "policy.cue"), webOnlyPolicy)
+	p := testtool.Load(t, dir)
+	signer, _ := gateway.NewSigner(time.Hour)
+	// 512 bytes hold the answer to initialize, not the four tools with their schemas.
+	cfg := gateway.Config{Policy: p, PDP: allowAll{}, Upstreams: []gateway.Upstream{{Tool: "web", URL: web.url}},
+		Identity: gateway.NewIdentity(p), Signer: signer, Sessions: gateway.NewSessions(10, time.Hour), MaxOutput: 512}
+	_, err = gateway.New(context.Background(), cfg)
+	want := "upstream web=" + web.url + ": its tool list (tools/list) exceeds the output limit of 512 bytes (--max-output): raise --max-output, or serve fewer tools"
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+}

@@ -84,12 +84,18 @@ func (u *upstream) connect(ctx context.Context) error {
 	client := sdk.NewClient(&sdk.Implementation{Name: "agentctl-gateway", Version: "1"}, nil)
 	s, err := client.Connect(ctx, t, nil)
 	if err != nil {
+		if tooLarge(err, out) {
+			return u.overLimit("its answer to initialize")
+		}
 		return fmt.Errorf("upstream %s: connect: %w", u.spec, err)
 	}
 	var list []*sdk.Tool
 	for tool, err := range s.Tools(ctx, nil) {
 		if err != nil {
 			s.Close()
+			if tooLarge(err, out) {
+				return u.overLimit("its tool list (tools/list)")
+			}
 			return fmt.Errorf("upstream %s: tools/list: %w", u.spec, err)
 		}
 		list = append(list, tool)
@@ -116,6 +122,12 @@ func (u *upstream) connect(ctx context.Context) error {
 		u.tools[tool.Name] = tool
 	}
 	return nil
+}
+
+// overLimit says that what the server sent while connecting exceeds --max-output. It does
+// not wrap errTooLarge, which names a call's answer.
+func (u *upstream) overLimit(what string) error {
+	return fmt.Errorf("upstream %s: %s exceeds the output limit of %d bytes (--max-output): raise --max-output, or serve fewer tools", u.spec, what, u.maxOut)
 }
 
 func (u *upstream) transport(ctx context.Context) (sdk.Transport, *lineLimit, error) {
