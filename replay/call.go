@@ -37,9 +37,20 @@ type Call struct {
 	// call is not replayable. Empty otherwise.
 	Refused, RefusedMessage string
 
+	// RecordedOutcome is the outcome the enforcement point gave the call, when the
+	// recording carries it (agentctl gateway's agentctl.decision.outcome): a call ran only
+	// if it was allow. Empty when unknown: the recording shows the call, so it ran.
+	RecordedOutcome string
+
 	// Decision logs carry the request as logged; Name and Arguments are then unused.
 	Request map[string]any
 	Logged  *policy.Decision // the decision logged with it, when it decodes
+}
+
+// Ran reports whether the recording shows the call ran: the enforcement point's recorded
+// outcome was allow, or the recording records no outcome.
+func (c Call) Ran() bool {
+	return c.RecordedOutcome == "" || c.RecordedOutcome == policy.OutcomeAllow
 }
 
 // MaxChain is the longest chain replay rebuilds, in agents: a longer one is not replayable

@@ -32,6 +32,8 @@ const (
 	attrMessages    = "agentctl.decision.messages"
 	// On the invoke_agent span of a hand-off the gateway refused: the agent that asked.
 	attrHandoffFrom = "agentctl.handoff.from"
+	// The outcome the gateway gave the call: allow (then it ran), deny or needs_approval.
+	attrOutcome = "agentctl.decision.outcome"
 
 	// The gateway's own tool through which agents hand tasks over.
 	handoffTool = "agentctl.handoff"
@@ -47,6 +49,7 @@ type otlpSpan struct {
 	isToolSpan          bool
 	refused, refusedMsg string // the gateway's refusal before any decision
 	handoffFrom         string // a refused hand-off's span: the agent that asked
+	outcome             string // agentctl.decision.outcome of a tool span
 
 	// What the span's ancestry gives, resolved once per span when its trace is decided
 	// (so a deep chain of spans costs a step per span, not per ancestor).
@@ -229,6 +232,7 @@ func newOTLPSpan(sp ptrace.Span) *otlpSpan {
 		s.arguments = argumentsOf(v)
 	}
 	if s.isToolSpan {
+		s.outcome = str(attrOutcome)
 		if s.refused, s.refusedMsg = gatewayReason(attrs); !slices.Contains(gatewayRefusals, s.refused) {
 			s.refused, s.refusedMsg = "", ""
 		}
@@ -302,7 +306,7 @@ func (t *otlpTrace) emit(file string, emit func(Call) error) error {
 		t.resolve(s)
 		c := Call{Source: fmt.Sprintf("%s: trace %s span %s", file, traceHex, hex.EncodeToString(id[:])),
 			Session: s.conv, SessionStart: t.earliest, Time: s.start, Name: s.tool, Arguments: s.arguments, CallID: s.callID,
-			Refused: s.refused, RefusedMessage: s.refusedMsg}
+			Refused: s.refused, RefusedMessage: s.refusedMsg, RecordedOutcome: s.outcome}
 		if c.Session == "" {
 			c.Session = traceHex
 		}

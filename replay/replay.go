@@ -175,8 +175,10 @@ func (sd *side) verdict(ctx context.Context, c Call, start time.Time, st *sideSt
 			v.Assumed = append(v.Assumed, AssumedTime)
 		}
 		if !sd.request(c, start, *st, now, &v) {
-			// Not decided here: the recording shows the call ran.
-			st.actions++
+			// Not decided here: it counts if the recording shows it ran.
+			if c.Ran() {
+				st.actions++
+			}
 			return v, nil
 		}
 	}
@@ -186,9 +188,10 @@ func (sd *side) verdict(ctx context.Context, c Call, start time.Time, st *sideSt
 	}
 	v.Decision = &d
 	// The enforcement point counts and keeps the labels of a call it runs: an allowed one,
-	// or one that needed approval (the recording shows it ran, so it was approved). A
-	// denied call never ran: it leaves the count and the labels as they were.
-	if d.Outcome != policy.OutcomeDeny {
+	// or one that needed approval if the recording shows it ran (so it was approved; a
+	// gateway span records whether it was). A denied call never ran: it leaves the count
+	// and the labels as they were.
+	if d.Outcome == policy.OutcomeAllow || (d.Outcome == policy.OutcomeNeedsApproval && c.Ran()) {
 		st.actions++
 		st.flow = d.Flow
 	}
