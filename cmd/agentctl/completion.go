@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentctl/agentctl/diff"
+	"github.com/agentctl/agentctl/gateway"
 	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
 	"github.com/agentctl/agentctl/report"
@@ -32,11 +33,15 @@ var completions = map[string]map[string]cobra.CompletionFunc{
 	"explain":  {"output": fixedValues(explainFormats...), "agent": completeAgents, "chain": completeAgentList},
 	"diff": {"output": fixedValues("table", "markdown", "json", "github", "sarif"), "fail-on": listValues(append(slices.Clone(diff.Conditions), "none")...),
 		"severity": fixedValues(severityNames...)},
+	// replay's first argument may be a trace file as well as a policy directory, so its
+	// arguments complete files; its --against is a directory.
+	"replay":  {"output": fixedValues(replayOutputs...), "format": fixedValues("otlp", "opa", "mcp"), "against": completeDirs},
+	"gateway": {"on-drift": fixedValues(gateway.DriftRefuse, gateway.DriftWarn)},
 }
 
 // dirCommands take policy directories as positional arguments: completion offers
 // directories only.
-var dirCommands = []string{"check", "lint", "vet", "test", "diff", "simulate", "graph", "compile", "explain", "config", "watch", "init"}
+var dirCommands = []string{"check", "lint", "vet", "test", "diff", "simulate", "graph", "compile", "explain", "config", "watch", "init", "gateway"}
 
 // registerCompletions attaches the completion functions above to the commands of root.
 func registerCompletions(root *cobra.Command) {
