@@ -156,9 +156,9 @@ func (r *Remote) Close(context.Context) { r.Client.CloseIdleConnections() }
 //
 // Decisions run on long-lived worker goroutines. OPA's evaluator recurses deeply (one
 // decision grows a goroutine's stack to 512 KiB), and the MCP SDK serves each request on a
-// new goroutine whose stack starts at a few KiB: evaluated there, every decision grew its
-// stack seven times, each time copying every frame already on it, which cost about as much
-// as the evaluation (docs/gateway.md, "Performance"). A worker keeps its grown stack.
+// new goroutine whose stack starts at a few KiB: evaluated there, every decision doubled its
+// stack six or seven times, each time copying every frame already on it, which cost about as
+// much as the evaluation (docs/gateway.md, "Performance"). A worker keeps its grown stack.
 type Embedded struct {
 	opa   *sdk.OPA
 	store storage.Store
@@ -215,7 +215,7 @@ func (e *Embedded) worker() {
 }
 
 // Decide evaluates on an idle worker, or on the caller's goroutine when all are busy, so
-// that decisions never queue behind each other. OPA ends the evaluation when ctx does.
+// that decisions never queue behind each other. OPA cancels the evaluation when ctx ends.
 func (e *Embedded) Decide(ctx context.Context, input map[string]any) (Decision, error) {
 	var res *sdk.DecisionResult
 	var err error
