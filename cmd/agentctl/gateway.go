@@ -156,7 +156,11 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 		}
 		ups = append(ups, u)
 	}
-	policies, err := loadAll(cmd, dirsOrDot(args))
+	dir, err := policyDir(cmd, args)
+	if err != nil {
+		return err
+	}
+	policies, err := loadAll(cmd, []string{dir})
 	if err != nil {
 		return err
 	}
@@ -210,7 +214,7 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return inputError(err)
 	}
-	tel, err := gateway.NewTelemetry(ctx, f.otlpEndpoint, f.traceFile, f.traceArguments)
+	tel, err := gateway.NewTelemetry(ctx, gateway.TelemetryConfig{Endpoint: f.otlpEndpoint, File: f.traceFile, Arguments: f.traceArguments, Log: log})
 	if err != nil {
 		return inputError(err)
 	}
