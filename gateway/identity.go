@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
@@ -31,6 +32,11 @@ type Identity struct {
 	byID map[string]string // SPIFFE ID -> agent
 	p    *policy.Policy
 
+	// X509, when set, is the trust bundle every request's client certificate chain is
+	// verified against again: the TLS handshake verified it against the bundle of its time,
+	// but a kept-alive connection outlives a rotation that dropped its CA, and its SVID's
+	// expiry.
+	X509 x509bundle.Source
 	// JWT, when set, accepts a JWT-SVID bearer token for Audience, verified against it.
 	JWT      jwtbundle.Source
 	Audience string
@@ -60,6 +66,11 @@ func (id *Identity) Authenticate(r *http.Request) (Peer, error) {
 		sid, err := x509svid.IDFromCert(cert)
 		if err != nil {
 			return Peer{}, fmt.Errorf("%w: client certificate: %v", errUnauthenticated, err)
+		}
+		if id.X509 != nil {
+			if _, _, err := x509svid.Verify(r.TLS.PeerCertificates, id.X509); err != nil {
+				return Peer{}, fmt.Errorf("%w: client certificate of %s no longer verifies against the trust bundle: %v", errUnauthenticated, sid, err)
+			}
 		}
 		return id.peer(sid.String(), cert.NotAfter, "x509-svid")
 	}
