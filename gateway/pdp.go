@@ -161,7 +161,10 @@ func (b *bundleError) set(s bundleplugin.Status) {
 	if s.Code == "" && len(s.Errors) == 0 {
 		return
 	}
-	msg := "bundle " + s.Name + ": " + s.Message
+	msg := "bundle " + s.Name
+	if s.Message != "" {
+		msg += ": " + s.Message
+	}
 	if len(s.Errors) > 0 {
 		msg += ": " + errors.Join(s.Errors...).Error()
 	}
@@ -220,9 +223,9 @@ func NewEmbedded(ctx context.Context, config []byte, logger, console logging.Log
 	case <-ctx.Done():
 		o.Stop(context.Background())
 		if msg := last.get(); msg != "" {
-			return nil, fmt.Errorf("embedded OPA: no bundle activated: %w: %s", ctx.Err(), msg)
+			return nil, fmt.Errorf("embedded OPA: no bundle activated (%w): %s", ctx.Err(), msg)
 		}
-		return nil, fmt.Errorf("embedded OPA: no bundle activated: %w", ctx.Err())
+		return nil, fmt.Errorf("embedded OPA: no bundle activated (%w)", ctx.Err())
 	}
 	return &Embedded{opa: o, store: store}, nil
 }
