@@ -22,8 +22,8 @@ import (
 	"github.com/agentctl/agentctl/policy"
 )
 
-// webPolicy is the smallest estate that exercises identity and the PDP: one agent with a
-// SPIFFE ID, granted two actions of the in-process web server (no npm, no OPA binary).
+// webPolicy is the smallest estate that exercises identity and the PDP: two agents with
+// SPIFFE IDs and different grants on the in-process web server (no npm, no OPA binary).
 const webPolicy = `package policy
 
 agents: researcher: {
@@ -31,6 +31,12 @@ agents: researcher: {
 	owner:       "research@example.org"
 	identity: spiffe_id: "spiffe://example.org/agents/researcher"
 	grants: [{tool: "web", actions: ["fetch_page", "send_message"]}]
+}
+agents: writer: {
+	description: "Sends messages"
+	owner:       "research@example.org"
+	identity: spiffe_id: "spiffe://example.org/agents/writer"
+	grants: [{tool: "web", actions: ["send_message"]}]
 }
 `
 

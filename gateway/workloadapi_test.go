@@ -12,8 +12,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +35,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/agentctl/agentctl/gateway"
+	"github.com/agentctl/agentctl/internal/testtool"
 )
 
 // fakeWorkloadAPI is the SPIFFE Workload API as a SPIRE agent serves it, on a unix socket:
@@ -322,6 +325,16 @@ func TestWorkloadAPI(t *testing.T) {
 		if got := call(t, mtlsURL, researcher1); got != fetched {
 			t.Errorf("researcher over mTLS: %s", got)
 		}
+		// Each SPIFFE ID is served as its own agent: the tools its grants could allow.
+		for _, c := range []struct {
+			agent string
+			want  []string
+		}{{"researcher", []string{"web.fetch_page", "web.send_message"}}, {"writer", []string{"web.send_message"}}} {
+			hc := mtlsClient(t, ca1.svid(t, "spiffe://example.org/agents/"+c.agent, time.Now().Add(time.Hour)), ca1.ca)
+			if got := connectWith(t, c.agent, mtlsURL, hc).tools(t); !slices.Equal(got, c.want) {
+				t.Errorf("%s sees %q, want %q", c.agent, got, c.want)
+			}
+		}
 		// A SPIFFE ID of the trust domain that is no agent's: authenticated, not mapped.
 		mallory := mtlsClient(t, ca1.svid(t, "spiffe://example.org/agents/mallory", time.Now().Add(time.Hour)), ca1.ca)
 		code, body, _ := mcpPost(t, mallory, mtlsURL, "")
@@ -414,5 +427,58 @@ func TestWorkloadAPIUnreachable(t *testing.T) {
 	_, err = gateway.WorkloadAPI(context.Background(), "/run/agent.sock", false, time.Second)
 	if want := `SPIFFE Workload API /run/agent.sock: workload endpoint socket URI must have a "tcp" or "unix" scheme`; err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+// BenchmarkAuthenticateX509 times Authenticate on a request whose client certificate the
+// TLS handshake verified: mapping the SPIFFE ID alone; with the chain verified again against
+// the current bundle (Identity.X509) as on every request of a kept-alive connection (the
+// verification cached); and as on its first request, or the first after a rotation (a new
+// bundle each time: verified).
+func BenchmarkAuthenticateX509(b *testing.B) {
+	dir := b.TempDir()
+	writeFile(b, filepath.Join(dir, "policy.cue"), identityPolicy)
+	p := testtool.Load(b, dir)
+	ca := newPKI(b)
+	r := httptest.NewRequest("POST", "/mcp", nil)
+	r.TLS = &tls.ConnectionState{PeerCertificates: ca.svid(b, "spiffe://example.org/agents/billing", time.Now().Add(time.Hour)).Certificates}
+	for _, mode := range []string{"map-only", "reverify-cached", "reverify-new-bundle"} {
+		id := gateway.NewIdentity(p)
+		if mode != "map-only" {
+			id.X509 = ca.bundle
+		}
+		b.Run(mode, func(b *testing.B) {
+			for b.Loop() {
+				if mode == "reverify-new-bundle" {
+					id.X509 = x509bundle.FromX509Authorities(ca.td, []*x509.Certificate{ca.ca})
+				}
+				if _, err := id.Authenticate(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestReverifyExpiry: a chain verified on an earlier request of the connection is refused
+// once its SVID has expired, without a new handshake.
+func TestReverifyExpiry(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "policy.cue"), identityPolicy)
+	id := gateway.NewIdentity(testtool.Load(t, dir))
+	ca := newPKI(t)
+	id.X509 = ca.bundle
+	// Certificates carry whole seconds: this one expires within two.
+	exp := time.Now().Truncate(time.Second).Add(2 * time.Second)
+	r := httptest.NewRequest("POST", "/mcp", nil)
+	r.TLS = &tls.ConnectionState{PeerCertificates: ca.svid(t, "spiffe://example.org/agents/billing", exp).Certificates}
+	if peer, err := id.Authenticate(r); err != nil || peer.Agent != "billing" {
+		t.Fatalf("before expiry: %v %v", peer, err)
+	}
+	time.Sleep(time.Until(exp.Add(50 * time.Millisecond)))
+	_, err := id.Authenticate(r)
+	want := "unauthenticated: client certificate of spiffe://example.org/agents/billing no longer verifies against the trust bundle: x509svid: could not verify leaf certificate: x509: certificate has expired or is not yet valid"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("after expiry: %v\nwant %s…", err, want)
 	}
 }
