@@ -166,12 +166,18 @@ func fetch(t *testing.T, gw *gateway.Gateway, a *agent) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rec.Task, fetchIn(t, a, tok)
+}
+
+// fetchIn calls web.fetch_page in the task of the record tok; "ok" when it passed.
+func fetchIn(t *testing.T, a *agent, tok string) string {
+	t.Helper()
 	res, err := a.call(context.Background(), tok, "web.fetch_page", map[string]any{"url": "https://example.com/"})
 	got := outcome(t, res, err)
 	if strings.HasPrefix(got, "ok: ") {
 		got = "ok"
 	}
-	return rec.Task, got
+	return got
 }
 
 // revision reads the manifest revision of a bundle archive.
@@ -206,8 +212,12 @@ func TestOPAPlugins(t *testing.T) {
 	}
 	gw, researcher := webDevGateway(t, e, pdp)
 
-	task, got := fetch(t, gw, researcher)
-	if got != "ok" {
+	rec, tok, err := gw.StartTask("researcher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := rec.Task
+	if got := fetchIn(t, researcher, tok); got != "ok" {
 		t.Fatalf("fetch_page under the first revision: %s", got)
 	}
 	var entry map[string]any
@@ -232,6 +242,11 @@ func TestOPAPlugins(t *testing.T) {
 		return svc.bundleStatus()["active_revision"] == revision(t, rev1)
 	})
 
+	// An operator revokes the first task through the Data API; the revocation lives beside
+	// the bundle's roots, so the next activation keeps it.
+	if err := pdp.Put(ctx, "agentctl_revocations", map[string]any{"tasks": map[string]any{task: true}}); err != nil {
+		t.Fatal(err)
+	}
 	// The service publishes a revision without the grant: OPA polls, activates it, and the
 	// next call is denied by it, without a restart.
 	e.setPolicy(t, revokedFetch)
@@ -240,7 +255,12 @@ func TestOPAPlugins(t *testing.T) {
 	eventually(t, "status reports the second revision active", func() bool {
 		return svc.bundleStatus()["active_revision"] == revision(t, rev2)
 	})
-	task, got = fetch(t, gw, researcher)
+	// send_message is still granted: only the revocation refuses it.
+	sent, err := researcher.call(ctx, tok, "web.send_message", map[string]any{"to": "team@example.org", "body": "hi"})
+	if got := outcome(t, sent, err); got != "deny REVOKED" {
+		t.Errorf("send_message in the revoked task under the second revision: %s, want deny REVOKED", got)
+	}
+	task, got := fetch(t, gw, researcher)
 	if got != "deny NOT_GRANTED" {
 		t.Errorf("fetch_page under the second revision: %s, want deny NOT_GRANTED", got)
 	}
