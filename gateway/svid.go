@@ -82,10 +82,13 @@ func WorkloadAPI(ctx context.Context, addr string, jwt bool, wait time.Duration)
 		return nil, fmt.Errorf("SPIFFE Workload API %s: %w", name, err)
 	}
 	failed := func(what string, err error) error {
-		if last := errs.get(); last != "" && errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("SPIFFE Workload API %s: no %s: %w", name, what, err)
+		}
+		if last := errs.get(); last != "" {
 			return fmt.Errorf("SPIFFE Workload API %s: no %s within %s: %s", name, what, wait, last)
 		}
-		return fmt.Errorf("SPIFFE Workload API %s: no %s: %w", name, what, err)
+		return fmt.Errorf("SPIFFE Workload API %s: no %s within %s", name, what, wait)
 	}
 	// The sources keep watching with their own context; this one bounds only the first wait.
 	first, cancel := context.WithTimeout(ctx, wait)

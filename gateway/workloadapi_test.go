@@ -98,6 +98,10 @@ func (f *fakeWorkloadAPI) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc
 	}
 	for {
 		resp, _, changed := f.current()
+		if resp == nil {
+			// SPIRE's answer to a workload no registration entry matches.
+			return status.Error(codes.PermissionDenied, "no identity issued")
+		}
 		if err := stream.Send(resp); err != nil {
 			return err
 		}
@@ -410,9 +414,10 @@ func TestWorkloadAPI(t *testing.T) {
 	})
 }
 
-// TestWorkloadAPIUnreachable: a Workload API that does not answer stops the start with the
-// reason, after the wait, instead of go-spiffe's endless retries.
-func TestWorkloadAPIUnreachable(t *testing.T) {
+// TestWorkloadAPIStartErrors: a Workload API that does not answer, or has no identity for
+// the gateway, stops the start with the reason, after the wait, instead of go-spiffe's
+// endless retries.
+func TestWorkloadAPIStartErrors(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "none.sock")
 	start := time.Now()
 	_, err := gateway.WorkloadAPI(context.Background(), "unix://"+sock, true, 300*time.Millisecond)
@@ -422,6 +427,12 @@ func TestWorkloadAPIUnreachable(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("gave up after %s", d)
+	}
+	// A SPIRE agent that has no registration entry for the gateway.
+	wl := startWorkloadAPI(t, nil, nil)
+	_, err = gateway.WorkloadAPI(context.Background(), wl.addr, false, 300*time.Millisecond)
+	if want := "SPIFFE Workload API " + wl.addr + ": no X.509-SVID within 300ms: rpc error: code = PermissionDenied desc = no identity issued"; err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
 	}
 	// An address that is no Workload API address fails at once.
 	_, err = gateway.WorkloadAPI(context.Background(), "/run/agent.sock", false, time.Second)
