@@ -3,192 +3,28 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
-	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/agentctl/agentctl/gateway"
+	"github.com/agentctl/agentctl/internal/spiffetest"
 	"github.com/agentctl/agentctl/internal/testtool"
 )
-
-// fakeWorkloadAPI is the SPIFFE Workload API as a SPIRE agent serves it, on a unix socket:
-// FetchX509SVID and FetchJWTBundles stream the current answer, and again after every push,
-// which is how SPIRE delivers a rotation.
-type fakeWorkloadAPI struct {
-	workload.UnimplementedSpiffeWorkloadAPIServer
-	addr string
-
-	mu      sync.Mutex
-	x509    *workload.X509SVIDResponse
-	jwt     *workload.JWTBundlesResponse
-	changed chan struct{} // closed on every push
-}
-
-func startWorkloadAPI(t *testing.T, x509 *workload.X509SVIDResponse, jwt *workload.JWTBundlesResponse) *fakeWorkloadAPI {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeWorkloadAPI{addr: "unix://" + sock, x509: x509, jwt: jwt, changed: make(chan struct{})}
-	srv := grpc.NewServer()
-	workload.RegisterSpiffeWorkloadAPIServer(srv, f)
-	go srv.Serve(l)
-	t.Cleanup(srv.Stop)
-	return f
-}
-
-// push replaces both answers and sends them on every open stream.
-func (f *fakeWorkloadAPI) push(x509 *workload.X509SVIDResponse, jwt *workload.JWTBundlesResponse) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.x509, f.jwt = x509, jwt
-	close(f.changed)
-	f.changed = make(chan struct{})
-}
-
-// current returns the answers and the channel that is closed when they change.
-func (f *fakeWorkloadAPI) current() (*workload.X509SVIDResponse, *workload.JWTBundlesResponse, chan struct{}) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.x509, f.jwt, f.changed
-}
-
-// checkHeader refuses a client without the header every Workload API client must send, as
-// SPIRE does.
-func checkHeader(ctx context.Context) error {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get("workload.spiffe.io"); len(v) != 1 || v[0] != "true" {
-		return status.Error(codes.InvalidArgument, "security header missing from request")
-	}
-	return nil
-}
-
-func (f *fakeWorkloadAPI) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerStreamingServer[workload.X509SVIDResponse]) error {
-	if err := checkHeader(stream.Context()); err != nil {
-		return err
-	}
-	for {
-		resp, _, changed := f.current()
-		if resp == nil {
-			// SPIRE's answer to a workload no registration entry matches.
-			return status.Error(codes.PermissionDenied, "no identity issued")
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
-		select {
-		case <-changed:
-		case <-stream.Context().Done():
-			return nil
-		}
-	}
-}
-
-func (f *fakeWorkloadAPI) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc.ServerStreamingServer[workload.JWTBundlesResponse]) error {
-	if err := checkHeader(stream.Context()); err != nil {
-		return err
-	}
-	for {
-		_, resp, changed := f.current()
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
-		select {
-		case <-changed:
-		case <-stream.Context().Done():
-			return nil
-		}
-	}
-}
-
-// x509Response is the Workload API's answer: the SVID (DER chain, PKCS #8 key) and the trust
-// domain's bundle (DER CA certificates).
-func x509Response(t *testing.T, svid *x509svid.SVID, cas ...*x509.Certificate) *workload.X509SVIDResponse {
-	t.Helper()
-	key, err := x509.MarshalPKCS8PrivateKey(svid.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var chain, bundle []byte
-	for _, c := range svid.Certificates {
-		chain = append(chain, c.Raw...)
-	}
-	for _, c := range cas {
-		bundle = append(bundle, c.Raw...)
-	}
-	return &workload.X509SVIDResponse{Svids: []*workload.X509SVID{{SpiffeId: svid.ID.String(), X509Svid: chain, X509SvidKey: key, Bundle: bundle}}}
-}
-
-// jwtKey is a JWT-SVID signing key of the trust domain.
-type jwtKey struct {
-	id  string
-	key *ecdsa.PrivateKey
-}
-
-func newJWTKey(id string) jwtKey {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	return jwtKey{id: id, key: key}
-}
-
-// jwtResponse is the Workload API's JWT bundles: the trust domain's keys as a JWKS.
-func jwtResponse(t *testing.T, keys ...jwtKey) *workload.JWTBundlesResponse {
-	t.Helper()
-	td := spiffeid.RequireTrustDomainFromString("example.org")
-	b := jwtbundle.New(td)
-	for _, k := range keys {
-		if err := b.AddJWTAuthority(k.id, &k.key.PublicKey); err != nil {
-			t.Fatal(err)
-		}
-	}
-	jwks, err := b.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &workload.JWTBundlesResponse{Bundles: map[string][]byte{td.IDString(): jwks}}
-}
-
-// token is a JWT-SVID for the SPIFFE ID and audience, signed with k.
-func (k jwtKey) token(t *testing.T, sub, aud string) string {
-	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", k.id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jwt.Signed(s).Claims(jwt.Claims{Subject: sub, Audience: jwt.Audience{aud}, Expiry: jwt.NewNumericDate(time.Now().Add(time.Hour))}).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
 
 // servedCert returns the certificate the listener at addr presents on a new connection.
 func servedCert(t *testing.T, addr string) *x509.Certificate {
@@ -283,12 +119,13 @@ func TestWorkloadAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	td := spiffeid.RequireTrustDomainFromString("example.org")
 	ca1 := newPKI(t)
 	gw1 := ca1.svid(t, "spiffe://example.org/gateway", time.Now().Add(24*time.Hour))
-	k1 := newJWTKey("k1")
-	wl := startWorkloadAPI(t, x509Response(t, gw1, ca1.ca), jwtResponse(t, k1))
+	k1 := spiffetest.NewJWTKey(t, "k1")
+	wl := spiffetest.StartWorkloadAPI(t, spiffetest.X509Response(t, gw1, ca1.ca), spiffetest.JWTResponse(t, td, k1))
 
-	svids, err := gateway.WorkloadAPI(ctx, wl.addr, true, 10*time.Second)
+	svids, err := gateway.WorkloadAPI(ctx, wl.Addr, true, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,12 +190,12 @@ func TestWorkloadAPI(t *testing.T) {
 	})
 
 	t.Run("a JWT-SVID is verified against the Workload API's JWT bundle", func(t *testing.T) {
-		if got := call(t, jwtURL, bearerClient(t, k1.token(t, researcherID, "agentctl-gateway"), ca1.ca)); got != fetched {
+		if got := call(t, jwtURL, bearerClient(t, k1.Token(t, researcherID, "agentctl-gateway"), ca1.ca)); got != fetched {
 			t.Errorf("researcher with a JWT-SVID: %s", got)
 		}
 		for _, c := range []struct{ name, token, want string }{
-			{"other audience", k1.token(t, researcherID, "elsewhere"), `unauthenticated: JWT-SVID: jwtsvid: expected audience in ["agentctl-gateway"] (audience=["elsewhere"])`},
-			{"unknown key", newJWTKey("k1").token(t, researcherID, "agentctl-gateway"), "unauthenticated: JWT-SVID: jwtsvid: unable to get claims from token: go-jose/go-jose: error in cryptographic primitive"},
+			{"other audience", k1.Token(t, researcherID, "elsewhere"), `unauthenticated: JWT-SVID: jwtsvid: expected audience in ["agentctl-gateway"] (audience=["elsewhere"])`},
+			{"unknown key", spiffetest.NewJWTKey(t, "k1").Token(t, researcherID, "agentctl-gateway"), "unauthenticated: JWT-SVID: jwtsvid: unable to get claims from token: go-jose/go-jose: error in cryptographic primitive"},
 		} {
 			code, body, _ := mcpPost(t, bearerClient(t, "", ca1.ca), jwtURL, c.token)
 			if code != http.StatusUnauthorized || body != c.want {
@@ -371,12 +208,12 @@ func TestWorkloadAPI(t *testing.T) {
 		// The trust domain moves to a new CA and a new JWT key; the old ones are dropped.
 		ca2 := newPKI(t)
 		gw2 := ca2.svid(t, "spiffe://example.org/gateway", time.Now().Add(24*time.Hour))
-		k2 := newJWTKey("k2")
+		k2 := spiffetest.NewJWTKey(t, "k2")
 		// researcher1 holds a connection that completed its handshake under the old CA.
 		if code, body, _ := mcpPost(t, researcher1, mtlsURL, ""); code != http.StatusOK {
 			t.Fatalf("before the rotation: %d %s", code, body)
 		}
-		wl.push(x509Response(t, gw2, ca2.ca), jwtResponse(t, k2))
+		wl.Push(spiffetest.X509Response(t, gw2, ca2.ca), spiffetest.JWTResponse(t, td, k2))
 
 		eventually(t, "the gateway serves the rotated SVID", func() bool {
 			return bytes.Equal(servedCert(t, mtlsAddr).Raw, gw2.Certificates[0].Raw)
@@ -401,14 +238,14 @@ func TestWorkloadAPI(t *testing.T) {
 		}
 		// JWT-SVIDs: the new key is trusted, the dropped one is not.
 		eventually(t, "a JWT-SVID of the new key is accepted", func() bool {
-			code, _, _ := mcpPost(t, bearerClient(t, "", ca2.ca), jwtURL, k2.token(t, researcherID, "agentctl-gateway"))
+			code, _, _ := mcpPost(t, bearerClient(t, "", ca2.ca), jwtURL, k2.Token(t, researcherID, "agentctl-gateway"))
 			return code == http.StatusOK
 		})
-		code, body, _ = mcpPost(t, bearerClient(t, "", ca2.ca), jwtURL, k1.token(t, researcherID, "agentctl-gateway"))
+		code, body, _ = mcpPost(t, bearerClient(t, "", ca2.ca), jwtURL, k1.Token(t, researcherID, "agentctl-gateway"))
 		if want := `unauthenticated: JWT-SVID: jwtsvid: no JWT authority "k1" found for trust domain "example.org"`; code != http.StatusUnauthorized || body != want {
 			t.Errorf("JWT-SVID of the dropped key: %d %q, want 401 %q", code, body, want)
 		}
-		if got := call(t, jwtURL, bearerClient(t, k2.token(t, researcherID, "agentctl-gateway"), ca2.ca)); got != fetched {
+		if got := call(t, jwtURL, bearerClient(t, k2.Token(t, researcherID, "agentctl-gateway"), ca2.ca)); got != fetched {
 			t.Errorf("researcher with a JWT-SVID of the new key: %s", got)
 		}
 	})
@@ -429,9 +266,9 @@ func TestWorkloadAPIStartErrors(t *testing.T) {
 		t.Errorf("gave up after %s", d)
 	}
 	// A SPIRE agent that has no registration entry for the gateway.
-	wl := startWorkloadAPI(t, nil, nil)
-	_, err = gateway.WorkloadAPI(context.Background(), wl.addr, false, 300*time.Millisecond)
-	if want := "SPIFFE Workload API " + wl.addr + ": no X.509-SVID within 300ms: rpc error: code = PermissionDenied desc = no identity issued"; err == nil || err.Error() != want {
+	wl := spiffetest.StartWorkloadAPI(t, nil, nil)
+	_, err = gateway.WorkloadAPI(context.Background(), wl.Addr, false, 300*time.Millisecond)
+	if want := "SPIFFE Workload API " + wl.Addr + ": no X.509-SVID within 300ms: rpc error: code = PermissionDenied desc = no identity issued"; err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 	// An address that is no Workload API address fails at once.
