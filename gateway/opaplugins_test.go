@@ -405,3 +405,18 @@ func walkTar(t *testing.T, archive []byte, f func(name string, data []byte)) {
 		f(strings.TrimPrefix(h.Name, "/"), data)
 	}
 }
+
+// TestOPABundleServiceDown: a bundle service that does not answer stops the start with the
+// bundle plugin's reason.
+func TestOPABundleServiceDown(t *testing.T) {
+	svc := startOPAServices(t, nil)
+	url := svc.srv.URL
+	svc.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	_, err := embedded(t, ctx, opaConfig(url, nil))
+	want := fmt.Sprintf(`embedded OPA: no bundle activated (context deadline exceeded): bundle agentctl: request failed: Get "%s/bundles/agentctl.tar.gz": dial tcp %s: connect: connection refused`, url, strings.TrimPrefix(url, "http://"))
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
