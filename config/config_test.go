@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/agentctl/agentctl/diff"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -212,5 +215,23 @@ output:
 	}
 	if err == nil || err.Error() != strings.Join(want, "\n") {
 		t.Errorf("CheckPaths:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+}
+
+// TestDiffFailOnConditions: diff.fail_on takes every condition agentctl diff's --fail-on
+// takes, and only those.
+func TestDiffFailOnConditions(t *testing.T) {
+	for _, c := range diff.Conditions {
+		f, err := Parse(FileName, []byte("diff:\n  fail_on: ["+c+"]\n"))
+		if err != nil {
+			t.Errorf("diff.fail_on: [%s]: %v", c, err)
+			continue
+		}
+		if v, ok := f.DiffFailOn(); !ok || !slices.Equal(v.V, []string{c}) {
+			t.Errorf("diff.fail_on: [%s] reads as %v, %v", c, v.V, ok)
+		}
+	}
+	if _, err := Parse(FileName, []byte("diff:\n  fail_on: [new-escalations]\n")); err == nil {
+		t.Error("diff.fail_on: [new-escalations] is accepted")
 	}
 }

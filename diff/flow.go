@@ -80,12 +80,14 @@ func (r *Result) flow(d *delta) {
 			} else if actb.FlowExempt != "" && acth.FlowExempt == "" {
 				add(Stronger, path+".flow_exempt", actb.FlowExempt, "", policy.Capability(th.Name, acth.Name)+" no longer opts out of the flow rules", acth.Pos)
 			}
+			untrustedB, egressB := b.DefaultClasses(actb)
+			untrustedH, egressH := h.DefaultClasses(acth)
 			for _, c := range []struct {
 				name   string
 				cb, ch class
 			}{
-				{"untrusted", classOf(actb.Untrusted, defaultUntrusted(b, actb)), classOf(acth.Untrusted, defaultUntrusted(h, acth))},
-				{"egress", classOf(actb.Egress, defaultEgress(b, actb)), classOf(acth.Egress, defaultEgress(h, acth))},
+				{"untrusted", classOf(actb.Untrusted, untrustedB), classOf(acth.Untrusted, untrustedH)},
+				{"egress", classOf(actb.Egress, egressB), classOf(acth.Egress, egressH)},
 			} {
 				wider, narrower := c.ch.wider(c.cb, h, b), c.cb.wider(c.ch, b, h)
 				if op := judge(wider, narrower, restrictive); op != "" {
@@ -205,20 +207,16 @@ func implies(x, y *policy.Condition, px, py *policy.Policy) bool {
 		return false
 	}
 	switch x.Op {
-	case policy.OpIn:
+	case policy.OpIn, policy.OpNotIn:
 		xs, ok1 := values(x, px)
 		ys, ok2 := values(y, py)
 		if !ok1 || !ok2 {
 			return sameRuntimeList(x, y, px, py)
 		}
-		return len(without(xs, ys)) == 0
-	case policy.OpNotIn:
-		xs, ok1 := values(x, px)
-		ys, ok2 := values(y, py)
-		if !ok1 || !ok2 {
-			return sameRuntimeList(x, y, px, py)
+		if x.Op == policy.OpNotIn {
+			xs, ys = ys, xs // not in: x must exclude every value y excludes
 		}
-		return len(without(ys, xs)) == 0
+		return len(without(xs, ys)) == 0 // in: every value x admits, y admits
 	case policy.OpMatches, policy.OpNotMatches:
 		return x.Pattern == y.Pattern
 	case policy.OpAbove:
@@ -353,17 +351,3 @@ func grantsByKey(a *policy.Agent) map[string]*policy.Grant {
 }
 
 func q(s string) string { return fmt.Sprintf("%q", s) }
-
-// defaultUntrusted and defaultEgress are an action's flow classes when it declares none.
-func defaultUntrusted(p *policy.Policy, a *policy.Action) bool {
-	return a.Effect == policy.EffectRead && external(p, a)
-}
-
-func defaultEgress(p *policy.Policy, a *policy.Action) bool {
-	return a.Effect != policy.EffectRead && external(p, a)
-}
-
-func external(p *policy.Policy, a *policy.Action) bool {
-	t := p.Tool(a.Tool)
-	return t != nil && t.External
-}

@@ -26,6 +26,19 @@ var Conditions = []string{FailNewEscalation, FailNewExfiltration, FailWeakerAppr
 // DefaultFailOn is the gate when none is given: what a reviewer must never miss.
 var DefaultFailOn = []string{FailNewEscalation, FailNewExfiltration, FailWeakerApproval, FailWeakerFlow, FailScenarioRegression}
 
+// Gate is what fails one comparison: its conditions (--fail-on; empty for none) and the
+// least severity of a new finding that counts for new-finding.
+type Gate struct {
+	FailOn    []string
+	Threshold lint.Severity
+}
+
+// Same reports whether g and o judge alike: the same conditions, and the same threshold
+// when new-finding is one of them.
+func (g Gate) Same(o Gate) bool {
+	return slices.Equal(g.FailOn, o.FailOn) && (g.Threshold == o.Threshold || !slices.Contains(g.FailOn, FailNewFinding))
+}
+
 // ParseConditions checks a --fail-on list; "none" alone means no condition.
 func ParseConditions(list []string) ([]string, error) {
 	if len(list) == 1 && list[0] == "none" {

@@ -1,7 +1,8 @@
 // Package gate is the pipeline `agentctl lint` and `agentctl check` share: it resolves each
 // policy directory's settings (defaults, the repository configuration, then the command
-// line), loads every directory, lints the ones that loaded and applies baselines. The
-// command wires flags, outputs and exit codes around it.
+// line; `agentctl diff` resolves its HEAD directories' with it too), loads every directory,
+// lints the ones that loaded and applies baselines. The command wires flags, outputs and
+// exit codes around it.
 package gate
 
 import (
@@ -46,7 +47,10 @@ var errPrinted = &InputError{Printed: true}
 // Overrides are the settings given on the command line: each non-nil one replaces the
 // configuration's, with Source (e.g. "flag --fail-on") as where it came from.
 type Overrides struct {
-	FailOn             *string
+	FailOn *string
+	// FailOnFlag is the flag FailOn comes from, for messages: "--fail-on" when empty (diff's
+	// is --severity).
+	FailOnFlag         string
 	Checks, Skip       *[]string
 	Baseline           *string
 	InlineSuppressions *bool
@@ -56,12 +60,20 @@ type Overrides struct {
 
 // Dir is one policy directory with its effective settings.
 type Dir struct {
-	Dir        string
-	File       *config.File // the configuration file applied, nil for none
-	Settings   config.Settings
-	FailOn     lint.Severity
+	Dir      string
+	File     *config.File // the configuration file applied, nil for none
+	Settings config.Settings
+	FailOn   lint.Severity
+	// Checks are the checks to run, empty when the selection skips every one (lint and check
+	// refuse that; diff reports no finding).
 	Checks     []*lint.Check
 	Severities map[string]lint.Severity
+}
+
+// LintOptions are the lint options of the directory: its checks, severities and inline
+// suppressions.
+func (d Dir) LintOptions() lint.Options {
+	return lint.Options{Checks: d.Checks, NoInlineSuppressions: !d.Settings.InlineSuppressions.V, Severities: d.Severities}
 }
 
 // Settings resolves the effective configuration of every directory: defaults, the
@@ -81,9 +93,6 @@ func Settings(stderr io.Writer, dirs []string, configPath, root string, o Overri
 		}
 		if r.Checks, err = lint.Select(s.Enable.V, s.Skip.V); err != nil {
 			return nil, inputError(err)
-		}
-		if len(r.Checks) == 0 {
-			return nil, inputError(fmt.Errorf("--checks and --skip leave no check to run (%s, %s)", s.Enable.Source, s.Skip.Source))
 		}
 		for _, name := range s.SeverityKeys() {
 			sev, err := lint.ParseSeverity(s.Severity[name].V)
@@ -122,10 +131,14 @@ func settingsFor(stderr io.Writer, dir, configPath, root string, o Overrides, fi
 		return nil, s, inputError(err)
 	}
 	if o.FailOn != nil {
-		if _, err := lint.ParseSeverity(*o.FailOn); err != nil {
-			return nil, s, inputError(fmt.Errorf("--fail-on: %w", err))
+		flag := o.FailOnFlag
+		if flag == "" {
+			flag = "--fail-on"
 		}
-		s.FailOn = config.Value[string]{V: *o.FailOn, Source: "flag --fail-on"}
+		if _, err := lint.ParseSeverity(*o.FailOn); err != nil {
+			return nil, s, inputError(fmt.Errorf("%s: %w", flag, err))
+		}
+		s.FailOn = config.Value[string]{V: *o.FailOn, Source: "flag " + flag}
 	}
 	if o.Checks != nil {
 		s.Enable = config.Value[[]string]{V: *o.Checks, Source: "flag --checks"}
@@ -231,7 +244,7 @@ func Lint(runs []Dir, policies []*policy.Policy, loadErrs [][]report.LoadError, 
 		if policies[i] == nil {
 			continue
 		}
-		found[i] = lint.Run(policies[i], lint.Options{Checks: r.Checks, NoInlineSuppressions: !r.Settings.InlineSuppressions.V, Severities: r.Severities})
+		found[i] = lint.Run(policies[i], r.LintOptions())
 		if b := r.Settings.Baseline.V; b != "" {
 			if byBaseline[b] == nil {
 				baselines = append(baselines, b)

@@ -60,6 +60,29 @@ func TestSettings(t *testing.T) {
 	if !errors.As(err, &ie) || ie.Printed || !strings.HasPrefix(err.Error(), "--fail-on: ") {
 		t.Errorf("bad --fail-on: %v, want an unprinted input error", err)
 	}
+	// diff's threshold flag is --severity: its errors and its source say so.
+	_, err = Settings(&stderr, []string{"p"}, "", "", Overrides{FailOn: &bad, FailOnFlag: "--severity"})
+	if err == nil || !strings.HasPrefix(err.Error(), "--severity: ") {
+		t.Errorf("bad --severity: %v", err)
+	}
+	if runs, err = Settings(&stderr, []string{"p"}, "", "", Overrides{FailOn: &critical, FailOnFlag: "--severity"}); err != nil {
+		t.Fatal(err)
+	}
+	if src := runs[0].Settings.FailOn.Source; src != "flag --severity" {
+		t.Errorf("--severity: source %q", src)
+	}
+	// A selection that skips every check runs none (lint and check refuse it; diff reports
+	// no finding): never nil, which would run them all.
+	all := []string{}
+	for _, c := range lint.Checks() {
+		all = append(all, c.ID)
+	}
+	if runs, err = Settings(&stderr, []string{"p"}, "", "", Overrides{Skip: &all}); err != nil {
+		t.Fatal(err)
+	}
+	if runs[0].Checks == nil || len(runs[0].Checks) != 0 || runs[0].LintOptions().Checks == nil {
+		t.Errorf("every check skipped: checks %v, want empty and not nil", runs[0].Checks)
+	}
 	write(t, filepath.Join(dir, ".agentctl.yaml"), "fail_on: severe\n")
 	_, err = Settings(&stderr, []string{"p"}, "", "", Overrides{})
 	if !errors.As(err, &ie) || !ie.Printed || !strings.Contains(stderr.String(), ".agentctl.yaml:1:10: fail_on: ") {

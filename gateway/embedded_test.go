@@ -48,7 +48,7 @@ func TestEmbeddedOPA(t *testing.T) {
 	}
 	t.Cleanup(func() { pdp.Close(context.Background()) })
 	traces := filepath.Join(t.TempDir(), "traces.jsonl")
-	tel, err := gateway.NewTelemetry(ctx, "", traces, true)
+	tel, err := gateway.NewTelemetry(ctx, gateway.TelemetryConfig{File: traces, Arguments: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ type Config struct {
 	MaxOutput       int           // bytes of one upstream message; default 4 MiB
 
 	Log       *slog.Logger
-	Telemetry *Telemetry // nil: no spans
+	Telemetry *Telemetry // nil: no spans; Close flushes and stops it
 	Stderr    io.Writer  // stdio upstreams' stderr
 	Now       func() time.Time
 }
@@ -127,10 +127,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-// Close stops the upstream sessions (and stdio servers).
+// Close stops the upstream sessions (and stdio servers), then flushes and stops the
+// telemetry (bounded by its export timeout).
 func (g *Gateway) Close() {
 	for _, u := range g.ups {
 		u.close()
+	}
+	if err := g.cfg.Telemetry.Shutdown(context.Background()); err != nil {
+		g.cfg.Log.Warn("trace flush at shutdown failed: spans dropped", "error", err)
 	}
 }
 
@@ -220,23 +224,24 @@ func (g *Gateway) receivers(agent string) []any {
 	return res
 }
 
-// task verifies the task record the call presents and that the caller holds it.
-func (g *Gateway) task(req *sdk.CallToolRequest, peer Peer, now time.Time) (*Record, *sdk.CallToolResult) {
+// task verifies the task record the call presents and that the caller holds it; else it
+// says why not: a refusal's code and message.
+func (g *Gateway) task(req *sdk.CallToolRequest, peer Peer, now time.Time) (rec *Record, code, msg string) {
 	tok, _ := req.Params.Meta[TaskMetaKey].(string)
 	if tok == "" && req.Extra != nil {
 		tok = req.Extra.Header.Get(TaskHeader)
 	}
 	if tok == "" {
-		return nil, refusal(CodeTaskRecordRequired, fmt.Sprintf("present the task record in _meta[%q] or the %s header", TaskMetaKey, TaskHeader), nil)
+		return nil, CodeTaskRecordRequired, fmt.Sprintf("present the task record in _meta[%q] or the %s header", TaskMetaKey, TaskHeader)
 	}
 	rec, err := g.cfg.Signer.Verify(tok, now)
 	if err != nil {
-		return nil, refusal(CodeTaskRecordInvalid, err.Error(), nil)
+		return nil, CodeTaskRecordInvalid, err.Error()
 	}
 	if rec.Holder() != peer.Agent {
-		return nil, refusal(CodeTaskRecordInvalid, fmt.Sprintf("%v: the record hands task %s to %s, not to %s", errRecord, rec.Task, rec.Holder(), peer.Agent), nil)
+		return nil, CodeTaskRecordInvalid, fmt.Sprintf("%v: the record hands task %s to %s, not to %s", errRecord, rec.Task, rec.Holder(), peer.Agent)
 	}
-	return rec, nil
+	return rec, "", ""
 }
 
 // toolHandler decides and forwards calls of one pinned action.
@@ -257,11 +262,13 @@ func (g *Gateway) toolHandler(u *upstream, act *policy.Action) sdk.ToolHandler {
 func (g *Gateway) handle(ctx context.Context, u *upstream, act *policy.Action, peer Peer, req *sdk.CallToolRequest, now time.Time, span *toolSpan) *sdk.CallToolResult {
 	args, err := decodeArguments(req.Params.Arguments)
 	if err != nil {
+		span.refused(CodeBadArguments, err.Error(), nil)
 		return refusal(CodeBadArguments, err.Error(), nil)
 	}
-	rec, refused := g.task(req, peer, now)
-	if refused != nil {
-		return refused
+	rec, code, msg := g.task(req, peer, now)
+	if rec == nil {
+		span.refused(code, msg, args)
+		return refusal(code, msg, nil)
 	}
 	span.task(rec, args)
 	sess := g.cfg.Sessions.Lock(rec.Task, now, rec.Flow)
@@ -297,14 +304,14 @@ func (g *Gateway) handle(ctx context.Context, u *upstream, act *policy.Action, p
 	if d.Flow != nil {
 		sess.Flow = d.Flow
 	}
+	if errors.Is(err, errTooLarge) {
+		g.cfg.Log.Warn("upstream answer too large: dropped; the server is reconnected for the next call", "upstream", u.spec.Tool,
+			"tool", act.Pin.Tool, "max_output", g.cfg.MaxOutput, "agent", peer.Agent, "task", rec.Task)
+		return refusal(CodeUpstreamError, fmt.Sprintf("upstream %s: the answer to %s is too large: more than %d bytes (--max-output); it was dropped",
+			u.spec.Tool, act.Pin.Tool, g.cfg.MaxOutput), nil)
+	}
 	if err != nil {
-		msg := fmt.Sprintf("upstream %s failed on %s: %v", u.spec.Tool, act.Pin.Tool, err)
-		// The body limit (JSON answers; the SDK keeps only its text) or the SDK's event
-		// limit (SSE answers).
-		if e := err.Error(); strings.Contains(e, errTooLarge.Error()) || strings.Contains(e, "exceeded") {
-			msg = fmt.Sprintf("upstream %s answered %s with more than %d bytes (--max-output): %v", u.spec.Tool, act.Pin.Tool, g.cfg.MaxOutput, err)
-		}
-		return refusal(CodeUpstreamError, msg, nil)
+		return refusal(CodeUpstreamError, fmt.Sprintf("upstream %s failed on %s: %v", u.spec.Tool, act.Pin.Tool, err), nil)
 	}
 	return res
 }
@@ -479,9 +486,9 @@ func (g *Gateway) handoffHandler(ctx context.Context, req *sdk.CallToolRequest) 
 		return nil, errors.New("unauthenticated")
 	}
 	now := g.cfg.Now()
-	rec, refused := g.task(req, peer, now)
-	if refused != nil {
-		return refused, nil
+	rec, code, msg := g.task(req, peer, now)
+	if rec == nil {
+		return refusal(code, msg, nil), nil
 	}
 	args, err := decodeArguments(req.Params.Arguments)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/logging"
 
 	"github.com/agentctl/agentctl/gateway"
+	"github.com/agentctl/agentctl/internal/testtool"
 )
 
 func quietLogger() logging.Logger {
@@ -130,10 +132,12 @@ func TestFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := &testtool.SyncBuffer{}
 	gw, url := devGateway(t, e, pdp, func(c *gateway.Config) {
 		c.UpstreamTimeout = 2 * time.Second
 		c.DecisionTimeout = time.Second
 		c.MaxOutput = 64 << 10
+		c.Log = slog.New(slog.NewTextHandler(log, nil))
 	})
 	ctx := context.Background()
 	a := devAgent(t, url, "researcher")
@@ -206,7 +210,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("slow upstream times out, the task goes on", func(t *testing.T) {
 		res, err := a.call(ctx, tok, "web.slow_page", map[string]any{"millis": 10000})
-		if got := outcome(t, res, err); got != "deny "+gateway.CodeUpstreamError || !strings.Contains(text(res), "deadline exceeded") {
+		if got := outcome(t, res, err); got != "deny "+gateway.CodeUpstreamError || !strings.Contains(text(res), "deadline exceeded") || strings.Contains(text(res), "too large") {
 			t.Errorf("slow: %s: %s", got, text(res))
 		}
 		if got := fetch(); !strings.HasPrefix(got, "ok") {
@@ -216,11 +220,29 @@ func TestFaults(t *testing.T) {
 
 	t.Run("oversized output is refused with the limit named", func(t *testing.T) {
 		res, err := a.call(ctx, tok, "web.big_page", map[string]any{"bytes": 1 << 20})
-		if got := outcome(t, res, err); got != "deny "+gateway.CodeUpstreamError || !strings.Contains(text(res), "more than 65536 bytes") {
+		want := "agentctl gateway: UPSTREAM_ERROR: upstream web: the answer to big_page is too large: more than 65536 bytes (--max-output); it was dropped"
+		if got := outcome(t, res, err); got != "deny "+gateway.CodeUpstreamError || text(res) != want {
 			t.Errorf("oversized: %s: %s", got, text(res))
 		}
 		res, err = a.call(ctx, tok, "web.fetch_page", map[string]any{"url": "https://example.com/"})
 		if got := outcome(t, res, err); !strings.HasPrefix(got, "ok") {
+			t.Errorf("after: %s: %s", got, text(res))
+		}
+	})
+
+	t.Run("oversized output from a stdio upstream: the limit named, the server restarted", func(t *testing.T) {
+		big := filepath.Join(e.root, "docs", "big.txt")
+		writeFile(t, big, strings.Repeat("y", 1<<20))
+		res, err := a.call(ctx, tok, "files.read_text_file", map[string]any{"path": big})
+		want := "agentctl gateway: UPSTREAM_ERROR: upstream files: the answer to read_text_file is too large: more than 65536 bytes (--max-output); it was dropped"
+		if got := outcome(t, res, err); got != "deny "+gateway.CodeUpstreamError || text(res) != want {
+			t.Errorf("oversized: %s: %s", got, text(res))
+		}
+		if l := log.String(); !strings.Contains(l, `level=WARN msg="upstream answer too large: dropped; the server is reconnected for the next call" upstream=files tool=read_text_file max_output=65536`) {
+			t.Errorf("the operator's log:\n%s", l)
+		}
+		res, err = a.call(ctx, tok, "files.read_text_file", map[string]any{"path": filepath.Join(e.root, "docs", "plan.txt")})
+		if got := outcome(t, res, err); got != "ok: confidential plan\n" {
 			t.Errorf("after: %s: %s", got, text(res))
 		}
 	})

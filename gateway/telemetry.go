@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -44,41 +46,146 @@ type Telemetry struct {
 	tp        *sdktrace.TracerProvider
 	tracer    trace.Tracer
 	arguments bool
+	timeout   time.Duration
+
+	once        sync.Once
+	shutdownErr error
 }
 
-// NewTelemetry exports spans to an OTLP/HTTP endpoint (url, e.g.
-// http://127.0.0.1:4318/v1/traces) or, when file is set, appends them to file as OTLP JSON
-// lines (what the Collector's file exporter writes). Arguments are recorded only when
-// arguments is set: they may hold data the trace store must not see.
-func NewTelemetry(ctx context.Context, url, file string, arguments bool) (*Telemetry, error) {
-	var exp sdktrace.SpanExporter
-	switch {
-	case file != "":
-		f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("trace file: %w", err)
-		}
-		exp = &fileExporter{w: f, c: f}
-	case url != "":
-		e, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
-		if err != nil {
-			return nil, fmt.Errorf("OTLP exporter %s: %w", url, err)
-		}
-		exp = e
-	default:
-		return nil, nil
+// TelemetryConfig says where spans go.
+type TelemetryConfig struct {
+	// Endpoint is an OTLP/HTTP URL (e.g. http://127.0.0.1:4318/v1/traces; without a path,
+	// /v1/traces). The exporter
+	// also reads the standard OTEL_EXPORTER_OTLP_* variables (headers, protocol,
+	// compression, certificates); the endpoint and the timeout given here win.
+	Endpoint string
+	// File receives the spans as OTLP JSON lines (what the Collector's file exporter
+	// writes); with Endpoint too, spans go to both.
+	File string
+	// Arguments records the calls' arguments: they may hold data the trace store must not
+	// see.
+	Arguments bool
+	// Log receives a warning when an export fails (its spans are dropped; calls are
+	// decided and answered regardless).
+	Log *slog.Logger
+	// Timeout bounds one export, retries included, and the flush at shutdown twice over;
+	// default 5s. Exports run in the background: a slow or unreachable collector never
+	// delays a call, and spans beyond the queue (2048) are dropped.
+	Timeout time.Duration
+}
+
+// DefaultExportTimeout bounds an export when TelemetryConfig.Timeout is not set.
+const DefaultExportTimeout = 5 * time.Second
+
+// NewTelemetry starts the exporters cfg names; nil when it names none: no spans.
+func NewTelemetry(ctx context.Context, cfg TelemetryConfig) (*Telemetry, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultExportTimeout
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	res := resource.NewSchemaless(attribute.String("service.name", "agentctl-gateway"))
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	return &Telemetry{tp: tp, tracer: tp.Tracer("github.com/agentctl/agentctl/gateway"), arguments: arguments}, nil
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	add := func(exp sdktrace.SpanExporter, target string) {
+		exp = &reportingExporter{SpanExporter: exp, log: cfg.Log, target: target}
+		opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithExportTimeout(cfg.Timeout)))
+	}
+	var started []sdktrace.SpanExporter
+	fail := func(err error) (*Telemetry, error) {
+		for _, e := range started {
+			e.Shutdown(ctx)
+		}
+		return nil, err
+	}
+	if cfg.Endpoint != "" {
+		u, err := otlpURL(cfg.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		t := cfg.Timeout
+		e, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u), otlptracehttp.WithTimeout(t),
+			otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: t / 10, MaxInterval: t / 2, MaxElapsedTime: t}))
+		if err != nil {
+			return nil, fmt.Errorf("OTLP exporter %s: %w", u, err)
+		}
+		started = append(started, e)
+		add(e, u)
+	}
+	if cfg.File != "" {
+		f, err := os.OpenFile(cfg.File, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fail(fmt.Errorf("trace file: %w", err))
+		}
+		add(&fileExporter{w: f, c: f}, cfg.File)
+	}
+	if len(opts) == 1 {
+		return nil, nil
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	return &Telemetry{tp: tp, tracer: tp.Tracer("github.com/agentctl/agentctl/gateway"), arguments: cfg.Arguments, timeout: cfg.Timeout}, nil
 }
 
-// Shutdown flushes and stops the exporter.
+// otlpURL checks an OTLP/HTTP endpoint (the exporter would silently fall back to
+// localhost:4318 on a malformed one) and gives a URL without a path OTLP's default path.
+func otlpURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("OTLP endpoint %q: want an http(s) URL, such as http://127.0.0.1:4318/v1/traces", s)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/v1/traces"
+	}
+	return u.String(), nil
+}
+
+// Shutdown flushes the spans not yet exported and stops the exporter, within twice the
+// export timeout whatever ctx allows. Later calls return the first one's result.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
-	return t.tp.Shutdown(ctx)
+	t.once.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, 2*t.timeout)
+		defer cancel()
+		t.shutdownErr = t.tp.Shutdown(ctx)
+	})
+	return t.shutdownErr
+}
+
+// reportingExporter turns failed exports into warnings on the gateway's logger (instead of
+// OpenTelemetry's global error handler, which writes to the process's standard logger): the
+// first failure, then at most one a minute while they go on, and a line when exports
+// recover. A failed export's spans are dropped.
+type reportingExporter struct {
+	sdktrace.SpanExporter
+	log    *slog.Logger
+	target string
+
+	mu       sync.Mutex
+	failing  bool
+	dropped  int
+	lastWarn time.Time
+}
+
+func (r *reportingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := r.SpanExporter.ExportSpans(ctx, spans)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		if r.failing {
+			r.log.Info("trace export recovered", "to", r.target, "spans_dropped", r.dropped)
+			r.failing, r.dropped = false, 0
+		}
+		return nil
+	}
+	r.dropped += len(spans)
+	if now := time.Now(); !r.failing || now.Sub(r.lastWarn) >= time.Minute {
+		r.log.Warn("trace export failed: spans dropped (tool calls are decided and served regardless)",
+			"to", r.target, "spans_dropped", r.dropped, "error", err)
+		r.failing, r.lastWarn = true, now
+	}
+	return nil
 }
 
 // toolSpan is the trace of one call in flight; a nil toolSpan records nothing.
@@ -131,6 +238,29 @@ func (s *toolSpan) task(rec *Record, args map[string]any) {
 	_, s.tool = s.t.tracer.Start(ctx, "execute_tool "+name, trace.WithTimestamp(s.start), trace.WithAttributes(attrs...),
 		trace.WithSpanKind(trace.SpanKindClient))
 	s.tool.SetAttributes(attribute.String(attrToolCallID, s.tool.SpanContext().SpanID().String()))
+}
+
+// refused traces a call refused before its task record verified (or before its arguments
+// decoded): no task is known, so the execute_tool span stands alone, without a
+// conversation id or a chain, holding the refusal's code.
+func (s *toolSpan) refused(code, msg string, args map[string]any) {
+	if s == nil {
+		return
+	}
+	name := s.act.Capability()
+	attrs := []attribute.KeyValue{attribute.String(attrOperation, "execute_tool"), attribute.String(attrToolName, name),
+		attribute.String(attrAgentName, s.peer.Agent)}
+	if s.peer.SpiffeID != "" {
+		attrs = append(attrs, attribute.String(attrAgentID, s.peer.SpiffeID))
+	}
+	if s.t.arguments && args != nil {
+		raw, _ := json.Marshal(args)
+		attrs = append(attrs, attribute.String(attrArguments, string(raw)))
+	}
+	_, s.tool = s.t.tracer.Start(trace.ContextWithSpan(s.ctx, nil), "execute_tool "+name, trace.WithNewRoot(),
+		trace.WithTimestamp(s.start), trace.WithAttributes(attrs...), trace.WithSpanKind(trace.SpanKindClient))
+	s.tool.SetAttributes(attribute.String(attrToolCallID, s.tool.SpanContext().SpanID().String()))
+	s.decision(policy.OutcomeDeny, []policy.Reason{{Code: code, Message: msg}})
 }
 
 func (s *toolSpan) decision(outcome string, reasons []policy.Reason) {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -66,6 +68,7 @@ type upstream struct {
 
 	mu      sync.Mutex
 	session *sdk.ClientSession
+	out     *lineLimit           // a stdio session's output, nil over HTTP
 	tools   map[string]*sdk.Tool // the catalogue, by the server's tool name
 }
 
@@ -74,7 +77,7 @@ var errDrift = errors.New("tools drifted from their pins")
 
 // connect (re)starts the session and checks the catalogue against the pins. mu is held.
 func (u *upstream) connect(ctx context.Context) error {
-	t, err := u.transport(ctx)
+	t, out, err := u.transport(ctx)
 	if err != nil {
 		return err
 	}
@@ -107,7 +110,7 @@ func (u *upstream) connect(ctx context.Context) error {
 			return fmt.Errorf("upstream %s: %w (refused; --on-drift warn serves it anyway):\n  %s", u.spec, errDrift, strings.Join(msgs, "\n  "))
 		}
 	}
-	u.session = s
+	u.session, u.out = s, out
 	u.tools = map[string]*sdk.Tool{}
 	for _, tool := range cat.Tools {
 		u.tools[tool.Name] = tool
@@ -115,31 +118,35 @@ func (u *upstream) connect(ctx context.Context) error {
 	return nil
 }
 
-func (u *upstream) transport(ctx context.Context) (sdk.Transport, error) {
+func (u *upstream) transport(ctx context.Context) (sdk.Transport, *lineLimit, error) {
 	if u.spec.URL != "" {
 		hc := &http.Client{Transport: limitBody{next: http.DefaultTransport, max: int64(u.maxOut)}}
 		return &sdk.StreamableClientTransport{Endpoint: u.spec.URL, HTTPClient: hc, MaxRetries: -1,
-			DisableStandaloneSSE: true, MaxEventSize: u.maxOut}, nil
+			DisableStandaloneSSE: true, MaxEventSize: u.maxOut}, nil, nil
 	}
 	words, err := mcp.SplitWords(u.spec.Command)
 	if err != nil || len(words) == 0 {
-		return nil, fmt.Errorf("upstream %s: command: %v", u.spec, cmpErr(err, "empty command"))
+		return nil, nil, fmt.Errorf("upstream %s: command: %v", u.spec, cmpErr(err, "empty command"))
 	}
 	// The process outlives the connecting context: closing the connection stops it.
 	cmd := exec.Command(words[0], words[1:]...)
 	cmd.Stderr = u.stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("upstream %s: start: %w", u.spec, err)
+		return nil, nil, fmt.Errorf("upstream %s: start: %w", u.spec, err)
 	}
-	return &sdk.IOTransport{Reader: &procReader{ReadCloser: out, cmd: cmd}, Writer: in, MaxLineLength: u.maxOut}, nil
+	lim := &lineLimit{r: out, max: u.maxOut}
+	// MCP's stdio messages are single lines, so lim bounds each; the SDK's own frame limit
+	// (which also counts the decoder's read-ahead, at most one line more) stays as the
+	// bound for a server that breaks its messages over lines.
+	return &sdk.IOTransport{Reader: &procReader{Reader: lim, c: out, cmd: cmd}, Writer: in, MaxLineLength: 2*u.maxOut + 2}, lim, nil
 }
 
 func cmpErr(err error, msg string) string {
@@ -151,13 +158,14 @@ func cmpErr(err error, msg string) string {
 
 // procReader stops the server process when the connection closes its output.
 type procReader struct {
-	io.ReadCloser
+	io.Reader
+	c    io.Closer
 	cmd  *exec.Cmd
 	once sync.Once
 }
 
 func (r *procReader) Close() error {
-	err := r.ReadCloser.Close()
+	err := r.c.Close()
 	r.once.Do(func() {
 		r.cmd.Process.Kill()
 		r.cmd.Wait()
@@ -199,7 +207,49 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 
 func (l *limitedReader) Close() error { return l.rc.Close() }
 
+// errTooLarge marks an answer larger than the output limit (--max-output).
 var errTooLarge = errors.New("the upstream's answer exceeds the output limit")
+
+// lineLimit fails a stdio server's output once one line (one MCP message) exceeds max
+// bytes, so that an oversized answer cannot grow the gateway's memory, and records that it
+// did: the connection then breaks, and the call says why.
+type lineLimit struct {
+	r    io.Reader
+	max  int
+	line int // bytes of the current line so far
+	over atomic.Bool
+}
+
+func (l *lineLimit) Read(p []byte) (int, error) {
+	if l.over.Load() {
+		return 0, errTooLarge
+	}
+	// Never read past the point where the current line would exceed the limit.
+	if room := l.max - l.line + 1; len(p) > room {
+		p = p[:room]
+	}
+	n, err := l.r.Read(p)
+	if i := bytes.LastIndexByte(p[:n], '\n'); i >= 0 {
+		l.line = n - i - 1
+	} else {
+		l.line += n
+	}
+	if l.line > l.max {
+		l.over.Store(true)
+		return n, errTooLarge
+	}
+	return n, err
+}
+
+// tooLarge tells whether a failed call's answer broke the output limit: the stdio line
+// limit, the HTTP body limit (the SDK keeps only its text) or the SDK's SSE event limit.
+func tooLarge(err error, out *lineLimit) bool {
+	if out != nil && out.over.Load() {
+		return true
+	}
+	msg := err.Error()
+	return errors.Is(err, errTooLarge) || strings.Contains(msg, errTooLarge.Error()) || strings.Contains(msg, "SSE event exceeded")
+}
 
 // connectTimeout bounds a reconnection (a stdio server starting anew), whatever the call's
 // own deadline.
@@ -220,11 +270,14 @@ func (u *upstream) call(ctx context.Context, timeout time.Duration, name string,
 			return nil, err
 		}
 	}
-	s := u.session
+	s, out := u.session, u.out
 	u.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := s.CallTool(ctx, &sdk.CallToolParams{Name: name, Arguments: args})
+	if err != nil && tooLarge(err, out) {
+		err = fmt.Errorf("%w: %v", errTooLarge, err)
+	}
 	var rpcErr *jsonrpc.Error
 	if err != nil && ctx.Err() == nil && !errors.As(err, &rpcErr) {
 		// Not an answer of the server: the connection may be gone (the server died, or

@@ -51,8 +51,9 @@ func Lookup(name string) *Check {
 	return nil
 }
 
-// Select returns the checks named by include (all when empty) minus those named by skip.
-// Names are IDs or slugs; an unknown name is an error.
+// Select returns the checks named by include (all when empty) minus those named by skip,
+// empty (not nil) when skip names them all. Names are IDs or slugs; an unknown name is an
+// error.
 func Select(include, skip []string) ([]*Check, error) {
 	resolve := func(names []string) (map[*Check]bool, error) {
 		set := map[*Check]bool{}
@@ -77,7 +78,7 @@ func Select(include, skip []string) ([]*Check, error) {
 	if err != nil {
 		return nil, err
 	}
-	var checks []*Check
+	checks := []*Check{} // never nil: Options.Checks nil would run every check
 	for _, c := range Checks() {
 		if (len(in) == 0 || in[c]) && !out[c] {
 			checks = append(checks, c)

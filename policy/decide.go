@@ -673,7 +673,8 @@ func (d *decider) checkFlow(r *request) {
 	}
 	act := d.p.Caps().Action(id)
 	ce := d.conditions(r)
-	if classApplies(act.Untrusted, d.p.defaultUntrusted(act), ce) {
+	untrusted, egress := d.p.DefaultClasses(act)
+	if classApplies(act.Untrusted, untrusted, ce) {
 		d.flow.Untrusted = true
 		untrustedFrom = append(untrustedFrom, r.capability)
 	}
@@ -693,7 +694,7 @@ func (d *decider) checkFlow(r *request) {
 		}
 		return &Context{Sources: FlowSources{Untrusted: boundSources(untrustedFrom), Sensitive: boundSources(sensitiveFrom)}, Arguments: attrs}
 	}
-	if classApplies(act.Egress, d.p.defaultEgress(act), ce) && d.flow.Untrusted && d.flow.Sensitive && !exempt {
+	if classApplies(act.Egress, egress, ce) && d.flow.Untrusted && d.flow.Sensitive && !exempt {
 		f := d.p.Flow()
 		switch f.OnEgress {
 		case FlowDeny:

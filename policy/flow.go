@@ -17,12 +17,19 @@ func (p *Policy) ExternalRead(a *Action) bool {
 	if a.Untrusted != nil {
 		return a.Untrusted.Possible()
 	}
-	return p.defaultUntrusted(a)
+	untrusted, _ := p.DefaultClasses(a)
+	return untrusted
 }
 
-func (p *Policy) defaultUntrusted(a *Action) bool { return a.Effect == EffectRead && p.external(a) }
-
-func (p *Policy) defaultEgress(a *Action) bool { return a.Effect != EffectRead && p.external(a) }
+// DefaultClasses are the flow classes of an action that declares none: on an external
+// tool, a read is untrusted and any other effect is egress; on an internal tool, neither.
+func (p *Policy) DefaultClasses(a *Action) (untrusted, egress bool) {
+	t := p.Tool(a.Tool)
+	if t == nil || !t.External {
+		return false, false
+	}
+	return a.Effect == EffectRead, a.Effect != EffectRead
+}
 
 // Egress reports whether a may send data out of the estate (its egress class): by default a
 // non-read action on an external tool; an action's `egress` overrides that, and a
@@ -31,7 +38,8 @@ func (p *Policy) Egress(a *Action) bool {
 	if a.Egress != nil {
 		return a.Egress.Possible()
 	}
-	return p.defaultEgress(a)
+	_, egress := p.DefaultClasses(a)
+	return egress
 }
 
 // classApplies is whether a flow class (nil: dflt) applies to the call.
@@ -40,11 +48,6 @@ func classApplies(f *FlowClass, dflt bool, e conditionEnv) bool {
 		return dflt
 	}
 	return f.Value && e.noneFails(f.When)
-}
-
-func (p *Policy) external(a *Action) bool {
-	t := p.Tool(a.Tool)
-	return t != nil && t.External
 }
 
 // Flow is the pair of labels an enforcement point keeps for a task: whether the task has

@@ -31,6 +31,11 @@ type Call struct {
 	CallID       string    // gen_ai.tool.call.id, or the MCP JSON-RPC id; empty when none
 	Arguments    map[string]any
 
+	// Refused is the code of a refusal the enforcement point made before asking the policy
+	// (docs/gateway.md: a missing or invalid task record, arguments that are no object),
+	// with its message; such a call is not replayable. Empty otherwise.
+	Refused, RefusedMessage string
+
 	// Decision logs carry the request as logged; Name and Arguments are then unused.
 	Request map[string]any
 	Logged  *policy.Decision // the decision logged with it, when it decodes
@@ -48,6 +53,7 @@ const (
 	AmbiguousTool     = "ambiguous tool"
 	NoAgent           = "no agent"
 	MissingArgument   = "missing argument for resource"
+	RefusedByGateway  = "refused before the decision"
 	AssumedIdentity   = "identity"
 	AssumedCredential = "credential"
 	AssumedTime       = "time"

@@ -1,7 +1,6 @@
 package replay_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -50,18 +49,11 @@ tools: {
 		fmt.Fprintf(&log, `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"_meta":{"agentctl/agent":%q,"agentctl/session":%q}}}`+"\n",
 			i, c.tool, c.agent, c.session)
 	}
-	ctx := context.Background()
-	d, err := replay.NewDecider(ctx, p, replay.EngineGo)
-	if err != nil {
-		t.Fatal(err)
+	results := replayLog(t, p, replay.EngineGo, "mcp", strings.NewReader(log.String()))
+	if len(results) != len(calls) {
+		t.Fatalf("replayed %d calls of %d", len(results), len(calls))
 	}
-	rp := replay.New(replay.Side{Policy: p, Decider: d}, nil)
-	i := 0
-	err = replay.Read(strings.NewReader(log.String()), "mcp", replay.ReadOptions{}, func(c replay.Call) error {
-		r, err := rp.Decide(ctx, c)
-		if err != nil {
-			return err
-		}
+	for i, r := range results {
 		got := r.Outcome() + " " + flowText(r.Request["session"].(map[string]any)["flow"].(map[string]any))
 		for _, x := range r.Decision.Reasons {
 			if x.Code == "FLOW_BLOCKED" {
@@ -71,11 +63,6 @@ tools: {
 		if got != calls[i].want {
 			t.Errorf("call %d (%s %s in %s): got %q, want %q", i, calls[i].agent, calls[i].tool, calls[i].session, got, calls[i].want)
 		}
-		i++
-		return nil
-	})
-	if err != nil || i != len(calls) {
-		t.Fatalf("replayed %d calls of %d: %v", i, len(calls), err)
 	}
 }
 
@@ -113,12 +100,6 @@ tools: {
 		t.Fatal(err)
 	}
 	p := testtool.Load(t, dir)
-	ctx := context.Background()
-	d, err := replay.NewDecider(ctx, p, replay.EngineGo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := replay.New(replay.Side{Policy: p, Decider: d}, nil)
 	want := map[string]string{
 		"getCharge":  "allow stripe.get_charge",
 		"get_charge": "allow stripe.get_charge",
@@ -129,24 +110,18 @@ tools: {
 	for _, name := range []string{"getCharge", "get_charge", "list.items", "getRefund"} {
 		fmt.Fprintf(&log, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":%q,"_meta":{"agentctl/agent":"clerk"}}}`+"\n", name)
 	}
-	n := 0
-	err = replay.Read(strings.NewReader(log.String()), "mcp", replay.ReadOptions{}, func(c replay.Call) error {
-		r, err := rp.Decide(ctx, c)
-		if err != nil {
-			return err
-		}
+	results := replayLog(t, p, replay.EngineGo, "mcp", strings.NewReader(log.String()))
+	if len(results) != len(want) {
+		t.Fatalf("replayed %d calls of %d", len(results), len(want))
+	}
+	for _, r := range results {
 		got := r.Outcome() + " " + r.NotReplayable
 		if r.Decision != nil {
 			got = r.Outcome() + " " + r.Request["tool"].(string) + "." + r.Request["action"].(string)
 		}
-		if got != want[c.Name] {
-			t.Errorf("%s: got %q, want %q", c.Name, got, want[c.Name])
+		if got != want[r.Call.Name] {
+			t.Errorf("%s: got %q, want %q", r.Call.Name, got, want[r.Call.Name])
 		}
-		n++
-		return nil
-	})
-	if err != nil || n != len(want) {
-		t.Fatalf("replayed %d calls of %d: %v", n, len(want), err)
 	}
 }
 
@@ -178,18 +153,11 @@ tools: {
 		fmt.Fprintf(&log, `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":%s,"_meta":{"agentctl/agent":"assistant","agentctl/session":"s1"}}}`+"\n",
 			i, c.tool, c.args)
 	}
-	ctx := context.Background()
-	d, err := replay.NewDecider(ctx, p, replay.EngineGo)
-	if err != nil {
-		t.Fatal(err)
+	results := replayLog(t, p, replay.EngineGo, "mcp", strings.NewReader(log.String()))
+	if len(results) != len(calls) {
+		t.Fatalf("replayed %d calls of %d", len(results), len(calls))
 	}
-	rp := replay.New(replay.Side{Policy: p, Decider: d}, nil)
-	i := 0
-	err = replay.Read(strings.NewReader(log.String()), "mcp", replay.ReadOptions{}, func(c replay.Call) error {
-		r, err := rp.Decide(ctx, c)
-		if err != nil {
-			return err
-		}
+	for i, r := range results {
 		got := r.Outcome()
 		if len(r.Decision.Reasons) > 0 {
 			got += " " + r.Decision.Reasons[0].Code
@@ -203,10 +171,5 @@ tools: {
 		if attrs, _ := r.Request["attributes"].(map[string]any); calls[i].tool == "bank.pay" && (len(attrs) != 1 || attrs["recipient"] == nil) {
 			t.Errorf("call %d: attributes %v, want only the recipient", i, attrs)
 		}
-		i++
-		return nil
-	})
-	if err != nil || i != len(calls) {
-		t.Fatalf("replayed %d calls of %d: %v", i, len(calls), err)
 	}
 }

@@ -26,6 +26,10 @@ const (
 	attrConversation = "gen_ai.conversation.id"
 	opExecuteTool    = "execute_tool"
 	opInvokeAgent    = "invoke_agent"
+
+	// What agentctl gateway adds to a tool span: its decision's reason codes and messages.
+	attrReasonCodes = "agentctl.decision.reasons"
+	attrMessages    = "agentctl.decision.messages"
 )
 
 type otlpSpan struct {
@@ -36,6 +40,7 @@ type otlpSpan struct {
 	start               time.Time
 	arguments           map[string]any // nil when absent or not a JSON object
 	isToolSpan          bool
+	refused, refusedMsg string // the gateway's refusal before any decision
 
 	// What the span's ancestry gives, resolved once per span when its trace is decided
 	// (so a deep chain of spans costs a step per span, not per ancestor).
@@ -217,7 +222,31 @@ func newOTLPSpan(sp ptrace.Span) *otlpSpan {
 	if v, ok := attrs.Get(attrArguments); ok && s.isToolSpan {
 		s.arguments = argumentsOf(v)
 	}
+	if s.isToolSpan {
+		s.refused, s.refusedMsg = gatewayRefusal(attrs)
+	}
 	return s
+}
+
+// gatewayRefusals are the codes of agentctl gateway's refusals made before it asks the
+// policy (docs/gateway.md, Refusals): such a call has no decision to replay.
+var gatewayRefusals = []string{"TASK_RECORD_REQUIRED", "TASK_RECORD_INVALID", "BAD_ARGUMENTS"}
+
+// gatewayRefusal returns the code and message of a tool span whose only reason is one of
+// gatewayRefusals, else empty strings.
+func gatewayRefusal(attrs pcommon.Map) (code, msg string) {
+	v, ok := attrs.Get(attrReasonCodes)
+	if !ok || v.Type() != pcommon.ValueTypeSlice || v.Slice().Len() != 1 {
+		return "", ""
+	}
+	code = v.Slice().At(0).AsString()
+	if !slices.Contains(gatewayRefusals, code) {
+		return "", ""
+	}
+	if m, ok := attrs.Get(attrMessages); ok && m.Type() == pcommon.ValueTypeSlice && m.Slice().Len() == 1 {
+		msg = m.Slice().At(0).AsString()
+	}
+	return code, msg
 }
 
 // argumentsOf reads gen_ai.tool.call.arguments: a JSON object in a string (what SDKs
@@ -258,7 +287,8 @@ func (t *otlpTrace) emit(file string, emit func(Call) error) error {
 		s := t.spans[id]
 		t.resolve(s)
 		c := Call{Source: fmt.Sprintf("%s: trace %s span %s", file, traceHex, hex.EncodeToString(id[:])),
-			Session: s.conv, SessionStart: t.earliest, Time: s.start, Name: s.tool, Arguments: s.arguments, CallID: s.callID}
+			Session: s.conv, SessionStart: t.earliest, Time: s.start, Name: s.tool, Arguments: s.arguments, CallID: s.callID,
+			Refused: s.refused, RefusedMessage: s.refusedMsg}
 		if c.Session == "" {
 			c.Session = traceHex
 		}

@@ -274,11 +274,7 @@ func checkScalar(sh *otlpShape, v any) string {
 		if _, ok := v.(bool); ok {
 			return ""
 		}
-	case "number":
-		if isNum || isStr {
-			return ""
-		}
-	case "enum":
+	case "number", "enum":
 		if isNum || isStr {
 			return ""
 		}

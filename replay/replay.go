@@ -161,6 +161,12 @@ func (sd *side) verdict(ctx context.Context, c Call, start time.Time, st *sideSt
 		action, _ := c.Request["action"].(string)
 		v.Capability = policy.Capability(tool, action)
 	} else {
+		if c.Refused != "" {
+			// No policy decided it, and it never ran: it leaves the session as it was.
+			v.NotReplayable = RefusedByGateway
+			v.Detail = fmt.Sprintf("the gateway refused it before asking the policy, so no policy decides it: %s: %s", c.Refused, c.RefusedMessage)
+			return v, nil
+		}
 		if now.IsZero() {
 			now = epoch
 			v.Assumed = append(v.Assumed, AssumedTime)

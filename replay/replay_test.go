@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -31,19 +32,26 @@ func generated(t testing.TB, agents int) *policy.Policy {
 // replayFile replays the recording in path with p through engine and returns every result.
 func replayFile(t *testing.T, p *policy.Policy, engine, path string) []replay.Result {
 	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return replayLog(t, p, engine, filepath.Base(path), f)
+}
+
+// replayLog replays the recording rec (named name) with p through engine and returns every
+// result, in the order of the calls.
+func replayLog(t *testing.T, p *policy.Policy, engine, name string, rec io.Reader) []replay.Result {
+	t.Helper()
 	ctx := context.Background()
 	d, err := replay.NewDecider(ctx, p, engine)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rp := replay.New(replay.Side{Policy: p, Decider: d}, nil)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []replay.Result
-	err = replay.Read(f, filepath.Base(path), replay.ReadOptions{}, func(c replay.Call) error {
+	err = replay.Read(rec, name, replay.ReadOptions{}, func(c replay.Call) error {
 		r, err := rp.Decide(ctx, c)
 		out = append(out, r)
 		return err

@@ -245,37 +245,72 @@ var conditionWords = map[string]string{
 	diff.FailScenarioRegression: "scenario/test regression",
 }
 
-// DiffGate is the verdict of the gate conds (--fail-on) over every result, in plain words:
-// "gate: passed — no new escalation, ... or scenario/test regression", "gate: FAILED —
-// new-escalation: 2, new-finding: 1", or "gate: off (--fail-on none)". failed is true when a
-// condition holds.
-func DiffGate(results []*diff.Result, conds []string, threshold lint.Severity) (line string, failed bool) {
-	if len(conds) == 0 {
-		return "gate: off (--fail-on none)", false
+// DiffGate is the verdict over every result, each judged by its own gate (gates[i] judges
+// results[i]), in plain words: "gate: passed — no new escalation, ... or scenario/test
+// regression", "gate: FAILED — new-escalation: 2, new-finding: 1", or "gate: off
+// (--fail-on none)". When the gates differ (directories with their own configuration), the
+// words are given by HEAD directory: "gate: FAILED — a: new-escalation: 2; b: new-finding:
+// 1", "gate: passed — a: no new escalation; b: off". failed is true when a condition holds.
+func DiffGate(results []*diff.Result, gates []diff.Gate) (line string, failed bool) {
+	same := true
+	for _, g := range gates {
+		same = same && g.Same(gates[0])
 	}
-	var hits, words []string
-	for _, c := range conds {
+	if same {
+		hits, words := gateWords(results, gates[0])
+		switch {
+		case len(hits) > 0:
+			return "gate: FAILED — " + strings.Join(hits, ", "), true
+		case len(words) == 0:
+			return "gate: off (--fail-on none)", false
+		}
+		return "gate: passed — " + noneOf(words), false
+	}
+	var failing, passing []string
+	for i, r := range results {
+		hits, words := gateWords([]*diff.Result{r}, gates[i])
+		if len(hits) > 0 {
+			failing = append(failing, r.Head+": "+strings.Join(hits, ", "))
+		}
+		verdict := "off"
+		if len(words) > 0 {
+			verdict = noneOf(words)
+		}
+		passing = append(passing, r.Head+": "+verdict)
+	}
+	if len(failing) > 0 {
+		return "gate: FAILED — " + strings.Join(failing, "; "), true
+	}
+	return "gate: passed — " + strings.Join(passing, "; "), false
+}
+
+// gateWords are the conditions of g that hold over results, with the number of items that
+// make each hold ("new-escalation: 2"), and the words of every condition of g.
+func gateWords(results []*diff.Result, g diff.Gate) (hits, words []string) {
+	for _, c := range g.FailOn {
 		n := 0
 		for _, r := range results {
-			n += r.Count(c, threshold)
+			n += r.Count(c, g.Threshold)
 		}
 		if n > 0 {
 			hits = append(hits, fmt.Sprintf("%s: %d", c, n))
 		}
 		w := conditionWords[c]
 		if c == diff.FailNewFinding {
-			w = fmt.Sprintf(w, threshold)
+			w = fmt.Sprintf(w, g.Threshold)
 		}
 		words = append(words, w)
 	}
-	if len(hits) > 0 {
-		return "gate: FAILED — " + strings.Join(hits, ", "), true
-	}
+	return hits, words
+}
+
+// noneOf is "no a, b or c".
+func noneOf(words []string) string {
 	list := words[0]
 	if n := len(words); n > 1 {
 		list = strings.Join(words[:n-1], ", ") + " or " + words[n-1]
 	}
-	return "gate: passed — no " + list, false
+	return "no " + list
 }
 
 // DiffTable writes the plan-style text of each result: one section per kind of change, a
@@ -408,19 +443,20 @@ var diffRules = []Rule{
 // DiffFindings turns what a diff adds in HEAD into findings at HEAD's lines, for the GitHub
 // and SARIF renderers: escalations, exfiltration paths, weaker approvals, new findings,
 // regressions, decision flips and structural changes. What only BASE had has no line in
-// HEAD and is left to the table, markdown and JSON. Findings whose condition is in failOn
-// are failing (GitHub errors).
-func DiffFindings(results []*diff.Result, failOn []string, threshold lint.Severity) Findings {
-	out := Findings{Rules: diffRules, FailOn: strings.Join(failOn, ",")}
-	add := func(cond, severity, msg, element, file string, line int) {
-		id := "diff/" + cond
-		out.Findings = append(out.Findings, Finding{
-			Check: id, Slug: cond, Severity: severity, Message: msg, File: file, Line: line, Column: min(line, 1), Element: element,
-			Fingerprint: lint.Fingerprint(id, element), Failing: slices.Contains(failOn, cond),
-		})
-	}
-	gate := slices.Contains(failOn, diff.FailNewFinding)
-	for _, r := range results {
+// HEAD and is left to the table, markdown and JSON. Findings whose condition is in their
+// result's gate (gates[i] judges results[i]) are failing (GitHub errors).
+func DiffFindings(results []*diff.Result, gates []diff.Gate) Findings {
+	out := Findings{Rules: diffRules, FailOn: strings.Join(gates[0].FailOn, ",")}
+	for i, r := range results {
+		failOn, threshold := gates[i].FailOn, gates[i].Threshold
+		add := func(cond, severity, msg, element, file string, line int) {
+			id := "diff/" + cond
+			out.Findings = append(out.Findings, Finding{
+				Check: id, Slug: cond, Severity: severity, Message: msg, File: file, Line: line, Column: min(line, 1), Element: element,
+				Fingerprint: lint.Fingerprint(id, element), Failing: slices.Contains(failOn, cond),
+			})
+		}
+		gate := slices.Contains(failOn, diff.FailNewFinding)
 		for _, c := range r.Changes {
 			if c.Op != diff.Removed {
 				add("change", "info", c.Op+" "+c.Kind+" "+c.Path, c.Path, c.File, c.Line)

@@ -29,7 +29,7 @@ func sampleDiff() *diff.Result {
 // result per kind on HEAD's lines.
 func TestDiffSARIFValidates(t *testing.T) {
 	var b bytes.Buffer
-	if err := SARIF(&b, DiffFindings([]*diff.Result{sampleDiff()}, diff.DefaultFailOn, lint.High)); err != nil {
+	if err := SARIF(&b, DiffFindings([]*diff.Result{sampleDiff()}, []diff.Gate{{FailOn: diff.DefaultFailOn, Threshold: lint.High}})); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range testtool.SARIFErrors(t, b.Bytes()) {
@@ -46,7 +46,7 @@ func TestDiffSARIFValidates(t *testing.T) {
 // TestDiffGitHubLevels checks that kinds named in --fail-on are errors and the rest are not.
 func TestDiffGitHubLevels(t *testing.T) {
 	var b bytes.Buffer
-	if err := GitHub(&b, DiffFindings([]*diff.Result{sampleDiff()}, []string{diff.FailNewEscalation}, lint.High)); err != nil {
+	if err := GitHub(&b, DiffFindings([]*diff.Result{sampleDiff()}, []diff.Gate{{FailOn: []string{diff.FailNewEscalation}, Threshold: lint.High}})); err != nil {
 		t.Fatal(err)
 	}
 	want := "::notice file=head/p.cue,line=9,col=1,title=diff/change::info: added handoff handoffs[a->b] (change)\n" +
@@ -67,7 +67,7 @@ func TestDiffMarkdown(t *testing.T) {
 	r := sampleDiff()
 	r.Changes[0].Path = "handoffs[a->b] | <b>x</b>"
 	r.Summary = diff.Summary{EscalationsAdded: 1, ExfilAdded: 1, ApprovalsWeaker: 1, Regressions: 1}
-	gate, failed := DiffGate([]*diff.Result{r}, diff.DefaultFailOn, lint.High)
+	gate, failed := DiffGate([]*diff.Result{r}, []diff.Gate{{FailOn: diff.DefaultFailOn, Threshold: lint.High}})
 	if want := "gate: FAILED — new-escalation: 1, new-exfiltration: 1, weaker-approval: 1, scenario-regression: 1"; !failed || gate != want {
 		t.Fatalf("gate = %q, %v; want %q", gate, failed, want)
 	}
@@ -106,12 +106,43 @@ func TestDiffGate(t *testing.T) {
 		{[]string{diff.FailNewEscalation}, "gate: FAILED — new-escalation: 2", true},
 		{[]string{}, "gate: off (--fail-on none)", false},
 	} {
-		got, failed := DiffGate([]*diff.Result{r}, c.conds, lint.High)
+		got, failed := DiffGate([]*diff.Result{r}, []diff.Gate{{FailOn: c.conds, Threshold: lint.High}})
 		if got != c.want || failed != c.failed {
 			t.Errorf("DiffGate(%v) = %q, %v; want %q, %v", c.conds, got, failed, c.want, c.failed)
 		}
 	}
-	if got, _ := DiffGate([]*diff.Result{r}, []string{diff.FailNewFinding}, lint.Critical); got != "gate: passed — no new finding at or above critical" {
+	if got, _ := DiffGate([]*diff.Result{r}, []diff.Gate{{FailOn: []string{diff.FailNewFinding}, Threshold: lint.Critical}}); got != "gate: passed — no new finding at or above critical" {
 		t.Errorf("new-finding at critical: %q", got)
+	}
+}
+
+// TestDiffGateByDirectory: each result is judged by its own gate; the verdict names the
+// directories when their gates differ, and only then.
+func TestDiffGateByDirectory(t *testing.T) {
+	a, b := sampleDiff(), sampleDiff()
+	a.Head, b.Head = "a", "b"
+	a.Summary = diff.Summary{EscalationsAdded: 2}
+	b.Summary = diff.Summary{Regressions: 1}
+	esc := diff.Gate{FailOn: []string{diff.FailNewEscalation}, Threshold: lint.High}
+	reg := diff.Gate{FailOn: []string{diff.FailScenarioRegression}, Threshold: lint.High}
+	flip := diff.Gate{FailOn: []string{diff.FailDecisionFlip, diff.FailNewExfiltration}, Threshold: lint.Low}
+	none := diff.Gate{FailOn: []string{}, Threshold: lint.High}
+	for _, c := range []struct {
+		gates  []diff.Gate
+		want   string
+		failed bool
+	}{
+		// The same conditions; thresholds that new-finding does not read do not matter.
+		{[]diff.Gate{esc, {FailOn: esc.FailOn, Threshold: lint.Low}}, "gate: FAILED — new-escalation: 2", true},
+		{[]diff.Gate{reg, esc}, "gate: passed — a: no scenario/test regression; b: no new escalation", false},
+		{[]diff.Gate{esc, reg}, "gate: FAILED — a: new-escalation: 2; b: scenario-regression: 1", true},
+		{[]diff.Gate{none, reg}, "gate: FAILED — b: scenario-regression: 1", true},
+		{[]diff.Gate{flip, none}, "gate: passed — a: no decision flip or new exfiltration path; b: off", false},
+		{[]diff.Gate{none, none}, "gate: off (--fail-on none)", false},
+	} {
+		got, failed := DiffGate([]*diff.Result{a, b}, c.gates)
+		if got != c.want || failed != c.failed {
+			t.Errorf("DiffGate(%v) = %q, %v; want %q, %v", c.gates, got, failed, c.want, c.failed)
+		}
 	}
 }

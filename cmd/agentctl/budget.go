@@ -48,6 +48,15 @@ func evalTimeoutFlagValue(cmd *cobra.Command) (d time.Duration, set bool, err er
 	return d, true, nil
 }
 
+// evalTimeoutOverride is --eval-timeout when the user set it, else nil.
+func evalTimeoutOverride(cmd *cobra.Command) (*time.Duration, error) {
+	d, set, err := evalTimeoutFlagValue(cmd)
+	if err != nil || !set {
+		return nil, err
+	}
+	return &d, nil
+}
+
 // evalTimeouts returns the evaluation budget of each directory for the commands that do not
 // otherwise read the configuration: --eval-timeout, else limits.evaluation_timeout of the
 // directory's configuration file (which must then be valid), else the default.

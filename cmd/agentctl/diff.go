@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentctl/agentctl/config"
 	"github.com/agentctl/agentctl/diff"
+	"github.com/agentctl/agentctl/gate"
 	"github.com/agentctl/agentctl/gitrev"
 	"github.com/agentctl/agentctl/lint"
 	"github.com/agentctl/agentctl/policy"
@@ -33,7 +34,6 @@ type diffFlags struct {
 	maxDecisions int
 	config       string
 	root         string
-	evalTimeout  time.Duration // from --eval-timeout or the configuration (configure)
 }
 
 func newDiffCmd() *cobra.Command {
@@ -79,12 +79,14 @@ new-escalation: 2") ends the table and the markdown, and goes to stderr with the
 github and sarif locations are relative to the repository root: --root, else the git
 top-level of HEAD's directory.
 
---fail-on takes any of new-escalation, new-exfiltration, weaker-approval, new-finding (active
-findings at or above --severity, default the configuration's fail_on, after the baseline),
-decision-flip and scenario-regression, or
-none. The default is diff.fail_on of the repository configuration (.agentctl.yaml, found
-upward from HEAD's directory), else new-escalation,new-exfiltration,weaker-approval,
-scenario-regression.
+--fail-on takes any of new-escalation, new-exfiltration, weaker-approval, weaker-flow,
+new-finding (active findings at or above --severity, default the configuration's fail_on,
+after the baseline), decision-flip and scenario-regression, or none. The default is
+diff.fail_on of the repository configuration (.agentctl.yaml, found upward from HEAD's
+directory), else new-escalation,new-exfiltration,weaker-approval,weaker-flow,
+scenario-regression. With several directories, each one's changes are judged by its own
+configuration (diff.fail_on, and fail_on for new findings); flags win for every one, and the
+gate line names the directories when their gates differ.
 Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invocation is wrong.`,
 		Example: `  agentctl diff policies/main policies/pr
   agentctl diff --base origin/main ./...
@@ -98,14 +100,18 @@ Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invoc
 				}
 				args = dirs
 			}
-			if err := f.configure(cmd, args); err != nil {
-				return err
-			}
-			conds, err := f.validate(args)
-			if err != nil {
+			if err := f.validate(args); err != nil {
 				return inputError(err)
 			}
-			return f.run(cmd, args, conds)
+			runs, err := f.settings(cmd, f.headDirs(args))
+			if err != nil {
+				return err
+			}
+			gates, err := f.gates(cmd, runs)
+			if err != nil {
+				return err
+			}
+			return f.run(cmd, args, runs, gates)
 		},
 	}
 	fl := cmd.Flags()
@@ -122,139 +128,65 @@ Exit status: 0 no condition holds, 1 a condition holds, 2 the input or the invoc
 	return cmd
 }
 
-// configure takes --fail-on and the evaluation budget from the repository configuration
-// when the flags are not given.
-func (f *diffFlags) configure(cmd *cobra.Command, args []string) error {
-	f.evalTimeout = schema.DefaultEvalTimeout
-	d, timeoutSet, err := evalTimeoutFlagValue(cmd)
-	if err != nil {
-		return err
+// settings resolves the configuration of each HEAD directory as lint and check do
+// (gate.Settings), with --severity (the least severity of a new finding that counts),
+// --baseline, --no-inline-suppressions and --eval-timeout on top.
+func (f diffFlags) settings(cmd *cobra.Command, heads []string) ([]gate.Dir, error) {
+	fl := cmd.Flags()
+	inline := !f.noInline
+	o := gate.Overrides{FailOn: ifChanged(fl, "severity", &f.severity), FailOnFlag: "--severity",
+		Baseline: ifChanged(fl, "baseline", &f.baseline), InlineSuppressions: ifChanged(fl, "no-inline-suppressions", &inline)}
+	var err error
+	if o.EvalTimeout, err = evalTimeoutOverride(cmd); err != nil {
+		return nil, err
 	}
-	if timeoutSet {
-		f.evalTimeout = d
-	}
-	if cmd.Flags().Changed("fail-on") && timeoutSet {
-		return nil
-	}
-	file, err := f.configFile(cmd, f.headDir(args), map[string]*config.File{})
-	if err != nil || file == nil {
-		return err
-	}
-	if v, ok := file.DiffFailOn(); ok && !cmd.Flags().Changed("fail-on") {
-		f.failOn = v.V
-	}
-	if !timeoutSet {
-		s, err := file.For(f.headDir(args))
-		if err != nil {
-			return inputError(err)
-		}
-		f.evalTimeout = s.EvalTimeout.V
-	}
-	return nil
+	runs, err := gate.Settings(cmd.ErrOrStderr(), heads, f.config, f.root, o)
+	return runs, gateError(err)
 }
 
-// configFile is the configuration that applies to dir: --config, else the nearest
-// .agentctl.yaml (nil for none). Files are loaded once per path into files.
-func (f diffFlags) configFile(cmd *cobra.Command, dir string, files map[string]*config.File) (*config.File, error) {
-	path := f.config
-	if path == "" {
-		var err error
-		if path, err = config.Find(dir); err != nil {
+// gates is the gate of each HEAD directory: --fail-on, else diff.fail_on of the directory's
+// configuration file, else diff.DefaultFailOn; a new finding counts from the directory's
+// fail_on (--severity on top).
+func (f diffFlags) gates(cmd *cobra.Command, runs []gate.Dir) ([]diff.Gate, error) {
+	gates := make([]diff.Gate, len(runs))
+	for i, r := range runs {
+		list := f.failOn
+		if v, ok := r.File.DiffFailOn(); ok && !cmd.Flags().Changed("fail-on") {
+			list = v.V
+		}
+		conds, err := diff.ParseConditions(list)
+		if err != nil {
 			return nil, inputError(err)
 		}
-		if path == "" {
-			return nil, nil
-		}
+		gates[i] = diff.Gate{FailOn: conds, Threshold: r.FailOn}
 	}
-	if file := files[path]; file != nil {
-		return file, nil
-	}
-	file, err := loadConfig(cmd.ErrOrStderr(), path, f.root)
-	if err != nil {
-		return nil, err
-	}
-	files[path] = file
-	return file, nil
+	return gates, nil
 }
 
-// lintSettings are the lint choices for HEAD's directory dir, as lint and check make them:
-// the configuration's checks (enable, skip, severity), baseline and inline_suppressions,
-// overrides included, with --baseline and --no-inline-suppressions on top. The threshold of
-// new-finding is --severity, else the configuration's fail_on.
-func (f diffFlags) lintSettings(cmd *cobra.Command, dir string, files map[string]*config.File) (diff.Options, lint.Severity, error) {
-	file, err := f.configFile(cmd, dir, files)
-	if err != nil {
-		return diff.Options{}, 0, err
+// headDirs are the HEAD directories: HEAD of BASE HEAD, else each directory of --base.
+func (f diffFlags) headDirs(args []string) []string {
+	if f.base == "" {
+		return args[1:]
 	}
-	s, err := file.For(dir)
-	if err != nil {
-		return diff.Options{}, 0, inputError(err)
-	}
-	fl := cmd.Flags()
-	if fl.Changed("severity") {
-		s.FailOn = config.Value[string]{V: f.severity, Source: "flag --severity"}
-	}
-	if fl.Changed("baseline") {
-		s.Baseline = config.Value[string]{V: f.baseline, Source: "flag --baseline"}
-	}
-	if fl.Changed("no-inline-suppressions") {
-		s.InlineSuppressions = config.Value[bool]{V: !f.noInline, Source: "flag --no-inline-suppressions"}
-	}
-	threshold, err := lint.ParseSeverity(s.FailOn.V)
-	if err != nil {
-		return diff.Options{}, 0, inputError(fmt.Errorf("%s: %w", s.FailOn.Source, err))
-	}
-	checks, err := lint.Select(s.Enable.V, s.Skip.V)
-	if err != nil {
-		return diff.Options{}, 0, inputError(err)
-	}
-	if checks == nil {
-		checks = []*lint.Check{} // every check skipped: no findings (nil would run them all)
-	}
-	opts := diff.Options{MaxDecisions: f.maxDecisions,
-		Lint: lint.Options{Checks: checks, NoInlineSuppressions: !s.InlineSuppressions.V, Severities: map[string]lint.Severity{}}}
-	for _, name := range s.SeverityKeys() {
-		sev, err := lint.ParseSeverity(s.Severity[name].V)
-		if err != nil {
-			return diff.Options{}, 0, inputError(fmt.Errorf("%s: %w", s.Severity[name].Source, err))
-		}
-		opts.Lint.Severities[lint.Lookup(name).ID] = sev
-	}
-	if s.Baseline.V != "" {
-		if opts.Baseline, err = lint.ReadBaseline(s.Baseline.V); err != nil {
-			return diff.Options{}, 0, inputError(err)
-		}
-	}
-	return opts, threshold, nil
+	return dirsOrDot(args)
 }
 
-// headDir is HEAD's (first) policy directory.
-func (f diffFlags) headDir(args []string) string {
-	if f.base == "" && len(args) == 2 {
-		return args[1]
-	}
-	return dirsOrDot(args)[0]
-}
-
-func (f diffFlags) validate(args []string) ([]string, error) {
+// validate checks the flags and the arguments, before any file is read.
+func (f diffFlags) validate(args []string) error {
 	formats := []string{"table", "markdown", "json", "github", "sarif"}
 	if !slices.Contains(formats, f.output) {
-		return nil, fmt.Errorf("unknown output format %q (want %s)", f.output, strings.Join(formats, ", "))
+		return fmt.Errorf("unknown output format %q (want %s)", f.output, strings.Join(formats, ", "))
 	}
 	if f.base == "" && len(args) != 2 {
-		return nil, fmt.Errorf("diff needs two directories, BASE and HEAD, or --base REF (got %d arguments)", len(args))
+		return fmt.Errorf("diff needs two directories, BASE and HEAD, or --base REF (got %d arguments)", len(args))
 	}
-	conds, err := diff.ParseConditions(f.failOn)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := lint.ParseSeverity(f.severity); err != nil {
-		return nil, fmt.Errorf("--severity: %w", err)
+	if _, err := diff.ParseConditions(f.failOn); err != nil {
+		return err
 	}
 	if f.maxLines < 1 || f.maxDecisions < 1 {
-		return nil, errors.New("--max-lines and --max-decisions must be at least 1")
+		return errors.New("--max-lines and --max-decisions must be at least 1")
 	}
-	return conds, nil
+	return nil
 }
 
 // pair is one comparison: the directories to load and how to name them.
@@ -264,7 +196,8 @@ type pair struct {
 	baseFiles            func(string) string // maps BASE's file names for display
 }
 
-func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string) error {
+// run compares each pair; runs and gates are HEAD's settings and gate, by pair.
+func (f diffFlags) run(cmd *cobra.Command, args []string, runs []gate.Dir, gates []diff.Gate) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	var pairs []pair
 	if f.base == "" {
@@ -286,34 +219,30 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string) error 
 			pairs = append(pairs, pair{base: tmp, head: d, baseLabel: d + "@" + f.base, headLabel: d, baseFiles: rebase(tmp, d)})
 		}
 	}
-	root, err := repoRoot(f.root, f.headDir(args))
+	root, err := repoRoot(f.root, runs[0].Dir)
 	if err != nil {
 		return err
 	}
-	// Every directory's settings first: a configuration error stops the run before any load.
-	files := map[string]*config.File{}
-	optsOf := make([]diff.Options, len(pairs))
-	var threshold lint.Severity
-	for i, pr := range pairs {
-		var sev lint.Severity
-		if optsOf[i], sev, err = f.lintSettings(cmd, pr.head, files); err != nil {
-			return err
-		}
-		if i == 0 {
-			threshold = sev // one threshold for the run: the first directory's
+	// Every directory's baseline first: one that does not read stops the run before any load.
+	opts := make([]diff.Options, len(runs))
+	for i, r := range runs {
+		opts[i] = diff.Options{MaxDecisions: f.maxDecisions, Lint: r.LintOptions()}
+		if b := r.Settings.Baseline.V; b != "" {
+			if opts[i].Baseline, err = lint.ReadBaseline(b); err != nil {
+				return inputError(err)
+			}
 		}
 	}
 	var results []*diff.Result
 	for i, pr := range pairs {
-		opts := optsOf[i]
-		bp, hp, changed, err := loadPair(stderr, pr, f.evalTimeout)
+		bp, hp, changed, err := loadPair(stderr, pr, runs[i].Settings.EvalTimeout.V)
 		if err != nil {
 			return err
 		}
 		if changed != nil {
-			opts.Scope = &diff.Scope{Container: changed.Container, Names: changed.Names, Edges: changed.Edges}
+			opts[i].Scope = &diff.Scope{Container: changed.Container, Names: changed.Names, Edges: changed.Edges}
 		}
-		res, err := diff.Run(bp, hp, opts)
+		res, err := diff.Run(bp, hp, opts[i])
 		if err != nil {
 			return inputError(err)
 		}
@@ -321,14 +250,15 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string) error 
 		res.MapFiles(pr.baseFiles)
 		results = append(results, res)
 	}
-	gate, failed := report.DiffGate(results, conds, threshold)
-	if err := f.render(stdout, results, conds, threshold, root, gate); err != nil {
+	verdict, failed := report.DiffGate(results, gates)
+	if err := f.render(stdout, results, gates, root, verdict); err != nil {
 		return fmt.Errorf("write diff: %w", err)
 	}
 	// The gate line ends the table and the markdown; beside a document (json, github,
-	// sarif) it goes to stderr, as check's verdict does.
-	if f.output != "table" && f.output != "markdown" && (failed || len(conds) > 0) {
-		fmt.Fprintf(stderr, "agentctl: diff: %s\n", gate)
+	// sarif) it goes to stderr, as check's verdict does, unless every gate is off.
+	on := slices.ContainsFunc(gates, func(g diff.Gate) bool { return len(g.FailOn) > 0 })
+	if f.output != "table" && f.output != "markdown" && (failed || on) {
+		fmt.Fprintf(stderr, "agentctl: diff: %s\n", verdict)
 	}
 	if failed {
 		return errPolicyFailed
@@ -336,18 +266,18 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, conds []string) error 
 	return nil
 }
 
-func (f diffFlags) render(w io.Writer, results []*diff.Result, conds []string, threshold lint.Severity, root, gate string) error {
+func (f diffFlags) render(w io.Writer, results []*diff.Result, gates []diff.Gate, root, verdict string) error {
 	switch f.output {
 	case "json":
 		return report.DiffJSON(w, results)
 	case "markdown":
-		return report.DiffMarkdown(w, results, f.maxLines, gate)
+		return report.DiffMarkdown(w, results, f.maxLines, verdict)
 	case "github":
-		return report.GitHub(w, report.DiffFindings(results, conds, threshold).RelativeTo(root))
+		return report.GitHub(w, report.DiffFindings(results, gates).RelativeTo(root))
 	case "sarif":
-		return report.SARIF(w, report.DiffFindings(results, conds, threshold).RelativeTo(root))
+		return report.SARIF(w, report.DiffFindings(results, gates).RelativeTo(root))
 	}
-	return report.DiffTable(w, results, gate)
+	return report.DiffTable(w, results, verdict)
 }
 
 // loadPair loads both versions: base is derived from head where they share their text

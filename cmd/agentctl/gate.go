@@ -68,32 +68,25 @@ func (f *gateFlags) registerSelection(fl *pflag.FlagSet) {
 // overrides are the flags the user set, which replace the configuration's settings.
 func (f *gateFlags) overrides(cmd *cobra.Command) (gate.Overrides, error) {
 	fl := cmd.Flags()
-	var o gate.Overrides
-	if fl.Changed("fail-on") {
-		o.FailOn = &f.failOn
+	inline := !f.noInline
+	o := gate.Overrides{FailOn: ifChanged(fl, "fail-on", &f.failOn), Checks: ifChanged(fl, "checks", &f.checks),
+		Skip: ifChanged(fl, "skip", &f.skip), Baseline: ifChanged(fl, "baseline", &f.baseline),
+		InlineSuppressions: ifChanged(fl, "no-inline-suppressions", &inline)}
+	if f.hasOutputs {
+		o.Output = ifChanged(fl, "output", &f.outputs)
 	}
-	if fl.Changed("checks") {
-		o.Checks = &f.checks
+	var err error
+	o.EvalTimeout, err = evalTimeoutOverride(cmd)
+	return o, err
+}
+
+// ifChanged is v when the user set the flag name, else nil (the configuration's setting
+// stands).
+func ifChanged[T any](fl *pflag.FlagSet, name string, v *T) *T {
+	if fl.Changed(name) {
+		return v
 	}
-	if fl.Changed("skip") {
-		o.Skip = &f.skip
-	}
-	if fl.Changed("baseline") {
-		o.Baseline = &f.baseline
-	}
-	if fl.Changed("no-inline-suppressions") {
-		inline := !f.noInline
-		o.InlineSuppressions = &inline
-	}
-	if fl.Changed("output") && f.hasOutputs {
-		o.Output = &f.outputs
-	}
-	if d, ok, err := evalTimeoutFlagValue(cmd); err != nil {
-		return o, err
-	} else if ok {
-		o.EvalTimeout = &d
-	}
-	return o, nil
+	return nil
 }
 
 // settings resolves the effective configuration of every directory (gate.Settings).
@@ -173,12 +166,17 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 	return &g, nil
 }
 
-// gateInputs checks, before any policy is loaded, the outputs and the configured baselines
-// (a baseline that is not a regular file, or too large, is refused without reading it; one
-// that does not exist yet is left to the lint stage, which writes it or says how to).
+// gateInputs checks, before any policy is loaded, that each directory runs some check, the
+// outputs and the configured baselines (a baseline that is not a regular file, or too large,
+// is refused without reading it; one that does not exist yet is left to the lint stage,
+// which writes it or says how to).
 func gateInputs(runs []gate.Dir) ([]output, error) {
 	dirs := make([]string, len(runs))
 	for i, r := range runs {
+		if len(r.Checks) == 0 {
+			s := r.Settings
+			return nil, inputError(fmt.Errorf("--checks and --skip leave no check to run (%s, %s)", s.Enable.Source, s.Skip.Source))
+		}
 		dirs[i] = r.Dir
 	}
 	outs, err := parseOutputs(runs[0].Settings.Output.V, gateFormats, dirs)

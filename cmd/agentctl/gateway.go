@@ -214,7 +214,7 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return inputError(err)
 	}
-	tel, err := gateway.NewTelemetry(ctx, f.otlpEndpoint, f.traceFile, f.traceArguments)
+	tel, err := gateway.NewTelemetry(ctx, gateway.TelemetryConfig{Endpoint: f.otlpEndpoint, File: f.traceFile, Arguments: f.traceArguments, Log: log})
 	if err != nil {
 		return inputError(err)
 	}

@@ -103,10 +103,12 @@ func (f *replayFlags) validate() error {
 
 func (f *replayFlags) run(cmd *cobra.Command, dir string, traces []string) error {
 	ctx := context.Background()
-	dirs := []string{dir}
+	// settingsDirs are where each policy's settings come from: the revision's copy of dir has
+	// dir's own, as diff --base has (a file upward from the copy is no setting of the policy).
+	dirs, settingsDirs := []string{dir}, []string{dir}
 	baseLabel := f.against
 	if f.against != "" {
-		dirs = append(dirs, f.against)
+		dirs, settingsDirs = append(dirs, f.against), append(settingsDirs, f.against)
 	}
 	if f.baseRef != "" {
 		snap, err := gitrev.Extract(ctx, f.baseRef, []string{dir})
@@ -117,9 +119,9 @@ func (f *replayFlags) run(cmd *cobra.Command, dir string, traces []string) error
 		if err := snap.Absent(dir); err != nil {
 			return inputError(err)
 		}
-		dirs, baseLabel = append(dirs, snap.Dir(dir)), f.baseRef
+		dirs, settingsDirs, baseLabel = append(dirs, snap.Dir(dir)), append(settingsDirs, dir), f.baseRef
 	}
-	policies, err := loadAll(cmd, dirs)
+	policies, err := loadAs(cmd, dirs, settingsDirs)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,13 @@ this agentctl's schema, vet says so on stderr and how to refresh it.`,
 // it prints all load errors of all directories to stderr (loadEach) and returns
 // errInputPrinted, so no partial output is written.
 func loadAll(cmd *cobra.Command, dirs []string) ([]*policy.Policy, error) {
-	timeouts, err := evalTimeouts(cmd, dirs)
+	return loadAs(cmd, dirs, dirs)
+}
+
+// loadAs is loadAll with the settings of settingsDirs, by directory: a copy of a policy
+// directory at a git revision has the settings of the directory it copies.
+func loadAs(cmd *cobra.Command, dirs, settingsDirs []string) ([]*policy.Policy, error) {
+	timeouts, err := evalTimeouts(cmd, settingsDirs)
 	if err != nil {
 		return nil, err
 	}
