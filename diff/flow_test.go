@@ -68,7 +68,7 @@ stronger tools.web.actions.post.egress: web.post is in the egress class for more
 			if r.Summary.FlowWeaker != tc.weaker {
 				t.Errorf("flow_weaker = %d, want %d", r.Summary.FlowWeaker, tc.weaker)
 			}
-			failed := len(r.Failed([]string{diff.FailWeakerFlow}, 0)) > 0
+			failed := r.Count(diff.FailWeakerFlow, 0) > 0
 			if failed != tc.gateFailed {
 				t.Errorf("weaker-flow gate failed = %t, want %t", failed, tc.gateFailed)
 			}

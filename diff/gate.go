@@ -52,18 +52,6 @@ func ParseConditions(list []string) ([]string, error) {
 	return list, nil
 }
 
-// Failed returns the conditions of conds that hold, in the order given. threshold is the
-// least severity of a new finding that counts.
-func (r *Result) Failed(conds []string, threshold lint.Severity) []string {
-	var out []string
-	for _, c := range conds {
-		if r.Count(c, threshold) > 0 {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // Count is how many items of the result make cond hold (0: it does not hold).
 func (r *Result) Count(cond string, threshold lint.Severity) int {
 	s := r.Summary

@@ -91,6 +91,14 @@ func Settings(stderr io.Writer, dirs []string, configPath, root string, o Overri
 		if r.FailOn, err = lint.ParseSeverity(s.FailOn.V); err != nil {
 			return nil, inputError(fmt.Errorf("%s: fail_on: %w", s.FailOn.Source, err))
 		}
+		// The configuration file names only known checks (config.Load checks them), so an
+		// unknown one comes from a flag: say which.
+		if _, err := lint.Select(s.Enable.V, nil); err != nil {
+			return nil, inputError(fmt.Errorf("%s: %w", setting(s.Enable.Source, "checks.enable"), err))
+		}
+		if _, err := lint.Select(nil, s.Skip.V); err != nil {
+			return nil, inputError(fmt.Errorf("%s: %w", setting(s.Skip.Source, "checks.skip"), err))
+		}
 		if r.Checks, err = lint.Select(s.Enable.V, s.Skip.V); err != nil {
 			return nil, inputError(err)
 		}
@@ -104,6 +112,38 @@ func Settings(stderr io.Writer, dirs []string, configPath, root string, o Overri
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// NoCheck is the error of a directory whose selection leaves no check to run (nil when
+// some check runs), naming where checks.skip and checks.enable come from: lint and check
+// refuse such a directory.
+func (d Dir) NoCheck() error {
+	if len(d.Checks) > 0 {
+		return nil
+	}
+	s := d.Settings
+	// Every check is skipped, so checks.skip is set; checks.enable may be the default (all).
+	msg := setting(s.Skip.Source, "checks.skip") + " skips every check"
+	if s.Enable.Source != config.Default {
+		enable, ok := strings.CutPrefix(s.Enable.Source, flagSource)
+		if !ok {
+			enable = "checks.enable (" + s.Enable.Source + ")"
+		}
+		msg += " that " + enable + " enables"
+	}
+	return inputError(errors.New(msg + ": no check left to run"))
+}
+
+// flagSource starts the source of a setting given on the command line.
+const flagSource = "flag "
+
+// setting names a setting for an error: the flag ("--skip"), or its position in the
+// configuration file and its key ("file:line:col: checks.skip").
+func setting(source, key string) string {
+	if flag, ok := strings.CutPrefix(source, flagSource); ok {
+		return flag
+	}
+	return source + ": " + key
 }
 
 // settingsFor applies the configuration file of dir (loaded once per path into files) and
@@ -138,25 +178,25 @@ func settingsFor(stderr io.Writer, dir, configPath, root string, o Overrides, fi
 		if _, err := lint.ParseSeverity(*o.FailOn); err != nil {
 			return nil, s, inputError(fmt.Errorf("%s: %w", flag, err))
 		}
-		s.FailOn = config.Value[string]{V: *o.FailOn, Source: "flag " + flag}
+		s.FailOn = config.Value[string]{V: *o.FailOn, Source: flagSource + flag}
 	}
 	if o.Checks != nil {
-		s.Enable = config.Value[[]string]{V: *o.Checks, Source: "flag --checks"}
+		s.Enable = config.Value[[]string]{V: *o.Checks, Source: flagSource + "--checks"}
 	}
 	if o.Skip != nil {
-		s.Skip = config.Value[[]string]{V: *o.Skip, Source: "flag --skip"}
+		s.Skip = config.Value[[]string]{V: *o.Skip, Source: flagSource + "--skip"}
 	}
 	if o.Baseline != nil {
-		s.Baseline = config.Value[string]{V: *o.Baseline, Source: "flag --baseline"}
+		s.Baseline = config.Value[string]{V: *o.Baseline, Source: flagSource + "--baseline"}
 	}
 	if o.InlineSuppressions != nil {
-		s.InlineSuppressions = config.Value[bool]{V: *o.InlineSuppressions, Source: "flag --no-inline-suppressions"}
+		s.InlineSuppressions = config.Value[bool]{V: *o.InlineSuppressions, Source: flagSource + "--no-inline-suppressions"}
 	}
 	if o.Output != nil {
-		s.Output = config.Value[[]string]{V: *o.Output, Source: "flag --output"}
+		s.Output = config.Value[[]string]{V: *o.Output, Source: flagSource + "--output"}
 	}
 	if o.EvalTimeout != nil {
-		s.EvalTimeout = config.Value[time.Duration]{V: *o.EvalTimeout, Source: "flag --eval-timeout"}
+		s.EvalTimeout = config.Value[time.Duration]{V: *o.EvalTimeout, Source: flagSource + "--eval-timeout"}
 	}
 	return file, s, nil
 }

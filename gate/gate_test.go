@@ -83,6 +83,21 @@ func TestSettings(t *testing.T) {
 	if runs[0].Checks == nil || len(runs[0].Checks) != 0 || runs[0].LintOptions().Checks == nil {
 		t.Errorf("every check skipped: checks %v, want empty and not nil", runs[0].Checks)
 	}
+	// NoCheck names where the selection comes from: the flags, or the file's positions.
+	if err := runs[0].NoCheck(); !errors.As(err, &ie) || err.Error() != "--skip skips every check: no check left to run" {
+		t.Errorf("every check skipped by --skip: %v", err)
+	}
+	write(t, filepath.Join(dir, ".agentctl.yaml"), "checks:\n  enable: [AC031]\n  skip: [AC031]\n")
+	if runs, err = Settings(&stderr, []string{"p"}, "", "", Overrides{}); err != nil {
+		t.Fatal(err)
+	}
+	want := ".agentctl.yaml:3:3: checks.skip skips every check that checks.enable (.agentctl.yaml:2:3) enables: no check left to run"
+	if err := runs[0].NoCheck(); err == nil || err.Error() != want {
+		t.Errorf("every check skipped by the file: %v, want %s", err, want)
+	}
+	if err := (Dir{Checks: lint.Checks()}).NoCheck(); err != nil {
+		t.Errorf("checks to run: %v", err)
+	}
 	write(t, filepath.Join(dir, ".agentctl.yaml"), "fail_on: severe\n")
 	_, err = Settings(&stderr, []string{"p"}, "", "", Overrides{})
 	if !errors.As(err, &ie) || !ie.Printed || !strings.Contains(stderr.String(), ".agentctl.yaml:1:10: fail_on: ") {

@@ -68,6 +68,13 @@ func ExpandDirs(args []string) (dirs, skipped []string, err error) {
 	return dirs, skipped, nil
 }
 
+// IsRecursive reports whether arg is a DIR/... pattern (or ...), which ExpandDirs expands:
+// commands that take a single policy directory refuse it.
+func IsRecursive(arg string) bool {
+	_, ok := recursiveRoot(arg)
+	return ok
+}
+
 // recursiveRoot returns the directory a DIR/... argument walks.
 func recursiveRoot(arg string) (string, bool) {
 	if arg == "..." {

@@ -49,6 +49,18 @@ func TestExpandDirs(t *testing.T) {
 	}
 }
 
+// TestIsRecursive: exactly the arguments ExpandDirs walks are patterns.
+func TestIsRecursive(t *testing.T) {
+	for arg, want := range map[string]bool{
+		"./...": true, "...": true, "policies/...": true, "/...": true,
+		".": false, "policies": false, "policies/...x": false, "policies/..": false, "a...": false,
+	} {
+		if got := IsRecursive(arg); got != want {
+			t.Errorf("IsRecursive(%q) = %t, want %t", arg, got, want)
+		}
+	}
+}
+
 // TestLoadHintsRecursive: a directory without .cue files whose subdirectories hold policies
 // says how to take them all.
 func TestLoadHintsRecursive(t *testing.T) {

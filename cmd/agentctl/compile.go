@@ -55,7 +55,10 @@ ES and PS signatures are randomised.`,
 			if out == "" {
 				return inputError(fmt.Errorf("-o needs a file name"))
 			}
-			dir := dirsOrDot(args)[0]
+			dir, err := policyDir(cmd, args)
+			if err != nil {
+				return err
+			}
 			// The policy directory's own files are never replaced, except an earlier bundle.
 			dest := outfile.Options{Protect: []string{dir}, Ours: compile.IsArchive}
 			if err := outfile.Check(out, dest); err != nil {

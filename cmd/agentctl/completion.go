@@ -146,7 +146,11 @@ func agentNames(args []string) []string {
 // completionPolicy loads the first policy directory named on the command line (or "."),
 // quietly: a policy that does not load completes nothing.
 func completionPolicy(args []string) *policy.Policy {
-	p, err := schema.Load(dirsOrDot(args)[0])
+	dir := "."
+	if len(args) > 0 {
+		dir = args[0]
+	}
+	p, err := schema.Load(dir)
 	if err != nil {
 		return nil
 	}

@@ -24,9 +24,9 @@ func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config [DIR...]",
 		Short: "Print the effective configuration of policy directories and where each value comes from",
-		Long: `Config prints the settings lint and check use for each policy directory (default .) and
-where each value comes from: a position in the repository configuration file, a flag, or the
-built-in default.
+		Long: `Config prints the settings lint and check use for each policy directory (default .; DIR/...
+is every policy directory under DIR) and where each value comes from: a position in the
+repository configuration file, a flag, or the built-in default.
 
 The configuration file is .agentctl.yaml, the nearest one in the directory or its parents up
 to the repository root (the git top-level), or the file given with --config. It is validated
@@ -38,12 +38,16 @@ Flags given here override it, as they do for lint and check.
 The keys are documented in docs/ci.md ("Repository configuration").`,
 		Example: `  agentctl config
   agentctl config policies/legacy
+  agentctl config ./...
   agentctl config --fail-on critical -o json policies/*`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format, configFormats...); err != nil {
 				return inputError(err)
 			}
-			dirs := dirsOrDot(args)
+			dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+			if err != nil {
+				return err
+			}
 			for _, d := range dirs {
 				if _, err := absDir(d); err != nil {
 					return inputError(err)

@@ -168,7 +168,7 @@ func (f diffFlags) headDirs(args []string) []string {
 	if f.base == "" {
 		return args[1:]
 	}
-	return dirsOrDot(args)
+	return args
 }
 
 // validate checks the flags and the arguments, before any file is read.
@@ -179,6 +179,9 @@ func (f diffFlags) validate(args []string) error {
 	}
 	if f.base == "" && len(args) != 2 {
 		return fmt.Errorf("diff needs two directories, BASE and HEAD, or --base REF (got %d arguments)", len(args))
+	}
+	if f.base == "" && (schema.IsRecursive(args[0]) || schema.IsRecursive(args[1])) {
+		return errors.New("diff BASE HEAD takes two policy directories, not patterns: to compare every policy directory under DIR with a git revision, use --base REF DIR/...")
 	}
 	if _, err := diff.ParseConditions(f.failOn); err != nil {
 		return err
@@ -203,7 +206,7 @@ func (f diffFlags) run(cmd *cobra.Command, args []string, runs []gate.Dir, gates
 	if f.base == "" {
 		pairs = []pair{{base: args[0], head: args[1], baseLabel: args[0], headLabel: args[1], baseFiles: same}}
 	} else {
-		dirs := dirsOrDot(args)
+		dirs := args
 		snap, err := gitrev.Extract(context.Background(), f.base, dirs)
 		if err != nil {
 			return inputError(fmt.Errorf("--base: %w", err))

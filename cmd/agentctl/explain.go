@@ -92,7 +92,10 @@ whatever the decision.`,
 					return inputError(err)
 				}
 			}
-			dir := dirsOrDot(args)[0]
+			dir, err := policyDir(cmd, args)
+			if err != nil {
+				return err
+			}
 			policies, err := loadAll(cmd, []string{dir})
 			if err != nil {
 				return err

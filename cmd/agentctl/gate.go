@@ -173,9 +173,8 @@ func (f *gateFlags) lintAll(cmd *cobra.Command, dirs []string, writeBaseline str
 func gateInputs(runs []gate.Dir) ([]output, error) {
 	dirs := make([]string, len(runs))
 	for i, r := range runs {
-		if len(r.Checks) == 0 {
-			s := r.Settings
-			return nil, inputError(fmt.Errorf("--checks and --skip leave no check to run (%s, %s)", s.Enable.Source, s.Skip.Source))
+		if err := r.NoCheck(); err != nil {
+			return nil, gateError(err)
 		}
 		dirs[i] = r.Dir
 	}

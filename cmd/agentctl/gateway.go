@@ -160,7 +160,11 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 		}
 		ups = append(ups, u)
 	}
-	policies, err := loadAll(cmd, dirsOrDot(args))
+	dir, err := policyDir(cmd, args)
+	if err != nil {
+		return err
+	}
+	policies, err := loadAll(cmd, []string{dir})
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ the same bytes. The estate is deliberately imperfect so that every lint check fi
 			if opts.Agents < 1 {
 				return inputError(fmt.Errorf("--agents must be at least 1, got %d", opts.Agents))
 			}
+			if err := onePolicyDir("gen", args[0]); err != nil {
+				return err
+			}
 			if err := gen.WriteDir(args[0], opts); err != nil {
 				return inputError(err)
 			}

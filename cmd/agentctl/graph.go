@@ -45,6 +45,8 @@ func newGraphCmd() *cobra.Command {
 		Use:   "graph [DIR]",
 		Short: "Draw the hand-off graph (DOT, Mermaid or SVG), optionally for a scenario",
 		Long: `Graph draws the policy's agents as nodes and its hand-offs as edges labelled with their mode.
+It takes one policy directory (default .); a DIR/... pattern is refused: name one of the
+directories it matches.
 
 With --scenario the graph shows the policy after the scenario's what-if (removed hand-offs
 dashed and grey, overridden modes, hijacked agents outlined in red), the start agent with a
@@ -85,21 +87,24 @@ exits 2. 0 lifts a limit.`,
 			if timeout <= 0 {
 				return inputError(fmt.Errorf("--timeout must be positive, got %s", timeout))
 			}
-			dirs := dirsOrDot(args)
-			policies, err := loadAll(cmd, dirs)
+			dir, err := policyDir(cmd, args)
+			if err != nil {
+				return err
+			}
+			policies, err := loadAll(cmd, []string{dir})
 			if err != nil {
 				return err
 			}
 			p := policies[0]
 			var sc *policy.Scenario
 			if scenario != "" {
-				s, err := simulateFlags{scenario: scenario}.selected(dirs[0], p)
+				s, err := simulateFlags{scenario: scenario}.selected(dir, p)
 				if err != nil {
 					return inputError(err)
 				}
 				sc = s[0]
 			}
-			g, err := drawableGraph(cmd.ErrOrStderr(), dirs[0], p, sc, bound)
+			g, err := drawableGraph(cmd.ErrOrStderr(), dir, p, sc, bound)
 			if err != nil {
 				return err
 			}

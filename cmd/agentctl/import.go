@@ -212,7 +212,11 @@ func (f *importMCPFlags) runCheck(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	policies, err := loadAll(cmd, dirsOrDot(rest))
+	dir, err := policyDir(cmd, rest)
+	if err != nil {
+		return err
+	}
+	policies, err := loadAll(cmd, []string{dir})
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,10 @@ policy written by hand, or after upgrading agentctl.`,
 		Example: "  agentctl init policies/agents && agentctl check policies/agents\n  agentctl init --schema policies/agents",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := dirsOrDot(args)[0]
+			dir, err := policyDir(cmd, args)
+			if err != nil {
+				return err
+			}
 			if schemaOnly {
 				path, err := schema.WriteCopy(dir)
 				if err != nil {

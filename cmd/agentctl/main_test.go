@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -58,6 +61,7 @@ func TestScript(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"mkfifo":   cmdMkfifo,
 			"filetype": cmdFiletype,
+			"exits":    cmdExits,
 			// cue runs the pinned cue binary (go.mod's tool directive), built on first use.
 			"cue": func(ts *testscript.TestScript, neg bool, args []string) {
 				err := ts.Exec(testtool.Go(t, "cuelang.org/go/cmd/cue"), args...)
@@ -84,6 +88,28 @@ func cmdMkfifo(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: mkfifo PATH")
 	}
 	ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o644))
+}
+
+// cmdExits runs a command like exec and asserts its exact exit status, which `! exec`
+// leaves open (1, the policy failed, and 2, bad input, both pass it):
+// exits STATUS COMMAND ARGS...; stdout and stderr are kept for the next assertions.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits STATUS COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	var ee *exec.ExitError
+	switch err := ts.Exec(args[1], args[2:]...); {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s: exit status %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
 }
 
 // cmdFiletype asserts the type of a file without following a symbolic link:

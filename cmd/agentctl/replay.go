@@ -59,6 +59,12 @@ Exit status: 0, unless a --fail-on condition holds (1); 2 for bad input.`,
 			if err := f.validate(); err != nil {
 				return inputError(err)
 			}
+			if err := onePolicyDir("replay", args[0]); err != nil {
+				return err
+			}
+			if err := onePolicyDir("--against", f.against); err != nil {
+				return err
+			}
 			dir, traces := ".", args
 			if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
 				dir, traces = args[0], args[1:]

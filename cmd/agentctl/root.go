@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -76,8 +77,10 @@ It lints a policy against checks mapped to OWASP Agentic (ASI), OWASP NHI, CSA M
 NIST AI RMF, simulates multi-agent hand-offs to find privilege multiplication and
 exfiltration paths, and compiles the policy to an OPA bundle for runtime enforcement.
 
-Policy directories are positional arguments and default to the current directory; for
-check, lint, vet, test, fmt and diff --base, DIR/... is every policy directory under DIR.
+Policy directories are positional arguments and default to the current directory. For the
+commands that take several (check, lint, vet, test, simulate, config, watch, fmt and
+diff --base), DIR/... is every policy directory under DIR; the commands that take one
+(graph, explain, compile, replay, gateway, init, import mcp --check) refuse it.
 Exit status: 0 pass, 1 the policy failed, 2 the input or the invocation is wrong.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -130,7 +133,7 @@ func busy(w io.Writer, label string) (stop func()) {
 	return progress.Start(w, label, time.Second, 100*time.Millisecond).Stop
 }
 
-// policyDirs expands the policy directory arguments of check, lint, vet, test and diff
+// policyDirs expands the policy directory arguments of the commands that take several
 // (schema.ExpandDirs: DIR/... is every policy directory under DIR); a file that is not a
 // .cue file (a README.md a shell glob names) is skipped with a note on stderr.
 func policyDirs(stderr io.Writer, args []string) ([]string, error) {
@@ -144,10 +147,32 @@ func policyDirs(stderr io.Writer, args []string) ([]string, error) {
 	return dirs, nil
 }
 
-// dirsOrDot returns the policy directories named on the command line, or ".".
-func dirsOrDot(args []string) []string {
+// policyDir is the policy directory of a command that takes at most one: its argument,
+// or ".". A DIR/... pattern is refused (onePolicyDir).
+func policyDir(cmd *cobra.Command, args []string) (string, error) {
 	if len(args) == 0 {
-		return []string{"."}
+		return ".", nil
 	}
-	return args
+	name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+	if err := onePolicyDir(name, args[0]); err != nil {
+		return "", err
+	}
+	return args[0], nil
+}
+
+// onePolicyDir refuses a DIR/... pattern where one policy directory is wanted (what names
+// the command or flag), naming the directories the pattern matches (an input error).
+func onePolicyDir(what, arg string) error {
+	if !schema.IsRecursive(arg) {
+		return nil
+	}
+	dirs, _, err := schema.ExpandDirs([]string{arg})
+	if err != nil {
+		return inputError(fmt.Errorf("%s takes one policy directory, not a pattern (%w)", what, err))
+	}
+	const shown = 5 // enough to recognise the estate; the rest is counted
+	if len(dirs) > shown {
+		dirs = append(dirs[:shown:shown], fmt.Sprintf("%d more", len(dirs)-shown))
+	}
+	return inputError(fmt.Errorf("%s takes one policy directory, not a pattern: %s matches %s; name one", what, arg, wordList(dirs, "and")))
 }

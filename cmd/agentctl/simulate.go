@@ -31,9 +31,10 @@ func newSimulateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "simulate [DIR...]",
 		Short: "Run hand-off scenarios: privilege escalation, exfiltration paths, approvals, what-if",
-		Long: `Simulate runs the scenarios of each policy directory. A scenario is a task entering the
-estate at its start agent; simulate follows every chain of declared hand-offs up to
-settings.max_chain_depth and reports, per scenario:
+		Long: `Simulate runs the scenarios of each policy directory (default .; DIR/... is every policy
+directory under DIR). A scenario is a task entering the estate at its start agent;
+simulate follows every chain of declared hand-offs up to settings.max_chain_depth and
+reports, per scenario:
 
   reach          every capability some chain can exercise
   escalations    reached capabilities outside the originator's authority, each with a
@@ -57,6 +58,7 @@ A comparison checks no expectations.
 Output formats: table (default), json, junit. Exit status: 0 every expectation holds,
 1 an expectation failed, 2 the input or the invocation is wrong.`,
 		Example: `  agentctl simulate scenarios/support-refunds
+  agentctl simulate ./... -o junit > scenarios.xml
   agentctl simulate scenarios/support-refunds --scenario fraud-review-hijacked -o json
   agentctl simulate scenarios/support-refunds --from triage --compromise kb-assistant
   agentctl simulate scenarios/support-refunds --from triage --mode attenuate --compare
@@ -66,7 +68,10 @@ Output formats: table (default), json, junit. Exit status: 0 every expectation h
 			if err != nil {
 				return inputError(err)
 			}
-			dirs := dirsOrDot(args)
+			dirs, err := policyDirs(cmd.ErrOrStderr(), args)
+			if err != nil {
+				return err
+			}
 			policies, err := loadAll(cmd, dirs)
 			if err != nil {
 				return err

@@ -25,7 +25,9 @@ its directory: a .cue file written in a subdirectory (or named _x.cue or .x.cue)
 of it, and the status line says so instead of re-running check. Subdirectories are watched
 as they appear; hidden directories (.git) are skipped. A policy directory that is removed
 or moved away, alone or with a parent, is waited for: when it comes back (restored, moved
-back, checked out again) it is watched again and check re-runs.
+back, checked out again) it is watched again and check re-runs. DIR/... is every policy
+directory under DIR when watch starts: a policy directory created later is watched from the
+next start.
 
 Bursts of changes (an editor saving several files, git checkout) are collapsed into one run
 once the tree has been quiet for --debounce. Editor temporary files (.#x, x~, .x.swp, 4913)
@@ -37,13 +39,16 @@ budget fails that run, and goes on in the background until it ends, as CUE canno
 it). On a terminal the screen is cleared before each run.
 A status line on stderr gives each run's exit status and duration. Ctrl-C (SIGINT) or
 SIGTERM stops watching; the exit status is then 0.`,
-		Example: "  agentctl watch\n  agentctl watch policies/agents\n  agentctl watch --debounce 300ms policies/agents",
+		Example: "  agentctl watch\n  agentctl watch ./...\n  agentctl watch policies/agents\n  agentctl watch --debounce 300ms policies/agents",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dirs, checkArgs := args, []string(nil)
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
 				dirs, checkArgs = args[:dash], args[dash:]
 			}
-			dirs = dirsOrDot(dirs)
+			dirs, err := policyDirs(cmd.ErrOrStderr(), dirs)
+			if err != nil {
+				return err
+			}
 			for _, dir := range dirs {
 				fi, err := os.Stat(dir)
 				if err != nil {
@@ -64,7 +69,7 @@ SIGTERM stops watching; the exit status is then 0.`,
 			}()
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			checkCmd := append(append([]string{"check"}, checkArgs...), dirs...)
-			err := watch.Watch(ctx, watch.Config{
+			err = watch.Watch(ctx, watch.Config{
 				Dirs:     dirs,
 				Debounce: debounce,
 				Log:      stderr,

@@ -156,3 +156,45 @@ func TestWatchStopsOnSIGTERM(t *testing.T) {
 		t.Fatal("watch did not stop on SIGTERM")
 	}
 }
+
+// TestWatchPattern: DIR/... watches every policy directory under DIR and runs check on all of
+// them, as check DIR/... would.
+func TestWatchPattern(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"a", filepath.Join("b", "c")} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, d, "policy.cue"), []byte(failingPolicy), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr testtool.SyncBuffer
+	cmd := newRootCmd(&stdout, &stderr)
+	cmd.SetArgs([]string{"watch", filepath.Join(root, "..."), "--", "--elapsed=false"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	status := regexp.MustCompile(`(?m)^agentctl watch: start: exit status (\d) after [^;]+; watching (.*)\n`)
+	deadline := time.Now().Add(30 * time.Second)
+	for !status.MatchString(stderr.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no first run; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("watch returned %v after its context ended, want nil", err)
+	}
+	var want, wantErr bytes.Buffer
+	code := run([]string{"check", "--elapsed=false", filepath.Join(root, "a"), filepath.Join(root, "b", "c")}, &want, &wantErr)
+	m := status.FindStringSubmatch(stderr.String())
+	if m[1] != string(rune('0'+code)) || m[2] != "2 directories (Ctrl-C to stop)" {
+		t.Errorf("status line %q: want exit status %d, watching 2 directories", m[0], code)
+	}
+	if stdout.String() != want.String() {
+		t.Errorf("watch printed\n%s\ncheck of both directories prints\n%s", stdout.String(), want.String())
+	}
+}
