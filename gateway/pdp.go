@@ -11,10 +11,12 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/logging"
+	bundleplugin "github.com/open-policy-agent/opa/v1/plugins/bundle"
 	"github.com/open-policy-agent/opa/v1/sdk"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -150,6 +152,34 @@ func (r *Remote) do(ctx context.Context, method, path string, body []byte, out a
 
 func (r *Remote) Close(context.Context) { r.Client.CloseIdleConnections() }
 
+// bundleError keeps the last error of OPA's bundle plugin.
+type bundleError struct {
+	mu  sync.Mutex
+	msg string
+}
+
+func (b *bundleError) set(s bundleplugin.Status) {
+	if s.Code == "" && len(s.Errors) == 0 {
+		return
+	}
+	msg := "bundle " + s.Name
+	if s.Message != "" {
+		msg += ": " + s.Message
+	}
+	if len(s.Errors) > 0 {
+		msg += ": " + errors.Join(s.Errors...).Error()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.msg = msg
+}
+
+func (b *bundleError) get() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.msg
+}
+
 // Embedded is OPA running in the gateway's process through OPA's Go SDK: the bundle comes
 // from OPA's bundle plugin (a file or a bundle service), decision logs and status go through
 // OPA's own plugins, as the configuration says.
@@ -190,11 +220,21 @@ func NewEmbedded(ctx context.Context, config []byte, logger, console logging.Log
 	if err != nil {
 		return nil, fmt.Errorf("start embedded OPA: %w", err)
 	}
+	// OPA's bundle plugin retries a failed download or a bundle it refuses (bad signature,
+	// say) forever; giving up must say what it last failed on.
+	var last bundleError
+	if bp, ok := o.Plugin(bundleplugin.Name).(*bundleplugin.Plugin); ok {
+		bp.Register(&last, last.set)
+		defer bp.Unregister(&last)
+	}
 	select {
 	case <-ready:
 	case <-ctx.Done():
 		o.Stop(context.Background())
-		return nil, fmt.Errorf("embedded OPA: no bundle activated: %w", ctx.Err())
+		if msg := last.get(); msg != "" {
+			return nil, fmt.Errorf("embedded OPA: no bundle activated (%w): %s", ctx.Err(), msg)
+		}
+		return nil, fmt.Errorf("embedded OPA: no bundle activated (%w)", ctx.Err())
 	}
 	e := &Embedded{opa: o, store: store, work: make(chan func()), quit: make(chan struct{})}
 	for range runtime.GOMAXPROCS(0) {
