@@ -88,6 +88,9 @@ type webServer struct {
 	calls     sync.Map // tool -> *atomic.Int64
 	cancelled atomic.Int64
 	srv       *httptest.Server
+	// statelessURL serves the same server without MCP sessions, as the gateway serves
+	// agents: the benchmark times what that mode costs the SDK.
+	statelessURL string
 }
 
 func (w *webServer) count(tool string) int64 {
@@ -148,6 +151,9 @@ func startWeb(t testing.TB) *webServer {
 	w.srv = httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, &sdk.StreamableHTTPOptions{JSONResponse: true}))
 	t.Cleanup(w.srv.Close)
 	w.url = w.srv.URL + "/mcp"
+	stateless := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, &sdk.StreamableHTTPOptions{JSONResponse: true, Stateless: true}))
+	t.Cleanup(stateless.Close)
+	w.statelessURL = stateless.URL + "/mcp"
 	return w
 }
 

@@ -9,11 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/logging"
+	bundleplugin "github.com/open-policy-agent/opa/v1/plugins/bundle"
 	"github.com/open-policy-agent/opa/v1/sdk"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -149,12 +152,48 @@ func (r *Remote) do(ctx context.Context, method, path string, body []byte, out a
 
 func (r *Remote) Close(context.Context) { r.Client.CloseIdleConnections() }
 
+// bundleError keeps the last error of OPA's bundle plugin.
+type bundleError struct {
+	mu  sync.Mutex
+	msg string
+}
+
+func (b *bundleError) set(s bundleplugin.Status) {
+	if s.Code == "" && len(s.Errors) == 0 {
+		return
+	}
+	msg := "bundle " + s.Name
+	if s.Message != "" {
+		msg += ": " + s.Message
+	}
+	if len(s.Errors) > 0 {
+		msg += ": " + errors.Join(s.Errors...).Error()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.msg = msg
+}
+
+func (b *bundleError) get() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.msg
+}
+
 // Embedded is OPA running in the gateway's process through OPA's Go SDK: the bundle comes
 // from OPA's bundle plugin (a file or a bundle service), decision logs and status go through
 // OPA's own plugins, as the configuration says.
+//
+// Decisions run on long-lived worker goroutines. OPA's evaluator recurses deeply (one
+// decision grows a goroutine's stack to 512 KiB), and the MCP SDK serves each request on a
+// new goroutine whose stack starts at a few KiB: evaluated there, every decision doubled its
+// stack six or seven times, each time copying every frame already on it, which cost about as
+// much as the evaluation (docs/gateway.md, "Performance"). A worker keeps its grown stack.
 type Embedded struct {
 	opa   *sdk.OPA
 	store storage.Store
+	work  chan func() // received by idle workers only
+	quit  chan struct{}
 }
 
 // EmbeddedConfig returns an OPA configuration that loads the bundle archive at path and logs
@@ -181,17 +220,56 @@ func NewEmbedded(ctx context.Context, config []byte, logger, console logging.Log
 	if err != nil {
 		return nil, fmt.Errorf("start embedded OPA: %w", err)
 	}
+	// OPA's bundle plugin retries a failed download or a bundle it refuses (bad signature,
+	// say) forever; giving up must say what it last failed on.
+	var last bundleError
+	if bp, ok := o.Plugin(bundleplugin.Name).(*bundleplugin.Plugin); ok {
+		bp.Register(&last, last.set)
+		defer bp.Unregister(&last)
+	}
 	select {
 	case <-ready:
 	case <-ctx.Done():
 		o.Stop(context.Background())
-		return nil, fmt.Errorf("embedded OPA: no bundle activated: %w", ctx.Err())
+		if msg := last.get(); msg != "" {
+			return nil, fmt.Errorf("embedded OPA: no bundle activated (%w): %s", ctx.Err(), msg)
+		}
+		return nil, fmt.Errorf("embedded OPA: no bundle activated (%w)", ctx.Err())
 	}
-	return &Embedded{opa: o, store: store}, nil
+	e := &Embedded{opa: o, store: store, work: make(chan func()), quit: make(chan struct{})}
+	for range runtime.GOMAXPROCS(0) {
+		go e.worker()
+	}
+	return e, nil
 }
 
+func (e *Embedded) worker() {
+	for {
+		select {
+		case f := <-e.work:
+			f()
+		case <-e.quit:
+			return
+		}
+	}
+}
+
+// Decide evaluates on an idle worker, or on the caller's goroutine when all are busy, so
+// that decisions never queue behind each other. OPA cancels the evaluation when ctx ends.
 func (e *Embedded) Decide(ctx context.Context, input map[string]any) (Decision, error) {
-	res, err := e.opa.Decision(ctx, sdk.DecisionOptions{Now: time.Now(), Path: DecisionPath, Input: input})
+	var res *sdk.DecisionResult
+	var err error
+	done := make(chan struct{})
+	eval := func() {
+		res, err = e.opa.Decision(ctx, sdk.DecisionOptions{Now: time.Now(), Path: DecisionPath, Input: input})
+		close(done)
+	}
+	select {
+	case e.work <- eval:
+	default:
+		eval()
+	}
+	<-done
 	if err != nil {
 		return Decision{}, fmt.Errorf("embedded OPA: %w", err)
 	}
@@ -243,4 +321,7 @@ func (e *Embedded) Put(ctx context.Context, path string, value any) error {
 	})
 }
 
-func (e *Embedded) Close(ctx context.Context) { e.opa.Stop(ctx) }
+func (e *Embedded) Close(ctx context.Context) {
+	close(e.quit)
+	e.opa.Stop(ctx)
+}

@@ -5,6 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
+	"sync"
+	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -58,24 +61,85 @@ func JWTBundleFile(trustDomain, path string) (jwtbundle.Source, error) {
 	return b, nil
 }
 
-// WorkloadAPI gets the SVID and the bundles from the Workload API at addr (e.g.
-// unix:///run/spire/sockets/agent.sock; empty: $SPIFFE_ENDPOINT_SOCKET).
-func WorkloadAPI(ctx context.Context, addr string) (*SVIDs, error) {
-	var opts []workloadapi.ClientOption
+// WorkloadAPI gets the gateway's X.509-SVID and the X.509 bundles, and when jwt is set the
+// JWT bundles, from the Workload API at addr (e.g. unix:///run/spire/sockets/agent.sock;
+// empty: $SPIFFE_ENDPOINT_SOCKET), over one connection that stays open: the API pushes
+// rotated SVIDs and bundles, and the sources serve them from then on. It waits at most wait
+// for the first answers: go-spiffe itself retries an unreachable API forever, so without a
+// bound the gateway would hang at start instead of saying why.
+func WorkloadAPI(ctx context.Context, addr string, jwt bool, wait time.Duration) (*SVIDs, error) {
+	name := addr
+	if name == "" {
+		name = os.Getenv(workloadapi.SocketEnv)
+	}
+	errs := &lastError{}
+	opts := []workloadapi.ClientOption{workloadapi.WithLogger(errs)}
 	if addr != "" {
 		opts = append(opts, workloadapi.WithAddr(addr))
 	}
-	x, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(opts...))
+	client, err := workloadapi.New(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("SPIFFE Workload API: %w", err)
+		return nil, fmt.Errorf("SPIFFE Workload API %s: %w", name, err)
 	}
-	j, err := workloadapi.NewJWTSource(ctx, workloadapi.WithClientOptions(opts...))
+	failed := func(what string, err error) error {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("SPIFFE Workload API %s: no %s: %w", name, what, err)
+		}
+		if last := errs.get(); last != "" {
+			return fmt.Errorf("SPIFFE Workload API %s: no %s within %s: %s", name, what, wait, last)
+		}
+		return fmt.Errorf("SPIFFE Workload API %s: no %s within %s", name, what, wait)
+	}
+	// The sources keep watching with their own context; this one bounds only the first wait.
+	first, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	x, err := workloadapi.NewX509Source(first, workloadapi.WithClient(client))
 	if err != nil {
-		x.Close()
-		return nil, fmt.Errorf("SPIFFE Workload API (JWT bundles): %w", err)
+		client.Close()
+		return nil, failed("X.509-SVID", err)
 	}
-	return &SVIDs{X509: x, Bundles: x, JWT: j, close: []func() error{x.Close, j.Close}}, nil
+	s := &SVIDs{X509: x, Bundles: x, close: []func() error{x.Close, client.Close}}
+	if jwt {
+		j, err := workloadapi.NewJWTSource(first, workloadapi.WithClient(client))
+		if err != nil {
+			s.Close()
+			return nil, failed("JWT bundles", err)
+		}
+		s.JWT = j
+		s.close = append([]func() error{j.Close}, s.close...)
+	}
+	return s, nil
 }
+
+// lastError keeps the last error the Workload API client logged (it logs, then retries), so
+// that giving up can say why.
+type lastError struct {
+	mu  sync.Mutex
+	err string
+}
+
+func (l *lastError) get() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Errorf keeps the error itself when the message wraps one ("Failed to watch the Workload
+// API: %v"), else the message.
+func (l *lastError) Errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if len(args) > 0 {
+		if err, ok := args[len(args)-1].(error); ok {
+			msg = err.Error()
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.err = msg
+}
+func (*lastError) Debugf(string, ...any) {}
+func (*lastError) Infof(string, ...any)  {}
+func (*lastError) Warnf(string, ...any)  {}
 
 // Close stops Workload API watches.
 func (s *SVIDs) Close() error {

@@ -39,6 +39,7 @@ type gatewayFlags struct {
 	maxSessions                  int
 	sessionTTL                   time.Duration
 	decisionTimeout              time.Duration
+	startTimeout                 time.Duration
 	upstreamTimeout              time.Duration
 	maxOutput                    int
 	otlpEndpoint, traceFile      string
@@ -100,6 +101,7 @@ Agentctl-Task header. See docs/gateway.md.`,
 	fl.DurationVar(&f.recordTTL, "record-ttl", 24*time.Hour, "how long a task record is accepted")
 	fl.IntVar(&f.maxSessions, "max-sessions", 100000, "tasks whose state is kept; the least recently used is dropped first")
 	fl.DurationVar(&f.sessionTTL, "session-ttl", 24*time.Hour, "drop a task's state after this long unused")
+	fl.DurationVar(&f.startTimeout, "start-timeout", time.Minute, "give up starting when embedded OPA has activated no bundle, or the Workload API has given no SVID, after this long")
 	fl.DurationVar(&f.decisionTimeout, "decision-timeout", 2*time.Second, "deny when OPA has not answered after this long")
 	fl.DurationVar(&f.upstreamTimeout, "upstream-timeout", 60*time.Second, "fail a call the upstream has not answered after this long")
 	fl.IntVar(&f.maxOutput, "max-output", 4<<20, "largest upstream message in bytes; a larger answer fails the call")
@@ -135,6 +137,8 @@ func (f *gatewayFlags) validate() error {
 		return errors.New("--admin-token-file is required: the admin endpoint starts tasks (POST /v1/tasks)")
 	case f.maxSessions < 1 || f.maxOutput < 1:
 		return errors.New("--max-sessions and --max-output must be positive")
+	case f.startTimeout <= 0:
+		return errors.New("--start-timeout must be positive")
 	}
 	return nil
 }
@@ -190,19 +194,19 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 	case f.svidCert != "":
 		svids, err = gateway.SVIDFiles(f.svidCert, f.svidKey, f.svidTrust, f.jwtBundle)
 	case f.workloadAPI != "":
-		svids, err = gateway.WorkloadAPI(ctx, f.workloadAPI)
+		svids, err = gateway.WorkloadAPI(ctx, f.workloadAPI, f.jwtAudience != "", f.startTimeout)
 	}
 	if err != nil {
 		return inputError(err)
 	}
 	if svids != nil {
 		defer svids.Close()
-		tlsCfg = svids.MTLS()
+		tlsCfg, id.X509 = svids.MTLS(), svids.Bundles
 		if f.jwtAudience != "" {
 			if svids.JWT == nil {
 				return inputError(errors.New("--jwt-audience: no JWT bundle (--jwt-bundle FILE)"))
 			}
-			id.JWT, id.Audience, tlsCfg = svids.JWT, f.jwtAudience, svids.TLS()
+			id.JWT, id.Audience, id.X509, tlsCfg = svids.JWT, f.jwtAudience, nil, svids.TLS()
 		}
 	}
 	if f.insecureDev {
@@ -259,7 +263,7 @@ func (f *gatewayFlags) pdp(ctx context.Context, p *policy.Policy, stderr io.Writ
 	}
 	logger := logging.New()
 	logger.SetOutput(stderr)
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, f.startTimeout)
 	defer cancel()
 	return gateway.NewEmbedded(ctx, config, logger, logger)
 }
