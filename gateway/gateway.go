@@ -488,12 +488,15 @@ func (g *Gateway) handoffHandler(ctx context.Context, req *sdk.CallToolRequest) 
 	}
 	now := g.cfg.Now()
 	args, argErr := decodeArguments(req.Params.Arguments)
-	to, _ := args["to"].(string)
+	to, named := args["to"].(string)
 	rec, code, msg := g.task(req, peer, now)
 	switch {
 	case rec == nil:
 	case argErr != nil:
 		code, msg = CodeBadArguments, argErr.Error()
+	case !named:
+		// The SDK does not enforce the tool's input schema.
+		code, msg = CodeBadArguments, `the argument "to" must be the name of the receiving agent`
 	case len(g.p.HandoffModes(peer.Agent, to)) == 0:
 		code, msg = policy.CodeUndeclaredHandoff, fmt.Sprintf("the policy declares no hand-off from %s to %q", peer.Agent, to)
 	case len(rec.Chain) > g.p.MaxChainDepth():

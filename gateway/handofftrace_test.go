@@ -17,7 +17,7 @@ import (
 )
 
 // TestRefusedHandoffTrace: hand-offs the gateway refuses after the task record verified
-// (CHAIN_TOO_DEEP; UNDECLARED_HANDOFF for a receiver that is no string) are written to the
+// (CHAIN_TOO_DEEP; BAD_ARGUMENTS for a receiver that is no string) are written to the
 // trace file as invoke_agent spans inside the task's chain, and agentctl replay reads each
 // back as a not replayable agentctl.handoff call of its sender, in the task's session, with
 // the refusal's code and message. No npm server is needed: it runs on every machine.
@@ -58,7 +58,7 @@ handoffs: [{from: "researcher", to: "writer", mode: "delegate"}, {from: "writer"
 		res, err := writer.call(ctx, handed, gateway.HandoffTool, args)
 		got = append(got, outcome(t, res, err))
 	}
-	if want := []string{"deny CHAIN_TOO_DEEP", "deny UNDECLARED_HANDOFF"}; !slices.Equal(got, want) {
+	if want := []string{"deny CHAIN_TOO_DEEP", "deny BAD_ARGUMENTS"}; !slices.Equal(got, want) {
 		t.Fatalf("the gateway answered %q, want %q", got, want)
 	}
 	gw.Close() // flushes the spans
@@ -83,7 +83,7 @@ handoffs: [{from: "researcher", to: "writer", mode: "delegate"}, {from: "writer"
 	}
 	want := []string{
 		`writer agentctl.handoff [researcher writer] session=true args=map[to:researcher]: refused before the decision: the gateway refused the hand-off (replay decides tool calls, not hand-offs): CHAIN_TOO_DEEP: the chain would have 2 hand-offs; settings.max_chain_depth is 1`,
-		`writer agentctl.handoff [researcher writer] session=true args=map[]: refused before the decision: the gateway refused the hand-off (replay decides tool calls, not hand-offs): UNDECLARED_HANDOFF: the policy declares no hand-off from writer to ""`,
+		`writer agentctl.handoff [researcher writer] session=true args=map[]: refused before the decision: the gateway refused the hand-off (replay decides tool calls, not hand-offs): BAD_ARGUMENTS: the argument "to" must be the name of the receiving agent`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("replayed:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
