@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"context"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"slices"
 	"testing"
 	"time"
@@ -24,6 +26,10 @@ import (
 //
 //	go test ./gateway -run '^$' -bench ToolCall -benchtime 2000x
 func BenchmarkToolCall(b *testing.B) {
+	if os.Getenv("GOGC") == "" { // measure as agentctl gateway runs; GOGC=100 for Go's default
+		prev := debug.SetGCPercent(gateway.GCPercent)
+		b.Cleanup(func() { debug.SetGCPercent(prev) })
+	}
 	e := newEstate(b)
 	embedded, err := gateway.NewEmbedded(context.Background(), gateway.EmbeddedConfig(e.bundlePath), quietLogger(), quietLogger())
 	if err != nil {

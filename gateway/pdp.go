@@ -25,6 +25,12 @@ import (
 	"github.com/agentctl/agentctl/policy"
 )
 
+// GCPercent is the collector setting `agentctl gateway` runs with when GOGC is not set in its
+// environment: the MCP SDK allocates about 1 MiB per proxied call, so at Go's default (100)
+// the collector runs every few calls and its work falls on the decisions the calls wait for
+// (docs/gateway.md, Performance).
+const GCPercent = 400
+
 // DecisionPath is the bundle's decision, as OPA's Data API names it.
 const DecisionPath = "agentctl/decision"
 

@@ -144,18 +144,12 @@ func (f *gatewayFlags) validate() error {
 	return nil
 }
 
-// gatewayGCPercent is the collector setting of `agentctl gateway` when GOGC is unset.
-const gatewayGCPercent = 400
-
 func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 	if err := f.validate(); err != nil {
 		return inputError(err)
 	}
 	if os.Getenv("GOGC") == "" {
-		// The MCP SDK allocates about 1 MiB per proxied call, so at Go's default the
-		// collector runs every few calls and its pauses fall on decisions
-		// (docs/gateway.md, Performance). GOGC in the environment still wins.
-		debug.SetGCPercent(gatewayGCPercent)
+		debug.SetGCPercent(gateway.GCPercent)
 	}
 	stderr := cmd.ErrOrStderr()
 	log := slog.New(slog.NewTextHandler(stderr, nil))
