@@ -14,8 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/go-jose/go-jose/v4"
 )
 
 // Record is a task record: the signed statement of the gateway that a task exists and which
@@ -102,11 +101,16 @@ func (s *Signer) Sign(r *Record, now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tok, err := jws.Sign(payload, jws.WithKey(jwa.ES256(), s.key))
+	// go-jose, the JOSE library go-spiffe verifies JWT-SVIDs with: one in the binary.
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: s.key}, nil)
 	if err != nil {
 		return "", fmt.Errorf("sign task record: %w", err)
 	}
-	return string(tok), nil
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign task record: %w", err)
+	}
+	return obj.CompactSerialize()
 }
 
 // Errors of Verify; the message says which.
@@ -118,7 +122,11 @@ func (s *Signer) Verify(token string, now time.Time) (*Record, error) {
 	r := s.verified[token]
 	s.mu.Unlock()
 	if r == nil {
-		payload, err := jws.Verify([]byte(token), jws.WithKey(jwa.ES256(), &s.key.PublicKey))
+		var payload []byte
+		obj, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
+		if err == nil {
+			payload, err = obj.Verify(&s.key.PublicKey)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: the signature does not verify (forged, altered or issued by another gateway key)", errRecord)
 		}

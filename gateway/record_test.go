@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,13 @@ func TestRecords(t *testing.T) {
 	parts[2] = string(sig)
 	if _, err := a.Verify(strings.Join(parts, "."), now); err == nil {
 		t.Error("an altered signature verified")
+	}
+	// Algorithm confusion: a record with alg "none" or HS256 (keyed by anything) is refused.
+	for _, alg := range []string{"none", "HS256"} {
+		forged := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"`+alg+`"}`)) + "." + parts[1] + "."
+		if _, err := a.Verify(forged, now); err == nil || !strings.Contains(err.Error(), "does not verify") {
+			t.Errorf("alg %s: %v", alg, err)
+		}
 	}
 	if _, err := gateway.LoadSigner(filepath.Join(t.TempDir(), "none.pem"), time.Hour); err == nil {
 		t.Error("a missing key loaded")
