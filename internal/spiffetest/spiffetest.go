@@ -207,31 +207,26 @@ func checkHeader(ctx context.Context) error {
 }
 
 func (w *WorkloadAPI) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerStreamingServer[workload.X509SVIDResponse]) error {
-	if err := checkHeader(stream.Context()); err != nil {
-		return err
-	}
-	for {
-		resp, _, changed := w.current()
-		if resp == nil {
-			return status.Error(codes.PermissionDenied, "no identity issued")
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
-		select {
-		case <-changed:
-		case <-stream.Context().Done():
-			return nil
-		}
-	}
+	return serve(w, stream, func(x *workload.X509SVIDResponse, _ *workload.JWTBundlesResponse) *workload.X509SVIDResponse {
+		return x
+	})
 }
 
 func (w *WorkloadAPI) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc.ServerStreamingServer[workload.JWTBundlesResponse]) error {
+	return serve(w, stream, func(_ *workload.X509SVIDResponse, j *workload.JWTBundlesResponse) *workload.JWTBundlesResponse {
+		return j
+	})
+}
+
+// serve sends the stream's part of the current answer, and again after every Push, until
+// the client goes away; with nothing issued it refuses as SPIRE does.
+func serve[T any](w *WorkloadAPI, stream grpc.ServerStreamingServer[T], part func(*workload.X509SVIDResponse, *workload.JWTBundlesResponse) *T) error {
 	if err := checkHeader(stream.Context()); err != nil {
 		return err
 	}
 	for {
-		_, resp, changed := w.current()
+		x, j, changed := w.current()
+		resp := part(x, j)
 		if resp == nil {
 			return status.Error(codes.PermissionDenied, "no identity issued")
 		}
