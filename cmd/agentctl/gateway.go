@@ -105,7 +105,7 @@ Agentctl-Task header. See docs/gateway.md.`,
 	fl.DurationVar(&f.startTimeout, "start-timeout", time.Minute, "give up starting when embedded OPA has activated no bundle, or the Workload API has given no SVID, after this long")
 	fl.DurationVar(&f.decisionTimeout, "decision-timeout", 2*time.Second, "deny when OPA has not answered after this long")
 	fl.DurationVar(&f.upstreamTimeout, "upstream-timeout", 60*time.Second, "fail a call the upstream has not answered after this long")
-	fl.IntVar(&f.maxOutput, "max-output", 4<<20, "largest upstream message in bytes; a larger answer fails the call")
+	fl.IntVar(&f.maxOutput, "max-output", 4<<20, "largest upstream message in bytes; a larger answer fails the call, a larger tool list fails the connection")
 	fl.StringVar(&f.otlpEndpoint, "otlp-endpoint", "", "export OTel GenAI spans over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318/v1/traces)")
 	fl.StringVar(&f.traceFile, "trace-file", "", "append OTel GenAI spans to this file as OTLP JSON lines (agentctl replay reads it)")
 	fl.BoolVar(&f.traceArguments, "trace-arguments", false, "record tool-call arguments in spans (gen_ai.tool.call.arguments)")
