@@ -200,6 +200,7 @@ type Embedded struct {
 	store storage.Store
 	work  chan func() // received by idle workers only
 	quit  chan struct{}
+	stop  sync.Once
 }
 
 // EmbeddedConfig returns an OPA configuration that loads the bundle archive at path and logs
@@ -327,7 +328,10 @@ func (e *Embedded) Put(ctx context.Context, path string, value any) error {
 	})
 }
 
+// Close stops the workers and OPA; a second call does nothing.
 func (e *Embedded) Close(ctx context.Context) {
-	close(e.quit)
-	e.opa.Stop(ctx)
+	e.stop.Do(func() {
+		close(e.quit)
+		e.opa.Stop(ctx)
+	})
 }
