@@ -99,26 +99,30 @@ func NewTelemetry(ctx context.Context, cfg TelemetryConfig) (*Telemetry, error) 
 		}
 		return nil, err
 	}
+	// The file first: the provider shuts its processors down in this order and stops at the
+	// deadline, which a collector that never answers uses up.
+	if cfg.File != "" {
+		f, err := os.OpenFile(cfg.File, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("trace file: %w", err)
+		}
+		fe := &fileExporter{w: f, c: f}
+		started = append(started, fe)
+		add(fe, cfg.File)
+	}
 	if cfg.Endpoint != "" {
 		u, err := otlpURL(cfg.Endpoint)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		t := cfg.Timeout
 		e, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u), otlptracehttp.WithTimeout(t),
 			otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: true, InitialInterval: t / 10, MaxInterval: t / 2, MaxElapsedTime: t}))
 		if err != nil {
-			return nil, fmt.Errorf("OTLP exporter %s: %w", u, err)
+			return fail(fmt.Errorf("OTLP exporter %s: %w", u, err))
 		}
 		started = append(started, e)
 		add(e, u)
-	}
-	if cfg.File != "" {
-		f, err := os.OpenFile(cfg.File, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return fail(fmt.Errorf("trace file: %w", err))
-		}
-		add(&fileExporter{w: f, c: f}, cfg.File)
 	}
 	if len(opts) == 1 {
 		return nil, nil
