@@ -304,13 +304,18 @@ func (g *Gateway) handle(ctx context.Context, u *upstream, act *policy.Action, p
 	if d.Flow != nil {
 		sess.Flow = d.Flow
 	}
-	if errors.Is(err, errTooLarge) {
+	switch {
+	case errors.Is(err, errStreamTooLarge):
+		g.cfg.Log.Warn("upstream message too large: the connection was dropped; the server is restarted for the next call", "upstream", u.spec.Tool,
+			"in_flight", act.Pin.Tool, "max_output", g.cfg.MaxOutput, "agent", peer.Agent, "task", rec.Task)
+		return refusal(CodeUpstreamError, fmt.Sprintf("upstream %s: a message larger than %d bytes (--max-output) came while %s was in flight; it was dropped with the connection, and the server is restarted for the next call",
+			u.spec.Tool, g.cfg.MaxOutput, act.Pin.Tool), nil)
+	case errors.Is(err, errTooLarge):
 		g.cfg.Log.Warn("upstream answer too large: dropped; the server is reconnected for the next call", "upstream", u.spec.Tool,
 			"tool", act.Pin.Tool, "max_output", g.cfg.MaxOutput, "agent", peer.Agent, "task", rec.Task)
 		return refusal(CodeUpstreamError, fmt.Sprintf("upstream %s: the answer to %s is too large: more than %d bytes (--max-output); it was dropped",
 			u.spec.Tool, act.Pin.Tool, g.cfg.MaxOutput), nil)
-	}
-	if err != nil {
+	case err != nil:
 		return refusal(CodeUpstreamError, fmt.Sprintf("upstream %s failed on %s: %v", u.spec.Tool, act.Pin.Tool, err), nil)
 	}
 	return res

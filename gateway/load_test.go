@@ -234,11 +234,11 @@ func TestFaults(t *testing.T) {
 		big := filepath.Join(e.root, "docs", "big.txt")
 		writeFile(t, big, strings.Repeat("y", 1<<20))
 		res, err := a.call(ctx, tok, "files.read_text_file", map[string]any{"path": big})
-		want := "agentctl gateway: UPSTREAM_ERROR: upstream files: the answer to read_text_file is too large: more than 65536 bytes (--max-output); it was dropped"
+		want := "agentctl gateway: UPSTREAM_ERROR: upstream files: a message larger than 65536 bytes (--max-output) came while read_text_file was in flight; it was dropped with the connection, and the server is restarted for the next call"
 		if got := outcome(t, res, err); got != "deny "+gateway.CodeUpstreamError || text(res) != want {
 			t.Errorf("oversized: %s: %s", got, text(res))
 		}
-		if l := log.String(); !strings.Contains(l, `level=WARN msg="upstream answer too large: dropped; the server is reconnected for the next call" upstream=files tool=read_text_file max_output=65536`) {
+		if l := log.String(); !strings.Contains(l, `level=WARN msg="upstream message too large: the connection was dropped; the server is restarted for the next call" upstream=files in_flight=read_text_file max_output=65536`) {
 			t.Errorf("the operator's log:\n%s", l)
 		}
 		res, err = a.call(ctx, tok, "files.read_text_file", map[string]any{"path": filepath.Join(e.root, "docs", "plan.txt")})

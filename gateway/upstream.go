@@ -222,6 +222,11 @@ func (l *limitedReader) Close() error { return l.rc.Close() }
 // errTooLarge marks an answer larger than the output limit (--max-output).
 var errTooLarge = errors.New("the upstream's answer exceeds the output limit")
 
+// errStreamTooLarge marks a stdio server that wrote a message larger than the output limit.
+// The connection breaks with every call in flight on it, and which call the message
+// answered, if any, is unknown: the line that would say is the one not read.
+var errStreamTooLarge = errors.New("the upstream sent a message over the output limit")
+
 // lineLimit fails a stdio server's output once one line (one MCP message) exceeds max
 // bytes, so that an oversized answer cannot grow the gateway's memory, and records that it
 // did: the connection then breaks, and the call says why.
@@ -253,14 +258,29 @@ func (l *lineLimit) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// tooLarge tells whether a failed call's answer broke the output limit: the stdio line
-// limit, the HTTP body limit (the SDK keeps only its text) or the SDK's SSE event limit.
-func tooLarge(err error, out *lineLimit) bool {
-	if out != nil && out.over.Load() {
-		return true
+// oversized classifies a failed call's error: a stdio message over the line limit
+// (errStreamTooLarge), an answer over the HTTP body limit or the SDK's SSE event limit
+// (errTooLarge; the SDK keeps only the text of those), or neither. An error the server
+// answered is never taken for a size error, whatever its text says.
+func oversized(err error, out *lineLimit) error {
+	var rpcErr *jsonrpc.Error
+	switch {
+	case out != nil && out.over.Load():
+		return fmt.Errorf("%w: %w", errStreamTooLarge, err)
+	case errors.As(err, &rpcErr):
+		return err
+	case errors.Is(err, errTooLarge):
+		return err
+	case strings.Contains(err.Error(), errTooLarge.Error()), strings.Contains(err.Error(), "SSE event exceeded"):
+		return fmt.Errorf("%w: %w", errTooLarge, err)
 	}
-	msg := err.Error()
-	return errors.Is(err, errTooLarge) || strings.Contains(msg, errTooLarge.Error()) || strings.Contains(msg, "SSE event exceeded")
+	return err
+}
+
+// tooLarge tells whether a failed call's error is one of oversized's size errors.
+func tooLarge(err error, out *lineLimit) bool {
+	err = oversized(err, out)
+	return errors.Is(err, errTooLarge) || errors.Is(err, errStreamTooLarge)
 }
 
 // connectTimeout bounds a reconnection (a stdio server starting anew), whatever the call's
@@ -287,8 +307,8 @@ func (u *upstream) call(ctx context.Context, timeout time.Duration, name string,
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := s.CallTool(ctx, &sdk.CallToolParams{Name: name, Arguments: args})
-	if err != nil && tooLarge(err, out) {
-		err = fmt.Errorf("%w: %v", errTooLarge, err)
+	if err != nil {
+		err = oversized(err, out)
 	}
 	var rpcErr *jsonrpc.Error
 	if err != nil && ctx.Err() == nil && !errors.As(err, &rpcErr) {

@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
 // endless is a stdio server's output that never ends its line.
@@ -41,7 +44,16 @@ func TestLineLimit(t *testing.T) {
 	if _, err := lim.Read(make([]byte, 10)); !errors.Is(err, errTooLarge) {
 		t.Errorf("after the limit: %v", err)
 	}
-	if !tooLarge(errors.New("calling \"tools/call\": connection closed"), lim) {
-		t.Error("a call on a connection broken by the limit is not reported as too large")
+	if err := oversized(errors.New("calling \"tools/call\": connection closed"), lim); !errors.Is(err, errStreamTooLarge) {
+		t.Errorf("a call on a connection broken by the limit: %v", err)
+	}
+	// Over HTTP the SDK keeps only the text of the body limit's error; a server's own
+	// error saying the same words is still the server's.
+	if err := oversized(fmt.Errorf("reading body: %s", errTooLarge.Error()), nil); !errors.Is(err, errTooLarge) {
+		t.Errorf("the body limit's text: %v", err)
+	}
+	rpcErr := &jsonrpc.Error{Code: -32000, Message: errTooLarge.Error()}
+	if err := oversized(fmt.Errorf("calling tool: %w", rpcErr), nil); tooLarge(err, nil) || !errors.As(err, new(*jsonrpc.Error)) {
+		t.Errorf("the server's error: %v", err)
 	}
 }
