@@ -518,7 +518,7 @@ func (g *Gateway) handoffHandler(ctx context.Context, req *sdk.CallToolRequest) 
 	if err != nil {
 		return nil, err
 	}
-	g.cfg.Telemetry.handoff(ctx, peer, &next, now)
+	g.cfg.Telemetry.handoff(ctx, &next, now)
 	return &sdk.CallToolResult{StructuredContent: map[string]any{"task": next.Task, "chain": next.Chain, "record": tok},
 		Content: []sdk.Content{&sdk.TextContent{Text: fmt.Sprintf("task %s handed to %s; the receiver presents this record: %s", next.Task, to, tok)}}}, nil
 }

@@ -40,9 +40,9 @@ type Identity struct {
 	// X509, when set, is the trust bundle every request's client certificate chain is
 	// verified against again: the TLS handshake verified it against the bundle of its time,
 	// but a kept-alive connection outlives a rotation that dropped its CA, and its SVID's
-	// expiry. A source must replace a bundle it updates, never change it in place (as the
-	// Workload API's does): a chain verified against a bundle is not verified again while
-	// the same bundle is current.
+	// expiry. A source must replace a bundle it updates, never change it in place (the
+	// Workload API source replaces its set on every update): a chain verified against a
+	// bundle is not verified again while the same bundle is current.
 	X509 x509bundle.Source
 	// JWT, when set, accepts a JWT-SVID bearer token for Audience, verified against it.
 	JWT      jwtbundle.Source

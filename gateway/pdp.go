@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -158,14 +160,18 @@ func (r *Remote) do(ctx context.Context, method, path string, body []byte, out a
 
 func (r *Remote) Close(context.Context) { r.Client.CloseIdleConnections() }
 
-// bundleError keeps the last error of OPA's bundle plugin.
+// bundleError keeps, per bundle, the last error of OPA's bundle plugin while that bundle
+// is not activated.
 type bundleError struct {
-	mu  sync.Mutex
-	msg string
+	mu     sync.Mutex
+	failed map[string]string // bundle name -> its last error
 }
 
 func (b *bundleError) set(s bundleplugin.Status) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if s.Code == "" && len(s.Errors) == 0 {
+		delete(b.failed, s.Name)
 		return
 	}
 	msg := "bundle " + s.Name
@@ -175,15 +181,17 @@ func (b *bundleError) set(s bundleplugin.Status) {
 	if len(s.Errors) > 0 {
 		msg += ": " + errors.Join(s.Errors...).Error()
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.msg = msg
+	if b.failed == nil {
+		b.failed = map[string]string{}
+	}
+	b.failed[s.Name] = msg
 }
 
+// get is the errors of the bundles still failing, sorted by name.
 func (b *bundleError) get() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.msg
+	return strings.Join(slices.Sorted(maps.Values(b.failed)), "; ")
 }
 
 // Embedded is OPA running in the gateway's process through OPA's Go SDK: the bundle comes
@@ -194,7 +202,8 @@ func (b *bundleError) get() string {
 // decision grows a goroutine's stack to 512 KiB), and the MCP SDK serves each request on a
 // new goroutine whose stack starts at a few KiB: evaluated there, every decision doubled its
 // stack six or seven times, each time copying every frame already on it, which cost about as
-// much as the evaluation (docs/gateway.md, "Performance"). A worker keeps its grown stack.
+// much as the evaluation (docs/gateway.md, "Performance"). A worker keeps its grown stack
+// (between collections, which may halve an idle one's).
 type Embedded struct {
 	opa   *sdk.OPA
 	store storage.Store

@@ -295,7 +295,7 @@ func (s *toolSpan) end(res *sdk.CallToolResult, now time.Time) {
 }
 
 // handoff records the hand-off as an invoke_agent span of the receiver inside the sender's.
-func (t *Telemetry) handoff(ctx context.Context, peer Peer, rec *Record, now time.Time) {
+func (t *Telemetry) handoff(ctx context.Context, rec *Record, now time.Time) {
 	if t == nil {
 		return
 	}

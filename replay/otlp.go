@@ -28,6 +28,8 @@ const (
 	opInvokeAgent    = "invoke_agent"
 
 	// What agentctl gateway adds to a tool span: its decision's reason codes and messages.
+	// These names (and the refusal codes below) are the gateway's; the round trips in
+	// gateway/telemetry_test.go and gateway/handofftrace_test.go fail if they drift apart.
 	attrReasonCodes = "agentctl.decision.reasons"
 	attrMessages    = "agentctl.decision.messages"
 	// On the invoke_agent span of a hand-off the gateway refused: the agent that asked.
