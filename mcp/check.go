@@ -72,16 +72,16 @@ func checkValue(data []byte, v any, path []string, sh *shape) error {
 		return nil
 	case "string":
 		if _, ok := v.(string); !ok {
-			return bad("expected a string, found %s", kindOf(v))
+			return bad("expected a string, found %s", jsonpos.Kind(v))
 		}
 	case "bool":
 		if _, ok := v.(bool); !ok {
-			return bad("expected true or false, found %s", kindOf(v))
+			return bad("expected true or false, found %s", jsonpos.Kind(v))
 		}
 	case "array":
 		list, ok := v.([]any)
 		if !ok {
-			return bad("expected an array, found %s", kindOf(v))
+			return bad("expected an array, found %s", jsonpos.Kind(v))
 		}
 		for i, e := range list {
 			if err := checkValue(data, e, append(path[:len(path):len(path)], strconv.Itoa(i)), sh.elem); err != nil {
@@ -91,7 +91,7 @@ func checkValue(data []byte, v any, path []string, sh *shape) error {
 	case "object":
 		m, ok := v.(map[string]any)
 		if !ok {
-			return bad("expected an object, found %s", kindOf(v))
+			return bad("expected an object, found %s", jsonpos.Kind(v))
 		}
 		for _, k := range sh.need {
 			if _, ok := m[k]; !ok {
@@ -126,24 +126,4 @@ func pathText(path []string) string {
 		b.WriteString(k)
 	}
 	return b.String()
-}
-
-// kindOf names a decoded JSON value's type, with the value when it is short.
-func kindOf(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return strconv.FormatBool(x)
-	case json.Number:
-		return "the number " + x.String()
-	case string:
-		if len(x) > 40 {
-			x = x[:40] + "…"
-		}
-		return "the string " + strconv.Quote(x)
-	case []any:
-		return "an array"
-	}
-	return "an object"
 }

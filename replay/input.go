@@ -172,7 +172,7 @@ func decodeRecord(file string, n int, line []byte) (*lineRecord, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		lead := len(line) - len(bytes.TrimLeft(line, " \t"))
-		return nil, posError(file, n, column(line, lead), "expected a JSON object, found %s", jsonKind(v))
+		return nil, posError(file, n, column(line, lead), "expected a JSON object, found %s", jsonpos.Kind(v))
 	}
 	if off := dec.InputOffset(); len(bytes.TrimSpace(line[off:])) > 0 {
 		return nil, posError(file, n, column(line, int(off)+len(line[off:])-len(bytes.TrimLeft(line[off:], " \t"))),
@@ -205,7 +205,7 @@ func (r *lineRecord) str(path ...string) (string, error) {
 	}
 	s, isStr := v.(string)
 	if !isStr {
-		return "", r.errorAt(path, "%s: expected a string, found %s", fieldName(path), jsonKind(v))
+		return "", r.errorAt(path, "%s: expected a string, found %s", fieldName(path), jsonpos.Kind(v))
 	}
 	return s, nil
 }
@@ -218,7 +218,7 @@ func (r *lineRecord) object(path ...string) (map[string]any, error) {
 	}
 	m, isObj := v.(map[string]any)
 	if !isObj {
-		return nil, r.errorAt(path, "%s: expected an object, found %s", fieldName(path), jsonKind(v))
+		return nil, r.errorAt(path, "%s: expected an object, found %s", fieldName(path), jsonpos.Kind(v))
 	}
 	return m, nil
 }
@@ -231,14 +231,14 @@ func (r *lineRecord) strings(path ...string) ([]string, error) {
 	}
 	list, isList := v.([]any)
 	if !isList {
-		return nil, r.errorAt(path, "%s: expected an array of strings, found %s", fieldName(path), jsonKind(v))
+		return nil, r.errorAt(path, "%s: expected an array of strings, found %s", fieldName(path), jsonpos.Kind(v))
 	}
 	out := make([]string, len(list))
 	for i, e := range list {
 		s, isStr := e.(string)
 		if !isStr {
 			p := append(path[:len(path):len(path)], strconv.Itoa(i))
-			return nil, r.errorAt(p, "%s[%d]: expected a string, found %s", fieldName(path), i, jsonKind(e))
+			return nil, r.errorAt(p, "%s[%d]: expected a string, found %s", fieldName(path), i, jsonpos.Kind(e))
 		}
 		out[i] = s
 	}
@@ -272,28 +272,4 @@ func isIdent(s string) bool {
 		}
 	}
 	return true
-}
-
-// jsonKind names the JSON type of a decoded value, with the value when it is short.
-func jsonKind(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return fmt.Sprintf("%t", x)
-	case json.Number:
-		return "the number " + x.String()
-	case float64:
-		return "the number " + strconv.FormatFloat(x, 'g', -1, 64)
-	case string:
-		if len(x) > 40 {
-			x = x[:40] + "…"
-		}
-		return "the string " + strconv.Quote(x)
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/agentctl/agentctl/internal/jsonpos"
 )
 
 // splitter cuts a stream into top-level JSON objects, one per line (the Collector's file
@@ -301,7 +303,7 @@ func checkScalar(sh *otlpShape, v any) string {
 			return ""
 		}
 	}
-	return "expected " + shapeText(sh) + ", found " + jsonKind(v)
+	return "expected " + shapeText(sh) + ", found " + jsonpos.Kind(v)
 }
 
 func isHex(s string) bool {

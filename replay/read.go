@@ -207,7 +207,7 @@ func opaLogCall(r *lineRecord, emit func(Call) error) error {
 func parseTime(r *lineRecord, s string, path ...string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return t, r.errorAt(path, "%s: expected an RFC 3339 time (2026-11-27T09:00:07Z), found %s", fieldName(path), jsonKind(s))
+		return t, r.errorAt(path, "%s: expected an RFC 3339 time (2026-11-27T09:00:07Z), found %s", fieldName(path), jsonpos.Kind(s))
 	}
 	return t, nil
 }

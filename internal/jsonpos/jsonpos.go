@@ -5,6 +5,7 @@ package jsonpos
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -76,4 +77,29 @@ func LineCol(data []byte, off int) (line, col int) {
 		before = before[nl+1:]
 	}
 	return line, utf8.RuneCount(before) + 1
+}
+
+// Kind names the JSON type of a decoded value (encoding/json's types, numbers as
+// json.Number or float64), with the value when it is short: what an error says it found.
+func Kind(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return strconv.FormatBool(x)
+	case json.Number:
+		return "the number " + x.String()
+	case float64:
+		return "the number " + strconv.FormatFloat(x, 'g', -1, 64)
+	case string:
+		if len(x) > 40 {
+			x = x[:40] + "…"
+		}
+		return "the string " + strconv.Quote(x)
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
 }
