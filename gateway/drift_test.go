@@ -15,6 +15,7 @@ import (
 	"github.com/agentctl/agentctl/gateway"
 	"github.com/agentctl/agentctl/internal/testtool"
 	"github.com/agentctl/agentctl/mcp"
+	"github.com/agentctl/agentctl/policy"
 )
 
 const webOnlyPolicy = `package policy
@@ -31,18 +32,7 @@ agents: researcher: {
 // and served with a warning under DriftWarn; tools without a pin are never served.
 func TestDrift(t *testing.T) {
 	web := startWeb(t)
-	dir := t.TempDir()
-	cat, err := mcp.Fetch(context.Background(), mcp.HTTP(web.url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := mcp.Generate(cat, mcp.Options{Tool: "web", Data: "public"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "web.cue"), string(src))
-	writeFile(t, filepath.Join(dir, "policy.cue"), webOnlyPolicy)
-	p := testtool.Load(t, dir)
+	p, cat := importWeb(t, web.url)
 
 	// The same server, rug-pulled: fetch_page tells the model something else, and a new
 	// tool appeared; the other tools are gone.
@@ -63,7 +53,7 @@ func TestDrift(t *testing.T) {
 	cfg := gateway.Config{Policy: p, PDP: allowAll{}, Upstreams: []gateway.Upstream{{Tool: "web", URL: srv.URL}},
 		Identity: gateway.NewIdentity(p), Signer: signer, Sessions: gateway.NewSessions(10, time.Hour)}
 
-	_, err = gateway.New(context.Background(), cfg)
+	_, err := gateway.New(context.Background(), cfg)
 	if err == nil {
 		t.Fatal("a drifted server was served")
 	}
@@ -104,8 +94,24 @@ func (allowAll) Close(context.Context)                     {}
 // is refused at connection with an error naming the upstream, its tool list and the limit.
 func TestCatalogueOverLimit(t *testing.T) {
 	web := startWeb(t)
+	p, _ := importWeb(t, web.url)
+	signer, _ := gateway.NewSigner(time.Hour)
+	// 512 bytes hold the answer to initialize, not the four tools with their schemas.
+	cfg := gateway.Config{Policy: p, PDP: allowAll{}, Upstreams: []gateway.Upstream{{Tool: "web", URL: web.url}},
+		Identity: gateway.NewIdentity(p), Signer: signer, Sessions: gateway.NewSessions(10, time.Hour), MaxOutput: 512}
+	_, err := gateway.New(context.Background(), cfg)
+	want := "upstream web=" + web.url + ": its tool list (tools/list) exceeds the output limit of 512 bytes (--max-output): raise --max-output, or serve fewer tools"
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+}
+
+// importWeb imports the web server at url as the tool "web" (as agentctl import mcp does)
+// beside webOnlyPolicy, and loads the directory; also the catalogue it imported.
+func importWeb(t *testing.T, url string) (*policy.Policy, *mcp.Catalogue) {
+	t.Helper()
 	dir := t.TempDir()
-	cat, err := mcp.Fetch(context.Background(), mcp.HTTP(web.url))
+	cat, err := mcp.Fetch(context.Background(), mcp.HTTP(url))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +121,5 @@ func TestCatalogueOverLimit(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "web.cue"), string(src))
 	writeFile(t, filepath.Join(dir, "policy.cue"), webOnlyPolicy)
-	p := testtool.Load(t, dir)
-	signer, _ := gateway.NewSigner(time.Hour)
-	// 512 bytes hold the answer to initialize, not the four tools with their schemas.
-	cfg := gateway.Config{Policy: p, PDP: allowAll{}, Upstreams: []gateway.Upstream{{Tool: "web", URL: web.url}},
-		Identity: gateway.NewIdentity(p), Signer: signer, Sessions: gateway.NewSessions(10, time.Hour), MaxOutput: 512}
-	_, err = gateway.New(context.Background(), cfg)
-	want := "upstream web=" + web.url + ": its tool list (tools/list) exceeds the output limit of 512 bytes (--max-output): raise --max-output, or serve fewer tools"
-	if err == nil || err.Error() != want {
-		t.Errorf("got  %v\nwant %s", err, want)
-	}
+	return testtool.Load(t, dir), cat
 }

@@ -76,11 +76,10 @@ ES and PS signatures are randomised.`,
 			} else if signing.Algorithm != "" || signing.KeyID != "" || signing.ClaimsFile != "" {
 				return inputError(fmt.Errorf("--signing-alg, --signing-key-id and --claims-file need --signing-key"))
 			}
-			policies, err := loadAll(cmd, []string{dir})
+			p, err := loadOne(cmd, dir)
 			if err != nil {
 				return err
 			}
-			p := policies[0]
 			b, err := compile.Bundle(p)
 			if err != nil {
 				return fmt.Errorf("compile %s: %w", dir, err)

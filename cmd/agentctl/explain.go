@@ -96,11 +96,10 @@ whatever the decision.`,
 			if err != nil {
 				return err
 			}
-			policies, err := loadAll(cmd, []string{dir})
+			p, err := loadOne(cmd, dir)
 			if err != nil {
 				return err
 			}
-			p := policies[0]
 			var assumed []report.Assumption
 			if f.input == "" {
 				assumed = f.assume(p, in.(map[string]any), now)

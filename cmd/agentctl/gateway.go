@@ -168,11 +168,10 @@ func (f *gatewayFlags) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	policies, err := loadAll(cmd, []string{dir})
+	p, err := loadOne(cmd, dir)
 	if err != nil {
 		return err
 	}
-	p := policies[0]
 	raw, err := os.ReadFile(f.adminTokenFile)
 	if err != nil {
 		return inputError(fmt.Errorf("--admin-token-file: %w", err))

@@ -91,11 +91,10 @@ exits 2. 0 lifts a limit.`,
 			if err != nil {
 				return err
 			}
-			policies, err := loadAll(cmd, []string{dir})
+			p, err := loadOne(cmd, dir)
 			if err != nil {
 				return err
 			}
-			p := policies[0]
 			var sc *policy.Scenario
 			if scenario != "" {
 				s, err := simulateFlags{scenario: scenario}.selected(dir, p)

@@ -216,11 +216,10 @@ func (f *importMCPFlags) runCheck(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	policies, err := loadAll(cmd, []string{dir})
+	p, err := loadOne(cmd, dir)
 	if err != nil {
 		return err
 	}
-	p := policies[0]
 	t, err := pinnedTool(p, f.tool)
 	if err != nil {
 		return inputError(err)

@@ -52,6 +52,15 @@ func loadAll(cmd *cobra.Command, dirs []string) ([]*policy.Policy, error) {
 	return loadAs(cmd, dirs, dirs)
 }
 
+// loadOne is loadAll for a command that takes one policy directory.
+func loadOne(cmd *cobra.Command, dir string) (*policy.Policy, error) {
+	policies, err := loadAll(cmd, []string{dir})
+	if err != nil {
+		return nil, err
+	}
+	return policies[0], nil
+}
+
 // loadAs is loadAll with the settings of settingsDirs, by directory: a copy of a policy
 // directory at a git revision has the settings of the directory it copies.
 func loadAs(cmd *cobra.Command, dirs, settingsDirs []string) ([]*policy.Policy, error) {
