@@ -255,65 +255,20 @@ agents: a: {
 				tr.TLSClientConfig = tlsconfig.TLSClientConfig(trust, gatewayID)
 				hc = &http.Client{Transport: bearerAuth{key.Token(t, "spiffe://example.org/agents/a", "agentctl-gateway"), tr}}
 			}
-			stderr := &testtool.SyncBuffer{}
-			root := newRootCmd(io.Discard, stderr)
-			root.SetArgs(args)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- root.ExecuteContext(ctx) }()
-			stopped := false
-			stop := func() error {
-				cancel()
-				select {
-				case err := <-done:
-					stopped = true
-					return err
-				case <-time.After(15 * time.Second):
-					return errors.New("the gateway did not stop within 15s")
-				}
-			}
-			defer func() {
-				if !stopped {
-					stop()
-				}
-			}()
-
-			listening := regexp.MustCompile(`msg="gateway serving agents" url=(\S+)`)
-			admin := regexp.MustCompile(`msg="admin endpoint" url=(\S+)`)
-			deadline := time.Now().Add(30 * time.Second)
-			for admin.FindStringSubmatch(stderr.String()) == nil {
-				select {
-				case err := <-done:
-					stopped = true
-					t.Fatalf("the gateway exited: %v\n%s", err, stderr.String())
-				default:
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the gateway did not start within 30s:\n%s", stderr.String())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			url := listening.FindStringSubmatch(stderr.String())[1]
-			if !strings.HasPrefix(url, "https://") {
-				t.Fatalf("agents are served at %s, want https", url)
+			g := startGateway(t, args)
+			defer g.stop()
+			if !strings.HasPrefix(g.url, "https://") {
+				t.Fatalf("agents are served at %s, want https", g.url)
 			}
 
-			req, _ := http.NewRequest(http.MethodPost, admin.FindStringSubmatch(stderr.String())[1]+"/v1/tasks", strings.NewReader(`{"agent":"a"}`))
-			req.Header.Set("Authorization", "Bearer s3cret")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var task struct{ Task, Record string }
-			json.NewDecoder(resp.Body).Decode(&task)
-			resp.Body.Close()
+			task := g.startTask(t, "s3cret", "a")
 
 			cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer ccancel()
 			session, err := sdk.NewClient(&sdk.Implementation{Name: "a", Version: "1"}, nil).Connect(cctx,
-				&sdk.StreamableClientTransport{Endpoint: url, HTTPClient: hc, MaxRetries: -1, DisableStandaloneSSE: true}, nil)
+				&sdk.StreamableClientTransport{Endpoint: g.url, HTTPClient: hc, MaxRetries: -1, DisableStandaloneSSE: true}, nil)
 			if err != nil {
-				t.Fatalf("connect: %v\n%s", err, stderr.String())
+				t.Fatalf("connect: %v\n%s", err, g.stderr.String())
 			}
 			res, err := session.CallTool(cctx, &sdk.CallToolParams{Name: "kv.get", Arguments: map[string]any{"key": "k"}, Meta: sdk.Meta{"agentctl.dev/task": task.Record}})
 			if err != nil || res.IsError || len(res.Content) != 1 || res.Content[0].(*sdk.TextContent).Text != "value of k" {
@@ -321,7 +276,7 @@ agents: a: {
 			}
 			session.Close()
 
-			deadline = time.Now().Add(10 * time.Second)
+			deadline := time.Now().Add(10 * time.Second)
 			found := ""
 			for found == "" && time.Now().Before(deadline) {
 				mu.Lock()
@@ -338,11 +293,79 @@ agents: a: {
 			if want := "a spiffe://example.org/agents/a kv.get allow"; found != want {
 				t.Errorf("decision log: %q, want %q", found, want)
 			}
-			if err := stop(); err != nil {
-				t.Errorf("stop: %v\n%s", err, stderr.String())
+			if err := g.stop(); err != nil {
+				t.Errorf("stop: %v\n%s", err, g.stderr.String())
 			}
 		})
 	}
+}
+
+// runningGateway is agentctl gateway running in the test's process, as started by
+// startGateway.
+type runningGateway struct {
+	url, admin string // where agents connect; the admin endpoint
+	stderr     *testtool.SyncBuffer
+	stop       func() error // cancels the command and waits for it; once
+}
+
+// startGateway runs agentctl with args (a gateway command listening on 127.0.0.1:0 for both
+// listeners) until it serves, and reads its listeners from its log.
+func startGateway(t *testing.T, args []string) *runningGateway {
+	t.Helper()
+	g := &runningGateway{stderr: &testtool.SyncBuffer{}}
+	root := newRootCmd(io.Discard, g.stderr)
+	root.SetArgs(args)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	var once sync.Once
+	var stopErr error
+	g.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(15 * time.Second):
+				stopErr = errors.New("the gateway did not stop within 15s")
+			}
+		})
+		return stopErr
+	}
+	listening := regexp.MustCompile(`msg="gateway serving agents" url=(\S+)`)
+	admin := regexp.MustCompile(`msg="admin endpoint" url=(\S+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for admin.FindStringSubmatch(g.stderr.String()) == nil {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("the gateway exited: %v\n%s", err, g.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			g.stop()
+			t.Fatalf("the gateway did not start within 30s:\n%s", g.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	g.url = listening.FindStringSubmatch(g.stderr.String())[1]
+	g.admin = admin.FindStringSubmatch(g.stderr.String())[1]
+	return g
+}
+
+// startTask asks the admin endpoint for a new task of agent, as the platform does.
+func (g *runningGateway) startTask(t *testing.T, token, agent string) (task struct{ Task, Record string }) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, g.admin+"/v1/tasks", strings.NewReader(`{"agent":"`+agent+`"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&task); err != nil || task.Record == "" {
+		t.Fatalf("POST /v1/tasks: %s: %v", resp.Status, err)
+	}
+	return task
 }
 
 type bearerAuth struct {
